@@ -1,0 +1,5 @@
+"""``python -m prelabel``."""
+
+from prelabel.cli import main
+
+main()

@@ -1,0 +1,121 @@
+"""The ``prelabel`` command line: a thin layer over the public ``prelabel`` API.
+
+Exit codes: 0 success, 1 test/check failures, 2 bad input (SOP, items, options), 3 endpoint unusable.
+Errors print one line; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import prelabel
+
+app = typer.Typer(
+    name="prelabel",
+    help="LLM prelabeling driven by structured SOPs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT = 1, 2, 3
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """LLM prelabeling driven by structured SOPs."""
+    _state["debug"] = debug
+    if version:
+        typer.echo(prelabel.__version__)
+        raise typer.Exit(0)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def validate(
+    sops: Annotated[list[Path], typer.Argument(help="SOP YAML files to validate.", show_default=False)],
+) -> None:
+    """Validate SOP files; print one FILE:LINE:COL: path: message line per problem (exit 2 if any)."""
+    bad = False
+    for path in sops:
+        try:
+            sop = prelabel.load_sop(path)
+        except prelabel.SOPError as exc:
+            bad = True
+            for problem in exc.problems:
+                typer.echo(str(problem), err=True)
+        else:
+            typer.echo(f"{path}: ok ({sop.id} {sop.version}, {len(sop.leaf_ids)} labels, {len(sop.tests)} tests)")
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def render(
+    sop: Annotated[Path, typer.Argument(help="SOP YAML file.", show_default=False)],
+    item: Annotated[str, typer.Option("--item", help="The item as JSON, e.g. '{\"id\": \"1\", \"text\": \"...\"}'.")],
+    template: Annotated[str, typer.Option(help="Prompt template name.")] = "classify.v1",
+    rationale_language: Annotated[
+        str | None, typer.Option("--rationale-language", help="Language the rationale is written in.")
+    ] = None,
+) -> None:
+    """Print the chat messages (JSON) that would be sent for one item."""
+    loaded = prelabel.load_sop(sop)
+    try:
+        data = json.loads(item)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"--item is not valid JSON: {exc}", EXIT_BAD_INPUT) from None
+    prompt = prelabel.render_prompt(loaded, data, template=template, rationale_language=rationale_language)
+    out = {"template": prompt.template, "prompt_hash": prompt.prompt_hash, "messages": prompt.messages}
+    typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map prelabel errors to one line and an exit code."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except prelabel.SOPError as exc:
+        if _state["debug"]:
+            raise
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except prelabel.EndpointError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ENDPOINT)
+    except prelabel.PrelabelError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(EXIT_BAD_INPUT)
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
+        sys.exit(EXIT_FAILURES)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,61 @@
+"""The input item: what gets labeled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from prelabel.errors import ItemError
+
+__all__ = ["Item", "as_item"]
+
+
+class Item(BaseModel):
+    """One item to label: an id, text and/or images, an optional language and free metadata."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    text: str | None = None
+    images: list[str] = []
+    language: str | None = None
+    meta: dict[str, Any] = {}
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        # CSV readers and JSON authors often produce numeric ids; ids are compared as text everywhere.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Item:
+        if not (self.text and self.text.strip()) and not self.images:
+            raise ValueError("item has neither text nor images")
+        return self
+
+
+def as_item(value: Item | dict[str, Any] | str, index: int | None = None) -> Item:
+    """Coerce a dict (or a bare string, id = its position) into an ``Item``; raise ``ItemError`` if invalid."""
+    if isinstance(value, Item):
+        return value
+    if isinstance(value, str):
+        value = {"id": str(index if index is not None else 0), "text": value}
+    if not isinstance(value, dict):
+        raise ItemError(f"item must be an object, got {type(value).__name__}", index=index)
+    raw_id = value.get("id")
+    item_id = str(raw_id) if raw_id is not None else None
+    try:
+        return Item.model_validate(value)
+    except Exception as exc:  # pydantic.ValidationError: one readable line
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            parts = []
+            for err in errors():
+                where = ".".join(str(p) for p in err["loc"])
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                parts.append(f"{where}: {msg}" if where else msg)
+            message = "; ".join(parts)
+        else:
+            message = str(exc)
+        raise ItemError(message, item_id=item_id, index=index) from None
