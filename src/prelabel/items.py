@@ -36,7 +36,7 @@ class Item(BaseModel):
 
 
 def as_item(value: Item | dict[str, Any] | str, index: int | None = None) -> Item:
-    """Coerce a dict (or a bare string, id = its position) into an ``Item``; raise ``ItemError`` if invalid."""
+    """Coerce a dict (or a bare string, whose id is its position) into an ``Item``; raise ``ItemError``."""
     if isinstance(value, Item):
         return value
     if isinstance(value, str):

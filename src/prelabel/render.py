@@ -1,8 +1,8 @@
 """Render an SOP and an item into chat messages with sandboxed jinja2 templates.
 
 The system message carries the SOP and is byte-identical for every item (so providers can cache it); the user
-message carries the item between marker lines chosen so the item text cannot contain them. Item text is passed to
-templates as data and never compiled as template source.
+message carries the item between marker lines chosen so the item text cannot contain them. Item text is passed
+to templates as data and never compiled as template source.
 
     >>> from prelabel import bundled_sop, render
     >>> messages = render(bundled_sop("customer_feedback_intent"), {"id": "1", "text": "where is my parcel?"})
@@ -22,14 +22,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError as JinjaTemplateError
+from jinja2 import StrictUndefined
+from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from prelabel.errors import ItemError, TemplateError
 from prelabel.items import Item, as_item
 from prelabel.sop import SOP
 
-__all__ = ["DEFAULT_TEMPLATE", "Prompt", "delimiters", "list_templates", "prompt_hash", "render", "render_prompt"]
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "Prompt",
+    "delimiters",
+    "list_templates",
+    "prompt_hash",
+    "render",
+    "render_prompt",
+]
 
 DEFAULT_TEMPLATE = "classify.v1"
 Message = dict[str, Any]
@@ -105,17 +114,37 @@ def delimiters(text: str) -> tuple[str, str]:
             size = 12
 
 
+_MAX_IMAGE_BYTES = 20 * 1024 * 1024  # the OpenAI limit per image
+_IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+
+
+def _image_type(data: bytes) -> str | None:
+    """The MIME type of PNG, JPEG, GIF and WEBP data (what vision models accept), from its first bytes."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
+
+
 def _image_part(ref: str, item: Item) -> Message:
-    if ref.startswith(("http://", "https://", "data:")):
+    """An image content part: URLs pass through, local files become base64 data URLs."""
+    if ref.startswith(("http://", "https://", "data:image/")):
         return {"type": "image_url", "image_url": {"url": ref}}
     path = Path(ref)
     try:
+        if path.stat().st_size > _MAX_IMAGE_BYTES:
+            raise ItemError(f"image '{ref}' is larger than 20 MB", item_id=item.id)
         data = path.read_bytes()
     except OSError as exc:
         raise ItemError(f"cannot read image '{ref}': {exc.strerror or exc}", item_id=item.id) from None
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if not mime.startswith("image/"):
-        raise ItemError(f"'{ref}' is not an image (type {mime})", item_id=item.id)
+    mime = _image_type(data)
+    if mime is None:
+        guessed = mimetypes.guess_type(path.name)[0] or "unknown type"
+        raise ItemError(f"'{ref}' is not a PNG, JPEG, GIF or WEBP image ({guessed})", item_id=item.id)
     url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     return {"type": "image_url", "image_url": {"url": url}}
 
@@ -130,12 +159,13 @@ def render_prompt(
     item = as_item(item)
     lang = rationale_language if rationale_language is not None else sop.rationale_language
     system = _system_message(sop, template, lang)
-    begin, end = delimiters(item.text or "")
+    # every item string the user message shows is taken into account, so none of them can hold a marker
+    begin, end = delimiters("\n".join((item.text or "", item.language or "")))
     user_text = str(_template_module(template).user(item, begin, end))
     content: str | list[Message] = user_text
     if item.images:
         content = [{"type": "text", "text": user_text}, *(_image_part(ref, item) for ref in item.images)]
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": content}]
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": content}]
     return Prompt(messages=messages, template=template, prompt_hash=prompt_hash(sop, template, lang))
 
 
