@@ -109,9 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer >= 0.20 vendors click as typer._click: its usage errors are TyperExceptions with .show()
+        if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(EXIT_BAD_INPUT)
         if _state["debug"]:
