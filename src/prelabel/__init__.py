@@ -18,31 +18,53 @@ from prelabel.errors import (
     TemplateError,
 )
 from prelabel.items import Item
+from prelabel.labeler import Labeler
+from prelabel.reading import BadItem, read_items
 from prelabel.render import Prompt, list_templates, prompt_hash, render, render_prompt
+from prelabel.result import ErrorInfo, LabelResult, to_dataframe
+from prelabel.retry import RetryPolicy
+from prelabel.runner import Estimate, RunSummary, arun, estimate, run
+from prelabel.schema import response_model
 from prelabel.sop import SOP, load_sop, parse_sop
+from prelabel.usage import PriceTable, Usage
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SOP",
+    "BadItem",
     "EndpointError",
+    "ErrorInfo",
+    "Estimate",
     "InputError",
     "Item",
     "ItemError",
+    "LabelResult",
+    "Labeler",
     "LabelingError",
     "PrelabelError",
+    "PriceTable",
     "Problem",
     "Prompt",
+    "RetryPolicy",
+    "RunSummary",
     "SOPError",
     "TemplateError",
+    "Usage",
     "__version__",
+    "arun",
     "bundled_sop",
     "bundled_sop_path",
     "bundled_sops",
+    "estimate",
     "list_templates",
     "load_sop",
     "parse_sop",
     "prompt_hash",
+    "read_items",
     "render",
     "render_prompt",
+    "response_model",
+    "run",
+    "to_dataframe",
 ]

@@ -83,6 +83,60 @@ def render(
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
+_ItemsArg = Annotated[Path, typer.Argument(help="Items: .jsonl, .json, .csv, .parquet.", show_default=False)]
+_ModelOpt = Annotated[str | None, typer.Option(help="Model; 'local' or 'local:PATH.gguf': embedded model.")]
+_LangOpt = Annotated[str | None, typer.Option("--rationale-language", help="Language of the rationales.")]
+_PricesOpt = Annotated[Path | None, typer.Option("--prices", help="JSON/YAML price table (over built-ins).")]
+
+
+@app.command()
+def run(
+    sop: Annotated[Path, typer.Argument(help="SOP YAML file.", show_default=False)],
+    items: _ItemsArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Run directory (labels.jsonl, run.json).")],
+    model: _ModelOpt = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")] = None,
+    mode: Annotated[str | None, typer.Option(help="Instructor mode: tools, json_schema, json.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Items labeled at once.")] = 8,
+    max_items: Annotated[int | None, typer.Option("--max-items", min=1, help="Label the first N.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost only.")] = False,
+    rationale_language: _LangOpt = None,
+    id_col: Annotated[str, typer.Option("--id-col", help="Column holding the item id.")] = "id",
+    text_col: Annotated[str, typer.Option("--text-col", help="Column holding the item text.")] = "text",
+    prices: _PricesOpt = None,
+    template: Annotated[str, typer.Option(help="Prompt template name.")] = "classify.v1",
+) -> None:
+    """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json."""
+    if dry_run:
+        guess = prelabel.estimate(
+            sop, items, model=model, mode=mode, template=template, rationale_language=rationale_language,
+            id_col=id_col, text_col=text_col, max_items=max_items, prices=prices,
+        )  # fmt: skip
+        cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"
+        typer.echo(
+            f"dry run: {guess.items} items ({guess.bad_items} unusable), ~{guess.prompt_tokens} prompt + "
+            f"~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
+        )
+        typer.echo(f"note: {guess.note}; nothing was sent")
+        return
+    summary = prelabel.run(
+        sop, items, out, model=model, base_url=base_url, mode=mode, concurrency=concurrency,
+        max_items=max_items, rationale_language=rationale_language, id_col=id_col, text_col=text_col,
+        prices=prices, template=template, progress=sys.stderr.isatty(),
+    )  # fmt: skip
+    assert isinstance(summary, prelabel.RunSummary)
+    n, usage = summary.counts, summary.usage
+    cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
+    typer.echo(
+        f"labeled {n['total']} items with {summary.model}: {n['ok']} ok, {n['abstained']} abstained, "
+        f"{n['error']} errors; {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
+        f"({usage.cached_tokens} cached){cost} -> {out / 'labels.jsonl'}"
+    )
+    if summary.errors_by_type:
+        kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
+        typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map prelabel errors to one line and an exit code."""
     try:

@@ -1,0 +1,217 @@
+"""Transport retries: tenacity around each model call, and what each failure means.
+
+One of three retry layers, never nested (DESIGN.md "Calling models"): this one retries the HTTP call on
+429, 5xx, timeouts, connection errors and malformed response bodies, honouring ``retry-after-ms`` /
+``Retry-After`` and otherwise backing off exponentially with jitter, within a bounded total time. Re-asks on
+invalid answers are instructor's job; per-item error records are the labeler's.
+
+Failures that no retry can fix — authentication (401/403), ``insufficient_quota`` and unknown models (404)
+— raise ``EndpointError`` at once, so a batch stops instead of burning retries.
+
+    >>> policy = RetryPolicy(max_attempts=3, initial_delay=0.01, max_total=1.0)
+    >>> policy.backoff(1) <= 0.01
+    True
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import openai
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
+
+from prelabel.errors import EndpointError
+
+__all__ = ["Failure", "MalformedResponse", "RetryPolicy", "call_with_retries", "classify", "redact"]
+
+T = TypeVar("T")
+_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{2,}|Bearer\s+\S+)")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with the given secrets and anything that looks like an API key replaced by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _SECRET.sub("***", text)
+
+
+class MalformedResponse(Exception):
+    """The server answered 2xx with a body that is not a chat completion (bad JSON, HTML, ...)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transport failures are retried.
+
+    ``max_attempts`` counts requests per model call (first try included); ``max_total`` bounds the time
+    spent in one call, waits included; ``timeout`` is the per-request timeout in seconds.
+    """
+
+    max_attempts: int = 6
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+    max_total: float = 300.0
+    timeout: float = 120.0
+    jitter: bool = True
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based) when the server gave no hint."""
+        base = min(self.max_delay, self.initial_delay * 2 ** max(attempt - 1, 0))
+        return base / 2 + random.uniform(0, base / 2) if self.jitter else base
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed call means: ``kind`` names it in error records; ``retry_after`` is the server's hint."""
+
+    kind: str
+    message: str
+    retryable: bool = False
+    fatal: bool = False
+    retry_after: float | None = None
+    status_code: int | None = None
+    code: str | None = None
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(float(value) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
+        return None if parsed is None else max(parsed.timestamp() - time.time(), 0.0)
+
+
+def _body_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+        return json.dumps(body, ensure_ascii=False)[:300]
+    if isinstance(body, str) and body.strip():
+        return " ".join(body.split())[:300]
+    return exc.message
+
+
+def _code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error", body) if isinstance(body, dict) else {}
+    for candidate in (exc.code, inner.get("code") if isinstance(inner, dict) else None, exc.type):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+def classify(exc: BaseException) -> Failure:
+    """Classify an exception raised by a model call."""
+    if isinstance(exc, EndpointError):
+        return Failure("endpoint", str(exc), fatal=True, status_code=exc.status_code, code=exc.code)
+    if isinstance(exc, MalformedResponse):
+        return Failure("malformed_response", str(exc), retryable=True)
+    if isinstance(exc, openai.APITimeoutError):
+        return Failure("timeout", "request timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        detail = f": {cause}" if cause and str(cause) else ""
+        return Failure("connection_error", f"cannot connect{detail}", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status, code, message = exc.status_code, _code(exc), _body_message(exc)
+        hint = _retry_after(exc.response)
+        if status in (401, 403):
+            return Failure("auth", message, fatal=True, status_code=status, code=code)
+        if status == 429 and code == "insufficient_quota":
+            return Failure("insufficient_quota", message, fatal=True, status_code=status, code=code)
+        if status == 404:
+            return Failure("model_not_found", message, fatal=True, status_code=status, code=code)
+        if status == 429:
+            return Failure(
+                "rate_limited", message, retryable=True, retry_after=hint, status_code=status, code=code
+            )
+        if status == 408 or status == 409 or status >= 500:
+            kind = "timeout" if status == 408 else "server_error"
+            return Failure(kind, message, retryable=True, retry_after=hint, status_code=status, code=code)
+        if status in (400, 413, 422):
+            return Failure("bad_request", message, status_code=status, code=code)
+        return Failure("api_error", message, status_code=status, code=code)
+    if isinstance(exc, openai.APIError):
+        return Failure("api_error", str(exc))
+    return Failure("error", f"{type(exc).__name__}: {exc}")
+
+
+_FATAL_ADVICE = {
+    "auth": "check the API key (OPENAI_API_KEY) and its permissions",
+    "insufficient_quota": "the account has no quota left; check billing",
+    "model_not_found": "check --model / PRELABEL_MODEL and --base-url",
+}
+
+
+def endpoint_error(failure: Failure, where: str | None = None) -> EndpointError:
+    """The ``EndpointError`` for a fatal failure, as one clear line."""
+    status = f" ({failure.status_code})" if failure.status_code else ""
+    at = f" at {where}" if where else ""
+    advice = _FATAL_ADVICE.get(failure.kind, "")
+    text = f"{failure.kind.replace('_', ' ')}{status}{at}: {failure.message}"
+    if advice:
+        text += f" — {advice}"
+    return EndpointError(redact(text), status_code=failure.status_code, code=failure.code or failure.kind)
+
+
+async def call_with_retries(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    where: str | None = None,
+    on_failure: Callable[[Failure], None] | None = None,
+) -> T:
+    """Await ``fn()``, retrying transient failures per ``policy``.
+
+    Fatal failures raise ``EndpointError`` at once; once retries are exhausted the last error is re-raised.
+    """
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        failure = classify(exc) if exc else None
+        if failure is not None and failure.retry_after is not None:
+            return failure.retry_after
+        return policy.backoff(state.attempt_number)
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(lambda exc: classify(exc).retryable),
+        stop=stop_after_attempt(max(policy.max_attempts, 1)) | stop_before_delay(policy.max_total),
+        wait=wait,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            try:
+                return await fn()
+            except Exception as exc:
+                failure = classify(exc)
+                if on_failure is not None:
+                    on_failure(failure)
+                if failure.fatal:
+                    raise endpoint_error(failure, where) from exc
+                raise
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
