@@ -381,7 +381,8 @@ def _locate(root: CommentedMap, loc: Loc, at_key: bool) -> tuple[int, int]:
         if keys:
             key = keys[0]
             last = depth == len(loc) - 1
-            ln, cl = node.lc.key(key) if (last and at_key) else node.lc.value(key)
+            # an empty value has no position of its own (ruamel gives the next token's): point at its key
+            ln, cl = node.lc.key(key) if (last and at_key) or node[key] is None else node.lc.value(key)
             node = node[key]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
             ln, cl = node.lc.item(part)

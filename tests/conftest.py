@@ -1,0 +1,52 @@
+"""Shared fixtures. Keep this small; put fixtures used by one test module in that module."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import prelabel
+
+# A small valid SOP; tests that need a broken one usually write their own so line numbers stay visible.
+MINIMAL_SOP = """\
+id: demo
+version: 1.0.0
+title: Demo SOP
+labels:
+  - id: fruit
+    definition: Fruit.
+    children:
+      - id: fruit.apple
+        definition: An apple.
+      - id: fruit.pear
+        definition: A pear.
+  - id: other
+    definition: Anything else.
+rules:
+  - id: R1
+    text: Label the main item.
+"""
+
+
+@pytest.fixture
+def write_sop(tmp_path: Path) -> Callable[..., Path]:
+    """Write SOP text (dedented) or raw bytes to ``tmp_path/name`` and return the path."""
+
+    def write(content: str | bytes, name: str = "sop.yaml") -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(params=prelabel.bundled_sops())
+def bundled_name(request: pytest.FixtureRequest) -> str:
+    """Each bundled example SOP's name, one test per SOP."""
+    return str(request.param)
