@@ -208,7 +208,8 @@ class Labeler:
 
         is_async = not isinstance(client, openai.OpenAI)
         where = self.endpoint.describe()["base_url"]
-        timeout = self.retry.timeout
+        in_process = self.endpoint.is_local or "prelabel-local" in str(getattr(client, "base_url", ""))
+        extra: dict[str, Any] = {} if in_process else {"timeout": self.retry.timeout}  # slow CPU is no outage
 
         async def once(kwargs: dict[str, Any]) -> Any:
             call = _CALL.get()
@@ -216,9 +217,9 @@ class Labeler:
                 call.requests += 1
             try:
                 if is_async:
-                    completion = await client.chat.completions.create(**kwargs, timeout=timeout)
+                    completion = await client.chat.completions.create(**kwargs, **extra)
                 else:
-                    create = functools.partial(client.chat.completions.create, **kwargs, timeout=timeout)
+                    create = functools.partial(client.chat.completions.create, **kwargs, **extra)
                     completion = await asyncio.to_thread(create)
             except json.JSONDecodeError as exc:
                 raise MalformedResponse(f"response body is not valid JSON ({exc.msg})") from exc
