@@ -7,6 +7,9 @@
 """
 
 from prelabel._bundled import bundled_sop, bundled_sop_path, bundled_sops
+from prelabel.compare import Comparison, agreement, compare
+from prelabel.compare_io import read_human_labels, read_results
+from prelabel.edge_drafts import draft_edge_cases, write_draft_edge_cases
 from prelabel.errors import (
     EndpointError,
     InputError,
@@ -33,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SOP",
     "BadItem",
+    "Comparison",
     "EndpointError",
     "ErrorInfo",
     "Estimate",
@@ -52,19 +56,25 @@ __all__ = [
     "TemplateError",
     "Usage",
     "__version__",
+    "agreement",
     "arun",
     "bundled_sop",
     "bundled_sop_path",
     "bundled_sops",
+    "compare",
+    "draft_edge_cases",
     "estimate",
     "list_templates",
     "load_sop",
     "parse_sop",
     "prompt_hash",
+    "read_human_labels",
     "read_items",
+    "read_results",
     "render",
     "render_prompt",
     "response_model",
     "run",
     "to_dataframe",
+    "write_draft_edge_cases",
 ]

@@ -137,6 +137,69 @@ def run(
         typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
 
 
+_HumansArg = Annotated[Path, typer.Argument(help="Human labels CSV (long or --wide).", show_default=False)]
+_WideOpt = Annotated[bool, typer.Option("--wide", help="Wide form: item_id + one column per annotator.")]
+_SliceOpt = Annotated[list[str] | None, typer.Option("--slice", help="Slice column (repeatable).")]
+_SopOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML: check labels, roll up, quote it.")]
+
+
+@app.command()
+def agreement(
+    humans: _HumansArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Report directory (metrics.json).")],
+    wide: _WideOpt = False,
+    sop: _SopOpt = None,
+    slice_columns: _SliceOpt = None,
+) -> None:
+    """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
+    loaded = prelabel.load_sop(sop) if sop else None
+    metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(metrics, indent=2, ensure_ascii=False) + "\n"
+    (out / "metrics.json").write_text(text, encoding="utf-8")
+    figures = ", ".join(
+        f"{key} {'n/a' if metrics[key] is None else format(metrics[key], '.3f')}"
+        for key in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha")
+    )
+    typer.echo(f"{metrics['n_items']} items, {metrics['n_annotators']} annotators: {figures}")
+    for note in metrics["notes"]:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {out / 'metrics.json'}")
+
+
+@app.command()
+def compare(
+    results: Annotated[Path, typer.Argument(help="RUN_DIR or labels.jsonl.", show_default=False)],
+    humans: _HumansArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Report directory.")],
+    wide: _WideOpt = False,
+    sop: _SopOpt = None,
+    slice_columns: _SliceOpt = None,
+    confident: Annotated[float, typer.Option(min=0, max=1, help="Certainty a model answer needs.")] = 0.7,
+    draft_edits: Annotated[
+        bool, typer.Option("--draft-edits", help="Ask the model to draft edge_cases for the top clusters.")
+    ] = False,
+    top: Annotated[int, typer.Option(min=1, help="Clusters to draft edge cases for.")] = 3,
+    model: _ModelOpt = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")] = None,
+) -> None:
+    """Compare model labels with human labels: metrics.json, disagreements.csv, ambiguity_candidates.csv,
+    report.html (and draft_edge_cases.yaml with --draft-edits)."""
+    loaded = prelabel.load_sop(sop) if sop else None
+    if draft_edits and loaded is None:
+        raise _fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
+    result = prelabel.compare(
+        results, humans, sop=loaded, wide=wide, slices=slice_columns, confident=confident
+    )
+    paths = list(result.save(out).values())
+    if draft_edits and loaded is not None:
+        drafts = prelabel.draft_edge_cases(result.candidates, loaded, model=model, base_url=base_url, top=top)
+        target = out / "draft_edge_cases.yaml"
+        paths.append(prelabel.write_draft_edge_cases(drafts, target, loaded, model or ""))
+    typer.echo(result.to_markdown())
+    typer.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map prelabel errors to one line and an exit code."""
     try:

@@ -1,0 +1,176 @@
+"""Reading what the comparator compares: model results and human labels, as plain DataFrames.
+
+Loaders are lossless: they normalise column names and types (item ids always become text, so ``7`` and ``"7"``
+match) but drop nothing; `prelabel.compare` decides what is skipped and counts why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prelabel.errors import InputError
+
+__all__ = ["HUMAN_COLUMNS", "RESULT_COLUMNS", "ids_as_text", "read_human_labels", "read_results"]
+
+RESULT_COLUMNS = ["item_id", "status", "label", "labels", "confidence", "cited_rules", "samples"]
+HUMAN_COLUMNS = ["item_id", "annotator", "label"]
+_ID_ALIASES = ("item_id", "id")
+
+
+def ids_as_text(values: pd.Series) -> pd.Series:
+    """Item ids as stripped text; integral floats (``7.0`` from a CSV with gaps) become ``"7"``."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            values = values.astype("Int64")
+    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+        text = values.astype(object).where(values.notna(), "")
+        return text.astype(str).str.strip()
+    out = values.astype(str).str.strip()
+    return out.where(values.notna(), "")
+
+
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        sep = "\t" if suffix in (".tsv", ".tab") else ","
+        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: {what} file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        message = " ".join(str(exc).split())
+        raise InputError(f"{path}: cannot read {what}: {message}") from None
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read model results: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path}: model results file is empty")
+    return pd.DataFrame.from_records(rows)
+
+
+def _id_column(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    for name in _ID_ALIASES:
+        if name in frame.columns:
+            return frame.rename(columns={name: "item_id"}) if name != "item_id" else frame
+    found = ", ".join(map(str, frame.columns[:8])) or "none"
+    raise InputError(f"{source}: no 'item_id' column (columns: {found})")
+
+
+def _as_list(value: Any) -> list[str] | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v) if not isinstance(v, list | tuple) else ";".join(map(str, v)) for v in value]
+    return [str(value)]
+
+
+def read_results(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Model results as a DataFrame with `RESULT_COLUMNS` (plus any other columns found).
+
+    ``source`` is a ``labels.jsonl`` file, a run directory holding one, a CSV/Parquet export, or a DataFrame.
+    Missing optional columns are added empty (``status`` defaults to ``ok``).
+    """
+    if isinstance(source, pd.DataFrame):
+        frame, name = source.copy(), "results"
+    else:
+        path = Path(source)
+        if path.is_dir():
+            path = path / "labels.jsonl"
+        if not path.exists():
+            raise InputError(f"{path}: no such model results file")
+        name = str(path)
+        frame = (
+            _read_jsonl(path)
+            if path.suffix.lower() in (".jsonl", ".json", ".ndjson")
+            else (_read_table(path, "model results"))
+        )
+    if frame.empty:
+        raise InputError(f"{name}: model results are empty")
+    frame = _id_column(frame, name)
+    frame["item_id"] = ids_as_text(frame["item_id"])
+    for column in RESULT_COLUMNS[1:]:
+        if column not in frame.columns:
+            frame[column] = "ok" if column == "status" else None
+    frame["status"] = frame["status"].fillna("ok").astype(str).str.strip().str.lower()
+    frame["label"] = frame["label"].astype(object).where(frame["label"].notna(), None)
+    frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
+    for column in ("labels", "cited_rules", "samples"):
+        frame[column] = frame[column].map(_as_list).astype(object)
+    frame.attrs["source"] = name
+    return frame
+
+
+def read_human_labels(
+    source: str | Path | pd.DataFrame,
+    *,
+    wide: bool = False,
+    slices: list[str] | None = None,
+) -> pd.DataFrame:
+    """Human labels in long form: ``item_id``, ``annotator``, ``label`` plus slice (and ``text``) columns.
+
+    Long input has one row per (item, annotator); wide input (``wide=True``) has ``item_id`` and one column
+    per annotator, with ``slices`` (and ``text``) naming the columns that are not annotators. Labels are
+    stripped text (``;``-separated for multi-label); an empty wide cell means that annotator did not label
+    the item.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame, name = source.copy(), "human labels"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"{path}: no such human labels file")
+        frame, name = _read_table(path, "human labels"), str(path)
+    if frame.empty:
+        raise InputError(f"{name}: human labels are empty (no rows)")
+    frame = _id_column(frame, name)
+    frame["item_id"] = ids_as_text(frame["item_id"])
+    frame.columns = [str(c) for c in frame.columns]
+    keep = [c for c in (slices or []) if c in frame.columns] + (["text"] if "text" in frame.columns else [])
+    missing = [c for c in (slices or []) if c not in frame.columns]
+    if missing:
+        raise InputError(f"{name}: slice column(s) not found: {', '.join(missing)}")
+    if wide:
+        annotators = [c for c in frame.columns if c not in ("item_id", *keep)]
+        if not annotators:
+            raise InputError(f"{name}: wide form needs one column per annotator besides item_id")
+        frame = frame.melt(
+            id_vars=["item_id", *keep], value_vars=annotators, var_name="annotator", value_name="label"
+        )
+        frame = frame[frame["label"].notna() & (frame["label"].astype(str).str.strip() != "")]
+    else:
+        absent = [c for c in HUMAN_COLUMNS if c not in frame.columns]
+        if absent:
+            hint = " (wide form? pass --wide)" if "annotator" in absent else ""
+            raise InputError(f"{name}: missing column(s) {', '.join(absent)}{hint}")
+        if slices is None:
+            keep = [c for c in frame.columns if c not in HUMAN_COLUMNS]
+    frame = frame[[*HUMAN_COLUMNS, *[c for c in keep if c not in HUMAN_COLUMNS]]].reset_index(drop=True)
+    frame["annotator"] = ids_as_text(frame["annotator"])
+    labels = frame["label"].astype(object)
+    frame["label"] = labels.where(labels.notna(), "").astype(str).str.strip()
+    frame.attrs["source"] = name
+    return frame

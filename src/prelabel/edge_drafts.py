@@ -1,0 +1,168 @@
+"""Ask a model to draft an ``edge_cases:`` entry for each top ambiguity candidate, for the SOP author.
+
+Drafts are written to their own YAML file, headed by a comment and ``draft: true``; the SOP file is never
+touched. The model is called through ``instructor`` (TOOLS mode by default) with a response model built from
+the SOP, so a draft can only name the SOP's leaf labels and rules.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import instructor
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from prelabel.errors import EndpointError, InputError
+from prelabel.sop import SOP
+
+__all__ = ["DRAFT_HEADER", "draft_edge_cases", "edge_case_model", "write_draft_edge_cases"]
+
+DRAFT_HEADER = (
+    "DRAFT — edge cases proposed by a model from `prelabel compare --draft-edits`.\n"
+    "Not part of any SOP: review each entry, fix it, then copy it into the SOP's edge_cases: yourself.\n"
+    "The SOP file was not modified."
+)
+_SYSTEM = (
+    "You help the author of an annotation guideline (SOP). Human annotators and a model disagreed on a "
+    "cluster of items, which suggests the SOP text below is unclear. Draft ONE new edge_cases entry that "
+    "settles the cluster: a short representative item text (invent one in the style of the examples, do not "
+    "copy personal data), the label(s) the SOP should give it, a one- or two-sentence ruling that says which "
+    "rule or definition decides it and why, and the ids of the rules it relies on."
+)
+
+
+def edge_case_model(sop: SOP) -> type[BaseModel]:
+    """The response model of one drafted entry: ``text``, ``label`` (SOP leaves), ``ruling``, ``rules``."""
+    label_type: Any = Literal[sop.answer_ids]
+    rule_type: Any = Literal[tuple(r.id for r in sop.rules)] if sop.rules else str
+    model: type[BaseModel] = create_model(
+        "EdgeCaseDraft",
+        __config__=ConfigDict(extra="forbid"),
+        text=(str, Field(min_length=1, description="A short representative item text.")),
+        label=(list[label_type], Field(min_length=1, max_length=None if sop.multi_label else 1)),
+        ruling=(str, Field(min_length=1, description="Why this label, citing the rule or definition.")),
+        rules=(list[rule_type], Field(default_factory=list, description="Ids of the rules relied on.")),
+    )
+    return model
+
+
+def _prompt(row: dict[str, Any], sop: SOP) -> list[dict[str, str]]:
+    examples = [e for e in str(row.get("examples") or "").split(" || ") if e and e != "nan"]
+    user = [
+        f"SOP: {sop.title} ({sop.id} {sop.version})",
+        f"Cluster: {row['cluster']} — {row['n_items']} items, kind {row['kind']}",
+        f"Who said what: {row.get('directions', '')}",
+        f"Rules the model cited: {row.get('cited_rules') or 'none'}",
+        "SOP text involved:",
+        str(row.get("sop_text") or "(none)"),
+        "Example items:" if examples else "No example texts are available.",
+        *[f"- {e}" for e in examples],
+        f"Existing edge cases: {', '.join(c.id for c in sop.edge_cases) or 'none'}",
+    ]
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": "\n".join(user)}]
+
+
+def _endpoint(model: str | None, base_url: str | None) -> tuple[Any, instructor.Mode, str]:
+    """A sync client, mode and model name from ``--model``/``--base-url`` and the environment (as `run`)."""
+    import openai
+
+    from prelabel.backends import check_credentials, local_model_path, resolve_endpoint
+
+    endpoint = resolve_endpoint(model=model, base_url=base_url)
+    if endpoint.is_local:
+        try:
+            from prelabel.local import local_clients
+        except ImportError as exc:
+            raise EndpointError(
+                f"the local model needs the 'local' extra: pip install 'prelabel[local]' ({exc})"
+            ) from None
+        return local_clients(local_model_path(endpoint.model))[0], endpoint.mode, endpoint.model
+    check_credentials(endpoint)
+    client = openai.OpenAI(
+        api_key=endpoint.api_key or "not-needed", base_url=endpoint.base_url, max_retries=2
+    )
+    return client, endpoint.mode, endpoint.model
+
+
+def draft_edge_cases(
+    candidates: pd.DataFrame,
+    sop: SOP | None,
+    *,
+    client: Any = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    mode: instructor.Mode | None = None,
+    top: int = 3,
+    max_retries: int = 2,
+) -> list[dict[str, Any]]:
+    """One drafted edge case (a dict) per top candidate; a candidate the model cannot draft gets an ``error``.
+
+    ``client`` is an ``openai.OpenAI``-compatible client (used with instructor TOOLS mode unless ``mode`` says
+    otherwise). Without it the endpoint is resolved like ``prelabel run``'s: ``model``/``base_url``, then
+    ``PRELABEL_MODEL``, ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``; ``model="local"`` uses the embedded model.
+    """
+    import openai
+
+    if sop is None:
+        raise InputError("drafting edge cases needs the SOP (--sop)")
+    if client is None:
+        client, default_mode, name = _endpoint(model, base_url)
+    else:
+        default_mode, name = instructor.Mode.TOOLS, model or os.environ.get("PRELABEL_MODEL") or "gpt-4o-mini"
+    wrapped = instructor.from_openai(client, mode=mode or default_mode)
+    response_model = edge_case_model(sop)
+    drafts: list[dict[str, Any]] = []
+    for number, row in enumerate(candidates.head(top).to_dict(orient="records"), start=1):
+        source = f"candidate #{row['rank']}: {row['cluster']} ({row['n_items']} items, {row['kind']})"
+        entry: dict[str, Any] = {"id": f"DRAFT{number}", "source": source}
+        try:
+            answer = wrapped.chat.completions.create(
+                model=name, messages=_prompt(row, sop), response_model=response_model, max_retries=max_retries
+            )
+        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
+            raise EndpointError(f"model endpoint refused the request: {exc}") from None
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            raise EndpointError(f"model endpoint unusable: {exc}") from None
+        except instructor.core.InstructorRetryException as exc:
+            entry["error"] = f"no valid draft after {exc.n_attempts} attempts"
+        else:
+            entry.update(answer.model_dump())
+        drafts.append(entry)
+    return drafts
+
+
+def write_draft_edge_cases(drafts: list[dict[str, Any]], path: str | Path, sop: SOP, model: str = "") -> Path:
+    """Write drafts as YAML: a DRAFT comment header, ``draft: true``, and ``edge_cases:`` in SOP syntax."""
+    out = Path(path)
+    root = CommentedMap()
+    root["draft"] = True
+    root["sop"] = CommentedMap(id=sop.id, version=sop.version)
+    if model:
+        root["drafted_by"] = model
+    cases = CommentedSeq()
+    for i, draft in enumerate(drafts):
+        entry = CommentedMap()
+        entry["id"] = draft["id"]
+        if "error" in draft:
+            entry["error"] = draft["error"]
+        else:
+            entry["text"] = draft["text"]
+            entry["label"] = draft["label"][0] if len(draft["label"]) == 1 else list(draft["label"])
+            entry["ruling"] = draft["ruling"]
+            if draft.get("rules"):
+                entry["rules"] = list(draft["rules"])
+        cases.append(entry)
+        cases.yaml_set_comment_before_after_key(i, before=f"from {draft['source']}", indent=2)
+    root["edge_cases"] = cases
+    root.yaml_set_start_comment(DRAFT_HEADER)
+    yaml = YAML()
+    yaml.width = 110
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        yaml.dump(root, handle)
+    return out
