@@ -32,6 +32,12 @@ rules:
 
 
 @pytest.fixture
+def minimal_sop() -> str:
+    """The text of a small valid SOP (two fruit leaves under ``fruit`` and ``other``; rule R1)."""
+    return MINIMAL_SOP
+
+
+@pytest.fixture
 def write_sop(tmp_path: Path) -> Callable[..., Path]:
     """Write SOP text (dedented) or raw bytes to ``tmp_path/name`` and return the path."""
 

@@ -62,7 +62,7 @@ def list_templates() -> list[str]:
 @cache
 def _template_source(name: str) -> str:
     resource = resources.files("prelabel") / "prompts" / f"{name}.jinja"
-    if not resource.is_file():
+    if "/" in name or "\\" in name or not resource.is_file():
         raise TemplateError(f"unknown template '{name}'; bundled: {', '.join(list_templates())}")
     return resource.read_text(encoding="utf-8")
 
