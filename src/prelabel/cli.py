@@ -27,16 +27,22 @@ EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT = 1, 2, 3
 _state = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:  # eager: runs before click asks for a command
+        typer.echo(prelabel.__version__)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
 ) -> None:
     """LLM prelabeling driven by structured SOPs."""
     _state["debug"] = debug
-    if version:
-        typer.echo(prelabel.__version__)
-        raise typer.Exit(0)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
