@@ -1,0 +1,139 @@
+"""The foundation commands of the CLI: help, validate, render, exit codes, ``python -m prelabel``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import prelabel
+from prelabel.cli import main
+
+Capture = pytest.CaptureFixture[str]
+FEEDBACK = str(prelabel.bundled_sop_path("customer_feedback_intent"))
+
+
+def run_cli(capsys: Capture, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--help"], ["validate", "render", "--debug"]),
+        (["validate", "--help"], ["SOP", "FILE:LINE:COL"]),
+        (["render", "--help"], ["--item", "--template", "--rationale-language"]),
+    ],
+)
+def test_help(capsys: Capture, args: list[str], expected: list[str]) -> None:
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "Usage: " in out
+    for word in expected:
+        assert word in out
+
+
+def test_version(capsys: Capture) -> None:
+    code, out, _ = run_cli(capsys, "--version")
+    assert (code, out.strip()) == (0, prelabel.__version__)
+
+
+def test_validate_ok(capsys: Capture) -> None:
+    code, out, err = run_cli(capsys, "validate", FEEDBACK)
+    assert code == 0
+    assert err == ""
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    assert (
+        out
+        == f"{FEEDBACK}: ok ({sop.id} {sop.version}, {len(sop.leaf_ids)} labels, {len(sop.tests)} tests)\n"
+    )
+
+
+def test_render_prints_messages_as_json(capsys: Capture) -> None:
+    item = {"id": "a1", "text": "Paket belum sampai", "language": "id"}
+    code, out, err = run_cli(capsys, "render", FEEDBACK, "--item", json.dumps(item))
+    assert code == 0, err
+    data = json.loads(out)
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    assert data["messages"] == prelabel.render(sop, item)
+    assert data["template"] == "classify.v1"
+    assert data["prompt_hash"] == prelabel.prompt_hash(sop)
+
+
+def test_render_rationale_language_option(capsys: Capture) -> None:
+    item = json.dumps({"id": "a1", "text": "hello"})
+    code, out, _ = run_cli(capsys, "render", FEEDBACK, "--item", item, "--rationale-language", "Vietnamese")
+    assert code == 0
+    assert "Write the rationale in Vietnamese" in json.loads(out)["messages"][0]["content"]
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("{bad json", "error: --item is not valid JSON: Expecting property name enclosed in double quotes"),
+        ('["a list"]', "error: item must be an object, got list"),
+        ('{"id": "1"}', "error: item has neither text nor images"),
+        ('{"id": "1", "text": "x", "colour": "red"}', "error: colour: Extra inputs are not permitted"),
+    ],
+)
+def test_render_bad_item_is_one_line_exit_2(capsys: Capture, item: str, message: str) -> None:
+    code, out, err = run_cli(capsys, "render", FEEDBACK, "--item", item)
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith(message)
+    assert "Traceback" not in err
+
+
+def test_render_unknown_template_exit_2(capsys: Capture) -> None:
+    code, _, err = run_cli(
+        capsys, "render", FEEDBACK, "--item", '{"id": "1", "text": "x"}', "--template", "nope"
+    )
+    assert code == 2
+    assert err == "error: unknown template 'nope'; bundled: classify.v1\n"
+
+
+def test_render_unreadable_image_exit_2(capsys: Capture, tmp_path: Path) -> None:
+    item = json.dumps({"id": "1", "images": [str(tmp_path / "gone.png")]})
+    code, _, err = run_cli(capsys, "render", FEEDBACK, "--item", item)
+    assert code == 2
+    assert err.startswith("error: cannot read image")
+
+
+@pytest.mark.parametrize("args", [["validate"], ["nosuchcommand"], ["render", FEEDBACK]])
+def test_usage_errors_exit_2(capsys: Capture, args: list[str]) -> None:
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert "Usage: " in err and "Error: " in err
+    assert "Traceback" not in err
+
+
+def test_python_dash_m_prelabel_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "prelabel", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: python -m prelabel" in result.stdout
+    assert "validate" in result.stdout
+
+
+def test_python_dash_m_prelabel_validate_exit_code(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("labels: []\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "prelabel", "validate", FEEDBACK, str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stdout.startswith(f"{FEEDBACK}: ok")
+    assert all(line.startswith(f"{bad}:") for line in result.stderr.splitlines())
+    assert len(result.stderr.splitlines()) == 4  # labels empty; id, title, version missing
