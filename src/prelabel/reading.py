@@ -53,8 +53,11 @@ def read_items(
     as ``BadItem``.
     """
     rows = _rows(source)
-    base = Path(source).parent if isinstance(source, str | Path) else None
-    return _items(rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base)
+    from_file = isinstance(source, str | Path)
+    base = Path(source).parent if from_file else None
+    return _items(
+        rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=not from_file
+    )
 
 
 def _rows(source: str | Path | Iterable[Any]) -> Iterator[tuple[str, Any]]:
@@ -183,7 +186,9 @@ def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | Non
     if text_col != "text" and text_col in row:
         row["text"] = row.pop(text_col)
     raw_id = row.get("id")
-    if isinstance(raw_id, float) and raw_id.is_integer():
+    if raw_id is None:
+        row.pop("id", None)  # "id: Field required", not a type error
+    elif isinstance(raw_id, float) and raw_id.is_integer():
         row["id"] = int(raw_id)
     images = row.get("images")
     if isinstance(images, str):
@@ -217,8 +222,15 @@ def _resolve_image(ref: str, base: Path) -> str:
 
 
 def _items(
-    rows: Iterator[tuple[str, Any]], *, id_col: str, text_col: str, max_items: int | None, base: Path | None
+    rows: Iterator[tuple[str, Any]],
+    *,
+    id_col: str,
+    text_col: str,
+    max_items: int | None,
+    base: Path | None,
+    strings: bool,
 ) -> Iterator[Item | BadItem]:
+    """Validate rows; bare strings are items (id = position) only in in-memory lists, never in files."""
     seen: dict[str, str] = {}
     for index, (where, row) in enumerate(rows):
         if max_items is not None and index >= max_items:
@@ -235,7 +247,7 @@ def _items(
                 except (ValueError, TypeError) as exc:
                     yield BadItem(index, f"{where}: images: {exc}", _id_of(row, id_col))
                     continue
-            elif not isinstance(row, str):
+            elif not (strings and isinstance(row, str)):
                 yield BadItem(index, f"{where}: expected an object, got {_kind(row)}")
                 continue
             try:

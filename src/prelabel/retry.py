@@ -97,8 +97,12 @@ def _retry_after(response: Any) -> float | None:
     try:
         return max(float(value), 0.0)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
-        return None if parsed is None else max(parsed.timestamp() - time.time(), 0.0)
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(parsed.timestamp() - time.time(), 0.0)
 
 
 def _body_message(exc: openai.APIStatusError) -> str:

@@ -18,8 +18,10 @@ An unknown model has no price: its cost is ``None``, never an error. Dry runs co
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -129,12 +131,15 @@ class PriceTable:
             ) from None
         if not isinstance(data, dict):
             raise InputError(f"{path}: price file must map model names to {{input, cached_input, output}}")
-        try:
-            return cls(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"{path}: {where}: {first['msg']}") from None
+        prices: dict[str, Price] = {}
+        for name, value in data.items():
+            try:
+                prices[str(name)] = Price.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in (name, *first["loc"]))
+                raise InputError(f"{path}: {where}: {first['msg']}") from None
+        return cls(prices)
 
     def price_for(self, model: str) -> Price | None:
         """The price of ``model``: exact name, then without provider prefix or date suffix; else ``None``."""
@@ -168,15 +173,16 @@ def usage_from_completion(completion: Any) -> Usage:
     )
 
 
+@functools.cache
 def _encoding(model: str) -> Any:
-    import bpe_openai
+    with warnings.catch_warnings():  # bpe-openai 0.1.4 loads its data with a deprecated importlib API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import bpe_openai
 
-    try:
-        return bpe_openai.encoding_for_model(model.rsplit("/", 1)[-1])
-    except (
-        Exception
-    ):  # unknown model (not an OpenAI one): o200k_base is a fair estimate for modern tokenizers
-        return bpe_openai.get_encoding("o200k_base")
+        try:
+            return bpe_openai.encoding_for_model(model.rsplit("/", 1)[-1])
+        except Exception:  # not an OpenAI model: o200k_base is a fair estimate for modern tokenizers
+            return bpe_openai.get_encoding("o200k_base")
 
 
 def count_tokens(messages: list[dict[str, Any]], model: str = "gpt-4o-mini") -> int:
