@@ -53,10 +53,9 @@ def read_items(
     as ``BadItem``.
     """
     rows = _rows(source)
-    from_file = isinstance(source, str | Path)
-    base = Path(source).parent if from_file else None
+    base = Path(source).parent if isinstance(source, str | Path) else None
     return _items(
-        rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=not from_file
+        rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=base is None
     )
 
 
