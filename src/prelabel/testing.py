@@ -315,6 +315,17 @@ def _dump(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that ignores clients hanging up (cancelled or timed-out requests)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeServer:
     """``FakeModel`` served over real HTTP on ``127.0.0.1`` (a free port) from a background thread.
 
@@ -356,7 +367,7 @@ class FakeServer:
             def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="prelabel-fake", daemon=True)
 
