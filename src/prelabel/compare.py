@@ -30,7 +30,7 @@ from prelabel import interrater as irr
 from prelabel.ambiguity import candidates_frame, disagreements_frame
 from prelabel.compare_io import read_human_labels, read_results
 from prelabel.compare_metrics import model_metrics, slice_metrics
-from prelabel.compare_prep import Prepared, prepare_humans, prepare_results
+from prelabel.compare_prep import Prepared, prepare
 from prelabel.errors import InputError
 from prelabel.labelspace import LabelSpace
 from prelabel.sop import SOP
@@ -135,11 +135,9 @@ def agreement(
     ``notes``. Undefined figures (one annotator, one class) are ``None`` and explained in ``notes``.
     """
     frame = read_human_labels(humans, wide=wide, slices=slices)
-    prep = prepare_humans(
-        frame, _space(sop, multi_label if multi_label is not None else None), model_answers=[]
-    )
+    prep = prepare(frame, None, _space(sop, multi_label))
     metrics = _human_metrics(prep)
-    metrics["slices"] = slice_metrics(prep, None)
+    metrics["slices"] = slice_metrics(prep, with_model=False)
     metrics.update(
         task="multi_label" if prep.space.multi_label else "single_label",
         skipped=prep.skipped,
@@ -171,14 +169,12 @@ def compare(
     """
     res = read_results(results)
     frame = read_human_labels(humans, wide=wide, slices=slices)
-    space = _space(sop, multi_label, res)
-    model_answers = space.canonical_series(res["labels"] if space.multi_label else res["label"])
-    prep = prepare_humans(frame, space, model_answers=model_answers.unique().tolist())
-    prepare_results(prep, res, model_answers)
+    prep = prepare(frame, res, _space(sop, multi_label, res))
+    space = prep.space
     if prep.n_compared == 0:
         raise InputError(
             f"no item has both a model label and a human label (model rows: {len(res)}, human items: "
-            f"{prep.ratings.n_items}; skipped: {_describe(prep.skipped)}); do the item ids match?"
+            f"{int(prep.human_rows.sum())}; skipped: {_describe(prep.skipped)}); do the item ids match?"
         )
     humans_metrics = _human_metrics(prep)
     model = model_metrics(prep)
@@ -207,7 +203,7 @@ def compare(
         "model_vs_annotators": model["vs_annotators"],
         "levels": model["levels"],
         "humans": humans_metrics,
-        "slices": slice_metrics(prep, model),
+        "slices": slice_metrics(prep, with_model=True),
         "ambiguity": {
             "confident_threshold": confident,
             "kinds": {str(k): int(v) for k, v in dis["kind"].value_counts().items()} if len(dis) else {},

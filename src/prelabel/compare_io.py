@@ -1,12 +1,14 @@
 """Reading what the comparator compares: model results and human labels, as plain DataFrames.
 
-Loaders are lossless: they normalise column names and types (item ids always become text, so ``7`` and ``"7"``
-match) but drop nothing; `prelabel.compare` decides what is skipped and counts why.
+Loaders are lossless and light: they check and normalise column names and leave values as given (CSV cells are
+read as text, so ``007`` stays ``007``). `prelabel.compare` compares ids as text (``7``, ``7.0`` and ``"7"``
+match), decides what is skipped and counts why; per-row work is done once per distinct value.
 """
 
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +17,36 @@ import pandas as pd
 
 from prelabel.errors import InputError
 
-__all__ = ["HUMAN_COLUMNS", "RESULT_COLUMNS", "ids_as_text", "read_human_labels", "read_results"]
+__all__ = ["HUMAN_COLUMNS", "RESULT_COLUMNS", "as_list", "factorize_ids", "read_human_labels", "read_results"]
 
 RESULT_COLUMNS = ["item_id", "status", "label", "labels", "confidence", "cited_rules", "samples"]
 HUMAN_COLUMNS = ["item_id", "annotator", "label"]
 _ID_ALIASES = ("item_id", "id")
 
 
-def ids_as_text(values: pd.Series) -> pd.Series:
-    """Item ids as stripped text; integral floats (``7.0`` from a CSV with gaps) become ``"7"``."""
-    if pd.api.types.is_float_dtype(values):
-        whole = values.dropna()
-        if (whole == np.floor(whole)).all():
-            values = values.astype("Int64")
-    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        text = values.astype(object).where(values.notna(), "")
-        return text.astype(str).str.strip()
-    out = values.astype(str).str.strip()
-    return out.where(values.notna(), "")
+def _id_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def factorize_ids(*columns: pd.Series) -> tuple[list[np.ndarray], pd.Index]:
+    """Codes (one array per column) over the distinct ids of all columns, as text: ``7``, ``7.0`` and ``"7"``
+    are one id; missing or empty ids get -1. Work is per distinct value: one hash pass over the rows.
+    """
+    sizes = np.cumsum([0, *(len(c) for c in columns)])
+    values = np.concatenate([c.to_numpy(dtype=object) for c in columns]) if columns else np.empty(0, object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    index = pd.Index(uniques, dtype=object)
+    converted = pd.api.types.infer_dtype(index, skipna=False) != "string"
+    if converted:  # numbers (or a mix): as text, so 7, 7.0 and "7" become one id
+        index = pd.Index([_id_text(u) for u in index], dtype=object)
+    if (converted and index.has_duplicates) or (index == "").any():
+        merged, text = pd.factorize(pd.Series(index, dtype=object).mask(index == ""))
+        codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
+        index = pd.Index(text, dtype=object)
+    codes = codes.astype(np.int64, copy=False)
+    return [codes[a:b] for a, b in pairwise(sizes)], index
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:
@@ -41,7 +55,9 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         sep = "\t" if suffix in (".tsv", ".tab") else ","
-        return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig")
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig", skipinitialspace=True
+        )
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: {what} file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
@@ -73,12 +89,13 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 def _id_column(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     for name in _ID_ALIASES:
         if name in frame.columns:
-            return frame.rename(columns={name: "item_id"}) if name != "item_id" else frame
+            return frame.rename(columns={name: "item_id"}, copy=False) if name != "item_id" else frame
     found = ", ".join(map(str, frame.columns[:8])) or "none"
     raise InputError(f"{source}: no 'item_id' column (columns: {found})")
 
 
-def _as_list(value: Any) -> list[str] | None:
+def as_list(value: Any) -> list[str] | None:
+    """A list cell (``cited_rules``, ``labels``, ``samples``) as a list of text; ``;``-text is split."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
@@ -92,10 +109,11 @@ def read_results(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     """Model results as a DataFrame with `RESULT_COLUMNS` (plus any other columns found).
 
     ``source`` is a ``labels.jsonl`` file, a run directory holding one, a CSV/Parquet export, or a DataFrame.
-    Missing optional columns are added empty (``status`` defaults to ``ok``).
+    Missing optional columns are added empty (``status`` defaults to ``ok``); list cells (``labels``,
+    ``cited_rules``, ``samples``) may be lists or ``;``-separated text (see `as_list`).
     """
     if isinstance(source, pd.DataFrame):
-        frame, name = source.copy(), "results"
+        frame, name = source.copy(deep=False), "results"
     else:
         path = Path(source)
         if path.is_dir():
@@ -111,15 +129,10 @@ def read_results(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         raise InputError(f"{name}: model results are empty")
     frame = _id_column(frame, name)
-    frame["item_id"] = ids_as_text(frame["item_id"])
     for column in RESULT_COLUMNS[1:]:
         if column not in frame.columns:
             frame[column] = "ok" if column == "status" else None
-    frame["status"] = frame["status"].fillna("ok").astype(str).str.strip().str.lower()
-    frame["label"] = frame["label"].astype(object).where(frame["label"].notna(), None)
     frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
-    for column in ("labels", "cited_rules", "samples"):
-        frame[column] = frame[column].map(_as_list).astype(object)
     frame.attrs["source"] = name
     return frame
 
@@ -138,7 +151,7 @@ def read_human_labels(
     the item.
     """
     if isinstance(source, pd.DataFrame):
-        frame, name = source.copy(), "human labels"
+        frame, name = source.copy(deep=False), "human labels"
     else:
         path = Path(source)
         if not path.is_file():
@@ -147,7 +160,6 @@ def read_human_labels(
     if frame.empty:
         raise InputError(f"{name}: human labels are empty (no rows)")
     frame = _id_column(frame, name)
-    frame["item_id"] = ids_as_text(frame["item_id"])
     frame.columns = [str(c) for c in frame.columns]
     keep = [c for c in (slices or []) if c in frame.columns] + (["text"] if "text" in frame.columns else [])
     missing = [c for c in (slices or []) if c not in frame.columns]
@@ -168,9 +180,8 @@ def read_human_labels(
             raise InputError(f"{name}: missing column(s) {', '.join(absent)}{hint}")
         if slices is None:
             keep = [c for c in frame.columns if c not in HUMAN_COLUMNS]
-    frame = frame[[*HUMAN_COLUMNS, *[c for c in keep if c not in HUMAN_COLUMNS]]].reset_index(drop=True)
-    frame["annotator"] = ids_as_text(frame["annotator"])
-    labels = frame["label"].astype(object)
-    frame["label"] = labels.where(labels.notna(), "").astype(str).str.strip()
+    columns = [*HUMAN_COLUMNS, *[c for c in keep if c not in HUMAN_COLUMNS]]
+    if list(frame.columns) != columns:
+        frame = frame[columns]
     frame.attrs["source"] = name
     return frame

@@ -2,6 +2,10 @@
 
 The reference is the human majority answer; items whose majority is tied are left out of these figures (and
 counted in ``n_tied_excluded``), while κ against each annotator uses every compared annotation.
+
+Every figure is computed from a contingency table of (reference, predicted) answer codes: scikit-learn gets
+the distinct pairs with their counts as ``sample_weight``, which yields exactly the figures of the item-level
+arrays at a cost that does not grow with the number of items.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, jaccard_score, precision_recall_fscore_support
 
 from prelabel import interrater as irr
@@ -17,6 +20,14 @@ from prelabel.compare_prep import Prepared
 from prelabel.labelspace import LabelSpace
 
 __all__ = ["model_metrics", "roll_counts", "slice_metrics", "versus"]
+
+_EMPTY: dict[str, Any] = {
+    "accuracy": None,
+    "macro_f1": None,
+    "weighted_f1": None,
+    "kappa": None,
+    "per_label": [],
+}
 
 
 def roll_counts(counts: np.ndarray, mapping: np.ndarray, n_out: int) -> np.ndarray:
@@ -33,115 +44,107 @@ def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None
     return float(np.average(values, weights=weights))
 
 
-def versus(
-    space: LabelSpace, names: list[str], truth: np.ndarray, pred: np.ndarray, full: bool = True
-) -> dict:
-    """Figures of predicted answer codes against reference codes (both index ``names``)."""
-    out: dict[str, Any] = {"n": len(truth)}
-    if len(truth) == 0:
-        return {
-            **out,
-            "accuracy": None,
-            "macro_f1": None,
-            "weighted_f1": None,
-            "kappa": None,
-            "per_label": [],
-        }
-    out["accuracy"] = float(accuracy_score(truth, pred))
-    out["kappa"] = irr.kappa(truth, pred)
+def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = True) -> dict[str, Any]:
+    """Figures of a contingency table: rows are reference answer codes, columns predicted ones (``names``)."""
+    truth, pred = np.nonzero(table)
+    weight = table[truth, pred]
+    out: dict[str, Any] = {"n": int(weight.sum())}
+    if out["n"] == 0:
+        return {**out, **_EMPTY}
+    out["accuracy"] = float(accuracy_score(truth, pred, sample_weight=weight))
+    out["kappa"] = irr.kappa_from_table(table)
     if space.multi_label:
-        classes, member = space.binarize(names)
+        label_names, member = space.binarize(names)
         y_true, y_pred = member[truth], member[pred]
         precision, recall, f1, support = precision_recall_fscore_support(
-            y_true, y_pred, average=None, zero_division=0
+            y_true, y_pred, average=None, zero_division=0, sample_weight=weight
         )
-        predicted = y_pred.sum(axis=0)
+        predicted = (y_pred * weight[:, None]).sum(axis=0)
         out["exact_match"] = out["accuracy"]
-        out["jaccard"] = float(jaccard_score(y_true, y_pred, average="samples", zero_division=1.0))
-        label_names = classes
+        out["jaccard"] = float(
+            jaccard_score(y_true, y_pred, average="samples", zero_division=1.0, sample_weight=weight)
+        )
     else:
         labels = np.union1d(truth, pred)
         precision, recall, f1, support = precision_recall_fscore_support(
-            truth, pred, labels=labels, zero_division=0
+            truth, pred, labels=labels, zero_division=0, sample_weight=weight
         )
-        predicted = np.bincount(np.searchsorted(labels, pred), minlength=len(labels))
+        predicted = table.sum(axis=0)[labels]
         label_names = [names[c] for c in labels]
         if full:
-            matrix = confusion_matrix(truth, pred, labels=labels)
-            out["confusion"] = {"labels": label_names, "matrix": matrix.tolist()}
+            matrix = confusion_matrix(truth, pred, labels=labels, sample_weight=weight)
+            out["confusion"] = {"labels": label_names, "matrix": matrix.astype(np.int64).tolist()}
     present = (support + predicted) > 0
     out["macro_f1"] = _mean(f1[present])
     out["weighted_f1"] = _mean(f1, support)
     if full:
+        rows = zip(label_names, precision, recall, f1, support, predicted, present, strict=True)
         out["per_label"] = [
-            {
-                "label": n,
-                "precision": float(p),
-                "recall": float(r),
-                "f1": float(f),
-                "support": int(s),
-                "predicted": int(c),
-            }
-            for n, p, r, f, s, c, keep in zip(
-                label_names, precision, recall, f1, support, predicted, present, strict=True
-            )
+            {"label": n, "precision": float(p), "recall": float(r), "f1": float(f)}
+            | {"support": int(s), "predicted": int(c)}
+            for n, p, r, f, s, c, keep in rows
             if keep
         ]
     return out
 
 
 def model_metrics(prep: Prepared) -> dict[str, Any]:
-    """``vs_majority`` (with confusion matrix), ``levels`` (one entry per tree level above the leaves) and
+    """``vs_majority`` (with confusion matrix), ``levels`` (every tree level, the leaves last) and
     ``vs_annotators`` (κ and agreement of the model with each annotator)."""
     top, _, tied = prep.majority
-    compared = prep.compared
+    compared, n_names = prep.compared, len(prep.names)
     use = compared & ~tied
-    vs_majority = versus(prep.space, prep.names, top[use], prep.model[use])
+    vs_majority = versus(prep.space, prep.names, irr.pair_counts(top[use], prep.model[use], n_names))
     vs_majority["n_tied_excluded"] = int((compared & tied).sum())
     levels = []
     depth = prep.space.depth(prep.names)
+    codes, patterns = prep.patterns
     for level in range(1, depth):
         level_names, mapping = prep.space.rollup_codes(prep.names, level)
-        counts = roll_counts(prep.ratings.counts, mapping, len(level_names))
-        level_top, _, level_tied = irr.majority(counts)
+        level_top, _, level_tied = irr.majority(roll_counts(patterns, mapping, len(level_names)))
+        level_top, level_tied = level_top[codes], level_tied[codes]
         keep = compared & ~level_tied
-        figures = versus(prep.space, level_names, level_top[keep], mapping[prep.model[keep]])
+        table = irr.pair_counts(level_top[keep], mapping[prep.model[keep]], len(level_names))
+        figures = versus(prep.space, level_names, table)
         levels.append({"level": level, "n_tied_excluded": int((compared & level_tied).sum()), **figures})
-    levels.append(
-        {"level": depth, "leaf": True, **{k: v for k, v in vs_majority.items() if k != "confusion"}}
-    )
+    leaf = {k: v for k, v in vs_majority.items() if k != "confusion"}
+    levels.append({"level": depth, "leaf": True, **leaf})
     ratings = prep.ratings
+    model = prep.model[ratings.item]
+    ok = model >= 0
+    n_annotators = len(ratings.annotators)
+    tables = irr.grouped_pair_counts(
+        ratings.annotator[ok], ratings.label[ok], model[ok], n_annotators, n_names
+    )
     vs_annotators = []
-    for name, idx in zip(ratings.annotators, ratings.by_annotator, strict=True):
-        model = prep.model[ratings.item[idx]]
-        ok = model >= 0
-        mine, theirs = ratings.label[idx][ok], model[ok]
+    for name, table in zip(ratings.annotators, tables, strict=True):
+        n = int(table.sum())
+        agreement = float(np.trace(table) / n) if n else None
         vs_annotators.append(
-            {
-                "annotator": str(name),
-                "n": int(ok.sum()),
-                "agreement": float(np.mean(mine == theirs)) if ok.any() else None,
-                "kappa": irr.kappa(mine, theirs),
-            }
+            {"annotator": str(name), "n": n, "agreement": agreement, "kappa": irr.kappa_from_table(table)}
         )
     return {"vs_majority": vs_majority, "levels": levels, "vs_annotators": vs_annotators}
 
 
-def slice_metrics(prep: Prepared, model: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
-    """Every slice column's values with human agreement and (with ``model``) the model's headline figures."""
+def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, Any]]]:
+    """Every slice column's values with human agreement and (``with_model``) the model's headline figures."""
     out: dict[str, list[dict[str, Any]]] = {}
     top, _, tied = prep.majority
     has_humans = prep.ratings.n_raters > 0
+    use = prep.compared & ~tied
+    pattern, patterns = prep.patterns
     for column, values in prep.slices.items():
+        codes, uniques = values.codes, list(values.categories)
+        tables = irr.grouped_pair_counts(codes[use], top[use], prep.model[use], len(uniques), len(prep.names))
         rows = []
-        codes, uniques = _factorize(values)
         for code, value in enumerate(uniques):
             mask = (codes == code) & has_humans
+            if not mask.any():
+                continue
             row: dict[str, Any] = {"value": value, "n_items": int(mask.sum())}
-            row.update(irr.summary(prep.ratings.counts[mask]))
-            if model is not None:
-                use = mask & prep.compared & ~tied
-                figures = versus(prep.space, prep.names, top[use], prep.model[use], full=False)
+            row.update(irr.summary(patterns, np.bincount(pattern[mask], minlength=len(patterns))))
+            if with_model:
+                figures = versus(prep.space, prep.names, tables[code], full=False)
                 row.update(
                     n_compared=int((mask & prep.compared).sum()),
                     accuracy=figures["accuracy"],
@@ -151,10 +154,3 @@ def slice_metrics(prep: Prepared, model: dict[str, Any] | None) -> dict[str, lis
             rows.append(row)
         out[column] = rows
     return out
-
-
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    text = pd.Series(values, dtype=object)
-    text = text.where(text.notna() & (text != ""), "(missing)").astype(str)
-    codes, uniques = pd.factorize(text, sort=True)
-    return codes, [str(u) for u in uniques]

@@ -2,10 +2,14 @@
 
 Nothing is dropped silently: every annotation or model row left out of the figures is counted in ``skipped``
 (with a few offending values in ``examples``), and the counts go into ``metrics.json``.
+
+Everything is vectorised: ids and answers are factorized once, and per-item figures that depend only on an
+item's row of the count table (majority, share, ties) are computed once per distinct row ("pattern").
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -14,14 +18,21 @@ import numpy as np
 import pandas as pd
 
 from prelabel import interrater as irr
+from prelabel.compare_io import as_list, factorize_ids
 from prelabel.labelspace import LabelSpace
 
-__all__ = ["MAX_SLICE_VALUES", "Prepared", "prepare_humans", "prepare_results"]
+__all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
 
 #: Slice columns with more distinct values than this are not sliced (a note says so).
 MAX_SLICE_VALUES = 50
-_HUMAN_SKIPS = ("annotations_empty", "annotations_not_in_sop", "annotations_duplicate")
-_MODEL_SKIPS = (
+#: The slice value of items whose slice column is empty.
+MISSING = "(missing)"
+_SKIPS = (
+    "annotations_without_item_id",
+    "annotations_empty",
+    "annotations_not_in_sop",
+    "annotations_duplicate",
+    "model_rows_without_item_id",
     "model_rows_duplicate",
     "items_model_error",
     "items_model_abstained",
@@ -35,12 +46,13 @@ _MODEL_SKIPS = (
 
 @dataclass
 class Prepared:
-    """Aligned inputs: human `Ratings` over answer codes, and the model's answer per human item."""
+    """Aligned inputs: human `Ratings` over answer codes, and the model's answer per item."""
 
     space: LabelSpace
     names: list[str]
     ratings: irr.Ratings
-    slices: dict[str, np.ndarray]
+    human_rows: np.ndarray
+    slices: dict[str, pd.Categorical]
     text: np.ndarray | None
     skipped: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
@@ -51,7 +63,7 @@ class Prepared:
     row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     results: pd.DataFrame | None = None
 
-    @property
+    @cached_property
     def compared(self) -> np.ndarray:
         """Mask of items with both a usable model answer and at least one human answer."""
         return (self.model >= 0) & (self.ratings.n_raters > 0)
@@ -59,18 +71,25 @@ class Prepared:
     @property
     def n_compared(self) -> int:
         """Number of compared items."""
-        return int(self.compared.sum()) if len(self.model) else 0
+        return int(self.compared.sum())
+
+    @cached_property
+    def patterns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, the code of its count-table row among the distinct rows; and those rows."""
+        return irr.row_patterns(self.ratings.counts)
 
     @cached_property
     def majority(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per item: human majority answer code, its share, and whether it is tied."""
-        return irr.majority(self.ratings.counts)
+        codes, rows = self.patterns
+        top, share, tied = irr.majority(rows)
+        return top[codes], share[codes], tied[codes]
 
     def counts(self, n_results: int) -> dict[str, int]:
         """Sizes of the inputs and of what was compared."""
         return {
             "model_rows": n_results,
-            "human_items": self.ratings.n_items,
+            "human_items": int(self.human_rows.sum()),
             "human_annotations": len(self.ratings.item),
             "annotators": len(self.ratings.annotators),
             "compared_items": self.n_compared,
@@ -88,8 +107,8 @@ class Prepared:
         return rows
 
 
-def _note_examples(values: pd.Series, limit: int = 10) -> list[str]:
-    return [str(v) for v in values.value_counts().index[:limit]]
+def _examples(values: Any, limit: int = 10) -> list[str]:
+    return [str(v) for v in pd.Series(values, dtype=object).value_counts().index[:limit]]
 
 
 def _sorted_answers(space: LabelSpace, answers: set[str]) -> list[str]:
@@ -97,55 +116,106 @@ def _sorted_answers(space: LabelSpace, answers: set[str]) -> list[str]:
     return sorted(answers, key=lambda a: ([order.get(m, len(order)) for m in space.members(a)], a))
 
 
-def prepare_humans(frame: pd.DataFrame, space: LabelSpace, model_answers: list[Any]) -> Prepared:
-    """Canonicalise and check human answers; build `Ratings` whose codes also cover the model's answers."""
-    skipped = dict.fromkeys(_HUMAN_SKIPS, 0)
+def _status(values: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = np.array([str(u).strip().lower() for u in uniques] + ["ok"], dtype=object)
+    return text[codes]
+
+
+def _per_item(
+    frame: pd.DataFrame, item: np.ndarray, n_items: int, notes: list[str]
+) -> tuple[dict[str, pd.Categorical], np.ndarray | None]:
+    """Slice columns as one categorical value per item (from its first human row), and the ``text`` column."""
+    with_id = np.flatnonzero(item >= 0)
+    first = np.full(n_items + 1, -1, dtype=np.int64)
+    first[item[with_id[::-1]]] = with_id[::-1]
+    first = first[:n_items]
+    slices: dict[str, pd.Categorical] = {}
+    text = None
+    for column in frame.columns:
+        if column in ("item_id", "annotator", "label"):
+            continue
+        values = np.append(frame[column].to_numpy(dtype=object), np.array([None], dtype=object))[first]
+        if column == "text":
+            text = values
+            continue
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        names = [str(u) if str(u) != "" else MISSING for u in uniques] + [MISSING]
+        merged, categories = pd.factorize(pd.Series(names, dtype=object), sort=True)
+        if len(categories) > MAX_SLICE_VALUES:
+            notes.append(
+                f"column '{column}' has {len(categories)} values (> {MAX_SLICE_VALUES}): not a slice"
+            )
+        else:
+            slices[column] = pd.Categorical.from_codes(merged[codes], categories=[str(c) for c in categories])
+    return slices, text
+
+
+def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) -> Prepared:
+    """Canonicalise and check human answers (and model rows); align both on item ids."""
+    skipped = dict.fromkeys(_SKIPS, 0)
     examples: dict[str, list[str]] = {}
     notes: list[str] = []
-    answers = space.canonical_series(frame["label"])
-    item_code, items = pd.factorize(frame["item_id"])
-    empty = (answers == "").to_numpy()
+    answer, answers = space.canonical_codes(frame["label"])
+    model: tuple[np.ndarray, list[str]] | None = None
+    if res is not None:
+        model = space.canonical_codes(res["labels" if space.multi_label else "label"])
+    id_columns = [frame["item_id"], *([res["item_id"]] if res is not None else [])]
+    (item, *result_item), items = factorize_ids(*id_columns)
+    n_items = len(items)
+    no_id = item < 0
+    skipped["annotations_without_item_id"] = int(no_id.sum())
+    empty = (np.asarray(answers, dtype=object) == "")[answer] & ~no_id
     skipped["annotations_empty"] = int(empty.sum())
-    uniques = pd.unique(answers[~empty])
-    bad = {a for a in uniques if space.unknown(a)}
-    invalid = answers.isin(bad).to_numpy() if bad else np.zeros(len(answers), dtype=bool)
-    if bad:
+    unknown = [space.unknown(a) for a in answers]
+    invalid = np.asarray([bool(u) for u in unknown], dtype=bool)[answer] & ~no_id
+    if invalid.any():
         skipped["annotations_not_in_sop"] = int(invalid.sum())
-        unknown = pd.Series([m for a in answers[invalid] for m in space.unknown(a)], dtype=object)
-        examples["annotations_not_in_sop"] = _note_examples(unknown)
-    keep = ~(empty | invalid)
-    model_ok = {str(a) for a in model_answers if a and not space.unknown(str(a))}
-    names = _sorted_answers(space, {str(a) for a in uniques if a not in bad} | model_ok)
-    annotator_code, annotators = pd.factorize(frame["annotator"], sort=True)
-    label_code = pd.Index(names).get_indexer(answers)
-    if len(frame):
-        key = pd.Series(item_code.astype(np.int64) * max(len(annotators), 1) + annotator_code)
-        duplicate = key.duplicated(keep="last").to_numpy() & keep
+        tally = np.bincount(answer[invalid], minlength=len(answers))
+        found: Counter[str] = Counter()
+        for a in np.flatnonzero(tally):
+            found.update(dict.fromkeys(unknown[a], int(tally[a])))
+        examples["annotations_not_in_sop"] = [m for m, _ in found.most_common(10)]
+    keep = ~(no_id | empty | invalid)
+    model_ok = set() if model is None else {a for a in model[1] if a and not space.unknown(a)}
+    valid = {a for a, u in zip(answers, unknown, strict=True) if a and not u}
+    names = _sorted_answers(space, valid | model_ok)
+    (annotator,), annotators = factorize_ids(frame["annotator"])
+    if (annotator < 0).any():
+        annotator = np.where(annotator < 0, len(annotators), annotator)
+        annotators = annotators.append(pd.Index(["(no annotator)"], dtype=object))
+    label = pd.Index(names).get_indexer(pd.Index(answers, dtype=object))[answer]
+    key = item.astype(np.int64) * len(annotators) + annotator
+    if n_items * len(annotators) <= 50_000_000:
+        seen = np.bincount(key[keep], minlength=n_items * len(annotators))
+        has_duplicates = bool((seen > 1).any())
+    else:
+        has_duplicates = True
+    if has_duplicates:
+        duplicate = (
+            pd.Series(np.where(keep, key, -1 - np.arange(len(key)))).duplicated(keep="last").to_numpy()
+        )
         skipped["annotations_duplicate"] = int(duplicate.sum())
         if duplicate.any():
-            examples["annotations_duplicate"] = _note_examples(frame["item_id"][duplicate])
+            examples["annotations_duplicate"] = _examples(items[item[duplicate]])
             notes.append("an annotator labeled the same item twice: the last label is used")
         keep &= ~duplicate
     ratings = irr.Ratings(
-        pd.Index(items), pd.Index(annotators), np.asarray(names, dtype=object),
-        item_code[keep], annotator_code[keep], label_code[keep],
-    )  # fmt: skip
-    first = np.full(len(items), 0, dtype=np.int64)
-    first[item_code[::-1]] = np.arange(len(item_code))[::-1]
-    slices: dict[str, np.ndarray] = {}
-    for column in frame.columns:
-        if column in ("item_id", "annotator", "label", "text"):
-            continue
-        values = frame[column].astype(object).to_numpy()[first]
-        n_values = len(pd.unique(values))
-        if n_values > MAX_SLICE_VALUES:
-            notes.append(
-                f"column '{column}' has {n_values} values (> {MAX_SLICE_VALUES}): not used as a slice"
-            )
-        else:
-            slices[column] = values
-    text = frame["text"].astype(object).to_numpy()[first] if "text" in frame.columns else None
-    return Prepared(space, names, ratings, slices, text, skipped, examples, notes)
+        items,
+        annotators,
+        np.asarray(names, dtype=object),
+        item[keep].astype(np.int32),
+        annotator[keep].astype(np.int32),
+        label[keep].astype(np.int32),
+    )
+    human_rows = np.bincount(item[~no_id], minlength=n_items) > 0
+    slices, text = _per_item(frame, item, n_items, notes)
+    prep = Prepared(space, names, ratings, human_rows, slices, text, skipped, examples, notes)
+    if res is not None and model is not None:
+        _align_results(prep, res, model, result_item[0], items)
+    else:
+        prep.model = np.full(n_items, -1, dtype=np.int64)
+    return prep
 
 
 def _samples_certainty(space: LabelSpace, samples: list[str], answer: str) -> float:
@@ -160,55 +230,68 @@ def _samples_certainty(space: LabelSpace, samples: list[str], answer: str) -> fl
     return float(np.mean(scores))
 
 
-def prepare_results(prep: Prepared, res: pd.DataFrame, answers: pd.Series) -> None:
-    """Align model rows to human items: fill the per-item model arrays of ``prep`` and its skip counts."""
-    skipped = dict.fromkeys(_MODEL_SKIPS, 0)
-    duplicate = res["item_id"].duplicated(keep="last").to_numpy()
+def _align_results(
+    prep: Prepared, res: pd.DataFrame, model: tuple[np.ndarray, list[str]], pos: np.ndarray, ids: pd.Index
+) -> None:
+    """Fill the per-item model arrays of ``prep`` (answer code, confidence, certainty, row) and skips."""
+    skipped = prep.skipped
+    no_id = pos < 0
+    skipped["model_rows_without_item_id"] = int(no_id.sum())
+    if np.bincount(pos[~no_id], minlength=1).max() > 1:
+        duplicate = (
+            pd.Series(np.where(no_id, -1 - np.arange(len(pos)), pos)).duplicated(keep="last").to_numpy()
+        )
+    else:
+        duplicate = np.zeros(len(pos), dtype=bool)
     skipped["model_rows_duplicate"] = int(duplicate.sum())
     if duplicate.any():
-        prep.examples["model_rows_duplicate"] = _note_examples(res["item_id"][duplicate])
+        prep.examples["model_rows_duplicate"] = _examples(ids[pos[duplicate]])
         prep.notes.append("the model results repeat some item ids: the last row of each is used")
-    status = res["status"].to_numpy()
-    code = pd.Index(prep.names).get_indexer(answers)
-    abstain = prep.space.sop.abstain.label if prep.space.sop and prep.space.sop.abstain.allowed else None
+    live = ~(no_id | duplicate)
+    status = _status(res["status"])
+    answer, answers = model
+    code = pd.Index(prep.names).get_indexer(pd.Index(answers, dtype=object))[answer]
+    text = np.asarray(answers, dtype=object)
+    sop = prep.space.sop
+    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
     is_error = ~np.isin(status, ["ok", "abstained"])
-    is_abstained = (status == "abstained") | ((answers == abstain).to_numpy() if abstain else False)
-    is_missing = (answers == "").to_numpy() & ~is_error & ~is_abstained
+    is_abstained = ((status == "abstained") | (text == abstain)[answer]) & ~is_error
+    is_missing = (text == "")[answer] & ~is_error & ~is_abstained
     is_unknown = (code < 0) & ~is_missing & ~is_error & ~is_abstained
     for key, mask in (
         ("items_model_error", is_error),
-        ("items_model_abstained", is_abstained & ~is_error),
+        ("items_model_abstained", is_abstained),
         ("items_model_label_missing", is_missing),
         ("items_model_label_not_in_sop", is_unknown),
     ):
-        skipped[key] = int((mask & ~duplicate).sum())
-    if is_unknown.any():
-        prep.examples["items_model_label_not_in_sop"] = _note_examples(answers[is_unknown])
-    usable = ~(duplicate | is_error | is_abstained | is_missing | is_unknown)
-    pos = prep.ratings.items.get_indexer(res["item_id"])
-    skipped["items_without_human_label"] = int(((pos < 0) & ~duplicate).sum())
-    if skipped["items_without_human_label"]:
-        prep.examples["items_without_human_label"] = _note_examples(res["item_id"][(pos < 0) & ~duplicate])
+        skipped[key] = int((mask & live).sum())
+    if (is_unknown & live).any():
+        prep.examples["items_model_label_not_in_sop"] = _examples(text[answer[is_unknown & live]])
     n = prep.ratings.n_items
+    has_humans = prep.ratings.n_raters > 0
+    no_human_rows = live & ~prep.human_rows[np.maximum(pos, 0)]
+    skipped["items_without_human_label"] = int(no_human_rows.sum())
+    if no_human_rows.any():
+        prep.examples["items_without_human_label"] = _examples(ids[pos[no_human_rows]])
+    usable = live & ~(is_error | is_abstained | is_missing | is_unknown)
+    invalid_humans = usable & prep.human_rows[np.maximum(pos, 0)] & ~has_humans[np.maximum(pos, 0)]
+    skipped["items_without_valid_human_label"] = int(invalid_humans.sum())
+    take = usable & has_humans[np.maximum(pos, 0)]
     prep.model = np.full(n, -1, dtype=np.int64)
-    prep.row = np.full(n, -1, dtype=np.int64)
-    take = usable & (pos >= 0)
     prep.model[pos[take]] = code[take]
-    present = (pos >= 0) & ~duplicate
-    prep.row[pos[present]] = np.flatnonzero(present)
-    no_human = (prep.ratings.n_raters == 0) & (prep.model >= 0)
-    skipped["items_without_valid_human_label"] = int(no_human.sum())
-    prep.model[no_human] = -1
-    skipped["items_without_model_label"] = int(((prep.row < 0) & (prep.ratings.n_raters > 0)).sum())
+    prep.row = np.full(n, -1, dtype=np.int64)
+    prep.row[pos[live]] = np.flatnonzero(live)
+    skipped["items_without_model_label"] = int((prep.human_rows & (prep.row < 0)).sum())
     confidence = res["confidence"].to_numpy(dtype=np.float64)
     prep.confidence = np.full(n, np.nan)
     prep.confidence[pos[take]] = confidence[take]
     prep.certainty = np.clip(np.where(np.isnan(prep.confidence), 1.0, prep.confidence), 0.0, 1.0)
-    if prep.n_compared and np.isnan(prep.confidence[prep.compared]).any():
+    if np.isnan(prep.confidence[prep.compared]).any():
         prep.notes.append("some model rows carry no confidence: their answers are taken as confident")
-    with_samples = np.flatnonzero(prep.compared & (prep.row >= 0))
-    samples = res["samples"].to_numpy()
-    for i in with_samples[[s is not None and len(s) > 0 for s in samples[prep.row[with_samples]]]]:
-        prep.certainty[i] = _samples_certainty(prep.space, samples[prep.row[i]], prep.names[prep.model[i]])
+    if res["samples"].notna().any():
+        samples = res["samples"].to_numpy()
+        for i in np.flatnonzero(prep.compared):
+            given = as_list(samples[prep.row[i]])
+            if given:
+                prep.certainty[i] = _samples_certainty(prep.space, given, prep.names[prep.model[i]])
     prep.results = res
-    prep.skipped.update(skipped)

@@ -33,17 +33,22 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 __all__ = [
     "ALPHA_DIRECT_LIMIT",
     "Ratings",
+    "dense_unique",
     "fleiss_kappa",
+    "grouped_pair_counts",
     "kappa",
+    "kappa_from_table",
     "krippendorff_alpha",
     "majority",
+    "pair_counts",
     "per_annotator",
     "percent_agreement",
+    "row_patterns",
     "summary",
 ]
 
 #: Above this many items × labels² cells, α uses the matrix-product path (same figure, less memory).
-ALPHA_DIRECT_LIMIT = 4_000_000
+ALPHA_DIRECT_LIMIT = 500_000
 
 
 @dataclass(frozen=True)
@@ -79,59 +84,70 @@ class Ratings:
     def counts(self) -> np.ndarray:
         """Items × labels table: how many annotators gave each label to each item."""
         n_labels = len(self.labels)
-        flat = np.bincount(self.item * n_labels + self.label, minlength=self.n_items * n_labels)
-        return flat.reshape(self.n_items, n_labels).astype(np.int32, copy=False)
+        if n_labels <= 64:  # one bincount per label: fast, and no int64 items × labels temporary
+            counts = np.zeros((self.n_items, n_labels), dtype=np.int32)
+            for code in range(n_labels):
+                counts[:, code] = np.bincount(self.item[self.label == code], minlength=self.n_items)
+            return counts
+        flat = np.zeros(self.n_items * n_labels, dtype=np.int32)
+        np.add.at(flat, self.item.astype(np.int64) * n_labels + self.label, 1)
+        return flat.reshape(self.n_items, n_labels)
 
     @cached_property
     def n_raters(self) -> np.ndarray:
         """Number of annotations per item."""
         return self.counts.sum(axis=1)
 
-    @cached_property
-    def by_annotator(self) -> list[np.ndarray]:
-        """For each annotator code, the positions of that annotator's annotations."""
-        order = np.argsort(self.annotator, kind="stable")
-        bounds = np.searchsorted(self.annotator[order], np.arange(len(self.annotators) + 1))
-        return [order[bounds[i] : bounds[i + 1]] for i in range(len(self.annotators))]
+
+def _weights(counts: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    return np.ones(len(counts), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
 
 
-def _chance_is_total(counts: np.ndarray) -> bool:
-    return bool(np.count_nonzero(counts.sum(axis=0)) < 2)
+def _chance_is_total(counts: np.ndarray, weights: np.ndarray) -> bool:
+    return bool(np.count_nonzero((counts * weights[:, None]).sum(axis=0)) < 2)
 
 
-def fleiss_kappa(counts: np.ndarray) -> float | None:
-    """Fleiss' κ from an items × labels count table; ``None`` if undefined (< 2 raters, or one class)."""
+def fleiss_kappa(counts: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    """Fleiss' κ from an items × labels count table; ``None`` if undefined (< 2 raters, or one class).
+
+    ``weights`` (optional) says how many items each row stands for, so the table may hold distinct rows only.
+    """
+    w = _weights(counts, weights)
     raters = counts.sum(axis=1)
-    counts = counts[raters > 0]
-    raters = raters[raters > 0]
-    if not np.any(raters >= 2) or _chance_is_total(counts):
+    keep = (raters > 0) & (w > 0)
+    counts, raters, w = counts[keep], raters[keep], w[keep]
+    if not np.any(raters >= 2) or _chance_is_total(counts, w):
         return None
     if raters.min() == raters.max():
-        return float(sm_fleiss_kappa(counts, method="fleiss"))
+        table = counts if weights is None else np.repeat(counts, w, axis=0)
+        return float(sm_fleiss_kappa(table, method="fleiss"))
     # Gwet's generalisation for missing ratings (see module docstring); equals statsmodels when balanced.
     paired = raters >= 2
     c2, r2 = counts[paired].astype(np.float64), raters[paired].astype(np.float64)
-    p_observed = float(np.mean((c2 * (c2 - 1)).sum(axis=1) / (r2 * (r2 - 1))))
-    shares = (counts / raters[:, None]).mean(axis=0)
+    p_observed = float(np.average((c2 * (c2 - 1)).sum(axis=1) / (r2 * (r2 - 1)), weights=w[paired]))
+    shares = np.average(counts / raters[:, None], axis=0, weights=w)
     p_chance = float(np.sum(shares**2))
     return (p_observed - p_chance) / (1 - p_chance)
 
 
-def krippendorff_alpha(counts: np.ndarray) -> float | None:
-    """Krippendorff's α (nominal) from an items × labels count table; ``None`` when undefined."""
-    pairable = counts[counts.sum(axis=1) >= 2]
-    if len(pairable) == 0 or _chance_is_total(pairable):
+def krippendorff_alpha(counts: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    """Krippendorff's α (nominal) from an items × labels count table (rows weighted as in `fleiss_kappa`)."""
+    w = _weights(counts, weights)
+    keep = (counts.sum(axis=1) >= 2) & (w > 0)
+    pairable, w = counts[keep], w[keep]
+    if len(pairable) == 0 or _chance_is_total(pairable, w):
         return None
-    if pairable.shape[0] * pairable.shape[1] ** 2 <= ALPHA_DIRECT_LIMIT:
-        return float(krippendorff.alpha(value_counts=pairable, level_of_measurement="nominal"))
-    return _alpha_by_matrix_product(pairable)
+    if w.sum() * pairable.shape[1] ** 2 <= ALPHA_DIRECT_LIMIT:
+        table = pairable if weights is None else np.repeat(pairable, w, axis=0)
+        return float(krippendorff.alpha(value_counts=table, level_of_measurement="nominal"))
+    return _alpha_by_matrix_product(pairable, w)
 
 
-def _alpha_by_matrix_product(pairable: np.ndarray) -> float:
-    """Nominal α from the coincidence matrix o = Σ_u (n_u n_uᵀ − diag n_u) / (m_u − 1), as one product."""
+def _alpha_by_matrix_product(pairable: np.ndarray, weights: np.ndarray) -> float:
+    """Nominal α from the coincidence matrix o = Σ_u w_u (n_u n_uᵀ − diag n_u) / (m_u − 1), as one product."""
     counts = pairable.astype(np.float64)
-    weighted = counts / (counts.sum(axis=1, keepdims=True) - 1)
-    coincidences = weighted.T @ counts - np.diag(weighted.sum(axis=0))
+    scaled = counts * (weights / (counts.sum(axis=1) - 1))[:, None]
+    coincidences = scaled.T @ counts - np.diag(scaled.sum(axis=0))
     n_c = coincidences.sum(axis=0)
     n = n_c.sum()
     observed = n - np.trace(coincidences)
@@ -139,13 +155,26 @@ def _alpha_by_matrix_product(pairable: np.ndarray) -> float:
     return float(1 - observed / expected)
 
 
-def percent_agreement(counts: np.ndarray) -> float | None:
+def percent_agreement(counts: np.ndarray, weights: np.ndarray | None = None) -> float | None:
     """Mean over items with ≥ 2 annotators of the majority label's share; ``None`` if there are none."""
+    w = _weights(counts, weights)
     raters = counts.sum(axis=1)
-    paired = raters >= 2
+    paired = (raters >= 2) & (w > 0)
     if not paired.any():
         return None
-    return float(np.mean(counts[paired].max(axis=1) / raters[paired]))
+    return float(np.average(counts[paired].max(axis=1) / raters[paired], weights=w[paired]))
+
+
+def dense_unique(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for non-negative keys below ``space``, in O(n) when it can."""
+    if space > 50_000_000:
+        unique, inverse = np.unique(keys, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    present = np.zeros(space, dtype=bool)
+    present[keys] = True
+    unique = np.flatnonzero(present)
+    lookup = np.cumsum(present) - 1
+    return unique, lookup[keys]
 
 
 def majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,46 +188,97 @@ def majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return top, share, tied & (raters > 0)
 
 
+def pair_counts(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """An n × n contingency table of two code arrays (codes in ``range(n)``)."""
+    return np.bincount(a.astype(np.int64) * n + b, minlength=n * n).reshape(n, n)
+
+
+def grouped_pair_counts(
+    group: np.ndarray, a: np.ndarray, b: np.ndarray, n_groups: int, n: int
+) -> list[np.ndarray]:
+    """One n × n contingency table of ``a`` vs ``b`` per group code (one pass over the rows)."""
+    key = (group.astype(np.int64) * n + a) * n + b
+    if n_groups * n * n <= 20_000_000:
+        return list(np.bincount(key, minlength=n_groups * n * n).reshape(n_groups, n, n))
+    tables = [np.zeros((n, n), dtype=np.int64) for _ in range(n_groups)]
+    unique, count = np.unique(key, return_counts=True)
+    for k, c in zip(unique.tolist(), count.tolist(), strict=True):
+        tables[k // (n * n)][(k // n) % n, k % n] = c
+    return tables
+
+
+def kappa_from_table(table: np.ndarray) -> float | None:
+    """Cohen's κ (scikit-learn, rows vs columns) of a contingency table; ``None`` when undefined.
+
+    The table's cells are passed as ``sample_weight`` over the distinct (row, column) pairs, which gives
+    exactly the figure of the unaggregated pairs at a cost independent of the number of items.
+    """
+    rows, cols = np.nonzero(table)
+    if len(rows) == 0 or len(np.union1d(rows, cols)) < 2:
+        return None
+    return float(cohen_kappa_score(rows, cols, sample_weight=table[rows, cols]))
+
+
 def kappa(a: np.ndarray, b: np.ndarray) -> float | None:
     """Cohen's κ (scikit-learn) of two code arrays; ``None`` when empty or only one class is used."""
-    if len(a) == 0 or len(np.union1d(a, b)) < 2:
+    if len(a) == 0:
         return None
-    return float(cohen_kappa_score(a, b))
+    return kappa_from_table(pair_counts(a, b, int(max(a.max(), b.max())) + 1))
 
 
-def per_annotator(ratings: Ratings, chunk: int = 500_000) -> pd.DataFrame:
+def row_patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code among the distinct rows of a count table, and those rows (rows hashed as bytes)."""
+    if counts.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), counts[:0]
+    top = int(counts.max())
+    dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32
+    raw = np.ascontiguousarray(counts.astype(dtype, copy=False))
+    keys = raw.view(f"S{raw.itemsize * raw.shape[1]}").ravel()
+    codes, _ = pd.factorize(keys)
+    first = np.full(codes.max() + 1, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return codes.astype(np.int64), counts[first]
+
+
+def per_annotator(ratings: Ratings) -> pd.DataFrame:
     """Each annotator against the consensus of the *other* annotators on the same items (vendor QA).
 
-    Items where the others tie or nobody else labeled are not compared (``n_compared`` counts the rest).
+    Items where the others tie or where nobody else labeled are not compared (``n_compared`` counts the rest).
+    The leave-one-out consensus depends only on the item's count pattern and the annotator's own label, so
+    it is computed once per distinct (pattern, label) pair.
     """
-    counts, n = ratings.counts, len(ratings.item)
-    loo = np.full(n, -1, dtype=np.int64)
-    for start in range(0, n, chunk):
-        sl = slice(start, min(start + chunk, n))
-        others = counts[ratings.item[sl]].astype(np.int32)
-        others[np.arange(others.shape[0]), ratings.label[sl]] -= 1
-        top, _, tied = majority(others)
-        loo[sl] = np.where((others.sum(axis=1) > 0) & ~tied, top, -1)
+    n_labels = len(ratings.labels)
+    codes, patterns = row_patterns(ratings.counts)
+    key = codes[ratings.item] * n_labels + ratings.label
+    unique_keys, inverse = dense_unique(key, (int(codes.max(initial=0)) + 1) * n_labels)
+    others = patterns[unique_keys // n_labels].astype(np.int32)
+    others[np.arange(len(unique_keys)), unique_keys % n_labels] -= 1
+    top, _, tied = majority(others)
+    loo = np.where((others.sum(axis=1) > 0) & ~tied, top, -1)[inverse]
+    ok = loo >= 0
+    n_annotators = len(ratings.annotators)
+    labeled = np.bincount(ratings.annotator, minlength=n_annotators)
+    tables = grouped_pair_counts(ratings.annotator[ok], ratings.label[ok], loo[ok], n_annotators, n_labels)
     rows: list[dict[str, Any]] = []
-    for name, idx in zip(ratings.annotators, ratings.by_annotator, strict=True):
-        mine, theirs = ratings.label[idx], loo[idx]
-        ok = theirs >= 0
+    for code, name in enumerate(ratings.annotators):
+        table = tables[code]
+        compared = int(table.sum())
         rows.append(
             {
                 "annotator": str(name),
-                "n_labels": len(idx),
-                "n_compared": int(ok.sum()),
-                "agreement": float(np.mean(mine[ok] == theirs[ok])) if ok.any() else None,
-                "kappa": kappa(mine[ok], theirs[ok]),
+                "n_labels": int(labeled[code]),
+                "n_compared": compared,
+                "agreement": float(np.trace(table) / compared) if compared else None,
+                "kappa": kappa_from_table(table),
             }
         )
     return pd.DataFrame(rows, columns=["annotator", "n_labels", "n_compared", "agreement", "kappa"])
 
 
-def summary(counts: np.ndarray) -> dict[str, Any]:
+def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
     """Percent agreement, Fleiss' κ and Krippendorff's α of one count table (``None`` when undefined)."""
     return {
-        "percent_agreement": percent_agreement(counts),
-        "fleiss_kappa": fleiss_kappa(counts),
-        "krippendorff_alpha": krippendorff_alpha(counts),
+        "percent_agreement": percent_agreement(counts, weights),
+        "fleiss_kappa": fleiss_kappa(counts, weights),
+        "krippendorff_alpha": krippendorff_alpha(counts, weights),
     }

@@ -23,6 +23,10 @@ __all__ = ["SEP", "LabelSpace"]
 SEP = ";"
 
 
+def _joined(value: object) -> object:
+    return SEP.join(map(str, value)) if isinstance(value, list | tuple | np.ndarray) else value
+
+
 @dataclass
 class LabelSpace:
     """Canonicalises answers and rolls them up the label tree (from the SOP, else from dotted ids)."""
@@ -67,11 +71,20 @@ class LabelSpace:
             return SEP.join(parts)
         return SEP.join(self._sort(parts))
 
+    def canonical_codes(self, values: pd.Series) -> tuple[np.ndarray, list[str]]:
+        """Codes into the distinct canonical answers of a column (``""`` if empty); one pass over the rows."""
+        try:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        except TypeError:  # list cells (multi-label answers): join them first
+            codes, uniques = pd.factorize(values.map(_joined), use_na_sentinel=True)
+        canonical = [self.canonical(u) for u in uniques] + [""]
+        merged, answers = pd.factorize(pd.Series(canonical, dtype=object))
+        return merged[codes].astype(np.int64), [str(a) for a in answers]
+
     def canonical_series(self, values: pd.Series) -> pd.Series:
-        """`canonical` applied once per distinct value of a text column."""
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        mapped = np.array([self.canonical(u) for u in uniques] + [""], dtype=object)
-        return pd.Series(mapped[codes], index=values.index, dtype=object)
+        """`canonical` applied to every value of a column (computed once per distinct value)."""
+        codes, answers = self.canonical_codes(values)
+        return pd.Series(np.asarray(answers, dtype=object)[codes], index=values.index, dtype=object)
 
     def unknown(self, answer: str) -> list[str]:
         """Labels in an answer that the SOP does not allow (empty without an SOP)."""
