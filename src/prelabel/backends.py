@@ -47,15 +47,17 @@ MODES: dict[str, instructor.Mode] = {
     "tools": instructor.Mode.TOOLS,
     "json_schema": instructor.Mode.JSON_SCHEMA,
     "json": instructor.Mode.JSON,
+    "json_object_schema": instructor.Mode.JSON,  # + the schema in response_format (llama.cpp servers)
     "md_json": instructor.Mode.MD_JSON,
 }
+_SCHEMA_IN_JSON_OBJECT = "json_object_schema"
 
 _DEFAULT_MODES: dict[str, instructor.Mode] = {
     "openai": instructor.Mode.TOOLS,
     "azure": instructor.Mode.TOOLS,
     "vllm": instructor.Mode.JSON_SCHEMA,
     "ollama": instructor.Mode.JSON_SCHEMA,
-    "llamacpp": instructor.Mode.JSON,
+    "llamacpp": instructor.Mode.JSON,  # with the schema in response_format, see Endpoint
     "unknown": instructor.Mode.TOOLS,
 }
 
@@ -64,13 +66,17 @@ def parse_mode(value: str | instructor.Mode) -> instructor.Mode:
     """An instructor mode from a name (``tools``, ``json_schema``, ``json``, ``md_json``) or a mode."""
     if isinstance(value, instructor.Mode):
         return value
-    key = value.strip().lower().replace("-", "_")
+    key = _key(value)
     if key in MODES:
         return MODES[key]
     for mode in instructor.Mode:
         if key in (mode.name.lower(), mode.value.lower()):
             return mode
     raise InputError(f"unknown mode '{value}'; use one of: {', '.join(MODES)}")
+
+
+def _key(value: str) -> str:
+    return value.strip().lower().replace("-", "_")
 
 
 def detect_backend(base_url: str | None) -> str:
@@ -107,6 +113,9 @@ class Endpoint:
     mode: instructor.Mode
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    schema_in_json_object: bool = False
+    """Send ``response_format={"type": "json_object", "schema": ...}`` (llama.cpp servers turn it into a
+    grammar) instead of instructor's plain ``json_object``; only with ``Mode.JSON``."""
 
     @property
     def is_local(self) -> bool:
@@ -116,7 +125,8 @@ class Endpoint:
     def describe(self) -> dict[str, Any]:
         """What ``run.json`` records about the endpoint (never the key)."""
         url = "in-process" if self.is_local else (self.base_url or OPENAI_URL)
-        return {"model": self.model, "backend": self.backend, "base_url": url, "mode": self.mode.name}
+        mode = _SCHEMA_IN_JSON_OBJECT.upper() if self.schema_in_json_object else self.mode.name
+        return {"model": self.model, "backend": self.backend, "base_url": url, "mode": mode}
 
 
 def resolve_endpoint(
@@ -129,9 +139,10 @@ def resolve_endpoint(
     """Resolve model, server, key and instructor mode from arguments, then the environment, then defaults."""
     env = os.environ if env is None else env
     model = model or env.get("PRELABEL_MODEL") or DEFAULT_MODEL
+    if mode is None and env.get("PRELABEL_MODE"):
+        mode = env["PRELABEL_MODE"]
     chosen_mode = parse_mode(mode) if mode is not None else None
-    if chosen_mode is None and env.get("PRELABEL_MODE"):
-        chosen_mode = parse_mode(env["PRELABEL_MODE"])
+    wants_schema = isinstance(mode, str) and _key(mode) == _SCHEMA_IN_JSON_OBJECT
     if model == "local" or model.startswith("local:"):
         if chosen_mode is None:
             chosen_mode = _local_mode()
@@ -139,12 +150,15 @@ def resolve_endpoint(
     base_url = (base_url or env.get("OPENAI_BASE_URL") or "").rstrip("/") or None
     backend = detect_backend(base_url)
     key = api_key or env.get("OPENAI_API_KEY") or None
+    if chosen_mode is None and backend == "llamacpp":
+        wants_schema = True
     return Endpoint(
         model=model,
         backend=backend,
         mode=chosen_mode or _DEFAULT_MODES[backend],
         base_url=base_url,
         api_key=key,
+        schema_in_json_object=wants_schema,
     )
 
 

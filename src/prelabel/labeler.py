@@ -143,11 +143,10 @@ class Labeler:
     ):
         self.sop = sop
         self.endpoint: Endpoint = resolve_endpoint(model=model, base_url=base_url, api_key=api_key, mode=mode)
-        if client is not None and mode is None and self.endpoint.backend != "local":
-            client_url = str(getattr(client, "base_url", "") or "")
-            self.endpoint = resolve_endpoint(
-                model=self.endpoint.model, base_url=client_url or None, mode=None
-            )
+        if client is not None and base_url is None and not self.endpoint.is_local:
+            # an injected client knows its server: detect the backend (and default mode) from its URL
+            client_url = str(getattr(client, "base_url", "") or "").rstrip("/") or None
+            self.endpoint = resolve_endpoint(self.endpoint.model, client_url, api_key, mode)
         if client is None and not self.endpoint.is_local:
             check_credentials(self.endpoint)  # fail before any work, not on the first item
         self.mode = _MODE_ALIASES.get(self.endpoint.mode, self.endpoint.mode)
@@ -227,7 +226,11 @@ class Labeler:
                 raise MalformedResponse(f"response is not a chat completion: {str(completion)[:200]!r}")
             return completion
 
+        schema = self.answer_model.model_json_schema() if self.endpoint.schema_in_json_object else None
+
         async def send(**kwargs: Any) -> Any:
+            if schema is not None and kwargs.get("response_format") == {"type": "json_object"}:
+                kwargs["response_format"] = {"type": "json_object", "schema": schema}
             return await call_with_retries(lambda: once(kwargs), self.retry, where=where)
 
         return send
@@ -260,7 +263,7 @@ class Labeler:
         secrets = (self.endpoint.api_key,)
         info = ErrorInfo(
             type=kind,
-            message=redact(message, *secrets),
+            message=redact(" ".join(message.split()), *secrets),  # one line
             last_output=None if last_output is None else redact(str(last_output), *secrets),
         )
         return self._result(item_id, call, started, status="error", error=info)

@@ -105,18 +105,24 @@ def _retry_after(response: Any) -> float | None:
     return max(parsed.timestamp() - time.time(), 0.0)
 
 
+def _one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _body_message(exc: openai.APIStatusError) -> str:
+    """The server's error message as one line (OpenAI-style ``{"error": {"message"}}`` or any body)."""
     body = exc.body
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
+            return _one_line(str(inner["message"]))
         if isinstance(inner, str):
-            return inner
-        return json.dumps(body, ensure_ascii=False)[:300]
+            return _one_line(inner)
+        return _one_line(json.dumps(body, ensure_ascii=False))
     if isinstance(body, str) and body.strip():
-        return " ".join(body.split())[:300]
-    return exc.message
+        return _one_line(body)
+    return _one_line(exc.message)
 
 
 def _code(exc: openai.APIStatusError) -> str | None:
@@ -139,7 +145,7 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         detail = f": {cause}" if cause and str(cause) else ""
-        return Failure("connection_error", f"cannot connect{detail}", retryable=True)
+        return Failure("connection_error", _one_line(f"cannot connect{detail}"), retryable=True)
     if isinstance(exc, openai.APIStatusError):
         status, code, message = exc.status_code, _code(exc), _body_message(exc)
         hint = _retry_after(exc.response)
@@ -161,7 +167,7 @@ def classify(exc: BaseException) -> Failure:
         return Failure("api_error", message, status_code=status, code=code)
     if isinstance(exc, openai.APIError):
         return Failure("api_error", str(exc))
-    return Failure("error", f"{type(exc).__name__}: {exc}")
+    return Failure("error", _one_line(f"{type(exc).__name__}: {exc}"))
 
 
 _FATAL_ADVICE = {
