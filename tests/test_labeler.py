@@ -306,3 +306,19 @@ def test_cost_of_results(sop: prelabel.SOP) -> None:
     )
     results = lab.label_many([{"id": "a", "text": "x"}, {"id": "b", "text": "y"}])
     assert lab.cost(results) == pytest.approx(0.30)  # gpt-4o-mini: $0.15 per 1M input tokens
+
+
+def test_progress_bar_reports_on_stderr(sop: prelabel.SOP, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeModel([Reply.answer(), Reply.raw("nope")])
+    items = [{"id": "a", "text": "x"}, {"id": "b", "text": "y"}]
+    labeler(sop, fake, max_reasks=0).label_many(items, concurrency=1, progress=True)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "labeling" in err and "2/2" in err and "1 errors" in err
+
+
+def test_answer_cut_off_at_the_token_limit(sop: prelabel.SOP) -> None:
+    fake = FakeModel(default=Reply.raw('{"rationale": "very long', finish_reason="length"))
+    result = labeler(sop, fake).label({"id": "a", "text": "x"})
+    assert result.error is not None and result.error.type == "incomplete_output"
+    assert result.error.last_output == '{"rationale": "very long'

@@ -44,6 +44,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     usage: dict[str, int] | None = None
     delay: float = 0.0
+    finish_reason: str | None = None
 
     @classmethod
     def answer(
@@ -68,9 +69,19 @@ class Reply:
         return cls("answer", content=body, usage=usage, delay=delay)
 
     @classmethod
-    def raw(cls, text: str, *, usage: dict[str, int] | None = None, delay: float = 0.0) -> Reply:
-        """An assistant output that is exactly ``text`` (use for off-schema or non-JSON answers)."""
-        return cls("raw", content=text, usage=usage, delay=delay)
+    def raw(
+        cls,
+        text: str,
+        *,
+        usage: dict[str, int] | None = None,
+        delay: float = 0.0,
+        finish_reason: str | None = None,
+    ) -> Reply:
+        """An assistant output that is exactly ``text`` (off-schema or non-JSON answers).
+
+        ``finish_reason="length"`` makes it an answer cut off at the token limit.
+        """
+        return cls("raw", content=text, usage=usage, delay=delay, finish_reason=finish_reason)
 
     @classmethod
     def error(
@@ -190,7 +201,6 @@ class FakeModel:
         """Log ``record`` and choose its reply."""
         with self._lock:
             self.requests.append(record)
-            self._counter += 1
             if self.script:
                 return self.script.pop(0)
         return self.default(record) if callable(self.default) else self.default
@@ -222,7 +232,9 @@ class FakeModel:
         return reply, 200, {"content-type": "application/json"}, _dump(self._completion(record, reply))
 
     def _completion(self, record: RequestRecord, reply: Reply) -> dict[str, Any]:
-        self._counter += 1
+        with self._lock:
+            self._counter += 1
+            number = self._counter
         if reply.kind == "raw":
             output = str(reply.content)
         else:
@@ -241,19 +253,20 @@ class FakeModel:
         if tools:
             name = tools[0]["function"]["name"]
             call = {
-                "id": f"call_{self._counter}",
+                "id": f"call_{number}",
                 "type": "function",
                 "function": {"name": name, "arguments": output},
             }
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        finish = reply.finish_reason or ("tool_calls" if tools else "stop")
         usage = {"prompt_tokens": 100, "completion_tokens": 20, "cached_tokens": 0, **(reply.usage or {})}
         cached = usage.pop("cached_tokens")
         return {
-            "id": f"chatcmpl-{self._counter}",
+            "id": f"chatcmpl-{number}",
             "object": "chat.completion",
             "created": 0,
             "model": record.body.get("model", self.model),
-            "choices": [{"index": 0, "finish_reason": "tool_calls" if tools else "stop", "message": message}],
+            "choices": [{"index": 0, "finish_reason": finish, "message": message}],
             "usage": {
                 **usage,
                 "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
