@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, jaccard_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fscore_support
 
 from prelabel import interrater as irr
 from prelabel.compare_prep import Prepared
@@ -72,7 +72,7 @@ def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = 
         predicted = table.sum(axis=0)[labels]
         label_names = [names[c] for c in labels]
         if full:
-            matrix = confusion_matrix(truth, pred, labels=labels, sample_weight=weight)
+            matrix = table[np.ix_(labels, labels)]  # the contingency table is the confusion matrix
             out["confusion"] = {"labels": label_names, "matrix": matrix.astype(np.int64).tolist()}
     present = (support + predicted) > 0
     out["macro_f1"] = _mean(f1[present])

@@ -124,12 +124,16 @@ def draft_edge_cases(
             answer = wrapped.chat.completions.create(
                 model=name, messages=_prompt(row, sop), response_model=response_model, max_retries=max_retries
             )
-        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
-            raise EndpointError(f"model endpoint refused the request: {exc}") from None
-        except (openai.APIConnectionError, openai.APIStatusError) as exc:
-            raise EndpointError(f"model endpoint unusable: {exc}") from None
-        except instructor.core.InstructorRetryException as exc:
-            entry["error"] = f"no valid draft after {exc.n_attempts} attempts"
+        except (openai.APIError, instructor.core.InstructorRetryException) as exc:
+            # instructor wraps API errors; only validation failures become a per-candidate error
+            cause = exc.__cause__ if isinstance(exc, instructor.core.InstructorRetryException) else exc
+            if isinstance(
+                cause, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError
+            ):
+                raise EndpointError(f"model endpoint refused the request: {cause}") from None
+            if isinstance(cause, openai.APIError):
+                raise EndpointError(f"model endpoint unusable: {cause}") from None
+            entry["error"] = f"no valid draft after {getattr(exc, 'n_attempts', 1)} attempts"
         else:
             entry.update(answer.model_dump())
         drafts.append(entry)
