@@ -95,13 +95,25 @@ def _id_column(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def as_list(value: Any) -> list[str] | None:
-    """A list cell (``cited_rules``, ``labels``, ``samples``) as a list of text; ``;``-text is split."""
+    """A list cell (``cited_rules``, ``labels``, ``samples``) as a list of text.
+
+    Accepts lists (JSONL, Parquet arrays), ``;``-separated text and JSON-encoded lists (CSV exports);
+    nested lists (multi-label samples) become ``;``-joined text.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
-        return [part.strip() for part in value.split(";") if part.strip()]
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                decoded = json.loads(text)
+            except json.JSONDecodeError:
+                decoded = None
+            if isinstance(decoded, list):
+                return as_list(decoded)
+        return [part.strip() for part in text.split(";") if part.strip()]
     if isinstance(value, list | tuple | np.ndarray):
-        return [str(v) if not isinstance(v, list | tuple) else ";".join(map(str, v)) for v in value]
+        return [";".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else str(v) for v in value]
     return [str(value)]
 
 

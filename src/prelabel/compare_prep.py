@@ -63,7 +63,7 @@ class Prepared:
     row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     results: pd.DataFrame | None = None
 
-    @cached_property
+    @property
     def compared(self) -> np.ndarray:
         """Mask of items with both a usable model answer and at least one human answer."""
         return (self.model >= 0) & (self.ratings.n_raters > 0)

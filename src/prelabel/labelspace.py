@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from prelabel.compare_io import as_list
 from prelabel.sop import SOP
 
 __all__ = ["SEP", "LabelSpace"]
@@ -65,7 +66,7 @@ class LabelSpace:
             text = str(raw).strip()
             if not self.multi_label:
                 return text
-            parts = [p.strip() for p in text.split(SEP)]
+            parts = as_list(text) or []  # ";"-separated or a JSON list
         parts = [p for p in parts if p]
         if not self.multi_label:
             return SEP.join(parts)
