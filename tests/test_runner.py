@@ -10,7 +10,7 @@ import pytest
 
 import prelabel
 from prelabel import RetryPolicy, run
-from prelabel.runner import JsonlSink
+from prelabel.sinks import JsonlSink
 from prelabel.testing import FakeModel, Reply, RequestRecord
 
 FAST = RetryPolicy(max_attempts=2, initial_delay=0.001, max_delay=0.002, max_total=5.0, timeout=5.0)

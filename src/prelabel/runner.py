@@ -21,61 +21,30 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import instructor
 from pydantic import BaseModel, ConfigDict
 
+from prelabel._aio import run_sync
 from prelabel.backends import resolve_endpoint
 from prelabel.errors import InputError
 from prelabel.items import Item
-from prelabel.labeler import Labeler, run_sync
+from prelabel.labeler import Labeler
 from prelabel.reading import BadItem, read_items
 from prelabel.render import DEFAULT_TEMPLATE, render_prompt
 from prelabel.result import LabelResult
 from prelabel.retry import RetryPolicy
 from prelabel.schema import response_model
+from prelabel.sinks import LABELS_FILE, JsonlSink, ResultSink
 from prelabel.sop import SOP, load_sop
 from prelabel.usage import PriceTable, Usage, count_tokens
 
-__all__ = ["Estimate", "JsonlSink", "ResultSink", "RunSummary", "arun", "estimate", "run"]
+__all__ = ["Estimate", "RunSummary", "arun", "estimate", "run"]
 
-LABELS_FILE = "labels.jsonl"
 RUN_FILE = "run.json"
 #: Completion tokens assumed per item by dry runs (a short rationale plus the JSON answer).
 ESTIMATED_COMPLETION_TOKENS = 120
-
-
-class ResultSink(Protocol):
-    """Where results go as they complete (``index`` = 0-based input position, in completion order)."""
-
-    def write(self, index: int, result: LabelResult) -> None:
-        """Store one result."""
-
-    def close(self) -> None:
-        """Flush and release resources."""
-
-
-class JsonlSink:
-    """Writes ``labels.jsonl`` in input order, holding back results that complete early."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._handle = self.path.open("w", encoding="utf-8")
-        self._next = 0
-        self._pending: dict[int, LabelResult] = {}
-
-    def write(self, index: int, result: LabelResult) -> None:
-        """Buffer ``result`` and write every result that is now next in input order."""
-        self._pending[index] = result
-        while self._next in self._pending:
-            self._handle.write(self._pending.pop(self._next).to_json() + "\n")
-            self._next += 1
-        self._handle.flush()
-
-    def close(self) -> None:
-        """Close the file (results still held back are lost only if the run was aborted)."""
-        self._handle.close()
 
 
 class RunSummary(BaseModel):

@@ -19,159 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx2
 
+from prelabel._fake_replies import Reply, RequestRecord, dump, first_choice
+
 __all__ = ["FakeModel", "FakeServer", "Reply", "RequestRecord"]
-
-_ITEM = re.compile(r"<<<ITEM [0-9a-f]+>>>\n(.*)\n<<<END ITEM [0-9a-f]+>>>", re.S)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted reply. Build with the class methods."""
-
-    kind: str
-    status: int = 200
-    content: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    usage: dict[str, int] | None = None
-    delay: float = 0.0
-    finish_reason: str | None = None
-
-    @classmethod
-    def answer(
-        cls,
-        label: str | list[str] | None = None,
-        *,
-        rationale: str = "The item matches this label's definition.",
-        cited_rules: list[str] | None = None,
-        confidence: float = 0.9,
-        usage: dict[str, int] | None = None,
-        delay: float = 0.0,
-        **extra: Any,
-    ) -> Reply:
-        """An answer; ``label=None`` picks the first label the request allows; a list answers ``labels``."""
-        body: dict[str, Any] = {
-            "rationale": rationale,
-            "cited_rules": cited_rules or [],
-            "confidence": confidence,
-        }
-        body["labels" if isinstance(label, list) else "label"] = label
-        body.update(extra)
-        return cls("answer", content=body, usage=usage, delay=delay)
-
-    @classmethod
-    def raw(
-        cls,
-        text: str,
-        *,
-        usage: dict[str, int] | None = None,
-        delay: float = 0.0,
-        finish_reason: str | None = None,
-    ) -> Reply:
-        """An assistant output that is exactly ``text`` (off-schema or non-JSON answers).
-
-        ``finish_reason="length"`` makes it an answer cut off at the token limit.
-        """
-        return cls("raw", content=text, usage=usage, delay=delay, finish_reason=finish_reason)
-
-    @classmethod
-    def error(
-        cls,
-        status: int,
-        message: str = "error",
-        *,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        delay: float = 0.0,
-    ) -> Reply:
-        """An HTTP error with an OpenAI-style error body (or ``body`` as given)."""
-        if body is None:
-            body = {"error": {"message": message, "type": code or "error", "code": code, "param": None}}
-        return cls("error", status=status, content=body, headers=dict(headers or {}), delay=delay)
-
-    @classmethod
-    def malformed(cls, body: bytes = b'{"id": "chatcmpl-1", "choices": [', *, delay: float = 0.0) -> Reply:
-        """A 200 response whose body is not valid JSON."""
-        return cls("malformed", content=body, delay=delay)
-
-    @classmethod
-    def timeout(cls, delay: float = 5.0) -> Reply:
-        """No answer in time: the mock transport raises a read timeout; the server sleeps ``delay`` s."""
-        return cls("timeout", delay=delay)
-
-    @classmethod
-    def disconnect(cls) -> Reply:
-        """The connection drops without a response."""
-        return cls("disconnect")
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request the fake received: path, headers, JSON body and the labeled item's text."""
-
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    time: float
-
-    @property
-    def item_text(self) -> str | None:
-        """The text between the item markers of the first user message, if any."""
-        for message in self.body.get("messages", []):
-            content = message.get("content")
-            if isinstance(content, list):
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            if message.get("role") == "user" and isinstance(content, str):
-                found = _ITEM.search(content)
-                if found:
-                    return found.group(1)
-        return None
-
-    @property
-    def schema(self) -> dict[str, Any] | None:
-        """The JSON schema the answer must follow (from the tool, response_format or JSON-mode prompt)."""
-        tools = self.body.get("tools")
-        if tools:
-            return dict(tools[0]["function"].get("parameters") or {})
-        response_format = self.body.get("response_format") or {}
-        if response_format.get("type") == "json_schema":
-            return dict(response_format["json_schema"].get("schema") or {})
-        for message in self.body.get("messages", []):
-            content = message.get("content")
-            text = content if isinstance(content, str) else ""
-            marker = text.find("json_schema:")
-            if marker >= 0:
-                start = text.find("{", marker)
-                try:
-                    schema, _ = json.JSONDecoder().raw_decode(text[start:])
-                except ValueError:
-                    return None
-                return dict(schema)
-        return None
-
-
-def _first_choice(schema: dict[str, Any] | None, key: str) -> Any:
-    if not schema:
-        return None
-    prop = schema.get("properties", {}).get(key, {})
-    items = prop.get("items", prop)
-    if "$ref" in items:
-        name = items["$ref"].rsplit("/", 1)[-1]
-        items = schema.get("$defs", {}).get(name, {})
-    enum = items.get("enum") or ([items["const"]] if "const" in items else None)
-    if not enum:
-        return None
-    return [enum[0]] if key == "labels" else enum[0]
 
 
 class FakeModel:
@@ -223,13 +82,13 @@ class FakeModel:
                 reply,
                 reply.status,
                 {"content-type": "application/json", **reply.headers},
-                _dump(reply.content),
+                dump(reply.content),
             )
         if reply.kind == "malformed":
             return reply, 200, {"content-type": "application/json"}, bytes(reply.content)
         if reply.kind in ("timeout", "disconnect"):
             return reply, 0, {}, b""
-        return reply, 200, {"content-type": "application/json"}, _dump(self._completion(record, reply))
+        return reply, 200, {"content-type": "application/json"}, dump(self._completion(record, reply))
 
     def _completion(self, record: RequestRecord, reply: Reply) -> dict[str, Any]:
         with self._lock:
@@ -244,7 +103,7 @@ class FakeModel:
                 if key in answer and answer[key] is None:
                     multi = bool(schema and "labels" in schema.get("properties", {}))
                     answer.pop(key)
-                    answer["labels" if multi else "label"] = _first_choice(
+                    answer["labels" if multi else "label"] = first_choice(
                         schema, "labels" if multi else "label"
                     )
             output = json.dumps(answer, ensure_ascii=False)
@@ -324,10 +183,6 @@ class FakeModel:
         return openai.OpenAI(api_key="test", base_url=base_url, max_retries=0, http_client=http)
 
 
-def _dump(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-
 class _QuietServer(ThreadingHTTPServer):
     """A threading HTTP server that ignores clients hanging up (cancelled or timed-out requests)."""
 
@@ -370,7 +225,7 @@ class FakeServer:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:
-                payload = _dump({"object": "list", "data": [{"id": fake.model, "object": "model"}]})
+                payload = dump({"object": "list", "data": [{"id": fake.model, "object": "model"}]})
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
