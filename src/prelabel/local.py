@@ -16,10 +16,12 @@ instruction-tuned GGUF for useful labels.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import io
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -129,6 +131,20 @@ def default_model_path() -> Path:
 
 _MODELS: dict[tuple[str, str], tuple[Llama, threading.Lock]] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free models before interpreter teardown (``Llama.__del__`` fails noisily once modules are gone)."""
+    with _MODELS_LOCK:
+        for llm, _ in _MODELS.values():
+            llm.close()
+        if _MODELS:  # llama_cpp keeps two /dev/null handles open for life (a ResourceWarning at exit)
+            utils = sys.modules.get("llama_cpp._utils")
+            for name in ("outnull_file", "errnull_file"):
+                with contextlib.suppress(Exception):
+                    getattr(utils, name).close()
+        _MODELS.clear()
 
 
 def load_local_model(model_path: str | Path | None = None, **llama_kwargs: Any) -> Llama:
@@ -254,7 +270,26 @@ class _LocalModel:
             code = "context_length_exceeded" if "context window" in str(exc) else None
             return _error(400, str(exc), "invalid_request_error", code)
         result["model"] = body.get("model") or "local"
+        for choice in result.get("choices", []):
+            answer = choice.get("message") or {}
+            answer["content"] = _strict_json(answer.get("content"))
+            for call in answer.get("tool_calls") or []:
+                call["function"]["arguments"] = _strict_json(call["function"]["arguments"])
         return httpx2.Response(200, json=result)
+
+
+def _strict_json(text: str | None) -> str | None:
+    """Re-encode grammar output whose strings hold raw control characters (llama.cpp grammars allow them)."""
+    if not text:
+        return text
+    try:
+        json.loads(text)
+    except ValueError:
+        try:
+            return json.dumps(json.loads(text, strict=False), ensure_ascii=False)
+        except ValueError:
+            return text  # not JSON at all: let the caller's validation report it
+    return text
 
 
 class LocalTransport(httpx2.BaseTransport):
