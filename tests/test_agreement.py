@@ -208,6 +208,7 @@ def test_slices_match_statsmodels_on_each_subset() -> None:
         sub = prelabel.agreement(rows.drop(columns="market"))
         assert got[market]["fleiss_kappa"] == pytest.approx(sub["fleiss_kappa"])
         assert got[market]["n_items"] == rows["item_id"].nunique()
+        assert got[market]["per_annotator"] == sub["per_annotator"]  # vendor QA within the slice
 
 
 def test_labels_outside_the_sop_are_counted_and_named() -> None:

@@ -122,6 +122,14 @@ def test_slices_match_sklearn_and_statsmodels_on_each_subset() -> None:
         )
         assert row["fleiss_kappa"] == pytest.approx(sm_fleiss(table), rel=1e-12)
         assert row["n_items"] == sub["item_id"].nunique()
+        labels = sorted(set(majority[keep]) | set(model[keep]))
+        _, _, f1, _ = precision_recall_fscore_support(
+            majority[keep], model[keep], labels=labels, zero_division=0
+        )
+        assert {r["label"]: r["f1"] for r in row["per_label"]} == pytest.approx(
+            dict(zip(labels, f1, strict=True))
+        )
+        assert {r["annotator"] for r in row["per_annotator"]} == {"a0", "a1", "a2"}
 
 
 def test_fixture_files_skip_and_count_everything() -> None:

@@ -107,7 +107,7 @@ def _human_metrics(prep: Prepared) -> dict[str, Any]:
         "n_annotators": len(ratings.annotators),
         "n_annotations": len(ratings.item),
         **irr.summary(ratings.counts),
-        "per_annotator": irr.per_annotator(ratings).to_dict(orient="records"),
+        "per_annotator": irr.per_annotator(ratings, prep.leave_one_out)[0].to_dict(orient="records"),
     }
     if prep.space.multi_label:
         out["per_label"] = prep.per_label_agreement()

@@ -127,7 +127,8 @@ def model_metrics(prep: Prepared) -> dict[str, Any]:
 
 
 def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, Any]]]:
-    """Every slice column's values with human agreement and (``with_model``) the model's headline figures."""
+    """Per slice column and value: agreement among humans (with each annotator vs the others' consensus)
+    and, ``with_model``, the model's accuracy, macro F1, κ vs the majority and per-label figures."""
     out: dict[str, list[dict[str, Any]]] = {}
     top, _, tied = prep.majority
     has_humans = prep.ratings.n_raters > 0
@@ -136,6 +137,7 @@ def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, 
     for column, values in prep.slices.items():
         codes, uniques = values.codes, list(values.categories)
         tables = irr.grouped_pair_counts(codes[use], top[use], prep.model[use], len(uniques), len(prep.names))
+        by_slice = irr.per_annotator(prep.ratings, prep.leave_one_out, codes[prep.ratings.item], len(uniques))
         rows = []
         for code, value in enumerate(uniques):
             mask = (codes == code) & has_humans
@@ -144,13 +146,15 @@ def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, 
             row: dict[str, Any] = {"value": value, "n_items": int(mask.sum())}
             row.update(irr.summary(patterns, np.bincount(pattern[mask], minlength=len(patterns))))
             if with_model:
-                figures = versus(prep.space, prep.names, tables[code], full=False)
+                figures = versus(prep.space, prep.names, tables[code])
                 row.update(
                     n_compared=int((mask & prep.compared).sum()),
                     accuracy=figures["accuracy"],
                     macro_f1=figures["macro_f1"],
                     kappa_vs_majority=figures["kappa"],
+                    per_label=figures["per_label"],
                 )
+            row["per_annotator"] = by_slice[code].to_dict(orient="records")
             rows.append(row)
         out[column] = rows
     return out

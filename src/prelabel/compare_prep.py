@@ -79,6 +79,11 @@ class Prepared:
         return irr.row_patterns(self.ratings.counts)
 
     @cached_property
+    def leave_one_out(self) -> np.ndarray:
+        """Per annotation, the other annotators' majority answer (-1 if tied or none)."""
+        return irr.leave_one_out(self.ratings)
+
+    @cached_property
     def majority(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per item: human majority answer code, its share, and whether it is tied."""
         codes, rows = self.patterns

@@ -39,6 +39,7 @@ __all__ = [
     "kappa",
     "kappa_from_table",
     "krippendorff_alpha",
+    "leave_one_out",
     "majority",
     "pair_counts",
     "per_annotator",
@@ -104,7 +105,8 @@ def _weights(counts: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
 
 
 def _chance_is_total(counts: np.ndarray, weights: np.ndarray) -> bool:
-    return bool(np.count_nonzero((counts * weights[:, None]).sum(axis=0)) < 2)
+    """True when at most one label is used: chance agreement is total and κ/α are undefined."""
+    return bool(np.count_nonzero(weights @ counts) < 2)
 
 
 def fleiss_kappa(counts: np.ndarray, weights: np.ndarray | None = None) -> float | None:
@@ -240,12 +242,11 @@ def row_patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), counts[first]
 
 
-def per_annotator(ratings: Ratings) -> pd.DataFrame:
-    """Each annotator against the consensus of the *other* annotators on the same items (vendor QA).
+def leave_one_out(ratings: Ratings) -> np.ndarray:
+    """Per annotation, the majority answer of the item's *other* annotators (-1 if they tie or none exist).
 
-    Items where the others tie or where nobody else labeled are not compared (``n_compared`` counts the rest).
-    The leave-one-out consensus depends only on the item's count pattern and the annotator's own label, so
-    it is computed once per distinct (pattern, label) pair.
+    It depends only on the item's count pattern and the annotation's own label, so it is computed once per
+    distinct (pattern, label) pair.
     """
     n_labels = len(ratings.labels)
     codes, patterns = row_patterns(ratings.counts)
@@ -254,25 +255,47 @@ def per_annotator(ratings: Ratings) -> pd.DataFrame:
     others = patterns[unique_keys // n_labels].astype(np.int32)
     others[np.arange(len(unique_keys)), unique_keys % n_labels] -= 1
     top, _, tied = majority(others)
-    loo = np.where((others.sum(axis=1) > 0) & ~tied, top, -1)[inverse]
+    return np.where((others.sum(axis=1) > 0) & ~tied, top, -1)[inverse]
+
+
+def per_annotator(
+    ratings: Ratings, loo: np.ndarray | None = None, group: np.ndarray | None = None, n_groups: int = 1
+) -> list[pd.DataFrame]:
+    """Each annotator against the consensus of the *other* annotators on the same items (vendor QA).
+
+    Items where the others tie or where nobody else labeled are not compared (``n_compared`` counts the
+    rest). ``loo`` is `leave_one_out` (computed when omitted). ``group`` (a code per annotation, e.g. its
+    item's slice value) splits the figures: one frame per group code, listing the annotators seen in that
+    group.
+    """
+    loo = leave_one_out(ratings) if loo is None else loo
+    group = np.zeros(len(loo), dtype=np.int64) if group is None else group.astype(np.int64)
+    n_annotators, n_labels = len(ratings.annotators), len(ratings.labels)
+    combined = group * n_annotators + ratings.annotator
+    labeled = np.bincount(combined, minlength=n_groups * n_annotators).reshape(n_groups, n_annotators)
     ok = loo >= 0
-    n_annotators = len(ratings.annotators)
-    labeled = np.bincount(ratings.annotator, minlength=n_annotators)
-    tables = grouped_pair_counts(ratings.annotator[ok], ratings.label[ok], loo[ok], n_annotators, n_labels)
-    rows: list[dict[str, Any]] = []
-    for code, name in enumerate(ratings.annotators):
-        table = tables[code]
-        compared = int(table.sum())
-        rows.append(
-            {
-                "annotator": str(name),
-                "n_labels": int(labeled[code]),
-                "n_compared": compared,
-                "agreement": float(np.trace(table) / compared) if compared else None,
-                "kappa": kappa_from_table(table),
-            }
+    tables = grouped_pair_counts(combined[ok], ratings.label[ok], loo[ok], n_groups * n_annotators, n_labels)
+    frames = []
+    for g in range(n_groups):
+        rows: list[dict[str, Any]] = []
+        for code, name in enumerate(ratings.annotators):
+            table = tables[g * n_annotators + code]
+            compared = int(table.sum())
+            if n_groups > 1 and not labeled[g, code]:
+                continue
+            rows.append(
+                {
+                    "annotator": str(name),
+                    "n_labels": int(labeled[g, code]),
+                    "n_compared": compared,
+                    "agreement": float(np.trace(table) / compared) if compared else None,
+                    "kappa": kappa_from_table(table),
+                }
+            )
+        frames.append(
+            pd.DataFrame(rows, columns=["annotator", "n_labels", "n_compared", "agreement", "kappa"])
         )
-    return pd.DataFrame(rows, columns=["annotator", "n_labels", "n_compared", "agreement", "kappa"])
+    return frames
 
 
 def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:

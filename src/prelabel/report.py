@@ -32,6 +32,8 @@ text-align:left;vertical-align:top}th{background:#f4f4f6}td.n{text-align:right;f
 pre{white-space:pre-wrap;background:#f4f4f6;padding:.5rem;border-radius:6px;font-size:12px}
 .muted{color:#666}img{max-width:100%}
 """
+_SLICE_COLUMNS = ["value", "n_items", "n_compared", "accuracy", "macro_f1", "kappa_vs_majority"]
+_SLICE_COLUMNS += ["percent_agreement", "fleiss_kappa", "krippendorff_alpha"]
 _HUMAN_KEYS = ("n_items", "n_annotators", "percent_agreement", "fleiss_kappa", "krippendorff_alpha")
 _EXAMPLE_COLUMNS = (
     "item_id",
@@ -194,7 +196,10 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
     notes = "".join(f"<li>{escape(n)}</li>" for n in m.get("notes", []))
     vs = m["model_vs_majority"]
     slices = (
-        "".join(f"<h3>{escape(column)}</h3>" + _table(rows) for column, rows in m.get("slices", {}).items())
+        "".join(
+            f"<h3>{escape(column)}</h3>" + _table(rows, _SLICE_COLUMNS)
+            for column, rows in m.get("slices", {}).items()
+        )
         or '<p class="muted">No slice columns in the human labels.</p>'
     )
     parts = [
