@@ -10,6 +10,8 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from irrCAC.raw import CAC
 from irrCAC.table import CAC as TableCAC
 from sklearn.metrics import cohen_kappa_score
@@ -289,3 +291,34 @@ def test_cli_agreement_single_annotator_exits_0_with_a_note(
     assert "note: only one annotator" in out
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["fleiss_kappa"] is None
+
+
+@st.composite
+def count_tables(draw: st.DrawFn) -> np.ndarray:
+    """Small items × labels count tables, every item rated by the same number of raters (statsmodels)."""
+    items, labels = draw(st.integers(2, 25)), draw(st.integers(2, 5))
+    raters = draw(st.integers(2, 4))
+    rows = [
+        draw(st.lists(st.integers(0, labels - 1), min_size=raters, max_size=raters)) for _ in range(items)
+    ]
+    return np.array([np.bincount(row, minlength=labels) for row in rows])
+
+
+@settings(max_examples=60, deadline=None)
+@given(count_tables())
+def test_property_statistics_match_the_libraries(table: np.ndarray) -> None:
+    used = np.count_nonzero(table.sum(axis=0))
+    kappa, alpha = irr.fleiss_kappa(table), irr.krippendorff_alpha(table)
+    if used < 2:
+        assert kappa is None and alpha is None
+        return
+    assert kappa == pytest.approx(sm_fleiss(table), rel=1e-9, abs=1e-12)
+    reference = krippendorff.alpha(value_counts=table, level_of_measurement="nominal")
+    assert alpha == pytest.approx(reference, rel=1e-9, abs=1e-12)
+    codes, rows = irr.row_patterns(table)
+    weights = np.bincount(codes)
+    assert irr.fleiss_kappa(rows, weights) == pytest.approx(kappa, rel=1e-9, abs=1e-12)
+    assert irr.krippendorff_alpha(rows, weights) == pytest.approx(alpha, rel=1e-9, abs=1e-12)
+    assert irr._alpha_by_matrix_product(table, np.ones(len(table))) == pytest.approx(
+        alpha, rel=1e-9, abs=1e-12
+    )

@@ -144,15 +144,17 @@ def _levels_chart(levels: list[dict[str, Any]]) -> str:
 
 
 def _table(rows: list[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None) -> str:
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    if frame.empty:
+    """An HTML table; dict rows keep their values' types (a DataFrame would turn 220 into 220.0)."""
+    records = rows.to_dict(orient="records") if isinstance(rows, pd.DataFrame) else rows
+    if not records:
         return '<p class="muted">none</p>'
-    columns = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+    present = list(dict.fromkeys(key for record in records for key in record))
+    columns = [c for c in (columns or present) if c in present]
     head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
     body = []
-    for record in frame[columns].itertuples(index=False):
+    for record in records:
         cells = []
-        for value in record:
+        for value in (record.get(c) for c in columns):
             numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
             cls = ' class="n"' if numeric else ""
             cells.append(f"<td{cls}>{escape(_fmt(value))}</td>")
