@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sized
+from pathlib import Path
 from typing import Any, TypeVar
 
 import instructor
@@ -28,8 +29,8 @@ from prelabel._aio import first_leaf, progress_bar, run_sync
 from prelabel.backends import Endpoint, check_credentials, resolve_endpoint
 from prelabel.caller import CallStats, ModelCaller, explain
 from prelabel.errors import EndpointError, ItemError
-from prelabel.items import Item, as_item
-from prelabel.reading import BadItem
+from prelabel.items import Item
+from prelabel.reading import BadItem, coerce_item, read_items
 from prelabel.render import DEFAULT_TEMPLATE, prompt_hash, render_prompt
 from prelabel.result import ErrorInfo, LabelResult, to_dataframe
 from prelabel.retry import RetryPolicy, redact
@@ -148,12 +149,13 @@ class Labeler:
         """Label one item; returns an error record instead of raising, except ``EndpointError``."""
         started = time.perf_counter()
         stats = CallStats()
-        if isinstance(item, BadItem):
-            return self._error(item.item_id, stats, started, "invalid_item", item.reason)
+        entry = coerce_item(item)
+        if isinstance(entry, BadItem):
+            return self._error(entry.item_id, stats, started, "invalid_item", entry.reason)
+        item = entry
         try:
-            item = as_item(item)
             prompt = render_prompt(self.sop, item, self.template, self._language)
-        except ItemError as exc:
+        except ItemError as exc:  # e.g. an unreadable image
             return self._error(exc.item_id, stats, started, "invalid_item", str(exc))
         try:
             answer = await self.caller.ask(prompt.messages, self.max_reasks, stats)
@@ -168,19 +170,23 @@ class Labeler:
 
     async def alabel_many(
         self,
-        items: Iterable[ItemLike],
+        items: Iterable[ItemLike] | str | Path,
         concurrency: int = 8,
         progress: bool = False,
         on_result: Callable[[int, LabelResult], None] | None = None,
     ) -> list[LabelResult]:
         """Label items concurrently; results come back in input order, one per item.
 
-        ``on_result(index, result)`` is called as each result arrives (in completion order). Raises
-        ``EndpointError`` (after cancelling in-flight calls) when the endpoint is unusable or unreachable.
+        ``items`` is anything ``read_items`` reads (a list, a DataFrame, a file path): repeated ids and bad
+        rows become error records. ``on_result(index, result)`` is called as each result arrives (in
+        completion order). Raises ``EndpointError`` (after cancelling in-flight calls) when the endpoint is
+        unusable or unreachable.
         """
         results: dict[int, LabelResult] = {}
         semaphore = asyncio.Semaphore(max(concurrency, 1))
-        total = len(items) if isinstance(items, Sized) else None
+        sized = isinstance(items, Sized) and not isinstance(items, str | Path)
+        total = len(items) if sized else None  # type: ignore[arg-type]
+        entries = read_items(items)
         state = {"answered": False}
 
         with progress_bar(total, enabled=progress) as advance:
@@ -203,7 +209,7 @@ class Labeler:
 
             try:
                 async with asyncio.TaskGroup() as group:
-                    for index, item in enumerate(items):
+                    for index, item in enumerate(entries):
                         await semaphore.acquire()
                         group.create_task(work(index, item))
             except BaseExceptionGroup as group_error:
@@ -211,7 +217,7 @@ class Labeler:
         return [results[i] for i in range(len(results))]
 
     def label_many(
-        self, items: Iterable[ItemLike], concurrency: int = 8, progress: bool = False
+        self, items: Iterable[ItemLike] | str | Path, concurrency: int = 8, progress: bool = False
     ) -> list[LabelResult]:
         """Label items concurrently (sync facade over ``alabel_many``); results in input order."""
         return run_sync(

@@ -25,7 +25,7 @@ from typing import Any
 from prelabel.errors import InputError, ItemError
 from prelabel.items import Item, as_item
 
-__all__ = ["BadItem", "read_items"]
+__all__ = ["BadItem", "coerce_item", "read_items"]
 
 _ITEM_FIELDS = ("id", "text", "images", "language", "meta")
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
@@ -220,6 +220,38 @@ def _resolve_image(ref: str, base: Path) -> str:
     return str(candidate) if candidate.exists() else ref
 
 
+def coerce_item(
+    row: Any,
+    index: int = 0,
+    *,
+    where: str | None = None,
+    id_col: str = "id",
+    text_col: str = "text",
+    base: Path | None = None,
+    strings: bool = True,
+) -> Item | BadItem:
+    """One row as an ``Item`` (unknown fields folded into ``meta``) or a ``BadItem`` saying why not.
+
+    ``where`` prefixes reasons (``line 3: ...``); bare strings become items (id = ``index``) when ``strings``.
+    """
+    prefix = f"{where}: " if where else ""
+    if isinstance(row, Item | BadItem):
+        return row
+    if isinstance(row, ItemError):
+        return BadItem(index, f"{prefix}{row}")
+    if isinstance(row, dict):
+        try:
+            row = _normalise(row, id_col, text_col, base)
+        except (ValueError, TypeError) as exc:
+            return BadItem(index, f"{prefix}images: {exc}", _id_of(row, id_col))
+    elif not (strings and isinstance(row, str)):
+        return BadItem(index, f"{prefix}expected an object, got {_kind(row)}")
+    try:
+        return as_item(row, index)
+    except ItemError as exc:
+        return BadItem(index, f"{prefix}{exc}", exc.item_id)
+
+
 def _items(
     rows: Iterator[tuple[str, Any]],
     *,
@@ -229,36 +261,21 @@ def _items(
     base: Path | None,
     strings: bool,
 ) -> Iterator[Item | BadItem]:
-    """Validate rows; bare strings are items (id = position) only in in-memory lists, never in files."""
+    """Validate rows and flag repeated ids; bare strings are items only in in-memory lists, never in files."""
     seen: dict[str, str] = {}
     for index, (where, row) in enumerate(rows):
         if max_items is not None and index >= max_items:
             return
-        if isinstance(row, ItemError):
-            yield BadItem(index, f"{where}: {row}")
-            continue
-        if isinstance(row, Item):
-            item: Item = row
-        else:
-            if isinstance(row, dict):
-                try:
-                    row = _normalise(row, id_col, text_col, base)
-                except (ValueError, TypeError) as exc:
-                    yield BadItem(index, f"{where}: images: {exc}", _id_of(row, id_col))
-                    continue
-            elif not (strings and isinstance(row, str)):
-                yield BadItem(index, f"{where}: expected an object, got {_kind(row)}")
-                continue
-            try:
-                item = as_item(row, index)
-            except ItemError as exc:
-                yield BadItem(index, f"{where}: {exc}", exc.item_id)
-                continue
-        if item.id in seen:
-            yield BadItem(index, f"{where}: duplicate id '{item.id}' (first at {seen[item.id]})", item.id)
-            continue
-        seen[item.id] = where
-        yield item
+        entry = coerce_item(
+            row, index, where=where, id_col=id_col, text_col=text_col, base=base, strings=strings
+        )
+        if isinstance(entry, Item):
+            if entry.id in seen:
+                reason = f"{where}: duplicate id '{entry.id}' (first at {seen[entry.id]})"
+                entry = BadItem(index, reason, entry.id)
+            else:
+                seen[entry.id] = where
+        yield entry
 
 
 def _id_of(row: dict[str, Any], id_col: str) -> str | None:
