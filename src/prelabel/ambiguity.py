@@ -224,8 +224,11 @@ def candidates_frame(dis: pd.DataFrame, prep: Prepared, examples: int = 3) -> pd
             if rule:
                 by_rule[rule].append(code)
     if by_rule:
+        needed = ["item_id", "ambiguity_score", "human_split", "model_certainty", "kind", "contested_label"]
+        needed += ["model_label", "cited_rules", *(["text"] if "text" in dis else [])]
+        slim = dis[needed]
         exploded = pd.concat(
-            [dis[np.isin(rule_codes, codes)].assign(rule=rule) for rule, codes in by_rule.items()],
+            [slim[np.isin(rule_codes, codes)].assign(rule=rule) for rule, codes in by_rule.items()],
             ignore_index=True,
         ).sort_values("ambiguity_score", ascending=False, kind="stable")
         rules = _aggregate(exploded, "rule", examples, total)
