@@ -182,3 +182,13 @@ def test_every_bundled_sop_builds(bundled_name: str) -> None:
     first = sop.leaf_ids[0]
     parsed = model.model_validate(answer(**{field: [first] if sop.multi_label else first}))
     assert answer_labels(parsed) == [first]
+
+
+def test_exclusive_leaf_must_stand_alone_in_multi_label_answers() -> None:
+    sop = prelabel.bundled_sop("seller_content_risk")
+    model = prelabel.response_model(sop)
+    other = next(i for i in sop.leaf_ids if i != "safe")
+    assert answer_labels(model.model_validate(answer(labels=["safe"]))) == ["safe"]
+    assert answer_labels(model.model_validate(answer(labels=[other]))) == [other]
+    with pytest.raises(ValidationError, match="only label"):
+        model.model_validate(answer(labels=["safe", other]))

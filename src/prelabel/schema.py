@@ -90,15 +90,17 @@ def _build(sop: SOP) -> type[BaseModel]:
         )
         validators["_norm_labels"] = field_validator("labels", mode="before")(_normaliser(answers))
         validators["_unique_labels"] = field_validator("labels")(lambda cls, v: _unique(v))
-        if sop.abstain.allowed:
-            abstain = sop.abstain.label
+        alone = [i for i in sop.leaf_ids if sop.label_index[i].exclusive]
+        alone += [sop.abstain.label] if sop.abstain.allowed else []
+        if alone:
 
             def _alone(cls: type[BaseModel], value: list[str]) -> list[str]:
-                if abstain in value and len(value) > 1:
-                    raise ValueError(f"'{abstain}' (abstain) must be the only label when used")
+                single = [v for v in value if v in alone]
+                if single and len(value) > 1:
+                    raise ValueError(f"'{single[0]}' must be the only label when used (abstain or exclusive)")
                 return value
 
-            validators["_abstain_alone"] = field_validator("labels")(_alone)
+            validators["_exclusive_alone"] = field_validator("labels")(_alone)
     else:
         fields["label"] = (
             label_type,
