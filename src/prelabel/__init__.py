@@ -1,9 +1,9 @@
 """prelabel: LLM prelabeling driven by structured SOPs.
 
-    >>> import prelabel
-    >>> sop = prelabel.bundled_sop("customer_feedback_intent")
-    >>> prelabel.render(sop, {"id": "a1", "text": "Where is my parcel?"})[1]["role"]
-    'user'
+>>> import prelabel
+>>> sop = prelabel.bundled_sop("customer_feedback_intent")
+>>> prelabel.render(sop, {"id": "a1", "text": "Where is my parcel?"})[1]["role"]
+'user'
 """
 
 from prelabel._bundled import bundled_sop, bundled_sop_path, bundled_sops

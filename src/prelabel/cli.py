@@ -64,7 +64,8 @@ def validate(
             for problem in exc.problems:
                 typer.echo(str(problem), err=True)
         else:
-            typer.echo(f"{path}: ok ({sop.id} {sop.version}, {len(sop.leaf_ids)} labels, {len(sop.tests)} tests)")
+            counts = f"{len(sop.leaf_ids)} labels, {len(sop.tests)} tests"
+            typer.echo(f"{path}: ok ({sop.id} {sop.version}, {counts})")
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -72,7 +73,9 @@ def validate(
 @app.command()
 def render(
     sop: Annotated[Path, typer.Argument(help="SOP YAML file.", show_default=False)],
-    item: Annotated[str, typer.Option("--item", help="The item as JSON, e.g. '{\"id\": \"1\", \"text\": \"...\"}'.")],
+    item: Annotated[
+        str, typer.Option("--item", help='The item as JSON, e.g. \'{"id": "1", "text": "..."}\'.')
+    ],
     template: Annotated[str, typer.Option(help="Prompt template name.")] = "classify.v1",
     rationale_language: Annotated[
         str | None, typer.Option("--rationale-language", help="Language the rationale is written in.")
