@@ -105,7 +105,13 @@ def run(
     out: Annotated[Path, typer.Option("-o", "--out", help="Run directory (labels.jsonl, run.json).")],
     model: _ModelOpt = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")] = None,
-    mode: Annotated[str | None, typer.Option(help="Instructor mode: tools, json_schema, json.")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="Instructor mode: tools, json_schema, json, md_json or json_object_schema"
+            " (llama.cpp servers); default: chosen by backend."
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Items labeled at once.")] = 8,
     max_items: Annotated[int | None, typer.Option("--max-items", min=1, help="Label the first N.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost only.")] = False,
