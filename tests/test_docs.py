@@ -17,7 +17,9 @@ import pytest
 import prelabel
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = sorted(m.name for m in pkgutil.iter_modules(prelabel.__path__, "prelabel.") if m.name != "prelabel.__main__")
+MODULES = sorted(
+    m.name for m in pkgutil.iter_modules(prelabel.__path__, "prelabel.") if m.name != "prelabel.__main__"
+)
 
 
 @pytest.mark.parametrize("name", ["prelabel", *MODULES])
