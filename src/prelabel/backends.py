@@ -179,11 +179,13 @@ def check_credentials(endpoint: Endpoint) -> None:
         )
 
 
-def make_client(endpoint: Endpoint, timeout: float | None = None) -> Any:
-    """An ``openai.AsyncOpenAI`` for ``endpoint`` (``max_retries=0``: prelabel retries itself).
+def make_client(
+    endpoint: Endpoint, timeout: float | None = None, *, sync: bool = False, max_retries: int = 0
+) -> Any:
+    """An ``openai.AsyncOpenAI`` (``sync=True``: ``openai.OpenAI``) for ``endpoint``.
 
-    The embedded model returns the async client of ``prelabel.local.local_clients``. Raises ``EndpointError``
-    when OpenAI is the endpoint and no key is set.
+    ``max_retries`` stays 0 for labeling: prelabel retries itself. The embedded model returns the clients of
+    ``prelabel.local.local_clients``. Raises ``EndpointError`` when OpenAI is the endpoint and no key is set.
     """
     if endpoint.is_local:
         try:
@@ -192,14 +194,14 @@ def make_client(endpoint: Endpoint, timeout: float | None = None) -> Any:
             raise EndpointError(
                 f"the local model needs the 'local' extra: pip install 'prelabel[local]' ({exc})"
             ) from None
-        _, async_client = local_clients(local_model_path(endpoint.model))
-        return async_client
+        sync_client, async_client = local_clients(local_model_path(endpoint.model))
+        return sync_client if sync else async_client
     import openai
 
     check_credentials(endpoint)
-    kwargs: dict[str, Any] = {"api_key": endpoint.api_key or _NO_KEY, "max_retries": 0}
+    kwargs: dict[str, Any] = {"api_key": endpoint.api_key or _NO_KEY, "max_retries": max_retries}
     if endpoint.base_url:
         kwargs["base_url"] = endpoint.base_url
     if timeout is not None:
         kwargs["timeout"] = timeout
-    return openai.AsyncOpenAI(**kwargs)
+    return openai.OpenAI(**kwargs) if sync else openai.AsyncOpenAI(**kwargs)

@@ -69,24 +69,10 @@ def _prompt(row: dict[str, Any], sop: SOP) -> list[dict[str, str]]:
 
 def _endpoint(model: str | None, base_url: str | None) -> tuple[Any, instructor.Mode, str]:
     """A sync client, mode and model name from ``--model``/``--base-url`` and the environment (as `run`)."""
-    import openai
-
-    from prelabel.backends import check_credentials, local_model_path, resolve_endpoint
+    from prelabel.backends import make_client, resolve_endpoint
 
     endpoint = resolve_endpoint(model=model, base_url=base_url)
-    if endpoint.is_local:
-        try:
-            from prelabel.local import local_clients
-        except ImportError as exc:
-            raise EndpointError(
-                f"the local model needs the 'local' extra: pip install 'prelabel[local]' ({exc})"
-            ) from None
-        return local_clients(local_model_path(endpoint.model))[0], endpoint.mode, endpoint.model
-    check_credentials(endpoint)
-    client = openai.OpenAI(
-        api_key=endpoint.api_key or "not-needed", base_url=endpoint.base_url, max_retries=2
-    )
-    return client, endpoint.mode, endpoint.model
+    return make_client(endpoint, sync=True, max_retries=2), endpoint.mode, endpoint.model
 
 
 def draft_edge_cases(
