@@ -94,6 +94,7 @@ def render(
 
 _ItemsArg = Annotated[Path, typer.Argument(help="Items: .jsonl, .json, .csv, .parquet.", show_default=False)]
 _ModelOpt = Annotated[str | None, typer.Option(help="Model; 'local' or 'local:PATH.gguf': embedded model.")]
+_BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")]
 _LangOpt = Annotated[str | None, typer.Option("--rationale-language", help="Language of the rationales.")]
 _PricesOpt = Annotated[Path | None, typer.Option("--prices", help="JSON/YAML price table (over built-ins).")]
 
@@ -104,7 +105,7 @@ def run(
     items: _ItemsArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Run directory (labels.jsonl, run.json).")],
     model: _ModelOpt = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")] = None,
+    base_url: _BaseUrlOpt = None,
     mode: Annotated[
         str | None,
         typer.Option(
@@ -196,7 +197,7 @@ def compare(
     ] = False,
     top: Annotated[int, typer.Option(min=1, help="Clusters to draft edge cases for.")] = 3,
     model: _ModelOpt = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")] = None,
+    base_url: _BaseUrlOpt = None,
 ) -> None:
     """Compare model labels with human labels: metrics.json, disagreements.csv, ambiguity_candidates.csv,
     report.html (and draft_edge_cases.yaml with --draft-edits)."""
