@@ -9,6 +9,7 @@
 from prelabel._bundled import bundled_sop, bundled_sop_path, bundled_sops
 from prelabel.compare import Comparison, agreement, compare
 from prelabel.compare_io import read_human_labels, read_results
+from prelabel.demo import DemoResult, run_demo
 from prelabel.edge_drafts import draft_edge_cases, write_draft_edge_cases
 from prelabel.errors import (
     EndpointError,
@@ -37,6 +38,7 @@ __all__ = [
     "SOP",
     "BadItem",
     "Comparison",
+    "DemoResult",
     "EndpointError",
     "ErrorInfo",
     "Estimate",
@@ -75,6 +77,7 @@ __all__ = [
     "render_prompt",
     "response_model",
     "run",
+    "run_demo",
     "to_dataframe",
     "write_draft_edge_cases",
 ]

@@ -216,6 +216,24 @@ def compare(
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("-o", "--out", help="Run directory.")] = Path("prelabel-demo"),
+    model: _ModelOpt = None,
+    max_items: Annotated[
+        int | None, typer.Option("--max-items", min=1, help="Items to label (local model default: 8).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Items labeled at once.")] = 8,
+) -> None:
+    """The whole loop on a bundled example: label the demo items, compare them with human labels.
+
+    Uses OpenAI when OPENAI_API_KEY is set, else the embedded local model (a smoke model: poor labels)."""
+    prelabel.run_demo(
+        out, model=model, max_items=max_items, concurrency=concurrency, progress=sys.stderr.isatty(),
+        echo=typer.echo,
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map prelabel errors to one line and an exit code."""
     try:
