@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 import pytest
 
 import prelabel
+
+# Cassettes match request bodies, and instructor's re-ask messages quote pydantic errors, whose URLs name the
+# pydantic version: without them recorded re-asks replay across upgrades. Read once, at the first error shown.
+os.environ.setdefault("PYDANTIC_ERRORS_INCLUDE_URL", "0")
 
 # A small valid SOP; tests that need a broken one usually write their own so line numbers stay visible.
 MINIMAL_SOP = """\
