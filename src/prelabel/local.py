@@ -139,12 +139,12 @@ def _close_models() -> None:
     with _MODELS_LOCK:
         for llm, _ in _MODELS.values():
             llm.close()
-        if _MODELS:  # llama_cpp keeps two /dev/null handles open for life (a ResourceWarning at exit)
-            utils = sys.modules.get("llama_cpp._utils")
-            for name in ("outnull_file", "errnull_file"):
-                with contextlib.suppress(Exception):
-                    getattr(utils, name).close()
         _MODELS.clear()
+    # llama_cpp keeps two /dev/null handles open for life: a ResourceWarning at exit under -W error
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        with contextlib.suppress(Exception):
+            getattr(utils, name).close()
 
 
 def load_local_model(model_path: str | Path | None = None, **llama_kwargs: Any) -> Llama:
