@@ -42,14 +42,25 @@ PY
     sleep 0.5
   done
   export PRELABEL_CASSETTE_BASE_URL="http://127.0.0.1:$port/v1"
-  export PRELABEL_CASSETTE_MODEL="${PRELABEL_CASSETTE_MODEL:-gemma-3-270m}"
 fi
 
-echo "recording against $PRELABEL_CASSETTE_BASE_URL (model ${PRELABEL_CASSETTE_MODEL:-gemma-3-270m})" >&2
+export PRELABEL_CASSETTE_MODEL="${PRELABEL_CASSETTE_MODEL:-gemma-3-270m}"
+export PRELABEL_CASSETTE_MODE="${PRELABEL_CASSETTE_MODE:-tools}"
+echo "recording against $PRELABEL_CASSETTE_BASE_URL (model $PRELABEL_CASSETTE_MODEL)" >&2
+mkdir -p tests/cassettes/test_cassettes
+# Replay sends the model name and mode recorded here (the server address is never stored).
+python - "${server:+llama_cpp.server}" <<'PY'
+import json, os, sys
+from importlib.metadata import version
+server = f"llama_cpp.server {version('llama-cpp-python')} + bundled Gemma 3 270M" if sys.argv[1] else "custom"
+note = {"model": os.environ["PRELABEL_CASSETTE_MODEL"], "mode": os.environ["PRELABEL_CASSETTE_MODE"], "server": server}
+with open("tests/cassettes/test_cassettes/recording.json", "w") as f:
+    f.write(json.dumps(note, indent=2) + "\n")
+PY
 python -m pytest tests/test_cassettes.py --record-mode=rewrite -q "$@"
 
 # Replay offline, as CI does, and make sure no credential was stored.
-env -u PRELABEL_CASSETTE_BASE_URL -u PRELABEL_CASSETTE_MODEL -u OPENAI_API_KEY \
+env -u PRELABEL_CASSETTE_BASE_URL -u PRELABEL_CASSETTE_MODEL -u PRELABEL_CASSETTE_MODE -u OPENAI_API_KEY \
   python -m pytest tests/test_cassettes.py -q
 if grep -rniE 'authorization|bearer|api-key|\bsk-[A-Za-z0-9_-]{8,}' tests/cassettes/test_cassettes/; then
   echo "credentials found in cassettes: do not commit them" >&2

@@ -30,12 +30,15 @@ import prelabel
 from prelabel.cli import app
 from prelabel.demo import demo_items
 
-# Where to record (scripts/record_cassettes.sh sets these); on replay only the path and body matter.
-BASE_URL = os.environ.get("PRELABEL_CASSETTE_BASE_URL", "http://127.0.0.1:8080/v1")
-MODEL = os.environ.get("PRELABEL_CASSETTE_MODEL", "gemma-3-270m")
-MODE = os.environ.get("PRELABEL_CASSETTE_MODE", "tools")
-ITEM_IDS = ["d05", "d09", "d18", "d25"]  # en, id, th, vi
 CASSETTES = Path(__file__).parent / "cassettes" / "test_cassettes"
+# scripts/record_cassettes.sh sets the endpoint while recording and notes model and mode in recording.json, so
+# replay sends the same bodies. On replay the URL's host is never contacted: only path and body are matched.
+_NOTE = CASSETTES / "recording.json"
+_RECORDING = json.loads(_NOTE.read_text()) if _NOTE.is_file() else {}
+BASE_URL = os.environ.get("PRELABEL_CASSETTE_BASE_URL") or "http://127.0.0.1:8765/v1"
+MODEL = os.environ.get("PRELABEL_CASSETTE_MODEL") or _RECORDING.get("model", "gemma-3-270m")
+MODE = os.environ.get("PRELABEL_CASSETTE_MODE") or _RECORDING.get("mode", "tools")
+ITEM_IDS = ["d05", "d09", "d18", "d25"]  # en, id, th, vi
 RECORDED_HOST = "http://llm.invalid"
 RECORDED_MODEL = "recorded-model"
 
@@ -129,6 +132,7 @@ def test_cli_run_replays_one_line_per_item(vcr: Any, tmp_path: Path) -> None:
 
 
 def test_cassettes_exist_and_hold_no_credentials() -> None:
+    assert set(_RECORDING) >= {"model", "mode", "server"}
     files = sorted(CASSETTES.glob("*.yaml"))
     assert [f.stem for f in files] == [
         "test_cli_run_replays_one_line_per_item",
