@@ -218,6 +218,15 @@ def test_reasoning_models_get_no_temperature(sop: prelabel.SOP) -> None:
     fake = FakeModel()
     Labeler(sop, model="o4-mini", client=fake.async_client(), retry=FAST).label({"id": "o", "text": "late"})
     assert "temperature" not in fake.requests[0].body
+    assert fake.requests[0].body["max_completion_tokens"] == 1024 and "max_tokens" not in fake.requests[0].body
+
+
+def test_output_tokens_are_bounded(sop: prelabel.SOP) -> None:
+    fake = FakeModel()
+    labeler(sop, fake).label({"id": "m", "text": "late"})
+    Labeler(sop, client=fake.async_client(), retry=FAST, max_tokens=None).label({"id": "n", "text": "late"})
+    Labeler(sop, client=fake.async_client(), retry=FAST, max_tokens=64).label({"id": "p", "text": "late"})
+    assert [r.body.get("max_tokens") for r in fake.requests] == [1024, None, 64]
 
 
 def test_label_many_keeps_input_order_and_bounds_concurrency(sop: prelabel.SOP) -> None:

@@ -32,6 +32,8 @@ from prelabel.usage import Usage, usage_from_completion
 __all__ = ["CallStats", "ModelCaller", "explain", "raw_output"]
 
 _LAST_OUTPUT_CHARS = 4000
+#: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
+DEFAULT_MAX_TOKENS = 1024
 _NO_TEMPERATURE = re.compile(r"^(o\d|gpt-5)")  # reasoning models reject a temperature other than 1
 _MODE_ALIASES = {
     instructor.Mode.FUNCTIONS: instructor.Mode.TOOLS,
@@ -94,12 +96,14 @@ class ModelCaller:
         client: Any = None,
         retry: RetryPolicy | None = None,
         temperature: float | None = 0.0,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ):
         self.endpoint = endpoint
         self.answer_model = answer_model
         self.mode = _MODE_ALIASES.get(endpoint.mode, endpoint.mode)
         self.retry = retry or RetryPolicy()
         self.temperature = temperature
+        self.max_tokens = max_tokens
         self._client = client
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
@@ -108,8 +112,11 @@ class ModelCaller:
     async def ask(self, messages: list[dict[str, Any]], max_reasks: int, stats: CallStats) -> BaseModel:
         """The validated answer to ``messages`` (raises on failure; see ``explain``)."""
         kwargs: dict[str, Any] = {"model": self.endpoint.model}
-        if self.temperature is not None and not _NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]):
+        reasoning = bool(_NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]))
+        if self.temperature is not None and not reasoning:
             kwargs["temperature"] = self.temperature
+        if self.max_tokens is not None:  # reasoning models take only max_completion_tokens
+            kwargs["max_completion_tokens" if reasoning else "max_tokens"] = self.max_tokens
         hooks = Hooks()
         hooks.on("completion:response", stats.on_response)
         token = _STATS.set(stats)

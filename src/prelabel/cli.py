@@ -121,6 +121,7 @@ def run(
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the item text.")] = "text",
     prices: _PricesOpt = None,
     template: Annotated[str, typer.Option(help="Prompt template name.")] = "classify.v1",
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Output tokens per answer.")] = 1024,
 ) -> None:
     """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json."""
     if dry_run:
@@ -135,10 +136,14 @@ def run(
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
         return
+    if (model or "").strip() == "local":
+        from prelabel.local import SMOKE_MODEL_NOTE
+
+        typer.echo(f"note: {SMOKE_MODEL_NOTE}", err=True)
     summary = prelabel.run(
         sop, items, out, model=model, base_url=base_url, mode=mode, concurrency=concurrency,
         max_items=max_items, rationale_language=rationale_language, id_col=id_col, text_col=text_col,
-        prices=prices, template=template, progress=sys.stderr.isatty(),
+        prices=prices, template=template, max_tokens=max_tokens, progress=sys.stderr.isatty(),
     )  # fmt: skip
     assert isinstance(summary, prelabel.RunSummary)
     n, usage = summary.counts, summary.usage

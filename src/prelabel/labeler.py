@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from prelabel._aio import first_leaf, progress_bar, run_sync
 from prelabel.backends import Endpoint, check_credentials, resolve_endpoint
-from prelabel.caller import CallStats, ModelCaller, explain
+from prelabel.caller import DEFAULT_MAX_TOKENS, CallStats, ModelCaller, explain
 from prelabel.errors import EndpointError, ItemError
 from prelabel.items import Item
 from prelabel.reading import BadItem, coerce_item, read_items
@@ -67,6 +67,7 @@ class Labeler:
         template: str = DEFAULT_TEMPLATE,
         temperature: float | None = 0.0,
         prices: PriceTable | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ):
         self.sop = sop
         self.endpoint: Endpoint = resolve_endpoint(model=model, base_url=base_url, api_key=api_key, mode=mode)
@@ -83,7 +84,12 @@ class Labeler:
         self.answer_model: type[BaseModel] = response_model(sop)
         self.prompt_hash = prompt_hash(sop, template, self._language)
         self.caller = ModelCaller(
-            self.endpoint, self.answer_model, client=client, retry=retry, temperature=temperature
+            self.endpoint,
+            self.answer_model,
+            client=client,
+            retry=retry,
+            temperature=temperature,
+            max_tokens=max_tokens,
         )
 
     @property

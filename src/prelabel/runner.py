@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import run_sync
 from prelabel.backends import resolve_endpoint
+from prelabel.caller import DEFAULT_MAX_TOKENS
 from prelabel.errors import InputError
 from prelabel.items import Item
 from prelabel.labeler import Labeler
@@ -176,6 +177,7 @@ async def arun(
     prices: PriceTable | str | Path | None = None,
     retry: RetryPolicy | None = None,
     max_reasks: int = 2,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
     progress: bool = False,
     sink: Callable[[Path], ResultSink] | None = None,
 ) -> RunSummary:
@@ -204,6 +206,7 @@ async def arun(
         rationale_language=rationale_language,
         template=template,
         prices=table,
+        max_tokens=max_tokens,
     )
     out.mkdir(parents=True, exist_ok=True)
     started_at, started = _now(), time.perf_counter()
