@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from prelabel._aio import run_sync
 from prelabel.backends import resolve_endpoint
 from prelabel.caller import DEFAULT_MAX_TOKENS
-from prelabel.errors import InputError
+from prelabel.errors import InputError, ItemError
 from prelabel.items import Item
 from prelabel.labeler import Labeler
 from prelabel.reading import BadItem, read_items
@@ -133,7 +133,7 @@ def estimate(
             continue
         try:
             messages = render_prompt(sop_obj, entry, template, rationale_language).messages
-        except Exception:
+        except ItemError:  # e.g. an unreadable image; a bad template is the caller's error and propagates
             bad += 1
             continue
         good += 1
@@ -144,8 +144,7 @@ def estimate(
     )
     note = (
         f"completion tokens assume ~{ESTIMATED_COMPLETION_TOKENS} per item; cost assumes no prompt-cache "
-        "hits "
-        "and no retries (an upper bound for the prompt side)"
+        "hits and no retries (an upper bound for the prompt side)"
     )
     return Estimate(
         model=endpoint.model,
