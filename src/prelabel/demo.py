@@ -169,7 +169,7 @@ def _summary_lines(cmp: Comparison) -> list[str]:
     s = cmp.metrics["summary"]
     humans = cmp.metrics["humans"]
     lines = [
-        f"humans among themselves: {_fmt(s['percent_agreement'])} pairwise agreement, Fleiss' kappa "
+        f"humans among themselves: {_fmt(s['percent_agreement'])} mean majority share, Fleiss' kappa "
         f"{_fmt(s['fleiss_kappa'])}, Krippendorff's alpha {_fmt(s['krippendorff_alpha'])} "
         f"({humans['n_items']} items, {humans['n_annotators']} annotators)",
         f"model vs human majority on {_items(s['n_compared'])}: accuracy {_fmt(s['accuracy'])}, "
