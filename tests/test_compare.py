@@ -132,6 +132,22 @@ def test_slices_match_sklearn_and_statsmodels_on_each_subset() -> None:
         assert {r["annotator"] for r in row["per_annotator"]} == {"a0", "a1", "a2"}
 
 
+def test_slices_carry_tree_levels_matching_sklearn_on_each_subset() -> None:
+    results, humans = synthetic(4)
+    got = prelabel.compare(results, humans).metrics["slices"]["market"]
+    parent = humans.assign(label=humans["label"].str.split(".").str[0])
+    majority = naive_majority(parent).dropna()
+    model = results.set_index(results["item_id"].astype(str))["label"].str.split(".").str[0]
+    for row in got:
+        top, leaf = row["levels"]
+        assert leaf["leaf"] and leaf["accuracy"] == row["accuracy"]
+        items = humans.loc[humans["market"] == row["value"], "item_id"].unique()
+        keep = majority.index.intersection(items)
+        assert top["level"] == 1 and top["n"] == len(keep)
+        assert top["accuracy"] == pytest.approx(accuracy_score(majority[keep], model[keep]))
+        assert top["kappa"] == pytest.approx(cohen_kappa_score(majority[keep], model[keep]), rel=1e-12)
+
+
 def test_fixture_files_skip_and_count_everything() -> None:
     cmp = prelabel.compare(DATA / "labels.jsonl", DATA / "humans.csv", sop=FEEDBACK)
     skipped = cmp.metrics["skipped"]

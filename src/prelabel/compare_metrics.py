@@ -88,6 +88,32 @@ def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = 
     return out
 
 
+Rolled = list[tuple[int, list[str], np.ndarray, np.ndarray, np.ndarray]]
+
+
+def rolled_levels(prep: Prepared) -> Rolled:
+    """Per tree level above the leaves: its label names, the leaf → level code mapping, and each item's
+    human majority (and tie flag) at that level."""
+    codes, patterns = prep.patterns
+    out: Rolled = []
+    for level in range(1, prep.space.depth(prep.names)):
+        names, mapping = prep.space.rollup_codes(prep.names, level)
+        top, _, tied = irr.majority(roll_counts(patterns, mapping, len(names)))
+        out.append((level, names, mapping, top[codes], tied[codes]))
+    return out
+
+
+def tree_levels(prep: Prepared, rolled: Rolled, mask: np.ndarray, full: bool = True) -> list[dict[str, Any]]:
+    """Model vs human majority at every level above the leaves, over the compared items in ``mask``."""
+    levels = []
+    for level, names, mapping, top, tied in rolled:
+        keep = mask & ~tied
+        table = irr.pair_counts(top[keep], mapping[prep.model[keep]], len(names))
+        figures = versus(prep.space, names, table, full=full)
+        levels.append({"level": level, "n_tied_excluded": int((mask & tied).sum()), **figures})
+    return levels
+
+
 def model_metrics(prep: Prepared) -> dict[str, Any]:
     """``vs_majority`` (with confusion matrix), ``levels`` (every tree level, the leaves last) and
     ``vs_annotators`` (κ and agreement of the model with each annotator)."""
@@ -96,19 +122,9 @@ def model_metrics(prep: Prepared) -> dict[str, Any]:
     use = compared & ~tied
     vs_majority = versus(prep.space, prep.names, irr.pair_counts(top[use], prep.model[use], n_names))
     vs_majority["n_tied_excluded"] = int((compared & tied).sum())
-    levels = []
-    depth = prep.space.depth(prep.names)
-    codes, patterns = prep.patterns
-    for level in range(1, depth):
-        level_names, mapping = prep.space.rollup_codes(prep.names, level)
-        level_top, _, level_tied = irr.majority(roll_counts(patterns, mapping, len(level_names)))
-        level_top, level_tied = level_top[codes], level_tied[codes]
-        keep = compared & ~level_tied
-        table = irr.pair_counts(level_top[keep], mapping[prep.model[keep]], len(level_names))
-        figures = versus(prep.space, level_names, table)
-        levels.append({"level": level, "n_tied_excluded": int((compared & level_tied).sum()), **figures})
+    levels = tree_levels(prep, rolled := rolled_levels(prep), compared)
     leaf = {k: v for k, v in vs_majority.items() if k != "confusion"}
-    levels.append({"level": depth, "leaf": True, **leaf})
+    levels.append({"level": len(rolled) + 1, "leaf": True, **leaf})
     ratings = prep.ratings
     model = prep.model[ratings.item]
     ok = model >= 0
@@ -128,12 +144,14 @@ def model_metrics(prep: Prepared) -> dict[str, Any]:
 
 def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, Any]]]:
     """Per slice column and value: agreement among humans (with each annotator vs the others' consensus)
-    and, ``with_model``, the model's accuracy, macro F1, κ vs the majority and per-label figures."""
+    and, ``with_model``, the model's accuracy, macro F1, κ vs the majority, per-label and per-tree-level
+    figures."""
     out: dict[str, list[dict[str, Any]]] = {}
     top, _, tied = prep.majority
     has_humans = prep.ratings.n_raters > 0
     use = prep.compared & ~tied
     pattern, patterns = prep.patterns
+    rolled = rolled_levels(prep) if with_model else []
     for column, values in prep.slices.items():
         codes, uniques = values.codes, list(values.categories)
         tables = irr.grouped_pair_counts(codes[use], top[use], prep.model[use], len(uniques), len(prep.names))
@@ -153,6 +171,11 @@ def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, 
                     macro_f1=figures["macro_f1"],
                     kappa_vs_majority=figures["kappa"],
                     per_label=figures["per_label"],
+                    levels=[
+                        *tree_levels(prep, rolled, mask & prep.compared, full=False),
+                        {"level": len(rolled) + 1, "leaf": True, "n": figures["n"]}
+                        | {k: figures[k] for k in ("accuracy", "macro_f1", "kappa")},
+                    ],
                 )
             row["per_annotator"] = by_slice[code].to_dict(orient="records")
             rows.append(row)
