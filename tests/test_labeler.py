@@ -218,7 +218,8 @@ def test_reasoning_models_get_no_temperature(sop: prelabel.SOP) -> None:
     fake = FakeModel()
     Labeler(sop, model="o4-mini", client=fake.async_client(), retry=FAST).label({"id": "o", "text": "late"})
     assert "temperature" not in fake.requests[0].body
-    assert fake.requests[0].body["max_completion_tokens"] == 1024 and "max_tokens" not in fake.requests[0].body
+    body = fake.requests[0].body
+    assert body["max_completion_tokens"] == 1024 and "max_tokens" not in body
 
 
 def test_output_tokens_are_bounded(sop: prelabel.SOP) -> None:
