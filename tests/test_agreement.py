@@ -19,8 +19,8 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
 import prelabel
+from helpers import run_cli
 from prelabel import interrater as irr
-from prelabel.cli import main
 
 DATA = Path(__file__).parent / "data" / "compare"
 
@@ -243,13 +243,6 @@ def test_multi_label_agreement_uses_label_sets_and_reports_each_label() -> None:
     per_label = {row["label"]: row for row in got["per_label"]} if "per_label" in got else {}
     assert set(per_label) == {"a", "b"}
     assert per_label["a"]["percent_agreement"] == 1.0
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def test_cli_agreement_writes_metrics_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 
 import prelabel
-from prelabel.cli import main
+from helpers import run_cli
 
 Capture = pytest.CaptureFixture[str]
 FEEDBACK = str(prelabel.bundled_sop_path("customer_feedback_intent"))
-
-
-def run_cli(capsys: Capture, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 
 import prelabel
-from prelabel.cli import main
+from helpers import run_cli
 
 DATA = Path(__file__).parent / "data" / "compare"
 SOP = str(prelabel.bundled_sop_path("customer_feedback_intent"))
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def test_compare_writes_the_report_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

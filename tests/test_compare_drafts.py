@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 import prelabel
-from prelabel.cli import main
+from helpers import run_cli
 from prelabel.edge_drafts import edge_case_model
 from prelabel.testing import FakeModel, FakeServer, Reply
 
@@ -131,13 +131,6 @@ def test_written_drafts_are_marked_and_in_sop_syntax(tmp_path: Path) -> None:
     merged["edge_cases"] = [*merged.get("edge_cases", []), entry]
     prelabel.parse_sop(json.dumps(merged))
     assert data["edge_cases"][1] == {"id": "DRAFT2", "error": "e"}
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def test_cli_draft_edits_end_to_end_leaves_the_sop_untouched(

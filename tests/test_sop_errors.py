@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_cli
 from prelabel import Problem, SOPError, load_sop
-from prelabel.cli import main
 
 Capture = pytest.CaptureFixture[str]
 
@@ -656,13 +656,6 @@ def test_problem_str_is_one_line_with_file_line_col_path(write_sop: WriteSOP) ->
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-
-
-def run_cli(capsys: Capture, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def test_cli_validate_prints_one_line_per_problem(write_sop: WriteSOP, capsys: Capture) -> None:
