@@ -351,3 +351,24 @@ def test_save_writes_the_contract_files(tmp_path: Path) -> None:
     cands = pd.read_csv(tmp_path / "ambiguity_candidates.csv")
     assert list(cands["rank"]) == list(range(1, len(cands) + 1))
     assert {"cluster", "n_items", "mean_score", "kind", "example_item_ids", "sop_text"} <= set(cands.columns)
+
+
+def test_agreement_without_a_usable_human_label_is_an_input_error() -> None:
+    humans = pd.DataFrame({"item_id": ["1", "1"], "annotator": ["x", "y"], "label": ["", ""]})
+    with pytest.raises(prelabel.InputError, match="no usable human label"):
+        prelabel.agreement(humans)
+
+
+def test_non_text_cited_rules_are_read_as_text() -> None:
+    results, humans = synthetic(5, n=60)
+    results["cited_rules"] = [[1, 2]] * len(results)
+    dis = prelabel.compare(results, humans).disagreements
+    assert set(dis["cited_rules"].astype(str)) == {"1;2"}
+
+
+def test_missing_example_texts_are_left_out_of_candidates() -> None:
+    results, humans = synthetic(6, n=60)
+    texts = np.where(humans["item_id"].astype(int) % 2 == 0, "hello", None)
+    cands = prelabel.compare(results, humans.assign(text=texts)).candidates
+    examples = " || ".join(cands["examples"].dropna().astype(str))
+    assert "hello" in examples and "nan" not in examples and "None" not in examples

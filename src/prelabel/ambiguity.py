@@ -55,7 +55,7 @@ def _human_labels(patterns: np.ndarray, names: list[str]) -> np.ndarray:
 
 
 def _joined(values: np.ndarray) -> np.ndarray:
-    out = [";".join(v) if type(v) is list else ";".join(as_list(v) or []) for v in values]
+    out = [";".join(as_list(v) or []) for v in values]
     return np.asarray(out, dtype=object)
 
 
@@ -186,7 +186,7 @@ def _aggregate(frame: pd.DataFrame, key: str, examples: int, total: int) -> pd.D
     heads = groups.head(examples)
     ids = heads.groupby(key, sort=False, observed=True)["item_id"].agg(lambda s: ";".join(map(str, s)))
     texts = (
-        heads.groupby(key, sort=False, observed=True)["text"].agg(lambda s: " || ".join(map(str, s)))
+        heads.groupby(key, sort=False, observed=True)["text"].agg(lambda s: " || ".join(map(str, s.dropna())))
         if "text" in frame
         else None
     )

@@ -29,7 +29,7 @@ import pandas as pd
 from prelabel import interrater as irr
 from prelabel.ambiguity import candidates_frame, disagreements_frame
 from prelabel.compare_io import read_human_labels, read_results
-from prelabel.compare_metrics import model_metrics, slice_metrics
+from prelabel.compare_metrics import model_metrics, rolled_levels, slice_metrics
 from prelabel.compare_prep import Prepared, prepare
 from prelabel.errors import InputError
 from prelabel.labelspace import LabelSpace
@@ -136,8 +136,10 @@ def agreement(
     """
     frame = read_human_labels(humans, wide=wide, slices=slices)
     prep = prepare(frame, None, _space(sop, multi_label))
+    if len(prep.ratings.item) == 0:
+        raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
     metrics = _human_metrics(prep)
-    metrics["slices"] = slice_metrics(prep, with_model=False)
+    metrics["slices"] = slice_metrics(prep)
     metrics.update(
         task="multi_label" if prep.space.multi_label else "single_label",
         skipped=prep.skipped,
@@ -177,7 +179,8 @@ def compare(
             f"{int(prep.human_rows.sum())}; skipped: {_describe(prep.skipped)}); do the item ids match?"
         )
     humans_metrics = _human_metrics(prep)
-    model = model_metrics(prep)
+    rolled = rolled_levels(prep)
+    model = model_metrics(prep, rolled)
     dis = disagreements_frame(prep, confident=confident)
     cands = candidates_frame(dis, prep, examples=examples)
     summary = {
@@ -203,7 +206,7 @@ def compare(
         "model_vs_annotators": model["vs_annotators"],
         "levels": model["levels"],
         "humans": humans_metrics,
-        "slices": slice_metrics(prep, with_model=True),
+        "slices": slice_metrics(prep, rolled),
         "ambiguity": {
             "confident_threshold": confident,
             "kinds": {str(k): int(v) for k, v in dis["kind"].value_counts().items()} if len(dis) else {},

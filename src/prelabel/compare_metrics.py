@@ -19,7 +19,7 @@ from prelabel import interrater as irr
 from prelabel.compare_prep import Prepared
 from prelabel.labelspace import LabelSpace
 
-__all__ = ["model_metrics", "roll_counts", "slice_metrics", "versus"]
+__all__ = ["model_metrics", "roll_counts", "rolled_levels", "slice_metrics", "tree_levels", "versus"]
 
 _EMPTY: dict[str, Any] = {
     "accuracy": None,
@@ -114,7 +114,7 @@ def tree_levels(prep: Prepared, rolled: Rolled, mask: np.ndarray, full: bool = T
     return levels
 
 
-def model_metrics(prep: Prepared) -> dict[str, Any]:
+def model_metrics(prep: Prepared, rolled: Rolled) -> dict[str, Any]:
     """``vs_majority`` (with confusion matrix), ``levels`` (every tree level, the leaves last) and
     ``vs_annotators`` (κ and agreement of the model with each annotator)."""
     top, _, tied = prep.majority
@@ -122,7 +122,7 @@ def model_metrics(prep: Prepared) -> dict[str, Any]:
     use = compared & ~tied
     vs_majority = versus(prep.space, prep.names, irr.pair_counts(top[use], prep.model[use], n_names))
     vs_majority["n_tied_excluded"] = int((compared & tied).sum())
-    levels = tree_levels(prep, rolled := rolled_levels(prep), compared)
+    levels = tree_levels(prep, rolled, compared)
     leaf = {k: v for k, v in vs_majority.items() if k != "confusion"}
     levels.append({"level": len(rolled) + 1, "leaf": True, **leaf})
     ratings = prep.ratings
@@ -142,19 +142,23 @@ def model_metrics(prep: Prepared) -> dict[str, Any]:
     return {"vs_majority": vs_majority, "levels": levels, "vs_annotators": vs_annotators}
 
 
-def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, Any]]]:
+def slice_metrics(prep: Prepared, rolled: Rolled | None = None) -> dict[str, list[dict[str, Any]]]:
     """Per slice column and value: agreement among humans (with each annotator vs the others' consensus)
-    and, ``with_model``, the model's accuracy, macro F1, κ vs the majority, per-label and per-tree-level
-    figures."""
+    and, given the tree ``rolled`` (see ``rolled_levels``), the model's accuracy, macro F1, κ vs the majority,
+    per-label and per-tree-level figures."""
     out: dict[str, list[dict[str, Any]]] = {}
-    top, _, tied = prep.majority
     has_humans = prep.ratings.n_raters > 0
-    use = prep.compared & ~tied
     pattern, patterns = prep.patterns
-    rolled = rolled_levels(prep) if with_model else []
+    if rolled is not None:
+        top, _, tied = prep.majority
+        compared = prep.compared
+        use = compared & ~tied
     for column, values in prep.slices.items():
         codes, uniques = values.codes, list(values.categories)
-        tables = irr.grouped_pair_counts(codes[use], top[use], prep.model[use], len(uniques), len(prep.names))
+        if rolled is not None:
+            tables = irr.grouped_pair_counts(
+                codes[use], top[use], prep.model[use], len(uniques), len(prep.names)
+            )
         by_slice = irr.per_annotator(prep.ratings, prep.leave_one_out, codes[prep.ratings.item], len(uniques))
         rows = []
         for code, value in enumerate(uniques):
@@ -163,16 +167,16 @@ def slice_metrics(prep: Prepared, with_model: bool) -> dict[str, list[dict[str, 
                 continue
             row: dict[str, Any] = {"value": value, "n_items": int(mask.sum())}
             row.update(irr.summary(patterns, np.bincount(pattern[mask], minlength=len(patterns))))
-            if with_model:
+            if rolled is not None:
                 figures = versus(prep.space, prep.names, tables[code])
                 row.update(
-                    n_compared=int((mask & prep.compared).sum()),
+                    n_compared=int((mask & compared).sum()),
                     accuracy=figures["accuracy"],
                     macro_f1=figures["macro_f1"],
                     kappa_vs_majority=figures["kappa"],
                     per_label=figures["per_label"],
                     levels=[
-                        *tree_levels(prep, rolled, mask & prep.compared, full=False),
+                        *tree_levels(prep, rolled, mask & compared, full=False),
                         {"level": len(rolled) + 1, "leaf": True, "n": figures["n"]}
                         | {k: figures[k] for k in ("accuracy", "macro_f1", "kappa")},
                     ],

@@ -7,7 +7,6 @@ the SOP, so a draft can only name the SOP's leaf labels and rules.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from prelabel.backends import make_client, resolve_endpoint
 from prelabel.errors import EndpointError, InputError
 from prelabel.sop import SOP
 
@@ -52,7 +52,7 @@ def edge_case_model(sop: SOP) -> type[BaseModel]:
 
 
 def _prompt(row: dict[str, Any], sop: SOP) -> list[dict[str, str]]:
-    examples = [e for e in str(row.get("examples") or "").split(" || ") if e and e != "nan"]
+    examples = [e for e in str(row.get("examples") or "").split(" || ") if e]
     user = [
         f"SOP: {sop.title} ({sop.id} {sop.version})",
         f"Cluster: {row['cluster']} — {row['n_items']} items, kind {row['kind']}",
@@ -69,8 +69,6 @@ def _prompt(row: dict[str, Any], sop: SOP) -> list[dict[str, str]]:
 
 def _endpoint(model: str | None, base_url: str | None) -> tuple[Any, instructor.Mode, str]:
     """A sync client, mode and model name from ``--model``/``--base-url`` and the environment (as `run`)."""
-    from prelabel.backends import make_client, resolve_endpoint
-
     endpoint = resolve_endpoint(model=model, base_url=base_url)
     return make_client(endpoint, sync=True, max_retries=2), endpoint.mode, endpoint.model
 
@@ -99,7 +97,7 @@ def draft_edge_cases(
     if client is None:
         client, default_mode, name = _endpoint(model, base_url)
     else:
-        default_mode, name = instructor.Mode.TOOLS, model or os.environ.get("PRELABEL_MODEL") or "gpt-4o-mini"
+        default_mode, name = instructor.Mode.TOOLS, resolve_endpoint(model=model).model
     wrapped = instructor.from_openai(client, mode=mode or default_mode)
     response_model = edge_case_model(sop)
     drafts: list[dict[str, Any]] = []

@@ -82,11 +82,6 @@ class LabelSpace:
         merged, answers = pd.factorize(pd.Series(canonical, dtype=object))
         return merged[codes].astype(np.int64), [str(a) for a in answers]
 
-    def canonical_series(self, values: pd.Series) -> pd.Series:
-        """`canonical` applied to every value of a column (computed once per distinct value)."""
-        codes, answers = self.canonical_codes(values)
-        return pd.Series(np.asarray(answers, dtype=object)[codes], index=values.index, dtype=object)
-
     def unknown(self, answer: str) -> list[str]:
         """Labels in an answer that the SOP does not allow (empty without an SOP)."""
         valid = self.valid_labels
