@@ -372,3 +372,20 @@ def test_missing_example_texts_are_left_out_of_candidates() -> None:
     cands = prelabel.compare(results, humans.assign(text=texts)).candidates
     examples = " || ".join(cands["examples"].dropna().astype(str))
     assert "hello" in examples and "nan" not in examples and "None" not in examples
+
+
+def test_reports_are_written_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, prelabel\n"
+        "h = prelabel.read_human_labels(sys.argv[1])\n"
+        "thai = h.assign(label='\\u0e23\\u0e32')\n"
+        "prelabel.compare(sys.argv[2], thai, multi_label=False).save(sys.argv[3])\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    args = [sys.executable, "-c", script, str(DATA / "humans.csv"), str(DATA / "labels.jsonl"), str(tmp_path)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, encoding="utf-8")
+    assert done.returncode == 0, done.stderr
+    assert "รา" in (tmp_path / "metrics.json").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 import prelabel
+from prelabel._jsonio import write_json
 
 app = typer.Typer(
     name="prelabel",
@@ -176,8 +177,7 @@ def agreement(
     loaded = prelabel.load_sop(sop) if sop else None
     metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns)
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(metrics, indent=2, ensure_ascii=False) + "\n"
-    (out / "metrics.json").write_text(text, encoding="utf-8")
+    write_json(out / "metrics.json", metrics)
     figures = ", ".join(
         f"{key} {'n/a' if metrics[key] is None else format(metrics[key], '.3f')}"
         for key in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha")

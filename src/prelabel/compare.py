@@ -17,7 +17,6 @@ Krippendorff's α.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from prelabel import interrater as irr
+from prelabel._jsonio import write_json
 from prelabel.ambiguity import candidates_frame, disagreements_frame
 from prelabel.compare_io import read_human_labels, read_results
 from prelabel.compare_metrics import model_metrics, rolled_levels, slice_metrics
@@ -80,7 +80,7 @@ class Comparison:
             "disagreements": out / "disagreements.csv",
             "candidates": out / "ambiguity_candidates.csv",
         }
-        paths["metrics"].write_text(json.dumps(_jsonable(self.metrics), indent=2, ensure_ascii=False) + "\n")
+        write_json(paths["metrics"], _jsonable(self.metrics))
         self.disagreements.to_csv(paths["disagreements"], index=False)
         self.candidates.to_csv(paths["candidates"], index=False)
         if html:

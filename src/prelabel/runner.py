@@ -27,6 +27,7 @@ import instructor
 from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import run_sync
+from prelabel._jsonio import write_json
 from prelabel.backends import resolve_endpoint
 from prelabel.caller import DEFAULT_MAX_TOKENS
 from prelabel.errors import InputError, ItemError
@@ -261,8 +262,7 @@ async def arun(
 
 
 def _write_summary(out: Path, summary: RunSummary) -> None:
-    text = json.dumps(summary.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
-    (out / RUN_FILE).write_text(text, encoding="utf-8")
+    write_json(out / RUN_FILE, summary.model_dump(mode="json"))
 
 
 def run(
