@@ -142,3 +142,18 @@ def test_demo_cli_runs_on_the_local_model(tmp_path: Path, monkeypatch: pytest.Mo
         assert record["status"] == "error" or record["label"] in SOP.answer_ids
     assert (out / "report" / "report.html").is_file()
     print(f"prelabel demo --max-items 4 on the local model: {elapsed:.1f}s")
+
+
+def test_demo_takes_key_and_server_from_env_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prelabel.testing import FakeServer
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    fake = FakeModel(default=Reply.answer("logistics.late_delivery"))
+    lines: list[str] = []
+    with FakeServer(fake) as server:
+        env = {"OPENAI_API_KEY": "sk-demo-env", "OPENAI_BASE_URL": server.url}
+        result = prelabel.run_demo(tmp_path, max_items=2, echo=lines.append, env=env)
+    assert result.summary.counts["ok"] == 2 and len(fake.requests) == 2
+    next_line = next(line for line in lines if line.startswith("next:"))
+    assert "--sop " in next_line and "--slice market --slice language" in next_line

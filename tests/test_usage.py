@@ -129,3 +129,9 @@ def test_count_tokens_counts_images_and_text_parts() -> None:
     with_image = count_tokens([{"role": "user", "content": parts}])
     text_only = count_tokens([{"role": "user", "content": "a photo"}])
     assert with_image > text_only
+
+
+def test_only_the_embedded_model_is_free() -> None:
+    table = PriceTable()
+    assert table.price_for("local") == table.price_for("local:/m/x.gguf") == Price(input=0, output=0)
+    assert table.price_for("localai-7b") is None

@@ -28,10 +28,12 @@ from prelabel.errors import EndpointError, InputError
 
 __all__ = [
     "DEFAULT_MODEL",
+    "LOCAL_BASE_URL",
     "MODES",
     "Endpoint",
     "check_credentials",
     "detect_backend",
+    "is_local_model",
     "local_model_path",
     "make_client",
     "parse_mode",
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "gpt-4o-mini"
+LOCAL_BASE_URL = "http://prelabel-local.invalid/v1"
+"""The base URL of the in-process embedded model (never resolved: its transport answers every request)."""
 OPENAI_URL = "https://api.openai.com/v1"
 _NO_KEY = "not-needed"  # placeholder for servers that take no key (the openai client insists on one)
 
@@ -98,6 +102,11 @@ def detect_backend(base_url: str | None) -> str:
     return "unknown"
 
 
+def is_local_model(model: str) -> bool:
+    """True for the embedded model: ``local`` or ``local:PATH.gguf``."""
+    return model == "local" or model.startswith("local:")
+
+
 def local_model_path(model: str) -> str | None:
     """The GGUF path of a ``local:PATH`` model (``None`` for plain ``local``: the bundled model)."""
     _, _, path = model.partition(":")
@@ -143,7 +152,7 @@ def resolve_endpoint(
         mode = env["PRELABEL_MODE"]
     chosen_mode = parse_mode(mode) if mode is not None else None
     wants_schema = isinstance(mode, str) and _key(mode) == _SCHEMA_IN_JSON_OBJECT
-    if model == "local" or model.startswith("local:"):
+    if is_local_model(model):
         if chosen_mode is None:
             chosen_mode = _local_mode()
         return Endpoint(model=model, backend="local", mode=chosen_mode)

@@ -24,7 +24,7 @@ from instructor.core.exceptions import InstructorRetryException
 from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
-from prelabel.backends import Endpoint, make_client
+from prelabel.backends import LOCAL_BASE_URL, Endpoint, make_client
 from prelabel.errors import EndpointError
 from prelabel.retry import Failure, MalformedResponse, RetryPolicy, call_with_retries, classify
 from prelabel.usage import Usage, usage_from_completion
@@ -171,7 +171,7 @@ class ModelCaller:
 
         is_async = not isinstance(client, openai.OpenAI)
         where = self.endpoint.describe()["base_url"]
-        in_process = self.endpoint.is_local or "prelabel-local" in str(getattr(client, "base_url", ""))
+        in_process = self.endpoint.is_local or str(getattr(client, "base_url", "")).startswith(LOCAL_BASE_URL)
         extra: dict[str, Any] = {} if in_process else {"timeout": self.retry.timeout}  # slow CPU is no outage
         schema = self.answer_model.model_json_schema() if self.endpoint.schema_in_json_object else None
 

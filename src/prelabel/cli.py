@@ -15,6 +15,9 @@ import typer
 
 import prelabel
 from prelabel._jsonio import write_json
+from prelabel.backends import resolve_endpoint
+from prelabel.caller import DEFAULT_MAX_TOKENS
+from prelabel.render import DEFAULT_TEMPLATE
 
 app = typer.Typer(
     name="prelabel",
@@ -77,7 +80,7 @@ def render(
     item: Annotated[
         str, typer.Option("--item", help='The item as JSON, e.g. \'{"id": "1", "text": "..."}\'.')
     ],
-    template: Annotated[str, typer.Option(help="Prompt template name.")] = "classify.v1",
+    template: Annotated[str, typer.Option(help="Prompt template name.")] = DEFAULT_TEMPLATE,
     rationale_language: Annotated[
         str | None, typer.Option("--rationale-language", help="Language the rationale is written in.")
     ] = None,
@@ -121,8 +124,10 @@ def run(
     id_col: Annotated[str, typer.Option("--id-col", help="Column holding the item id.")] = "id",
     text_col: Annotated[str, typer.Option("--text-col", help="Column holding the item text.")] = "text",
     prices: _PricesOpt = None,
-    template: Annotated[str, typer.Option(help="Prompt template name.")] = "classify.v1",
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Output tokens per answer.")] = 1024,
+    template: Annotated[str, typer.Option(help="Prompt template name.")] = DEFAULT_TEMPLATE,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="Output tokens per answer.")
+    ] = DEFAULT_MAX_TOKENS,
 ) -> None:
     """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json."""
     if dry_run:
@@ -137,7 +142,7 @@ def run(
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
         return
-    if (model or "").strip() == "local":
+    if resolve_endpoint(model=model).model == "local":  # the bundled smoke model (--model or PRELABEL_MODEL)
         from prelabel.local import SMOKE_MODEL_NOTE
 
         typer.echo(f"note: {SMOKE_MODEL_NOTE}", err=True)
@@ -245,22 +250,13 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except prelabel.SOPError as exc:
-        if _state["debug"]:
-            raise
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except prelabel.EndpointError as exc:
-        if _state["debug"]:
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ENDPOINT)
     except prelabel.PrelabelError as exc:
         if _state["debug"]:
             raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        lines = [str(p) for p in exc.problems] if isinstance(exc, prelabel.SOPError) else [f"error: {exc}"]
+        for line in lines:
+            typer.echo(line, err=True)
+        sys.exit(EXIT_ENDPOINT if isinstance(exc, prelabel.EndpointError) else EXIT_BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         sys.exit(130)

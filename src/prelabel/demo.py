@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from prelabel._bundled import bundled_sop, bundled_sop_path
-from prelabel.backends import DEFAULT_MODEL
+from prelabel.backends import DEFAULT_MODEL, is_local_model
 from prelabel.compare import Comparison, compare
 from prelabel.errors import InputError
 from prelabel.runner import RunSummary, run
@@ -113,7 +113,7 @@ def run_demo(
     """
     env = os.environ if env is None else env
     chosen, note = _choose_model(model, env, client)
-    is_local = chosen == "local" or chosen.startswith("local:")
+    is_local = is_local_model(chosen)
     limit = max_items if max_items is not None else (LOCAL_DEMO_ITEMS if is_local else None)
     if limit is not None and limit < 1:
         raise InputError(f"--max-items must be at least 1, got {limit}")
@@ -138,6 +138,9 @@ def run_demo(
         items_file,
         out,
         model=chosen,
+        # the key and server come from ``env`` too, as the model did (not only from os.environ)
+        api_key=env.get("OPENAI_API_KEY") if client is None else None,
+        base_url=env.get("OPENAI_BASE_URL") if client is None else None,
         client=client,
         concurrency=concurrency,
         progress=progress,
@@ -156,7 +159,11 @@ def run_demo(
     for line in _summary_lines(comparison):
         echo(line)
     echo(f"report: {report_dir / 'report.html'}")
-    echo(f"next: prelabel compare {out} {humans_file} -o {report_dir}")
+    slice_flags = " ".join(f"--slice {column}" for column in _SLICES)
+    echo(
+        f"next: prelabel compare {out} {humans_file} -o {report_dir} "
+        f"--sop {bundled_sop_path(DEMO_SOP)} {slice_flags}"
+    )
     return DemoResult(out, report_dir, chosen, note, summary, comparison)
 
 

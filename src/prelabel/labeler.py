@@ -70,11 +70,10 @@ class Labeler:
         max_tokens: int | None = DEFAULT_MAX_TOKENS,
     ):
         self.sop = sop
-        self.endpoint: Endpoint = resolve_endpoint(model=model, base_url=base_url, api_key=api_key, mode=mode)
-        if client is not None and base_url is None and not self.endpoint.is_local:
+        if client is not None and base_url is None:
             # an injected client knows its server: detect the backend (and default mode) from its URL
-            client_url = str(getattr(client, "base_url", "") or "").rstrip("/") or None
-            self.endpoint = resolve_endpoint(self.endpoint.model, client_url, api_key, mode)
+            base_url = str(getattr(client, "base_url", "") or "") or None
+        self.endpoint: Endpoint = resolve_endpoint(model=model, base_url=base_url, api_key=api_key, mode=mode)
         if client is None and not self.endpoint.is_local:
             check_credentials(self.endpoint)  # fail before any work, not on the first item
         self.max_reasks = max_reasks
@@ -82,7 +81,7 @@ class Labeler:
         self.template = template
         self.prices = prices or PriceTable()
         self.answer_model: type[BaseModel] = response_model(sop)
-        self.prompt_hash = prompt_hash(sop, template, self._language)
+        self.prompt_hash = prompt_hash(sop, template, self.language)
         self.caller = ModelCaller(
             self.endpoint,
             self.answer_model,
@@ -103,7 +102,8 @@ class Labeler:
         return self.caller.mode
 
     @property
-    def _language(self) -> str | None:
+    def language(self) -> str | None:
+        """The language rationales are written in: the ``rationale_language`` given, else the SOP's."""
         return self.rationale_language if self.rationale_language is not None else self.sop.rationale_language
 
     # ------------------------------------------------------------------------------------------------ results
@@ -160,7 +160,7 @@ class Labeler:
             return self._error(entry.item_id, stats, started, "invalid_item", entry.reason)
         item = entry
         try:
-            prompt = render_prompt(self.sop, item, self.template, self._language)
+            prompt = render_prompt(self.sop, item, self.template, self.language)
         except ItemError as exc:  # e.g. an unreadable image
             return self._error(exc.item_id, stats, started, "invalid_item", str(exc))
         try:

@@ -30,6 +30,7 @@ import httpx2
 import instructor
 import openai
 
+from prelabel.backends import LOCAL_BASE_URL
 from prelabel.errors import EndpointError
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ __all__ = [
 LOCAL_MODE = instructor.Mode.JSON_SCHEMA
 """The instructor mode to use with ``local_clients()``: the schema travels in ``response_format``."""
 
-LOCAL_BASE_URL = "http://prelabel-local.invalid/v1"
-"""The base URL of the in-process endpoint (never resolved: the transport answers every request)."""
 
 SMOKE_MODEL_NOTE = (
     "the bundled Gemma 3 270M model is a plumbing/smoke model: its answers are schema-valid but its "

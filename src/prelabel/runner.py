@@ -36,7 +36,7 @@ from prelabel.labeler import Labeler
 from prelabel.reading import BadItem, read_items
 from prelabel.render import DEFAULT_TEMPLATE, render_prompt
 from prelabel.result import LabelResult
-from prelabel.retry import RetryPolicy
+from prelabel.retry import RetryPolicy, redact
 from prelabel.schema import response_model
 from prelabel.sinks import LABELS_FILE, JsonlSink, ResultSink
 from prelabel.sop import SOP, load_sop
@@ -233,7 +233,7 @@ async def arun(
             endpoint=labeler.endpoint.describe(),
             template=template,
             prompt_hash=labeler.prompt_hash,
-            rationale_language=labeler.rationale_language or sop_obj.rationale_language,
+            rationale_language=labeler.language,
             items_source=_source_name(items),
             counts=dict(counts),
             errors_by_type=dict(sorted(errors.items())),
@@ -251,7 +251,8 @@ async def arun(
         await labeler.alabel_many(entries, concurrency=concurrency, progress=progress, on_result=on_result)
     except BaseException as exc:
         results_sink.close()
-        _write_summary(out, summary("aborted", f"{type(exc).__name__}: {exc}"))
+        reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # keys never reach run.json
+        _write_summary(out, summary("aborted", reason))
         raise
     finally:
         await labeler.aclose()

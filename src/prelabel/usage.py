@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from prelabel.backends import is_local_model
 from prelabel.errors import InputError
 
 __all__ = ["DEFAULT_PRICES", "Price", "PriceTable", "Usage", "count_tokens", "usage_from_completion"]
@@ -143,7 +144,7 @@ class PriceTable:
 
     def price_for(self, model: str) -> Price | None:
         """The price of ``model``: exact name, then without provider prefix or date suffix; else ``None``."""
-        if model.startswith("local"):
+        if is_local_model(model):
             return Price(input=0, output=0)
         for name in (model, model.rsplit("/", 1)[-1]):
             if name in self.prices:
