@@ -116,7 +116,8 @@ def default_model_path() -> Path:
     expected_size = sum(p.stat().st_size for p in gguf.chunk_paths())
     if target.is_file() and target.stat().st_size == expected_size:
         return target
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    # unique per process and thread: two first runs never write (or delete) each other's partial file
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         gguf.assemble(partial, overwrite=True)  # checks the sha256
