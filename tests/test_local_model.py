@@ -278,3 +278,16 @@ def test_local_model_reuses_the_sop_prefix_and_repeats_itself(
         first.confidence,
         first.rationale,
     )
+
+
+@pytest.mark.local_model
+def test_extra_buffer_types_are_off_by_default_and_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # repacked (AMX) buffers segfault on AMX virtual machines: ggml-org/llama.cpp#20824
+    import llama_cpp
+
+    default = local.load_local_model(n_ctx=256)
+    assert default.model_params.use_extra_bufts is False
+    assert local.load_local_model(n_ctx=256, use_extra_bufts=True).model_params.use_extra_bufts is True
+    monkeypatch.setenv(local.EXTRA_BUFTS_ENV, "1")
+    assert local.load_local_model(n_ctx=320).model_params.use_extra_bufts is True
+    assert llama_cpp.llama_model_default_params().use_extra_bufts is True  # llama.cpp's own default restored

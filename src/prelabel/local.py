@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -55,6 +56,8 @@ SMOKE_MODEL_NOTE = (
     "for useful labels"
 )
 
+EXTRA_BUFTS_ENV = "PRELABEL_LLAMA_EXTRA_BUFTS"
+"""Set to 1 to let llama.cpp repack weights into CPU-specific buffers (AMX, ...): off by default, see README."""
 INSTALL_HINT = "run `pip install 'prelabel[local]'`"
 DEFAULT_N_CTX = 4096
 DEFAULT_MAX_TOKENS = 512
@@ -163,9 +166,10 @@ def _load(model_path: str | Path | None, llama_kwargs: dict[str, Any]) -> tuple[
             raise EndpointError(f"local model file not found: {path}")
         options: dict[str, Any] = {"n_ctx": DEFAULT_N_CTX, "seed": SEED, "verbose": False}
         options.update(llama_kwargs)
+        extra_bufts = bool(options.pop("use_extra_bufts", _env_extra_bufts()))
         try:
             # llama.cpp prints a few warnings through Python's stderr even when not verbose
-            with contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stderr(io.StringIO()), _model_params(llama_cpp, extra_bufts):
                 llm = llama_cpp.Llama(model_path=str(path), **options)
         except (ValueError, RuntimeError) as exc:
             raise EndpointError(f"cannot load local model {path}: {exc}") from exc
@@ -176,6 +180,32 @@ def _load(model_path: str | Path | None, llama_kwargs: dict[str, Any]) -> tuple[
             llm.chat_handler = formatter.to_chat_handler()
         _MODELS[key] = (llm, threading.Lock())
         return _MODELS[key]
+
+
+def _env_extra_bufts() -> bool:
+    return os.environ.get(EXTRA_BUFTS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@contextlib.contextmanager
+def _model_params(llama_cpp: Any, use_extra_bufts: bool) -> Iterator[None]:
+    """Load with ``use_extra_bufts`` set: ``Llama()`` has no keyword for it, so wrap its default params.
+
+    Extra buffer types repack weights for CPU-specific kernels (AMX on Sapphire/Granite Rapids, AVX/NEON
+    repacks elsewhere); on AMX virtual machines the first decode segfaults (ggml-org/llama.cpp#20824).
+    """
+    module = llama_cpp.llama  # ``Llama.__init__`` calls ``llama_cpp.llama_model_default_params`` from here
+    original = module.llama_cpp.llama_model_default_params
+
+    def params() -> Any:
+        value = original()
+        value.use_extra_bufts = use_extra_bufts
+        return value
+
+    module.llama_cpp.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        module.llama_cpp.llama_model_default_params = original
 
 
 def _needs_gemma_template(llm: Llama) -> bool:
