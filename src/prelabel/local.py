@@ -57,7 +57,7 @@ SMOKE_MODEL_NOTE = (
 )
 
 EXTRA_BUFTS_ENV = "PRELABEL_LLAMA_EXTRA_BUFTS"
-"""Set to 1 to let llama.cpp repack weights into CPU-specific buffers (AMX, ...): off by default, see README."""
+"""Set to 1 to let llama.cpp repack weights into CPU-specific buffers (AMX, ...); off by default."""
 INSTALL_HINT = "run `pip install 'prelabel[local]'`"
 DEFAULT_N_CTX = 4096
 DEFAULT_MAX_TOKENS = 512
