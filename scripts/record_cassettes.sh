@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-record the vcrpy cassettes of tests/test_cassettes.py (tests/cassettes/test_cassettes/*.yaml).
+# Re-record the vcrpy cassettes of tests/llm/test_cassettes.py (tests/llm/cassettes/test_cassettes/*.yaml).
 #
 # Default: starts `python -m llama_cpp.server` on the bundled Gemma 3 270M on a free local port, records, stops
 # it. Needs `pip install -e '.[test,record]'` (the llama.cpp server).
@@ -24,7 +24,7 @@ if [ -z "${PRELABEL_CASSETTE_BASE_URL:-}" ]; then
   # The bundled GGUF has no chat template; prelabel.local's Gemma template keeps the SOP system message.
   model=$(python - "$work/tokenizer_config.json" <<'PY'
 import json, sys
-from prelabel.local import GEMMA_TOKENIZER_CONFIG, default_model_path
+from prelabel.llm.local.model import GEMMA_TOKENIZER_CONFIG, default_model_path
 json.dump(GEMMA_TOKENIZER_CONFIG, open(sys.argv[1], "w"))
 print(default_model_path())
 PY
@@ -47,22 +47,22 @@ fi
 export PRELABEL_CASSETTE_MODEL="${PRELABEL_CASSETTE_MODEL:-gemma-3-270m}"
 export PRELABEL_CASSETTE_MODE="${PRELABEL_CASSETTE_MODE:-tools}"
 echo "recording against $PRELABEL_CASSETTE_BASE_URL (model $PRELABEL_CASSETTE_MODEL)" >&2
-mkdir -p tests/cassettes/test_cassettes
+mkdir -p tests/llm/cassettes/test_cassettes
 # Replay sends the model name and mode recorded here (the server address is never stored).
 python - "${server:+llama_cpp.server}" <<'PY'
 import json, os, sys
 from importlib.metadata import version
 server = f"llama_cpp.server {version('llama-cpp-python')} + bundled Gemma 3 270M" if sys.argv[1] else "custom"
 note = {"model": os.environ["PRELABEL_CASSETTE_MODEL"], "mode": os.environ["PRELABEL_CASSETTE_MODE"], "server": server}
-with open("tests/cassettes/test_cassettes/recording.json", "w") as f:
+with open("tests/llm/cassettes/test_cassettes/recording.json", "w") as f:
     f.write(json.dumps(note, indent=2) + "\n")
 PY
-python -m pytest tests/test_cassettes.py --record-mode=rewrite -q "$@"
+python -m pytest tests/llm/test_cassettes.py --record-mode=rewrite -q "$@"
 
 # Replay offline, as CI does, and make sure no credential was stored.
 env -u PRELABEL_CASSETTE_BASE_URL -u PRELABEL_CASSETTE_MODEL -u PRELABEL_CASSETTE_MODE -u OPENAI_API_KEY \
-  python -m pytest tests/test_cassettes.py -q
-if grep -rniE 'authorization|bearer|api-key|\bsk-[A-Za-z0-9_-]{8,}' tests/cassettes/test_cassettes/; then
+  python -m pytest tests/llm/test_cassettes.py -q
+if grep -rniE 'authorization|bearer|api-key|\bsk-[A-Za-z0-9_-]{8,}' tests/llm/cassettes/test_cassettes/; then
   echo "credentials found in cassettes: do not commit them" >&2
   exit 1
 fi

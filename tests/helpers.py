@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prelabel.cli import main
+from prelabel.cli.app import main
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

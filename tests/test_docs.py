@@ -18,8 +18,14 @@ import prelabel
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(
-    m.name for m in pkgutil.iter_modules(prelabel.__path__, "prelabel.") if m.name != "prelabel.__main__"
+    m.name for m in pkgutil.walk_packages(prelabel.__path__, "prelabel.") if m.name != "prelabel.__main__"
 )
+
+
+def test_every_module_is_collected() -> None:
+    assert {"prelabel.labeling.runner", "prelabel.llm.local.model", "prelabel.comparison.metrics"} <= set(
+        MODULES
+    )
 
 
 @pytest.mark.parametrize("name", ["prelabel", *MODULES])

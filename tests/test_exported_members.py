@@ -11,6 +11,8 @@ import inspect
 import types
 from pathlib import Path
 
+import pytest
+
 import prelabel
 
 INCLUDED_PRIVATE_MEMBERS = {"__version__"}
@@ -24,7 +26,7 @@ def isort_key(name: str) -> tuple[int, str]:
 
 
 def names_bound_in_init() -> set[str]:
-    """Public names that ``prelabel/__init__.py`` binds at top level (imports and assignments)."""
+    """Public names that ``prelabel/__init__.py`` binds: assignments, imports, lazy ``_EXPORTS``."""
     tree = ast.parse(Path(inspect.getfile(prelabel)).read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in tree.body:
@@ -34,9 +36,18 @@ def names_bound_in_init() -> set[str]:
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
+            if node.target.id == "_EXPORTS" and isinstance(node.value, ast.Dict):
+                names.update(ast.literal_eval(k) for k in node.value.keys if k is not None)
         elif isinstance(node, ast.FunctionDef | ast.ClassDef):
             names.add(node.name)
     return {n for n in names if not n.startswith("_") or n in INCLUDED_PRIVATE_MEMBERS}
+
+
+def names_imported_for_type_checkers() -> set[str]:
+    """Names imported under ``if TYPE_CHECKING:`` (what mypy and IDEs see)."""
+    tree = ast.parse(Path(inspect.getfile(prelabel)).read_text(encoding="utf-8"))
+    blocks = [node for node in tree.body if isinstance(node, ast.If)]
+    return {alias.name for block in blocks for node in block.body for alias in getattr(node, "names", [])}
 
 
 def test_all_is_sorted() -> None:
@@ -46,9 +57,12 @@ def test_all_is_sorted() -> None:
 
 def test_all_matches_the_names_defined_in_init() -> None:
     assert set(prelabel.__all__) == names_bound_in_init()
+    assert names_imported_for_type_checkers() == set(prelabel.__all__) - INCLUDED_PRIVATE_MEMBERS
 
 
 def test_all_matches_the_public_attributes() -> None:
+    for name in prelabel.__all__:
+        getattr(prelabel, name)  # lazy names resolve
     public = {
         name
         for name, value in vars(prelabel).items()
@@ -56,6 +70,12 @@ def test_all_matches_the_public_attributes() -> None:
         and not isinstance(value, types.ModuleType)  # submodules become attributes once imported
     }
     assert set(prelabel.__all__) == public
+    assert set(prelabel.__all__) <= set(dir(prelabel))
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'labeller'"):
+        prelabel.labeller  # noqa: B018
 
 
 def test_every_export_exists_and_is_documented() -> None:

@@ -6,33 +6,87 @@
 'user'
 """
 
-from prelabel._bundled import bundled_sop, bundled_sop_path, bundled_sops
-from prelabel.compare import Comparison, agreement, compare
-from prelabel.compare_io import read_human_labels, read_results
-from prelabel.demo import DemoResult, run_demo
-from prelabel.edge_drafts import draft_edge_cases, write_draft_edge_cases
-from prelabel.errors import (
-    EndpointError,
-    InputError,
-    ItemError,
-    LabelingError,
-    PrelabelError,
-    Problem,
-    SOPError,
-    TemplateError,
-)
-from prelabel.items import Item
-from prelabel.labeler import Labeler
-from prelabel.reading import BadItem, read_items
-from prelabel.render import Prompt, list_templates, prompt_hash, render, render_prompt
-from prelabel.result import ErrorInfo, LabelResult, to_dataframe
-from prelabel.retry import RetryPolicy
-from prelabel.runner import Estimate, RunSummary, arun, estimate, run
-from prelabel.schema import response_model
-from prelabel.sop import SOP, load_sop, parse_sop
-from prelabel.usage import PriceTable, Usage
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
-__version__ = "0.1.0"
+from prelabel._version import __version__
+
+if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__`` imports
+    from prelabel.comparison.comparison import Comparison, agreement, compare
+    from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
+    from prelabel.comparison.inputs import read_human_labels, read_results
+    from prelabel.demo.walkthrough import DemoResult, run_demo
+    from prelabel.errors import (
+        EndpointError,
+        InputError,
+        ItemError,
+        LabelingError,
+        PrelabelError,
+        Problem,
+        SOPError,
+        TemplateError,
+    )
+    from prelabel.inputs.items import Item
+    from prelabel.inputs.reading import BadItem, read_items
+    from prelabel.labeling.labeler import Labeler
+    from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
+    from prelabel.labeling.runner import Estimate, RunSummary, arun, estimate, run
+    from prelabel.llm.retry import RetryPolicy
+    from prelabel.llm.usage import PriceTable, Usage
+    from prelabel.prompt.rendering import Prompt, list_templates, prompt_hash, render, render_prompt
+    from prelabel.prompt.schema import response_model
+    from prelabel.sop.bundled import bundled_sop, bundled_sop_path, bundled_sops
+    from prelabel.sop.spec import SOP, load_sop, parse_sop
+
+#: Where each public name lives. Imports are lazy: ``import prelabel`` loads no heavy dependency (openai,
+#: instructor, pandas, scikit-learn); a name's module loads on first use.
+_EXPORTS: dict[str, str] = {
+    "SOP": "prelabel.sop.spec",
+    "BadItem": "prelabel.inputs.reading",
+    "Comparison": "prelabel.comparison.comparison",
+    "DemoResult": "prelabel.demo.walkthrough",
+    "EndpointError": "prelabel.errors",
+    "ErrorInfo": "prelabel.labeling.result",
+    "Estimate": "prelabel.labeling.runner",
+    "InputError": "prelabel.errors",
+    "Item": "prelabel.inputs.items",
+    "ItemError": "prelabel.errors",
+    "LabelResult": "prelabel.labeling.result",
+    "Labeler": "prelabel.labeling.labeler",
+    "LabelingError": "prelabel.errors",
+    "PrelabelError": "prelabel.errors",
+    "PriceTable": "prelabel.llm.usage",
+    "Problem": "prelabel.errors",
+    "Prompt": "prelabel.prompt.rendering",
+    "RetryPolicy": "prelabel.llm.retry",
+    "RunSummary": "prelabel.labeling.runner",
+    "SOPError": "prelabel.errors",
+    "TemplateError": "prelabel.errors",
+    "Usage": "prelabel.llm.usage",
+    "agreement": "prelabel.comparison.comparison",
+    "arun": "prelabel.labeling.runner",
+    "bundled_sop": "prelabel.sop.bundled",
+    "bundled_sop_path": "prelabel.sop.bundled",
+    "bundled_sops": "prelabel.sop.bundled",
+    "compare": "prelabel.comparison.comparison",
+    "draft_edge_cases": "prelabel.comparison.drafts",
+    "estimate": "prelabel.labeling.runner",
+    "list_templates": "prelabel.prompt.rendering",
+    "load_sop": "prelabel.sop.spec",
+    "parse_sop": "prelabel.sop.spec",
+    "prompt_hash": "prelabel.prompt.rendering",
+    "read_human_labels": "prelabel.comparison.inputs",
+    "read_items": "prelabel.inputs.reading",
+    "read_results": "prelabel.comparison.inputs",
+    "render": "prelabel.prompt.rendering",
+    "render_prompt": "prelabel.prompt.rendering",
+    "response_model": "prelabel.prompt.schema",
+    "run": "prelabel.labeling.runner",
+    "run_demo": "prelabel.demo.walkthrough",
+    "to_dataframe": "prelabel.labeling.result",
+    "write_draft_edge_cases": "prelabel.comparison.drafts",
+}
 
 __all__ = [
     "SOP",
@@ -81,3 +135,23 @@ __all__ = [
     "to_dataframe",
     "write_draft_edge_cases",
 ]
+
+
+_SUBPACKAGES = frozenset(
+    {"cli", "comparison", "demo", "errors", "inputs", "labeling", "llm", "prompt", "sop", "testing"}
+)
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _SUBPACKAGES:  # ``prelabel.demo.demo_items()`` right after ``import prelabel``
+        return _importlib.import_module(f"prelabel.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prelabel' has no attribute '{name}'")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {name for name in globals() if name.startswith("__")})

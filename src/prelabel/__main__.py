@@ -1,5 +1,5 @@
 """``python -m prelabel``."""
 
-from prelabel.cli import main
+from prelabel.cli.app import main
 
 main()

@@ -1,0 +1,31 @@
+"""Where the data folders that SOP authors edit live: ``sop_specs/`` and ``prompts/``.
+
+Both sit at the top of the repository (one copy each) and ship inside the wheel as ``prelabel/sop_specs``
+and ``prelabel/prompts`` (hatchling ``force-include``). An editable install (``pip install -e .``) puts
+``src/`` on ``sys.path`` instead, where they are absent: then they are read from the checkout, two levels
+above this file.
+
+    >>> data_dir("prompts").joinpath("classify.v1.jinja").is_file()
+    True
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["data_dir"]
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@cache
+def data_dir(name: Literal["sop_specs", "prompts"]) -> Path:
+    """The folder holding the bundled SOPs or prompt templates, in a wheel or an editable checkout."""
+    for candidate in (_PACKAGE / name, _PACKAGE.parent.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(  # a broken install: neither the wheel's copy nor a checkout's
+        f"prelabel's {name}/ folder is in neither {_PACKAGE} nor the source checkout; reinstall prelabel"
+    )

@@ -1,0 +1,9 @@
+"""The ``prelabel`` command line: thin typer commands over the public ``prelabel`` API only.
+
+Modules: ``app`` (the typer app, ``main``, one-line errors and exit codes) and one module per command group.
+May import: ``prelabel`` (the public API) and ``prelabel.errors``; nothing imports it.
+"""
+
+from prelabel.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,219 @@
+"""Compare model labels with human labels: agreement metrics, disagreements and SOP ambiguity candidates.
+
+    >>> import pandas as pd, prelabel
+    >>> results = pd.DataFrame({"item_id": [1, 2, 3], "label": ["a", "b", "b"], "confidence": 0.9})
+    >>> humans = pd.DataFrame({"item_id": ["1", "1", "2", "2", "3", "3"], "annotator": ["x", "y"] * 3,
+    ...                        "label": ["a", "a", "b", "a", "b", "b"]})
+    >>> cmp = prelabel.compare(results, humans)
+    >>> cmp.metrics["summary"]["n_compared"], list(cmp.disagreements["item_id"])
+    (3, ['2'])
+
+Single-label answers are compared as nominal categories. For multi-label SOPs an answer is a label *set*: the
+human majority is the most frequent set, κ/α/percent agreement treat each distinct set as one category
+(exact-set agreement), and precision/recall/F1 are computed per label on the binarised sets, with
+sample-level Jaccard and exact match. ``humans.per_label`` adds each label's present/absent Fleiss' κ and
+Krippendorff's α.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prelabel._jsonio import write_json
+from prelabel.comparison import interrater as irr
+from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
+from prelabel.comparison.inputs import read_human_labels, read_results
+from prelabel.comparison.labelspace import LabelSpace
+from prelabel.comparison.metrics import model_metrics, rolled_levels, slice_metrics
+from prelabel.comparison.prep import Prepared, prepare
+from prelabel.errors import InputError
+from prelabel.sop.spec import SOP
+
+__all__ = ["Comparison", "agreement", "compare"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class Comparison:
+    """What `compare` returns: ``metrics`` (a JSON-able dict), ``disagreements`` and ``candidates``."""
+
+    metrics: dict[str, Any]
+    disagreements: pd.DataFrame
+    candidates: pd.DataFrame
+    sop: SOP | None = field(default=None, repr=False)
+
+    def to_markdown(self, top: int = 5) -> str:
+        """A short Markdown summary (what the CLI prints)."""
+        from prelabel.comparison.report import markdown_summary
+
+        return markdown_summary(self, top=top)
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the self-contained HTML report to ``path``."""
+        from prelabel.comparison.report import write_html
+
+        return write_html(self, Path(path))
+
+    def save(self, directory: str | Path, html: bool = True) -> dict[str, Path]:
+        """Write ``metrics.json``, ``disagreements.csv``, ``ambiguity_candidates.csv`` and ``report.html``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {
+            "metrics": out / "metrics.json",
+            "disagreements": out / "disagreements.csv",
+            "candidates": out / "ambiguity_candidates.csv",
+        }
+        write_json(paths["metrics"], _jsonable(self.metrics))
+        self.disagreements.to_csv(paths["disagreements"], index=False)
+        self.candidates.to_csv(paths["candidates"], index=False)
+        if html:
+            paths["report"] = self.to_html(out / "report.html")
+        return paths
+
+
+def _space(sop: SOP | None, multi_label: bool | None, results: pd.DataFrame | None = None) -> LabelSpace:
+    if sop is not None:
+        if multi_label is not None and multi_label != sop.multi_label:
+            raise InputError(f"multi_label={multi_label} contradicts the SOP's task '{sop.task}'")
+        return LabelSpace(sop, sop.multi_label)
+    if multi_label is None:
+        multi_label = bool(
+            results is not None and results["labels"].notna().any() and results["label"].isna().all()
+        )
+    return LabelSpace(None, multi_label)
+
+
+def _human_metrics(prep: Prepared) -> dict[str, Any]:
+    ratings = prep.ratings
+    out: dict[str, Any] = {
+        "n_items": ratings.n_items,
+        "n_annotators": len(ratings.annotators),
+        "n_annotations": len(ratings.item),
+        **irr.summary(ratings.counts),
+        "per_annotator": irr.per_annotator(ratings, prep.leave_one_out)[0].to_dict(orient="records"),
+    }
+    if prep.space.multi_label:
+        out["per_label"] = prep.per_label_agreement()
+    if len(ratings.annotators) < 2:
+        prep.notes.append("only one annotator: agreement among humans (κ, α, percent agreement) is undefined")
+    elif out["fleiss_kappa"] is None:
+        prep.notes.append(
+            "agreement among humans is undefined: no item has two labels, or only one class is used"
+        )
+    return out
+
+
+def agreement(
+    humans: str | Path | pd.DataFrame,
+    *,
+    wide: bool = False,
+    sop: SOP | None = None,
+    multi_label: bool | None = None,
+    slices: list[str] | None = None,
+) -> dict[str, Any]:
+    """Agreement among human annotators only (no model): a JSON-able dict, as in ``metrics.json``.
+
+    Keys: ``percent_agreement``, ``fleiss_kappa``, ``krippendorff_alpha``, ``n_items``, ``n_annotators``,
+    ``n_annotations``, ``per_annotator`` (each annotator vs the others' consensus), ``slices``, ``skipped``,
+    ``notes``. Undefined figures (one annotator, one class) are ``None`` and explained in ``notes``.
+    """
+    frame = read_human_labels(humans, wide=wide, slices=slices)
+    prep = prepare(frame, None, _space(sop, multi_label))
+    if len(prep.ratings.item) == 0:
+        raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
+    metrics = _human_metrics(prep)
+    metrics["slices"] = slice_metrics(prep)
+    metrics.update(
+        task="multi_label" if prep.space.multi_label else "single_label",
+        skipped=prep.skipped,
+        skipped_examples=prep.examples,
+        notes=prep.notes,
+    )
+    return _jsonable(metrics)
+
+
+def compare(
+    results: str | Path | pd.DataFrame,
+    humans: str | Path | pd.DataFrame,
+    *,
+    sop: SOP | None = None,
+    wide: bool = False,
+    multi_label: bool | None = None,
+    slices: list[str] | None = None,
+    confident: float = 0.7,
+    examples: int = 3,
+) -> Comparison:
+    """Compare model results with human labels.
+
+    ``results``: ``labels.jsonl``, a run directory, or a DataFrame (``item_id``, ``label``/``labels``,
+    optional ``status``, ``confidence``, ``cited_rules``, ``samples``). ``humans``: CSV or DataFrame, long
+    form (``item_id,annotator,label``) or wide with ``wide=True``. ``sop`` checks labels against the SOP,
+    rolls leaves up its tree and quotes its text in the candidates. A model answer counts as confident when
+    its certainty (agreement of self-consistency ``samples`` if present, else ``confidence``) is at least
+    ``confident``.
+    """
+    res = read_results(results)
+    frame = read_human_labels(humans, wide=wide, slices=slices)
+    prep = prepare(frame, res, _space(sop, multi_label, res))
+    space = prep.space
+    if prep.n_compared == 0:
+        raise InputError(
+            f"no item has both a model label and a human label (model rows: {len(res)}, human items: "
+            f"{int(prep.human_rows.sum())}; skipped: {_describe(prep.skipped)}); do the item ids match?"
+        )
+    humans_metrics = _human_metrics(prep)
+    rolled = rolled_levels(prep)
+    model = model_metrics(prep, rolled)
+    dis = disagreements_frame(prep, confident=confident)
+    cands = candidates_frame(dis, prep, examples=examples)
+    summary = {
+        "n_compared": prep.n_compared,
+        "accuracy": model["vs_majority"]["accuracy"],
+        "macro_f1": model["vs_majority"]["macro_f1"],
+        "kappa_vs_majority": model["vs_majority"]["kappa"],
+        "percent_agreement": humans_metrics["percent_agreement"],
+        "fleiss_kappa": humans_metrics["fleiss_kappa"],
+        "krippendorff_alpha": humans_metrics["krippendorff_alpha"],
+        "n_disagreements": len(dis),
+        "n_candidates": len(cands),
+    }
+    metrics = {
+        "task": "multi_label" if space.multi_label else "single_label",
+        "sop": None if sop is None else {"id": sop.id, "version": sop.version, "sha256": sop.sha256},
+        "summary": summary,
+        "counts": prep.counts(len(res)),
+        "skipped": prep.skipped,
+        "skipped_examples": prep.examples,
+        "notes": prep.notes,
+        "model_vs_majority": model["vs_majority"],
+        "model_vs_annotators": model["vs_annotators"],
+        "levels": model["levels"],
+        "humans": humans_metrics,
+        "slices": slice_metrics(prep, rolled),
+        "ambiguity": {
+            "confident_threshold": confident,
+            "kinds": {str(k): int(v) for k, v in dis["kind"].value_counts().items()} if len(dis) else {},
+        },
+    }
+    return Comparison(_jsonable(metrics), dis, cands, sop)
+
+
+def _describe(skipped: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in skipped.items() if v) or "nothing"

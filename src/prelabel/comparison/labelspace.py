@@ -1,0 +1,123 @@
+"""The answers a comparison works with: canonical label text, SOP validity and roll-up to tree levels.
+
+An *answer* is what one annotator (or the model) gave one item: a label id, or for multi-label SOPs a label
+set written canonically as ``a;b`` (members in SOP order, else sorted). Agreement, majority votes and
+disagreement clusters treat answers as nominal categories; per-label figures split sets into their members.
+
+Work is done once per distinct answer, never per row: callers factorize a column and map the uniques.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from prelabel.comparison.inputs import as_list
+from prelabel.sop.spec import SOP
+
+__all__ = ["SEP", "LabelSpace"]
+
+SEP = ";"
+
+
+def _joined(value: object) -> object:
+    return SEP.join(map(str, value)) if isinstance(value, list | tuple | np.ndarray) else value
+
+
+@dataclass
+class LabelSpace:
+    """Canonicalises answers and rolls them up the label tree (from the SOP, else from dotted ids)."""
+
+    sop: SOP | None = None
+    multi_label: bool = False
+    _order: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sop is not None:
+            self._order = {label: i for i, label in enumerate(self.sop.label_index)}
+            self._order.setdefault(self.sop.abstain.label, len(self._order))
+
+    @property
+    def valid_labels(self) -> frozenset[str] | None:
+        """Label ids an answer may contain (leaves and the abstain label), or ``None`` without an SOP."""
+        return None if self.sop is None else frozenset(self.sop.answer_ids)
+
+    def members(self, answer: str) -> list[str]:
+        """The label ids in an answer."""
+        if not self.multi_label:
+            return [answer] if answer else []
+        return [part for part in answer.split(SEP) if part]
+
+    def _sort(self, labels: Iterable[str]) -> list[str]:
+        unique = set(labels)
+        return sorted(unique, key=lambda x: (self._order.get(x, len(self._order)), x))
+
+    def canonical(self, raw: object) -> str:
+        """One answer as canonical text ('' if empty); multi-label lists and ``;``-text become sorted sets."""
+        if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+            return ""
+        if isinstance(raw, list | tuple | np.ndarray):
+            parts = [str(p).strip() for p in raw]
+        else:
+            text = str(raw).strip()
+            if not self.multi_label:
+                return text
+            parts = as_list(text) or []  # ";"-separated or a JSON list
+        parts = [p for p in parts if p]
+        if not self.multi_label:
+            return SEP.join(parts)
+        return SEP.join(self._sort(parts))
+
+    def canonical_codes(self, values: pd.Series) -> tuple[np.ndarray, list[str]]:
+        """Codes into the distinct canonical answers of a column (``""`` if empty); one pass over the rows."""
+        try:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        except TypeError:  # list cells (multi-label answers): join them first
+            codes, uniques = pd.factorize(values.map(_joined), use_na_sentinel=True)
+        canonical = [self.canonical(u) for u in uniques] + [""]
+        merged, answers = pd.factorize(pd.Series(canonical, dtype=object))
+        return merged[codes].astype(np.int64), [str(a) for a in answers]
+
+    def unknown(self, answer: str) -> list[str]:
+        """Labels in an answer that the SOP does not allow (empty without an SOP)."""
+        valid = self.valid_labels
+        if valid is None:
+            return []
+        return [m for m in self.members(answer) if m not in valid]
+
+    def _ancestors(self, label: str) -> list[str]:
+        if self.sop is not None:
+            return self.sop.ancestors(label) or [label]
+        parts = label.split(".")
+        return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+    def depth(self, answers: Iterable[str]) -> int:
+        """The deepest tree level any label of these answers sits at (1 = top level)."""
+        depths = [len(self._ancestors(m)) for a in answers for m in self.members(a)]
+        return max(depths, default=1)
+
+    def rollup(self, answer: str, level: int) -> str:
+        """The answer with each label replaced by its ancestor at ``level`` (shallower leaves stay as is)."""
+        rolled = []
+        for label in self.members(answer):
+            chain = self._ancestors(label)
+            rolled.append(chain[min(level, len(chain)) - 1])
+        return SEP.join(self._sort(rolled)) if self.multi_label else (rolled[0] if rolled else "")
+
+    def rollup_codes(self, names: list[str], level: int) -> tuple[list[str], np.ndarray]:
+        """Level names and an array mapping each answer code in ``names`` to its level code."""
+        rolled = [self.rollup(n, level) for n in names]
+        codes, uniques = pd.factorize(pd.Series(rolled, dtype=object), sort=True)
+        return [str(u) for u in uniques], codes.astype(np.int64)
+
+    def binarize(self, names: list[str]) -> tuple[list[str], np.ndarray]:
+        """Label ids and an answers × labels 0/1 matrix (scikit-learn's ``MultiLabelBinarizer``)."""
+        members = [self.members(n) for n in names]
+        classes = self._sort(m for group in members for m in group)
+        binarizer = MultiLabelBinarizer(classes=classes)
+        matrix = binarizer.fit_transform(members) if names else np.zeros((0, len(classes)), dtype=int)
+        return classes, np.asarray(matrix, dtype=np.int8)

@@ -1,0 +1,187 @@
+"""Model-vs-human figures (scikit-learn): per label, per tree level, per annotator and per slice.
+
+The reference is the human majority answer; items whose majority is tied are left out of these figures (and
+counted in ``n_tied_excluded``), while κ against each annotator uses every compared annotation.
+
+Every figure is computed from a contingency table of (reference, predicted) answer codes: scikit-learn gets
+the distinct pairs with their counts as ``sample_weight``, which yields exactly the figures of the item-level
+arrays at a cost that does not grow with the number of items.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fscore_support
+
+from prelabel.comparison import interrater as irr
+from prelabel.comparison.labelspace import LabelSpace
+from prelabel.comparison.prep import Prepared
+
+__all__ = ["model_metrics", "roll_counts", "rolled_levels", "slice_metrics", "tree_levels", "versus"]
+
+_EMPTY: dict[str, Any] = {
+    "accuracy": None,
+    "macro_f1": None,
+    "weighted_f1": None,
+    "kappa": None,
+    "per_label": [],
+}
+
+
+def roll_counts(counts: np.ndarray, mapping: np.ndarray, n_out: int) -> np.ndarray:
+    """Merge count-table columns: column ``c`` is added into output column ``mapping[c]``."""
+    out = np.zeros((counts.shape[0], n_out), dtype=np.int32)
+    for column, target in enumerate(mapping):
+        out[:, target] += counts[:, column]
+    return out
+
+
+def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    if len(values) == 0 or (weights is not None and weights.sum() == 0):
+        return None
+    return float(np.average(values, weights=weights))
+
+
+def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = True) -> dict[str, Any]:
+    """Figures of a contingency table: rows are reference answer codes, columns predicted ones (``names``)."""
+    truth, pred = np.nonzero(table)
+    weight = table[truth, pred]
+    out: dict[str, Any] = {"n": int(weight.sum())}
+    if out["n"] == 0:
+        return {**out, **_EMPTY}
+    out["accuracy"] = float(accuracy_score(truth, pred, sample_weight=weight))
+    out["kappa"] = irr.kappa_from_table(table)
+    if space.multi_label:
+        label_names, member = space.binarize(names)
+        y_true, y_pred = member[truth], member[pred]
+        precision, recall, f1, support = precision_recall_fscore_support(
+            y_true, y_pred, average=None, zero_division=0, sample_weight=weight
+        )
+        predicted = (y_pred * weight[:, None]).sum(axis=0)
+        out["exact_match"] = out["accuracy"]
+        out["jaccard"] = float(
+            jaccard_score(y_true, y_pred, average="samples", zero_division=1.0, sample_weight=weight)
+        )
+    else:
+        labels = np.union1d(truth, pred)
+        precision, recall, f1, support = precision_recall_fscore_support(
+            truth, pred, labels=labels, zero_division=0, sample_weight=weight
+        )
+        predicted = table.sum(axis=0)[labels]
+        label_names = [names[c] for c in labels]
+        if full:
+            matrix = table[np.ix_(labels, labels)]  # the contingency table is the confusion matrix
+            out["confusion"] = {"labels": label_names, "matrix": matrix.astype(np.int64).tolist()}
+    present = (support + predicted) > 0
+    out["macro_f1"] = _mean(f1[present])
+    out["weighted_f1"] = _mean(f1, support)
+    if full:
+        rows = zip(label_names, precision, recall, f1, support, predicted, present, strict=True)
+        out["per_label"] = [
+            {"label": n, "precision": float(p), "recall": float(r), "f1": float(f)}
+            | {"support": int(s), "predicted": int(c)}
+            for n, p, r, f, s, c, keep in rows
+            if keep
+        ]
+    return out
+
+
+Rolled = list[tuple[int, list[str], np.ndarray, np.ndarray, np.ndarray]]
+
+
+def rolled_levels(prep: Prepared) -> Rolled:
+    """Per tree level above the leaves: its label names, the leaf → level code mapping, and each item's
+    human majority (and tie flag) at that level."""
+    codes, patterns = prep.patterns
+    out: Rolled = []
+    for level in range(1, prep.space.depth(prep.names)):
+        names, mapping = prep.space.rollup_codes(prep.names, level)
+        top, _, tied = irr.majority(roll_counts(patterns, mapping, len(names)))
+        out.append((level, names, mapping, top[codes], tied[codes]))
+    return out
+
+
+def tree_levels(prep: Prepared, rolled: Rolled, mask: np.ndarray, full: bool = True) -> list[dict[str, Any]]:
+    """Model vs human majority at every level above the leaves, over the compared items in ``mask``."""
+    levels = []
+    for level, names, mapping, top, tied in rolled:
+        keep = mask & ~tied
+        table = irr.pair_counts(top[keep], mapping[prep.model[keep]], len(names))
+        figures = versus(prep.space, names, table, full=full)
+        levels.append({"level": level, "n_tied_excluded": int((mask & tied).sum()), **figures})
+    return levels
+
+
+def model_metrics(prep: Prepared, rolled: Rolled) -> dict[str, Any]:
+    """``vs_majority`` (with confusion matrix), ``levels`` (every tree level, the leaves last) and
+    ``vs_annotators`` (κ and agreement of the model with each annotator)."""
+    top, _, tied = prep.majority
+    compared, n_names = prep.compared, len(prep.names)
+    use = compared & ~tied
+    vs_majority = versus(prep.space, prep.names, irr.pair_counts(top[use], prep.model[use], n_names))
+    vs_majority["n_tied_excluded"] = int((compared & tied).sum())
+    levels = tree_levels(prep, rolled, compared)
+    leaf = {k: v for k, v in vs_majority.items() if k != "confusion"}
+    levels.append({"level": len(rolled) + 1, "leaf": True, **leaf})
+    ratings = prep.ratings
+    model = prep.model[ratings.item]
+    ok = model >= 0
+    n_annotators = len(ratings.annotators)
+    tables = irr.grouped_pair_counts(
+        ratings.annotator[ok], ratings.label[ok], model[ok], n_annotators, n_names
+    )
+    vs_annotators = []
+    for name, table in zip(ratings.annotators, tables, strict=True):
+        n = int(table.sum())
+        agreement = float(np.trace(table) / n) if n else None
+        vs_annotators.append(
+            {"annotator": str(name), "n": n, "agreement": agreement, "kappa": irr.kappa_from_table(table)}
+        )
+    return {"vs_majority": vs_majority, "levels": levels, "vs_annotators": vs_annotators}
+
+
+def slice_metrics(prep: Prepared, rolled: Rolled | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Per slice column and value: agreement among humans (with each annotator vs the others' consensus)
+    and, given the tree ``rolled`` (see ``rolled_levels``), the model's accuracy, macro F1, κ vs the majority,
+    per-label and per-tree-level figures."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    has_humans = prep.ratings.n_raters > 0
+    pattern, patterns = prep.patterns
+    if rolled is not None:
+        top, _, tied = prep.majority
+        compared = prep.compared
+        use = compared & ~tied
+    for column, values in prep.slices.items():
+        codes, uniques = values.codes, list(values.categories)
+        if rolled is not None:
+            tables = irr.grouped_pair_counts(
+                codes[use], top[use], prep.model[use], len(uniques), len(prep.names)
+            )
+        by_slice = irr.per_annotator(prep.ratings, prep.leave_one_out, codes[prep.ratings.item], len(uniques))
+        rows = []
+        for code, value in enumerate(uniques):
+            mask = (codes == code) & has_humans
+            if not mask.any():
+                continue
+            row: dict[str, Any] = {"value": value, "n_items": int(mask.sum())}
+            row.update(irr.summary(patterns, np.bincount(pattern[mask], minlength=len(patterns))))
+            if rolled is not None:
+                figures = versus(prep.space, prep.names, tables[code])
+                row.update(
+                    n_compared=int((mask & compared).sum()),
+                    accuracy=figures["accuracy"],
+                    macro_f1=figures["macro_f1"],
+                    kappa_vs_majority=figures["kappa"],
+                    per_label=figures["per_label"],
+                    levels=[
+                        *tree_levels(prep, rolled, mask & compared, full=False),
+                        {"level": len(rolled) + 1, "leaf": True, "n": figures["n"]}
+                        | {k: figures[k] for k in ("accuracy", "macro_f1", "kappa")},
+                    ],
+                )
+            row["per_annotator"] = by_slice[code].to_dict(orient="records")
+            rows.append(row)
+        out[column] = rows
+    return out

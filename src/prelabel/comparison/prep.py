@@ -1,0 +1,302 @@
+"""Cleaning and aligning the comparator's inputs, counting everything skipped and why.
+
+Nothing is dropped silently: every annotation or model row left out of the figures is counted in ``skipped``
+(with a few offending values in ``examples``), and the counts go into ``metrics.json``.
+
+Everything is vectorised: ids and answers are factorized once, and per-item figures that depend only on an
+item's row of the count table (majority, share, ties) are computed once per distinct row ("pattern").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prelabel.comparison import interrater as irr
+from prelabel.comparison.inputs import as_list, factorize_ids
+from prelabel.comparison.labelspace import LabelSpace
+
+__all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
+
+#: Slice columns with more distinct values than this are not sliced (a note says so).
+MAX_SLICE_VALUES = 50
+#: The slice value of items whose slice column is empty.
+MISSING = "(missing)"
+_SKIPS = (
+    "annotations_without_item_id",
+    "annotations_empty",
+    "annotations_not_in_sop",
+    "annotations_duplicate",
+    "model_rows_without_item_id",
+    "model_rows_duplicate",
+    "items_model_error",
+    "items_model_abstained",
+    "items_model_label_missing",
+    "items_model_label_not_in_sop",
+    "items_without_human_label",
+    "items_without_valid_human_label",
+    "items_without_model_label",
+)
+
+
+@dataclass
+class Prepared:
+    """Aligned inputs: human `Ratings` over answer codes, and the model's answer per item."""
+
+    space: LabelSpace
+    names: list[str]
+    ratings: irr.Ratings
+    human_rows: np.ndarray
+    slices: dict[str, pd.Categorical]
+    text: np.ndarray | None
+    skipped: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    model: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    certainty: np.ndarray = field(default_factory=lambda: np.empty(0))
+    confidence: np.ndarray = field(default_factory=lambda: np.empty(0))
+    row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    results: pd.DataFrame | None = None
+
+    @property
+    def compared(self) -> np.ndarray:
+        """Mask of items with both a usable model answer and at least one human answer."""
+        return (self.model >= 0) & (self.ratings.n_raters > 0)
+
+    @property
+    def n_compared(self) -> int:
+        """Number of compared items."""
+        return int(self.compared.sum())
+
+    @cached_property
+    def patterns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, the code of its count-table row among the distinct rows; and those rows."""
+        return irr.row_patterns(self.ratings.counts)
+
+    @cached_property
+    def leave_one_out(self) -> np.ndarray:
+        """Per annotation, the other annotators' majority answer (-1 if tied or none)."""
+        return irr.leave_one_out(self.ratings)
+
+    @cached_property
+    def majority(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per item: human majority answer code, its share, and whether it is tied."""
+        codes, rows = self.patterns
+        top, share, tied = irr.majority(rows)
+        return top[codes], share[codes], tied[codes]
+
+    def counts(self, n_results: int) -> dict[str, int]:
+        """Sizes of the inputs and of what was compared."""
+        return {
+            "model_rows": n_results,
+            "human_items": int(self.human_rows.sum()),
+            "human_annotations": len(self.ratings.item),
+            "annotators": len(self.ratings.annotators),
+            "compared_items": self.n_compared,
+        }
+
+    def per_label_agreement(self) -> list[dict[str, Any]]:
+        """Multi-label: each label's present/absent Fleiss' κ and Krippendorff's α among humans."""
+        classes, member = self.space.binarize(self.names)
+        present = self.ratings.counts @ member.astype(np.int32)
+        raters = self.ratings.n_raters
+        rows = []
+        for j, label in enumerate(classes):
+            table = np.column_stack([present[:, j], raters - present[:, j]])
+            rows.append({"label": label, **irr.summary(table)})
+        return rows
+
+
+def _examples(values: Any, limit: int = 10) -> list[str]:
+    return [str(v) for v in pd.Series(values, dtype=object).value_counts().index[:limit]]
+
+
+def _sorted_answers(space: LabelSpace, answers: set[str]) -> list[str]:
+    order = {label: i for i, label in enumerate(space.sop.label_index)} if space.sop else {}
+    return sorted(answers, key=lambda a: ([order.get(m, len(order)) for m in space.members(a)], a))
+
+
+def _status(values: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = np.array([str(u).strip().lower() for u in uniques] + ["ok"], dtype=object)
+    return text[codes]
+
+
+def _per_item(
+    frame: pd.DataFrame, item: np.ndarray, n_items: int, notes: list[str]
+) -> tuple[dict[str, pd.Categorical], np.ndarray | None]:
+    """Slice columns as one categorical value per item (from its first human row), and the ``text`` column."""
+    with_id = np.flatnonzero(item >= 0)
+    first = np.full(n_items + 1, -1, dtype=np.int64)
+    first[item[with_id[::-1]]] = with_id[::-1]
+    first = first[:n_items]
+    slices: dict[str, pd.Categorical] = {}
+    text = None
+    for column in frame.columns:
+        if column in ("item_id", "annotator", "label"):
+            continue
+        values = np.append(frame[column].to_numpy(dtype=object), np.array([None], dtype=object))[first]
+        if column == "text":
+            text = values
+            continue
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        names = [str(u) if str(u) != "" else MISSING for u in uniques] + [MISSING]
+        merged, categories = pd.factorize(pd.Series(names, dtype=object), sort=True)
+        if len(categories) > MAX_SLICE_VALUES:
+            notes.append(
+                f"column '{column}' has {len(categories)} values (> {MAX_SLICE_VALUES}): not a slice"
+            )
+        else:
+            slices[column] = pd.Categorical.from_codes(merged[codes], categories=[str(c) for c in categories])
+    return slices, text
+
+
+def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) -> Prepared:
+    """Canonicalise and check human answers (and model rows); align both on item ids."""
+    skipped = dict.fromkeys(_SKIPS, 0)
+    examples: dict[str, list[str]] = {}
+    notes: list[str] = []
+    answer, answers = space.canonical_codes(frame["label"])
+    model: tuple[np.ndarray, list[str]] | None = None
+    if res is not None:
+        model = space.canonical_codes(res["labels" if space.multi_label else "label"])
+    id_columns = [frame["item_id"], *([res["item_id"]] if res is not None else [])]
+    (item, *result_item), items = factorize_ids(*id_columns)
+    n_items = len(items)
+    no_id = item < 0
+    skipped["annotations_without_item_id"] = int(no_id.sum())
+    empty = (np.asarray(answers, dtype=object) == "")[answer] & ~no_id
+    skipped["annotations_empty"] = int(empty.sum())
+    unknown = [space.unknown(a) for a in answers]
+    invalid = np.asarray([bool(u) for u in unknown], dtype=bool)[answer] & ~no_id
+    if invalid.any():
+        skipped["annotations_not_in_sop"] = int(invalid.sum())
+        tally = np.bincount(answer[invalid], minlength=len(answers))
+        found: Counter[str] = Counter()
+        for a in np.flatnonzero(tally):
+            found.update(dict.fromkeys(unknown[a], int(tally[a])))
+        examples["annotations_not_in_sop"] = [m for m, _ in found.most_common(10)]
+    keep = ~(no_id | empty | invalid)
+    model_ok = set() if model is None else {a for a in model[1] if a and not space.unknown(a)}
+    valid = {a for a, u in zip(answers, unknown, strict=True) if a and not u}
+    names = _sorted_answers(space, valid | model_ok)
+    (annotator,), annotators = factorize_ids(frame["annotator"])
+    if (annotator < 0).any():
+        annotator = np.where(annotator < 0, len(annotators), annotator)
+        annotators = annotators.append(pd.Index(["(no annotator)"], dtype=object))
+    label = pd.Index(names).get_indexer(pd.Index(answers, dtype=object))[answer]
+    key = item.astype(np.int64) * len(annotators) + annotator
+    if n_items * len(annotators) <= 50_000_000:
+        seen = np.bincount(key[keep], minlength=n_items * len(annotators))
+        has_duplicates = bool((seen > 1).any())
+    else:
+        has_duplicates = True
+    if has_duplicates:
+        duplicate = (
+            pd.Series(np.where(keep, key, -1 - np.arange(len(key)))).duplicated(keep="last").to_numpy()
+        )
+        skipped["annotations_duplicate"] = int(duplicate.sum())
+        if duplicate.any():
+            examples["annotations_duplicate"] = _examples(items[item[duplicate]])
+            notes.append("an annotator labeled the same item twice: the last label is used")
+        keep &= ~duplicate
+    ratings = irr.Ratings(
+        items,
+        annotators,
+        np.asarray(names, dtype=object),
+        item[keep].astype(np.int32),
+        annotator[keep].astype(np.int32),
+        label[keep].astype(np.int32),
+    )
+    human_rows = np.bincount(item[~no_id], minlength=n_items) > 0
+    slices, text = _per_item(frame, item, n_items, notes)
+    prep = Prepared(space, names, ratings, human_rows, slices, text, skipped, examples, notes)
+    if res is not None and model is not None:
+        _align_results(prep, res, model, result_item[0], items)
+    else:
+        prep.model = np.full(n_items, -1, dtype=np.int64)
+    return prep
+
+
+def _samples_certainty(space: LabelSpace, samples: list[str], answer: str) -> float:
+    given = [space.canonical(s) for s in samples]
+    if not space.multi_label:
+        return sum(g == answer for g in given) / len(given)
+    mine = set(space.members(answer))
+    scores = []
+    for g in given:
+        theirs = set(space.members(g))
+        scores.append(len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0)
+    return float(np.mean(scores))
+
+
+def _align_results(
+    prep: Prepared, res: pd.DataFrame, model: tuple[np.ndarray, list[str]], pos: np.ndarray, ids: pd.Index
+) -> None:
+    """Fill the per-item model arrays of ``prep`` (answer code, confidence, certainty, row) and skips."""
+    skipped = prep.skipped
+    no_id = pos < 0
+    skipped["model_rows_without_item_id"] = int(no_id.sum())
+    if np.bincount(pos[~no_id], minlength=1).max() > 1:
+        duplicate = (
+            pd.Series(np.where(no_id, -1 - np.arange(len(pos)), pos)).duplicated(keep="last").to_numpy()
+        )
+    else:
+        duplicate = np.zeros(len(pos), dtype=bool)
+    skipped["model_rows_duplicate"] = int(duplicate.sum())
+    if duplicate.any():
+        prep.examples["model_rows_duplicate"] = _examples(ids[pos[duplicate]])
+        prep.notes.append("the model results repeat some item ids: the last row of each is used")
+    live = ~(no_id | duplicate)
+    status = _status(res["status"])
+    answer, answers = model
+    code = pd.Index(prep.names).get_indexer(pd.Index(answers, dtype=object))[answer]
+    text = np.asarray(answers, dtype=object)
+    sop = prep.space.sop
+    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
+    is_error = ~np.isin(status, ["ok", "abstained"])
+    is_abstained = ((status == "abstained") | (text == abstain)[answer]) & ~is_error
+    is_missing = (text == "")[answer] & ~is_error & ~is_abstained
+    is_unknown = (code < 0) & ~is_missing & ~is_error & ~is_abstained
+    for key, mask in (
+        ("items_model_error", is_error),
+        ("items_model_abstained", is_abstained),
+        ("items_model_label_missing", is_missing),
+        ("items_model_label_not_in_sop", is_unknown),
+    ):
+        skipped[key] = int((mask & live).sum())
+    if (is_unknown & live).any():
+        prep.examples["items_model_label_not_in_sop"] = _examples(text[answer[is_unknown & live]])
+    n = prep.ratings.n_items
+    has_humans = prep.ratings.n_raters > 0
+    no_human_rows = live & ~prep.human_rows[np.maximum(pos, 0)]
+    skipped["items_without_human_label"] = int(no_human_rows.sum())
+    if no_human_rows.any():
+        prep.examples["items_without_human_label"] = _examples(ids[pos[no_human_rows]])
+    usable = live & ~(is_error | is_abstained | is_missing | is_unknown)
+    invalid_humans = usable & prep.human_rows[np.maximum(pos, 0)] & ~has_humans[np.maximum(pos, 0)]
+    skipped["items_without_valid_human_label"] = int(invalid_humans.sum())
+    take = usable & has_humans[np.maximum(pos, 0)]
+    prep.model = np.full(n, -1, dtype=np.int64)
+    prep.model[pos[take]] = code[take]
+    prep.row = np.full(n, -1, dtype=np.int64)
+    prep.row[pos[live]] = np.flatnonzero(live)
+    skipped["items_without_model_label"] = int((prep.human_rows & (prep.row < 0)).sum())
+    confidence = res["confidence"].to_numpy(dtype=np.float64)
+    prep.confidence = np.full(n, np.nan)
+    prep.confidence[pos[take]] = confidence[take]
+    prep.certainty = np.clip(np.where(np.isnan(prep.confidence), 1.0, prep.confidence), 0.0, 1.0)
+    if np.isnan(prep.confidence[prep.compared]).any():
+        prep.notes.append("some model rows carry no confidence: their answers are taken as confident")
+    if res["samples"].notna().any():
+        samples = res["samples"].to_numpy()
+        for i in np.flatnonzero(prep.compared):
+            given = as_list(samples[prep.row[i]])
+            if given:
+                prep.certainty[i] = _samples_certainty(prep.space, given, prep.names[prep.model[i]])
+    prep.results = res

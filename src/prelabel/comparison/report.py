@@ -1,0 +1,245 @@
+"""The comparison report: a self-contained HTML page (charts as PNG data URIs) and a Markdown summary.
+
+The page loads nothing from the network: CSS is inline and charts are drawn with matplotlib's Agg canvas
+(``matplotlib.figure.Figure``, never pyplot, so a notebook's backend is left alone) and embedded as base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from prelabel.comparison.comparison import Comparison
+
+__all__ = ["markdown_summary", "render_html", "write_html"]
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1d1d1f;padding:0 1rem}h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6rem 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;
+text-align:left;vertical-align:top}th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.cards{display:grid;gap:1rem}
+.card{border:1px solid #ccd;border-radius:8px;padding:.8rem 1rem;background:#fbfbfd}
+.kind{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;color:#fff}
+.sop_ambiguity{background:#b3261e}.inherent_ambiguity{background:#8a6d00}.label_error{background:#31579e}
+pre{white-space:pre-wrap;background:#f4f4f6;padding:.5rem;border-radius:6px;font-size:12px}
+.muted{color:#666}img{max-width:100%}
+"""
+_SLICE_COLUMNS = ["value", "n_items", "n_compared", "accuracy", "macro_f1", "kappa_vs_majority"]
+_SLICE_COLUMNS += ["percent_agreement", "fleiss_kappa", "krippendorff_alpha"]
+_HUMAN_KEYS = ("n_items", "n_annotators", "percent_agreement", "fleiss_kappa", "krippendorff_alpha")
+_EXAMPLE_COLUMNS = (
+    "item_id",
+    "text",
+    "human_labels",
+    "model_label",
+    "model_certainty",
+    "cited_rules",
+    "rationale",
+)
+_SUMMARY_KEYS = [
+    ("n_compared", "items compared"),
+    ("accuracy", "accuracy vs human majority"),
+    ("macro_f1", "macro F1"),
+    ("kappa_vs_majority", "Cohen's κ vs majority"),
+    ("percent_agreement", "human percent agreement"),
+    ("fleiss_kappa", "human Fleiss' κ"),
+    ("krippendorff_alpha", "human Krippendorff's α"),
+    ("n_disagreements", "disagreements"),
+    ("n_candidates", "ambiguity candidates"),
+]
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def markdown_summary(cmp: Comparison, top: int = 5) -> str:
+    """Headline figures, skipped counts, notes and the top candidates as Markdown."""
+    summary = cmp.metrics["summary"]
+    lines = ["## prelabel compare", "", "| figure | value |", "|---|---|"]
+    lines += [f"| {label} | {_fmt(summary.get(key))} |" for key, label in _SUMMARY_KEYS]
+    kinds = cmp.metrics.get("ambiguity", {}).get("kinds", {})
+    if kinds:
+        lines += ["", "Disagreements by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items())]
+    skipped = {k: v for k, v in cmp.metrics.get("skipped", {}).items() if v}
+    if skipped:
+        lines += ["", "Skipped: " + ", ".join(f"{k} {v}" for k, v in skipped.items())]
+    lines += [f"> note: {note}" for note in cmp.metrics.get("notes", [])]
+    if not cmp.candidates.empty:
+        lines += ["", "| rank | cluster | items | kind | mean score |", "|---|---|---|---|---|"]
+        for row in cmp.candidates.head(top).itertuples():
+            score = f"{row.mean_score:.3f}"
+            lines.append(f"| {row.rank} | {row.cluster} | {row.n_items} | {row.kind} | {score} |")
+    return "\n".join(lines) + "\n"
+
+
+def _png(fig: Any) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="chart" src="data:image/png;base64,{data}">'
+
+
+def _confusion_chart(confusion: dict[str, Any] | None, limit: int = 30) -> str:
+    if not confusion or not confusion.get("labels"):
+        return '<p class="muted">No confusion matrix (multi-label task or nothing compared).</p>'
+    from matplotlib.figure import Figure
+
+    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"], dtype=float)
+    if len(labels) > limit:
+        keep = np.argsort(-(matrix.sum(axis=0) + matrix.sum(axis=1)))[:limit]
+        keep.sort()
+        labels, matrix = [labels[i] for i in keep], matrix[np.ix_(keep, keep)]
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    size = 2.5 + 0.45 * len(labels)
+    fig = Figure(figsize=(size + 1.5, size))
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("model")
+    ax.set_ylabel("human majority")
+    if len(labels) <= 15:
+        for (i, j), count in np.ndenumerate(matrix):
+            if count:
+                ax.text(j, i, f"{int(count)}", ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")  # fmt: skip
+    fig.colorbar(image, ax=ax, label="share of row")
+    return _png(fig)
+
+
+def _levels_chart(levels: list[dict[str, Any]]) -> str:
+    if not levels:
+        return ""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 2.8))
+    ax = fig.add_subplot()
+    x = np.arange(len(levels))
+    for offset, key in ((-0.2, "accuracy"), (0.2, "macro_f1")):
+        ax.bar(x + offset, [lv.get(key) or 0 for lv in levels], width=0.4, label=key)
+    ax.set_xticks(x, [f"level {lv['level']}" + (" (leaf)" if lv.get("leaf") else "") for lv in levels])
+    ax.set_ylim(0, 1)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("model vs human majority per tree level", fontsize=10)
+    return _png(fig)
+
+
+def _table(rows: list[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None) -> str:
+    """An HTML table; dict rows keep their values' types (a DataFrame would turn 220 into 220.0)."""
+    records = rows.to_dict(orient="records") if isinstance(rows, pd.DataFrame) else rows
+    if not records:
+        return '<p class="muted">none</p>'
+    present = list(dict.fromkeys(key for record in records for key in record))
+    columns = [c for c in (columns or present) if c in present]
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
+    body = []
+    for record in records:
+        cells = []
+        for value in (record.get(c) for c in columns):
+            numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+            cls = ' class="n"' if numeric else ""
+            cells.append(f"<td{cls}>{escape(_fmt(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _candidate_cards(cmp: Comparison, top: int) -> str:
+    if cmp.candidates.empty:
+        return '<p class="muted">No disagreements, so no candidates.</p>'
+    dis = cmp.disagreements.set_index(cmp.disagreements["item_id"].astype(str))
+    cards = []
+    for row in cmp.candidates.head(top).to_dict(orient="records"):
+        ids = [i for i in str(row["example_item_ids"]).split(";") if i in dis.index]
+        example_cols = [c for c in _EXAMPLE_COLUMNS if c in dis.columns]
+        examples = _table(dis.loc[ids, example_cols].drop_duplicates("item_id"))
+        sop_text = (
+            f"<pre>{escape(row['sop_text'])}</pre>"
+            if row.get("sop_text")
+            else ('<p class="muted">Pass the SOP (--sop) to quote its text here.</p>')
+        )
+        cards.append(
+            f'<div class="card"><h3>#{row["rank"]} {escape(str(row["cluster"]))} '
+            f'<span class="kind {escape(row["kind"])}">{escape(row["kind"])}</span></h3>'
+            f"<p>{row['n_items']} items · mean score {_fmt(row['mean_score'])} · "
+            f"human split {_fmt(row['mean_human_split'])} · "
+            f"model certainty {_fmt(row['mean_model_certainty'])}"
+            f"<br>{escape(row['directions'])}<br>cited rules: {escape(row['cited_rules'] or 'none')}</p>"
+            f"{sop_text}{examples}</div>"
+        )
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def render_html(cmp: Comparison, top: int = 10) -> str:
+    """The report as one HTML string."""
+    m = cmp.metrics
+    sop = m.get("sop")
+    title = f"prelabel comparison — {sop['id']} {sop['version']}" if sop else "prelabel comparison"
+    summary = [{"figure": label, "value": m["summary"].get(key)} for key, label in _SUMMARY_KEYS]
+    skipped = [{"what": k, "count": v} for k, v in m.get("skipped", {}).items() if v]
+    notes = "".join(f"<li>{escape(n)}</li>" for n in m.get("notes", []))
+    vs = m["model_vs_majority"]
+    slices = (
+        "".join(
+            f"<h3>{escape(column)}</h3>" + _table(rows, _SLICE_COLUMNS)
+            for column, rows in m.get("slices", {}).items()
+        )
+        or '<p class="muted">No slice columns in the human labels.</p>'
+    )
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>",
+        f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>",
+        f"<p class='muted'>Task: {escape(m['task'])}. The model is compared with the human majority answer; "
+        "ambiguity candidates point at SOP text that humans read differently.</p>",
+        "<h2>Summary</h2>",
+        _table(summary),
+        "<h3>Skipped</h3>",
+        _table(skipped) if skipped else "<p class='muted'>nothing skipped</p>",
+        f"<ul>{notes}</ul>" if notes else "",
+        "<h2>Top ambiguity candidates</h2>",
+        _candidate_cards(cmp, top),
+        "<h2>Model vs human majority</h2>",
+        _table(vs.get("per_label", []), ["label", "precision", "recall", "f1", "support", "predicted"]),
+        "<h3>Confusion matrix</h3>",
+        _confusion_chart(vs.get("confusion")),
+        "<h3>Per tree level</h3>",
+        _levels_chart(m.get("levels", [])),
+        _table(m.get("levels", []), ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),
+        "<h3>Model vs each annotator</h3>",
+        _table(m.get("model_vs_annotators", [])),
+        "<h2>Agreement among humans</h2>",
+        _table([{k: m["humans"].get(k) for k in _HUMAN_KEYS}]),
+        "<h3>Each annotator vs the others' consensus</h3>",
+        _table(m["humans"].get("per_annotator", [])),
+        "<h2>Slices</h2>",
+        slices,
+        "<h2>All candidates</h2>",
+        _table(cmp.candidates, ["rank", "group", "cluster", "n_items", "mean_score", "kind", "directions"]),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_html(cmp: Comparison, path: Path) -> Path:
+    """Write `render_html` to ``path`` (UTF-8) and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(cmp), encoding="utf-8")
+    return path

@@ -1,0 +1,192 @@
+"""``prelabel demo``: the whole loop on a bundled example, from SOP to agreement with human labels.
+
+The example is the ``customer_feedback_intent`` SOP, 32 buyer messages in English, Indonesian, Thai and
+Vietnamese (``demo/data/items.jsonl``), and three human annotators per item (``demo/data/human_labels.csv``,
+long form with ``market`` and ``language`` slice columns, disagreements included).
+
+With ``OPENAI_API_KEY`` set the demo labels every item with OpenAI; otherwise it uses the embedded local model
+on a few items per language, because the bundled Gemma 3 270M runs on a CPU and is only a smoke model.
+
+    >>> from prelabel.demo import demo_items, demo_human_labels
+    >>> len(demo_items()), demo_human_labels().groupby("item_id").size().min()
+    (32, 3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prelabel.comparison.comparison import Comparison, compare
+from prelabel.errors import InputError
+from prelabel.labeling.runner import RunSummary, run
+from prelabel.llm.endpoints import DEFAULT_MODEL, is_local_model
+from prelabel.sop.bundled import bundled_sop, bundled_sop_path
+
+__all__ = ["DEMO_SOP", "LOCAL_DEMO_ITEMS", "DemoResult", "demo_human_labels", "demo_items", "run_demo"]
+
+DEMO_SOP = "customer_feedback_intent"
+LOCAL_DEMO_ITEMS = 8
+"""Items the local model labels by default (two per language; a few seconds each on a laptop CPU)."""
+
+_SLICES = ["market", "language"]
+
+
+def _data(name: str) -> Path:
+    return Path(__file__).resolve().parent / "data" / name
+
+
+def demo_items() -> list[dict[str, Any]]:
+    """The bundled demo items (``id``, ``text``, ``language``, ``meta.market``), in file order."""
+    lines = _data("items.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def demo_human_labels() -> pd.DataFrame:
+    """The bundled human labels: ``item_id, annotator, label, market, language`` (three per item)."""
+    return pd.read_csv(_data("human_labels.csv"), dtype=str)
+
+
+def _balanced(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The first ``n`` items taking languages in turn, so a small sample still covers every language."""
+    by_language: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_language.setdefault(str(item.get("language")), []).append(item)
+    interleaved = [it for group in zip_longest(*by_language.values()) for it in group if it is not None]
+    return interleaved[:n]
+
+
+def _choose_model(model: str | None, env: Mapping[str, str], client: Any) -> tuple[str, str]:
+    """The model to use and a sentence saying why."""
+    if client is not None:
+        return model or "custom", f"model {model or 'custom'} through the client passed in"
+    if model:
+        return model, f"model {model} (chosen with --model)"
+    if env.get("OPENAI_API_KEY"):
+        chosen = env.get("PRELABEL_MODEL") or DEFAULT_MODEL
+        where = f"at {env['OPENAI_BASE_URL']}" if env.get("OPENAI_BASE_URL") else "on OpenAI"
+        return chosen, f"{chosen} {where} (OPENAI_API_KEY is set)"
+    from prelabel.llm.local.model import SMOKE_MODEL_NOTE
+
+    return "local", f"the embedded local model (OPENAI_API_KEY is not set); note: {SMOKE_MODEL_NOTE}"
+
+
+@dataclass
+class DemoResult:
+    """What ``run_demo`` produced: the run directory, the run summary and the comparison with humans."""
+
+    run_dir: Path
+    report_dir: Path
+    model: str
+    model_note: str
+    summary: RunSummary
+    comparison: Comparison
+
+
+def run_demo(
+    out_dir: str | Path = "prelabel-demo",
+    *,
+    model: str | None = None,
+    max_items: int | None = None,
+    concurrency: int = 8,
+    client: Any = None,
+    progress: bool = False,
+    echo: Callable[[str], None] = print,
+    env: Mapping[str, str] | None = None,
+) -> DemoResult:
+    """Label the bundled demo items, compare them with the bundled human labels, print a short summary.
+
+    Writes ``out_dir/labels.jsonl`` and ``run.json`` (the run), ``out_dir/items.jsonl`` and
+    ``human_labels.csv`` (the inputs), and ``out_dir/report/`` (``metrics.json``, ``disagreements.csv``,
+    ``ambiguity_candidates.csv``, ``report.html``). ``max_items`` defaults to all items, or to
+    ``LOCAL_DEMO_ITEMS`` with the local model. ``client`` (an ``openai`` client) overrides the endpoint;
+    ``progress`` shows a progress bar on stderr.
+    """
+    env = os.environ if env is None else env
+    chosen, note = _choose_model(model, env, client)
+    is_local = is_local_model(chosen)
+    limit = max_items if max_items is not None else (LOCAL_DEMO_ITEMS if is_local else None)
+    if limit is not None and limit < 1:
+        raise InputError(f"--max-items must be at least 1, got {limit}")
+    items = demo_items()
+    selected = _balanced(items, limit) if limit is not None else items
+    sop = bundled_sop(DEMO_SOP)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items_file = out / "items.jsonl"
+    items_file.write_text(
+        "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in selected), encoding="utf-8"
+    )
+    humans_file = out / "human_labels.csv"
+    shutil.copyfile(_data("human_labels.csv"), humans_file)
+    languages = ", ".join(sorted({str(it.get("language")) for it in selected}))
+    echo(f"prelabel demo: SOP {sop.id} {sop.version}, {len(selected)} of {len(items)} items ({languages})")
+    echo(f"labeling with {note}")
+
+    summary = run(
+        bundled_sop_path(DEMO_SOP),
+        items_file,
+        out,
+        model=chosen,
+        # the key and server come from ``env`` too, as the model did (not only from os.environ)
+        api_key=env.get("OPENAI_API_KEY") if client is None else None,
+        base_url=env.get("OPENAI_BASE_URL") if client is None else None,
+        client=client,
+        concurrency=concurrency,
+        progress=progress,
+    )
+    assert isinstance(summary, RunSummary)
+    n = summary.counts
+    echo(
+        f"labeled {n['total']} items in {summary.duration_s:.1f}s: {n['ok']} ok, {n['abstained']} abstained, "
+        f"{n['error']} errors -> {out / 'labels.jsonl'}"
+    )
+
+    # all human labels: agreement among humans covers every item; items the model skipped are counted
+    comparison = compare(out, demo_human_labels(), sop=sop, slices=_SLICES)
+    report_dir = out / "report"
+    comparison.save(report_dir)
+    for line in _summary_lines(comparison):
+        echo(line)
+    echo(f"report: {report_dir / 'report.html'}")
+    slice_flags = " ".join(f"--slice {column}" for column in _SLICES)
+    echo(
+        f"next: prelabel compare {out} {humans_file} -o {report_dir} "
+        f"--sop {bundled_sop_path(DEMO_SOP)} {slice_flags}"
+    )
+    return DemoResult(out, report_dir, chosen, note, summary, comparison)
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _summary_lines(cmp: Comparison) -> list[str]:
+    """A few plain lines: humans among themselves, the model against them, and what to look at."""
+    s = cmp.metrics["summary"]
+    humans = cmp.metrics["humans"]
+    lines = [
+        f"humans among themselves: {_fmt(s['percent_agreement'])} mean majority share, Fleiss' kappa "
+        f"{_fmt(s['fleiss_kappa'])}, Krippendorff's alpha {_fmt(s['krippendorff_alpha'])} "
+        f"({humans['n_items']} items, {humans['n_annotators']} annotators)",
+        f"model vs human majority on {_items(s['n_compared'])}: accuracy {_fmt(s['accuracy'])}, "
+        f"Cohen's kappa {_fmt(s['kappa_vs_majority'])}, macro F1 {_fmt(s['macro_f1'])}",
+        f"{_items(s['n_disagreements'])} where the model and at least one annotator differ; "
+        f"{s['n_candidates']} SOP ambiguity candidate(s), top 3:",
+    ]
+    for row in cmp.candidates.head(3).itertuples():
+        lines.append(f"  #{row.rank} {row.cluster} ({_items(int(row.n_items))}, {row.kind})")
+    return lines
+
+
+def _items(n: int) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"

@@ -1,0 +1,289 @@
+"""Read items from JSONL, JSON, CSV, Parquet, a DataFrame or a list — never dropping a row.
+
+Every input row yields either an ``Item`` or a ``BadItem`` carrying the reason (no id, no text or images,
+duplicate id, invalid JSON line, not an object, ...), in input order, so labeling can turn bad rows into
+error records.
+Fields other than ``id``, ``text``, ``images``, ``language`` and ``meta`` go into ``meta``.
+
+    >>> rows = list(read_items([{"id": 1, "text": "hi", "market": "ID"}, {"text": "no id"}]))
+    >>> rows[0].id, rows[0].meta
+    ('1', {'market': 'ID'})
+    >>> rows[1].reason
+    'row 2: id: Field required'
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prelabel.errors import InputError, ItemError
+from prelabel.inputs.items import Item, as_item
+
+__all__ = ["BadItem", "coerce_item", "read_items"]
+
+_ITEM_FIELDS = ("id", "text", "images", "language", "meta")
+_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class BadItem:
+    """An input row that cannot be labeled; ``index`` is its 0-based position, ``reason`` one clear line."""
+
+    index: int
+    reason: str
+    item_id: str | None = None
+
+
+def read_items(
+    source: str | Path | Iterable[Any],
+    *,
+    id_col: str = "id",
+    text_col: str = "text",
+    max_items: int | None = None,
+) -> Iterator[Item | BadItem]:
+    """Items from a file path (by suffix), a DataFrame or an iterable of dicts/strings/``Item``s.
+
+    Raises ``InputError`` at once for an unusable source (missing file, unknown format); bad rows are yielded
+    as ``BadItem``.
+    """
+    rows = _rows(source)
+    base = Path(source).parent if isinstance(source, str | Path) else None
+    return _items(
+        rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=base is None
+    )
+
+
+def _rows(source: str | Path | Iterable[Any]) -> Iterator[tuple[str, Any]]:
+    """(where, raw row) pairs; ``where`` names the row in messages (``line 3``, ``row 2``)."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: items file not found")
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, expected an items file ({', '.join(_SUFFIXES)})")
+        suffix = path.suffix.lower()
+        if suffix in (".jsonl", ".ndjson"):
+            return _jsonl_rows(path)
+        if suffix == ".json":
+            return _json_rows(path)
+        if suffix in (".csv", ".tsv"):
+            return _csv_rows(path, "\t" if suffix == ".tsv" else ",")
+        if suffix in (".parquet", ".pq"):
+            return _frame_rows(_read_parquet(path))
+        raise InputError(f"{path}: unknown items format '{suffix}'; use one of {', '.join(_SUFFIXES)}")
+    if hasattr(source, "to_dict") and hasattr(source, "columns"):
+        return _frame_rows(source)
+    if isinstance(source, Mapping):
+        raise InputError("items must be a list of items, not a single mapping")
+    return ((f"row {i + 1}", row) for i, row in enumerate(source))
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"line {number}"
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield where, ItemError("line is not UTF-8 text")
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield where, ItemError(f"invalid JSON: {exc.msg} at column {exc.colno}")
+
+
+def _json_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc}); use .jsonl for one object per line") from None
+    if not isinstance(data, list):
+        raise InputError(f"{path}: a .json items file must hold a list of objects")
+    return ((f"item {i + 1}", row) for i, row in enumerate(data))
+
+
+def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[str, Any]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: cannot read CSV: {exc}") from None
+    if header is None:
+        handle.close()
+        return iter(())
+    header = [h.strip() for h in header]
+
+    def rows() -> Iterator[tuple[str, Any]]:
+        with handle:
+            line = reader.line_num
+            while True:
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except (csv.Error, UnicodeDecodeError) as exc:
+                    yield f"line {line + 1}", ItemError(f"unreadable CSV row: {exc}")
+                    line = reader.line_num
+                    continue
+                where = f"line {line + 1}"
+                line = reader.line_num
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != len(header):
+                    yield where, ItemError(f"has {len(values)} fields, the header has {len(header)}")
+                    continue
+                yield where, {k: (v if v.strip() else None) for k, v in zip(header, values, strict=True)}
+
+    return rows()
+
+
+def _read_parquet(path: Path) -> Any:
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow: pip install 'prelabel[parquet]'") from None
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read Parquet: {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    """pandas/numpy scalars and NaN as plain Python values."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        return _plain(value.tolist())
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _frame_rows(frame: Any) -> Iterator[tuple[str, Any]]:
+    for i, row in enumerate(frame.to_dict(orient="records")):
+        yield f"row {i + 1}", {str(k): _plain(v) for k, v in row.items()}
+
+
+def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | None) -> dict[str, Any]:
+    row = dict(row)
+    if id_col != "id" and id_col in row:
+        row["id"] = row.pop(id_col)
+    if text_col != "text" and text_col in row:
+        row["text"] = row.pop(text_col)
+    raw_id = row.get("id")
+    if raw_id is None:
+        row.pop("id", None)  # "id: Field required", not a type error
+    elif isinstance(raw_id, float) and raw_id.is_integer():
+        row["id"] = int(raw_id)
+    images = row.get("images")
+    if isinstance(images, str):
+        text = images.strip()
+        images = (
+            json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(";") if p.strip()]
+        )
+    if isinstance(images, list) and base is not None:
+        images = [_resolve_image(str(ref), base) if isinstance(ref, str) else ref for ref in images]
+    if images is None:
+        row.pop("images", None)
+    else:
+        row["images"] = images
+    for key in ("text", "language", "meta"):
+        if key in row and row[key] is None:
+            row.pop(key)
+    extra = {k: row.pop(k) for k in list(row) if k not in _ITEM_FIELDS}
+    if extra:
+        meta = row.get("meta")
+        row["meta"] = (
+            {**extra, **meta} if isinstance(meta, dict) else ({**extra, "meta": meta} if meta else extra)
+        )
+    return row
+
+
+def _resolve_image(ref: str, base: Path) -> str:
+    if ref.startswith(("http://", "https://", "data:")) or Path(ref).is_absolute():
+        return ref
+    candidate = base / ref
+    return str(candidate) if candidate.exists() else ref
+
+
+def coerce_item(
+    row: Any,
+    index: int = 0,
+    *,
+    where: str | None = None,
+    id_col: str = "id",
+    text_col: str = "text",
+    base: Path | None = None,
+    strings: bool = True,
+) -> Item | BadItem:
+    """One row as an ``Item`` (unknown fields folded into ``meta``) or a ``BadItem`` saying why not.
+
+    ``where`` prefixes reasons (``line 3: ...``); bare strings become items (id = ``index``) when ``strings``.
+    """
+    prefix = f"{where}: " if where else ""
+    if isinstance(row, Item | BadItem):
+        return row
+    if isinstance(row, ItemError):
+        return BadItem(index, f"{prefix}{row}")
+    if isinstance(row, dict):
+        try:
+            row = _normalise(row, id_col, text_col, base)
+        except (ValueError, TypeError) as exc:
+            return BadItem(index, f"{prefix}images: {exc}", _id_of(row, id_col))
+    elif not (strings and isinstance(row, str)):
+        return BadItem(index, f"{prefix}expected an object, got {_kind(row)}")
+    try:
+        return as_item(row, index)
+    except ItemError as exc:
+        return BadItem(index, f"{prefix}{exc}", exc.item_id)
+
+
+def _items(
+    rows: Iterator[tuple[str, Any]],
+    *,
+    id_col: str,
+    text_col: str,
+    max_items: int | None,
+    base: Path | None,
+    strings: bool,
+) -> Iterator[Item | BadItem]:
+    """Validate rows and flag repeated ids; bare strings are items only in in-memory lists, never in files."""
+    seen: dict[str, str] = {}
+    for index, (where, row) in enumerate(rows):
+        if max_items is not None and index >= max_items:
+            return
+        entry = coerce_item(
+            row, index, where=where, id_col=id_col, text_col=text_col, base=base, strings=strings
+        )
+        if isinstance(entry, Item):
+            if entry.id in seen:
+                reason = f"{where}: duplicate id '{entry.id}' (first at {seen[entry.id]})"
+                entry = BadItem(index, reason, entry.id)
+            else:
+                seen[entry.id] = where
+        yield entry
+
+
+def _id_of(row: dict[str, Any], id_col: str) -> str | None:
+    value = row.get(id_col, row.get("id"))
+    return None if value is None else str(value)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )

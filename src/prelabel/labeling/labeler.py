@@ -1,0 +1,245 @@
+"""The labeler: an SOP and an item in, a validated ``LabelResult`` (or an explicit error record) out.
+
+One code path for every endpoint: an ``openai`` async client wrapped by ``instructor``. Transport failures are
+retried around each HTTP call (``prelabel.retry``), invalid answers are re-asked by instructor
+(``max_reasks``), and when both are exhausted the item becomes an error record: a batch never stops on one
+bad item. Only an unusable endpoint (auth, quota, unknown model) raises ``EndpointError``.
+
+    >>> from prelabel import Labeler, bundled_sop
+    >>> from prelabel.testing import FakeModel
+    >>> fake = FakeModel()
+    >>> labeler = Labeler(bundled_sop("customer_feedback_intent"), client=fake.async_client())
+    >>> result = labeler.label({"id": "a1", "text": "Where is my parcel?"})
+    >>> result.status, result.label in labeler.sop.answer_ids
+    ('ok', True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sized
+from pathlib import Path
+from typing import Any, TypeVar
+
+import instructor
+from pydantic import BaseModel
+
+from prelabel._aio import first_leaf, progress_bar, run_sync
+from prelabel.errors import EndpointError, ItemError
+from prelabel.inputs.items import Item
+from prelabel.inputs.reading import BadItem, coerce_item, read_items
+from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
+from prelabel.llm.caller import DEFAULT_MAX_TOKENS, CallStats, ModelCaller, explain
+from prelabel.llm.endpoints import Endpoint, check_credentials, resolve_endpoint
+from prelabel.llm.retry import RetryPolicy, redact
+from prelabel.llm.usage import PriceTable, Usage
+from prelabel.prompt.rendering import DEFAULT_TEMPLATE, prompt_hash, render_prompt
+from prelabel.prompt.schema import answer_labels, response_model
+from prelabel.sop.spec import SOP
+
+__all__ = ["ErrorInfo", "ItemLike", "LabelResult", "Labeler", "to_dataframe"]
+
+T = TypeVar("T")
+ItemLike = Item | BadItem | dict[str, Any] | str
+
+
+class Labeler:
+    """Labels items under one SOP with one model endpoint.
+
+    ``client`` may be an ``openai.AsyncOpenAI`` or ``openai.OpenAI`` (tests inject one over
+    ``httpx2.MockTransport``); without it, a client is built from ``model``/``base_url``/``api_key`` and the
+    environment (see ``prelabel.backends``). ``max_reasks`` bounds re-asks on invalid answers; ``retry``
+    bounds transport retries.
+    """
+
+    def __init__(
+        self,
+        sop: SOP,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        client: Any = None,
+        mode: str | instructor.Mode | None = None,
+        max_reasks: int = 2,
+        retry: RetryPolicy | None = None,
+        rationale_language: str | None = None,
+        template: str = DEFAULT_TEMPLATE,
+        temperature: float | None = 0.0,
+        prices: PriceTable | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    ):
+        self.sop = sop
+        if client is not None and base_url is None:
+            # an injected client knows its server: detect the backend (and default mode) from its URL
+            base_url = str(getattr(client, "base_url", "") or "") or None
+        self.endpoint: Endpoint = resolve_endpoint(model=model, base_url=base_url, api_key=api_key, mode=mode)
+        if client is None and not self.endpoint.is_local:
+            check_credentials(self.endpoint)  # fail before any work, not on the first item
+        self.max_reasks = max_reasks
+        self.rationale_language = rationale_language
+        self.template = template
+        self.prices = prices or PriceTable()
+        self.answer_model: type[BaseModel] = response_model(sop)
+        self.prompt_hash = prompt_hash(sop, template, self.language)
+        self.caller = ModelCaller(
+            self.endpoint,
+            self.answer_model,
+            client=client,
+            retry=retry,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+
+    @property
+    def model(self) -> str:
+        """The model name sent to the endpoint and recorded on every result."""
+        return self.endpoint.model
+
+    @property
+    def mode(self) -> instructor.Mode:
+        """The instructor mode used to ask for structured answers."""
+        return self.caller.mode
+
+    @property
+    def language(self) -> str | None:
+        """The language rationales are written in: the ``rationale_language`` given, else the SOP's."""
+        return self.rationale_language if self.rationale_language is not None else self.sop.rationale_language
+
+    # ------------------------------------------------------------------------------------------------ results
+
+    def _result(self, item_id: str | None, stats: CallStats, started: float, **fields: Any) -> LabelResult:
+        return LabelResult(
+            item_id=item_id,
+            model=self.model,
+            sop_id=self.sop.id,
+            sop_version=self.sop.version,
+            prompt_hash=self.prompt_hash,
+            template=self.template,
+            attempts=stats.requests,
+            usage=stats.usage,
+            latency_s=round(time.perf_counter() - started, 4),
+            **fields,
+        )
+
+    def _error(
+        self, item_id: str | None, stats: CallStats, started: float, kind: str, message: str
+    ) -> LabelResult:
+        secrets = (self.endpoint.api_key,)
+        last = stats.last_output
+        info = ErrorInfo(
+            type=kind,
+            message=redact(" ".join(message.split()), *secrets),  # one line
+            last_output=None if last is None else redact(last, *secrets),
+        )
+        return self._result(item_id, stats, started, status="error", error=info)
+
+    def _answer(self, item_id: str, stats: CallStats, started: float, answer: BaseModel) -> LabelResult:
+        labels = answer_labels(answer)
+        abstained = self.sop.abstain.allowed and labels == [self.sop.abstain.label]
+        return self._result(
+            item_id,
+            stats,
+            started,
+            status="abstained" if abstained else "ok",
+            label=None if self.sop.multi_label else labels[0],
+            labels=labels if self.sop.multi_label else None,
+            rationale=answer.rationale,  # type: ignore[attr-defined]
+            cited_rules=list(answer.cited_rules),  # type: ignore[attr-defined]
+            confidence=answer.confidence,  # type: ignore[attr-defined]
+        )
+
+    # -------------------------------------------------------------------------------------------- labeling
+
+    async def alabel(self, item: ItemLike) -> LabelResult:
+        """Label one item; returns an error record instead of raising, except ``EndpointError``."""
+        started = time.perf_counter()
+        stats = CallStats()
+        entry = coerce_item(item)
+        if isinstance(entry, BadItem):
+            return self._error(entry.item_id, stats, started, "invalid_item", entry.reason)
+        item = entry
+        try:
+            prompt = render_prompt(self.sop, item, self.template, self.language)
+        except ItemError as exc:  # e.g. an unreadable image
+            return self._error(exc.item_id, stats, started, "invalid_item", str(exc))
+        try:
+            answer = await self.caller.ask(prompt.messages, self.max_reasks, stats)
+        except Exception as exc:
+            kind, message = explain(exc, stats)  # re-raises EndpointError
+            return self._error(item.id, stats, started, kind, message)
+        return self._answer(item.id, stats, started, answer)
+
+    def label(self, item: ItemLike) -> LabelResult:
+        """Label one item (sync facade over ``alabel``; works inside a running event loop too)."""
+        return run_sync(lambda: self._closing(self.alabel(item)))
+
+    async def alabel_many(
+        self,
+        items: Iterable[ItemLike] | str | Path,
+        concurrency: int = 8,
+        progress: bool = False,
+        on_result: Callable[[int, LabelResult], None] | None = None,
+    ) -> list[LabelResult]:
+        """Label items concurrently; results come back in input order, one per item.
+
+        ``items`` is anything ``read_items`` reads (a list, a DataFrame, a file path): repeated ids and bad
+        rows become error records. ``on_result(index, result)`` is called as each result arrives (in
+        completion order). Raises ``EndpointError`` (after cancelling in-flight calls) when the endpoint is
+        unusable or unreachable.
+        """
+        results: dict[int, LabelResult] = {}
+        semaphore = asyncio.Semaphore(max(concurrency, 1))
+        sized = isinstance(items, Sized) and not isinstance(items, str | Path)
+        total = len(items) if sized else None  # type: ignore[arg-type]
+        entries = read_items(items)
+        state = {"answered": False}
+
+        with progress_bar(total, enabled=progress) as advance:
+
+            async def work(index: int, item: ItemLike) -> None:
+                try:
+                    result = await self.alabel(item)
+                finally:
+                    semaphore.release()
+                results[index] = result
+                error = result.error
+                if error is not None and error.type == "connection_error":
+                    if not state["answered"]:  # nothing ever got through: stop the batch (exit 3)
+                        raise EndpointError(f"endpoint unreachable after retries: {error.message}")
+                elif result.attempts > 0:
+                    state["answered"] = True
+                advance(result)
+                if on_result is not None:
+                    on_result(index, result)
+
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for index, item in enumerate(entries):
+                        await semaphore.acquire()
+                        group.create_task(work(index, item))
+            except BaseExceptionGroup as group_error:
+                raise first_leaf(group_error) from None
+        return [results[i] for i in range(len(results))]
+
+    def label_many(
+        self, items: Iterable[ItemLike] | str | Path, concurrency: int = 8, progress: bool = False
+    ) -> list[LabelResult]:
+        """Label items concurrently (sync facade over ``alabel_many``); results in input order."""
+        return run_sync(
+            lambda: self._closing(self.alabel_many(items, concurrency=concurrency, progress=progress))
+        )
+
+    def cost(self, results: Iterable[LabelResult]) -> float | None:
+        """Total cost in USD of ``results`` (``None`` when the model has no known price)."""
+        return self.prices.cost(self.model, Usage.total(r.usage for r in results))
+
+    async def _closing(self, coro: Awaitable[T]) -> T:
+        try:
+            return await coro
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the http client built for the running event loop (injected clients stay open)."""
+        await self.caller.aclose()

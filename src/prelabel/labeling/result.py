@@ -1,0 +1,104 @@
+"""``LabelResult``: one line of ``labels.jsonl`` (DESIGN.md "Labels out"), and a DataFrame view of many.
+
+>>> r = LabelResult(item_id="a1", status="ok", label="product.damaged", rationale="broken on arrival",
+...                 cited_rules=["R2"], confidence=0.9, model="gpt-4o-mini", sop_id="demo", sop_version="1",
+...                 prompt_hash="sha256:0", template="classify.v1", attempts=1)
+>>> list(r.model_dump())[:4]
+['item_id', 'status', 'label', 'labels']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prelabel.llm.usage import Usage
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ErrorInfo", "LabelResult", "Status", "to_dataframe"]
+
+Status = Literal["ok", "abstained", "error"]
+
+
+class ErrorInfo(BaseModel):
+    """Why an item has no label: a short ``type``, a one-line ``message`` and the model's last raw output."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    message: str
+    last_output: str | None = None
+
+
+class LabelResult(BaseModel):
+    """The outcome for one item: a validated answer (``ok``/``abstained``) or an error record."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item_id: str | None
+    status: Status
+    label: str | None = None
+    labels: list[str] | None = None
+    rationale: str | None = None
+    cited_rules: list[str] = []
+    confidence: float | None = None
+    error: ErrorInfo | None = None
+    model: str
+    sop_id: str
+    sop_version: str
+    prompt_hash: str
+    template: str
+    attempts: int = Field(default=0, ge=0)
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True unless this is an error record."""
+        return self.status != "error"
+
+    def to_json(self) -> str:
+        """This result as one compact JSON line (no trailing newline)."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, separators=(", ", ": "))
+
+
+_COLUMNS = [
+    "item_id",
+    "status",
+    "label",
+    "labels",
+    "rationale",
+    "cited_rules",
+    "confidence",
+    "error_type",
+    "error_message",
+    "model",
+    "sop_id",
+    "sop_version",
+    "prompt_hash",
+    "template",
+    "attempts",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "latency_s",
+]
+
+
+def to_dataframe(results: Iterable[LabelResult]) -> pd.DataFrame:
+    """One row per result; ``usage`` and ``error`` are flattened into columns."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        row = r.model_dump(exclude={"usage", "error"})
+        row.update(r.usage.model_dump())
+        row["error_type"] = r.error.type if r.error else None
+        row["error_message"] = r.error.message if r.error else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=_COLUMNS)

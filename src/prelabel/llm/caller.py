@@ -1,0 +1,233 @@
+"""Calling the model: the openai client, wrapped by instructor, with transport retries around each request.
+
+``ModelCaller.ask`` sends rendered messages and returns the validated answer, or raises; ``explain`` turns
+what it raised into an error record's ``(type, message)``, except ``EndpointError``, which it re-raises
+because an unusable endpoint stops a batch. ``CallStats`` keeps one item's book: requests are counted at the
+transport seam, usage through instructor's ``completion:response`` hook (re-asks included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import json
+import logging
+import re
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import instructor
+from instructor.core.exceptions import InstructorRetryException
+from instructor.core.hooks import Hooks
+from pydantic import BaseModel, ValidationError
+
+from prelabel.errors import EndpointError
+from prelabel.llm.clients import make_client
+from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
+from prelabel.llm.retry import Failure, MalformedResponse, RetryPolicy, call_with_retries, classify
+from prelabel.llm.usage import Usage, usage_from_completion
+
+__all__ = ["CallStats", "ModelCaller", "explain", "raw_output"]
+
+_LAST_OUTPUT_CHARS = 4000
+#: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
+DEFAULT_MAX_TOKENS = 1024
+_NO_TEMPERATURE = re.compile(r"^(o\d|gpt-5)")  # reasoning models reject a temperature other than 1
+_MODE_ALIASES = {
+    instructor.Mode.FUNCTIONS: instructor.Mode.TOOLS,
+    instructor.Mode.TOOLS_STRICT: instructor.Mode.TOOLS,
+    instructor.Mode.JSON_O1: instructor.Mode.JSON_SCHEMA,
+}
+
+# instructor logs every failed attempt at ERROR; prelabel reports them as results. Without a handler, Python's
+# last-resort handler prints them; with this one they still reach any logging the application sets up.
+logging.getLogger("instructor").addHandler(logging.NullHandler())
+
+
+def raw_output(completion: Any) -> str | None:
+    """The model's raw answer in a chat completion: tool-call arguments, else message content."""
+    choices = getattr(completion, "choices", None) or []
+    if not choices:
+        return None
+    message = getattr(choices[0], "message", None)
+    tool_calls = getattr(message, "tool_calls", None) or []
+    if tool_calls:
+        function = getattr(tool_calls[0], "function", None)
+        arguments = getattr(function, "arguments", None)
+        if arguments is not None:
+            return str(arguments)
+    content = getattr(message, "content", None)
+    return None if content is None else str(content)
+
+
+@dataclass
+class CallStats:
+    """One item's model calls: requests sent, usage of every answered attempt, the last raw output."""
+
+    requests: int = 0
+    usage: Usage = field(default_factory=Usage)
+    last_output: str | None = None
+
+    def on_response(self, response: Any) -> None:
+        """instructor ``completion:response`` hook: add this attempt's usage and keep its raw output."""
+        self.usage = self.usage + usage_from_completion(response)
+        output = raw_output(response)
+        if output is not None:
+            self.last_output = output[:_LAST_OUTPUT_CHARS]
+
+
+_STATS: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("prelabel_call", default=None)
+
+
+class ModelCaller:
+    """Sends chat messages to one endpoint and returns validated answers of ``answer_model``.
+
+    Injected clients (``openai.AsyncOpenAI`` or ``openai.OpenAI``) are used as they are; otherwise one async
+    client is built per event loop (an async http client belongs to the loop it was first used in).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        answer_model: type[BaseModel],
+        *,
+        client: Any = None,
+        retry: RetryPolicy | None = None,
+        temperature: float | None = 0.0,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    ):
+        self.endpoint = endpoint
+        self.answer_model = answer_model
+        self.mode = _MODE_ALIASES.get(endpoint.mode, endpoint.mode)
+        self.retry = retry or RetryPolicy()
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self._client = client
+        self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._local_client: Any = None
+        self._instructors: dict[int, Any] = {}
+
+    async def ask(self, messages: list[dict[str, Any]], max_reasks: int, stats: CallStats) -> BaseModel:
+        """The validated answer to ``messages`` (raises on failure; see ``explain``)."""
+        kwargs: dict[str, Any] = {"model": self.endpoint.model}
+        reasoning = bool(_NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]))
+        if self.temperature is not None and not reasoning:
+            kwargs["temperature"] = self.temperature
+        if self.max_tokens is not None:  # reasoning models take only max_completion_tokens
+            kwargs["max_completion_tokens" if reasoning else "max_tokens"] = self.max_tokens
+        hooks = Hooks()
+        hooks.on("completion:response", stats.on_response)
+        token = _STATS.set(stats)
+        try:
+            answer, _ = await self._instructor().create_with_completion(
+                messages=messages,
+                response_model=self.answer_model,
+                max_retries=max_reasks,
+                hooks=hooks,
+                **kwargs,
+            )
+        finally:
+            _STATS.reset(token)
+        return answer
+
+    async def aclose(self) -> None:
+        """Close the client built for the running event loop (injected clients stay open)."""
+        client = self._owned.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            self._instructors.pop(id(client), None)
+            await client.close()
+
+    def _openai_client(self) -> Any:
+        if self._client is not None:
+            return self._client
+        if self.endpoint.is_local:
+            if self._local_client is None:
+                self._local_client = make_client(self.endpoint)
+            return self._local_client
+        loop = asyncio.get_running_loop()
+        client = self._owned.get(loop)
+        if client is None:
+            client = self._owned[loop] = make_client(self.endpoint, timeout=self.retry.timeout)
+        return client
+
+    def _instructor(self) -> Any:
+        client = self._openai_client()
+        inst = self._instructors.get(id(client))
+        if inst is None or inst.client is not client:
+            try:
+                create = instructor.patch(create=self._sender(client), mode=self.mode)
+            except Exception as exc:
+                raise EndpointError(f"instructor mode {self.mode.name} is not usable here: {exc}") from None
+            inst = instructor.AsyncInstructor(client=client, create=create, mode=self.mode)
+            self._instructors[id(client)] = inst
+        return inst
+
+    def _sender(self, client: Any) -> Callable[..., Awaitable[Any]]:
+        """The raw ``chat.completions.create`` call, retried at the transport layer, counted per request."""
+        import openai
+        from openai.types.chat import ChatCompletion
+
+        is_async = not isinstance(client, openai.OpenAI)
+        where = self.endpoint.describe()["base_url"]
+        in_process = self.endpoint.is_local or str(getattr(client, "base_url", "")).startswith(LOCAL_BASE_URL)
+        extra: dict[str, Any] = {} if in_process else {"timeout": self.retry.timeout}  # slow CPU is no outage
+        schema = self.answer_model.model_json_schema() if self.endpoint.schema_in_json_object else None
+
+        async def once(kwargs: dict[str, Any]) -> Any:
+            stats = _STATS.get()
+            if stats is not None:
+                stats.requests += 1
+            try:
+                if is_async:
+                    completion = await client.chat.completions.create(**kwargs, **extra)
+                else:
+                    create = functools.partial(client.chat.completions.create, **kwargs, **extra)
+                    completion = await asyncio.to_thread(create)
+            except json.JSONDecodeError as exc:
+                raise MalformedResponse(f"response body is not valid JSON ({exc.msg})") from exc
+            if not isinstance(completion, ChatCompletion) or not getattr(completion, "choices", None):
+                raise MalformedResponse(f"response is not a chat completion: {str(completion)[:200]!r}")
+            return completion
+
+        async def send(**kwargs: Any) -> Any:
+            if schema is not None and kwargs.get("response_format") == {"type": "json_object"}:
+                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            return await call_with_retries(lambda: once(kwargs), self.retry, where=where)
+
+        return send
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "answer"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def explain(exc: BaseException, stats: CallStats) -> tuple[str, str]:
+    """The error-record ``(type, message)`` for what ``ModelCaller.ask`` raised; re-raises ``EndpointError``.
+
+    instructor wraps every failure in ``InstructorRetryException``; the real cause is its ``__cause__``.
+    """
+    cause: BaseException = exc
+    while isinstance(cause, InstructorRetryException) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, EndpointError):
+        raise cause
+    attempts = f"after {stats.requests} attempt(s)"
+    if isinstance(cause, ValidationError):
+        return "invalid_output", f"answer invalid {attempts}: {_validation_message(cause)}"
+    if isinstance(cause, json.JSONDecodeError):
+        return "invalid_output", f"answer invalid {attempts}: not JSON: {cause.msg}"
+    failure: Failure = classify(cause)
+    if failure.kind == "error":
+        if "Incomplete" in type(cause).__name__:
+            failure = Failure("incomplete_output", "the answer was cut off (max tokens reached)")
+        elif isinstance(cause, InstructorRetryException):
+            failure = Failure("invalid_output", str(cause))
+    status = f" (HTTP {failure.status_code})" if failure.status_code else ""
+    return failure.kind, f"{failure.kind.replace('_', ' ')}{status} {attempts}: {failure.message}"

@@ -1,0 +1,182 @@
+"""Endpoints: which server, which model, which instructor mode, and the openai client to call it.
+
+Resolution order: explicit arguments (``--model``, ``--base-url``, ``--mode``), then the environment
+(``PRELABEL_MODEL``, ``OPENAI_BASE_URL``, ``PRELABEL_MODE``, ``OPENAI_API_KEY``), then defaults (OpenAI,
+``gpt-4o-mini``). ``model="local"`` or ``"local:PATH.gguf"`` selects the embedded llama.cpp model.
+
+The instructor mode follows the backend: OpenAI → TOOLS; vLLM and Ollama → JSON_SCHEMA; llama.cpp's server
+→ JSON (``json_object`` with the schema in the prompt); anything else → TOOLS. Every choice can be overridden.
+
+API keys live only in memory: ``Endpoint`` never shows the key in ``repr``, ``describe()`` or dumps.
+
+    >>> endpoint = resolve_endpoint(model="llama3.1", base_url="http://localhost:11434/v1", env={})
+    >>> endpoint.backend, endpoint.mode.name
+    ('ollama', 'JSON_SCHEMA')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import instructor
+
+from prelabel.errors import EndpointError, InputError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "LOCAL_BASE_URL",
+    "LOCAL_MODE",
+    "MODES",
+    "Endpoint",
+    "check_credentials",
+    "detect_backend",
+    "is_local_model",
+    "local_model_path",
+    "parse_mode",
+    "resolve_endpoint",
+]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+LOCAL_BASE_URL = "http://prelabel-local.invalid/v1"
+"""The base URL of the in-process embedded model (never resolved: its transport answers every request)."""
+LOCAL_MODE = instructor.Mode.JSON_SCHEMA
+"""The instructor mode for the embedded model: the schema travels in ``response_format`` (a grammar)."""
+OPENAI_URL = "https://api.openai.com/v1"
+NO_KEY = "not-needed"  # placeholder for servers that take no key (the openai client insists on one)
+
+#: Friendly mode names accepted by ``--mode`` (instructor mode values are accepted too).
+MODES: dict[str, instructor.Mode] = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "json_object_schema": instructor.Mode.JSON,  # + the schema in response_format (llama.cpp servers)
+    "md_json": instructor.Mode.MD_JSON,
+}
+_SCHEMA_IN_JSON_OBJECT = "json_object_schema"
+
+_DEFAULT_MODES: dict[str, instructor.Mode] = {
+    "openai": instructor.Mode.TOOLS,
+    "azure": instructor.Mode.TOOLS,
+    "vllm": instructor.Mode.JSON_SCHEMA,
+    "ollama": instructor.Mode.JSON_SCHEMA,
+    "llamacpp": instructor.Mode.JSON,  # with the schema in response_format, see Endpoint
+    "unknown": instructor.Mode.TOOLS,
+}
+
+
+def parse_mode(value: str | instructor.Mode) -> instructor.Mode:
+    """An instructor mode from a name (``tools``, ``json_schema``, ``json``, ``md_json``) or a mode."""
+    if isinstance(value, instructor.Mode):
+        return value
+    key = _key(value)
+    if key in MODES:
+        return MODES[key]
+    for mode in instructor.Mode:
+        if key in (mode.name.lower(), mode.value.lower()):
+            return mode
+    raise InputError(f"unknown mode '{value}'; use one of: {', '.join(MODES)}")
+
+
+def _key(value: str) -> str:
+    return value.strip().lower().replace("-", "_")
+
+
+def detect_backend(base_url: str | None) -> str:
+    """Guess the server kind from its URL: openai, azure, ollama, vllm, llamacpp or unknown."""
+    if not base_url:
+        return "openai"
+    parsed = urlparse(base_url)
+    host = (parsed.hostname or "").lower()
+    if host == "api.openai.com":
+        return "openai"
+    if host.endswith(".openai.azure.com") or host.endswith(".azure.com"):
+        return "azure"
+    if "ollama" in host or parsed.port == 11434:
+        return "ollama"
+    if "vllm" in host:
+        return "vllm"
+    if "llamacpp" in host or "llama-cpp" in host or parsed.port == 8080:
+        return "llamacpp"
+    return "unknown"
+
+
+def is_local_model(model: str) -> bool:
+    """True for the embedded model: ``local`` or ``local:PATH.gguf``."""
+    return model == "local" or model.startswith("local:")
+
+
+def local_model_path(model: str) -> str | None:
+    """The GGUF path of a ``local:PATH`` model (``None`` for plain ``local``: the bundled model)."""
+    _, _, path = model.partition(":")
+    return path or None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to call the model; the API key is kept out of ``repr`` and ``describe()``."""
+
+    model: str
+    backend: str
+    mode: instructor.Mode
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    schema_in_json_object: bool = False
+    """Send ``response_format={"type": "json_object", "schema": ...}`` (llama.cpp servers turn it into a
+    grammar) instead of instructor's plain ``json_object``; only with ``Mode.JSON``."""
+
+    @property
+    def is_local(self) -> bool:
+        """True for the embedded llama.cpp model."""
+        return self.backend == "local"
+
+    def describe(self) -> dict[str, Any]:
+        """What ``run.json`` records about the endpoint (never the key)."""
+        url = "in-process" if self.is_local else (self.base_url or OPENAI_URL)
+        mode = _SCHEMA_IN_JSON_OBJECT.upper() if self.schema_in_json_object else self.mode.name
+        return {"model": self.model, "backend": self.backend, "base_url": url, "mode": mode}
+
+
+def resolve_endpoint(
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    mode: str | instructor.Mode | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """Resolve model, server, key and instructor mode from arguments, then the environment, then defaults."""
+    env = os.environ if env is None else env
+    model = model or env.get("PRELABEL_MODEL") or DEFAULT_MODEL
+    if mode is None and env.get("PRELABEL_MODE"):
+        mode = env["PRELABEL_MODE"]
+    chosen_mode = parse_mode(mode) if mode is not None else None
+    wants_schema = isinstance(mode, str) and _key(mode) == _SCHEMA_IN_JSON_OBJECT
+    if is_local_model(model):
+        if chosen_mode is None:
+            chosen_mode = LOCAL_MODE
+        return Endpoint(model=model, backend="local", mode=chosen_mode)
+    base_url = (base_url or env.get("OPENAI_BASE_URL") or "").rstrip("/") or None
+    backend = detect_backend(base_url)
+    key = api_key or env.get("OPENAI_API_KEY") or None
+    if chosen_mode is None and backend == "llamacpp":
+        wants_schema = True
+    return Endpoint(
+        model=model,
+        backend=backend,
+        mode=chosen_mode or _DEFAULT_MODES[backend],
+        base_url=base_url,
+        api_key=key,
+        schema_in_json_object=wants_schema,
+    )
+
+
+def check_credentials(endpoint: Endpoint) -> None:
+    """Raise ``EndpointError`` when the endpoint needs an API key and none is set (OpenAI, Azure)."""
+    if endpoint.api_key is None and endpoint.backend in ("openai", "azure"):
+        raise EndpointError(
+            "no API key: set OPENAI_API_KEY (or pass --base-url for a server that needs none, "
+            "or --model local for the embedded model)"
+        )

@@ -1,0 +1,179 @@
+"""Render an SOP and an item into chat messages with sandboxed jinja2 templates.
+
+The system message carries the SOP and is byte-identical for every item (so providers can cache it); the user
+message carries the item between marker lines chosen so the item text cannot contain them. Item text is passed
+to templates as data and never compiled as template source.
+
+    >>> from prelabel import bundled_sop, render
+    >>> messages = render(bundled_sop("customer_feedback_intent"), {"id": "1", "text": "where is my parcel?"})
+    >>> [m["role"] for m in messages]
+    ['system', 'user']
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import mimetypes
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2 import TemplateError as JinjaTemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from prelabel._resources import data_dir
+from prelabel.errors import ItemError, TemplateError
+from prelabel.inputs.items import Item, as_item
+from prelabel.sop.spec import SOP
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "Prompt",
+    "delimiters",
+    "list_templates",
+    "prompt_hash",
+    "render",
+    "render_prompt",
+]
+
+DEFAULT_TEMPLATE = "classify.v1"
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Rendered messages plus what identifies them: template name and prompt hash."""
+
+    messages: list[Message]
+    template: str
+    prompt_hash: str
+
+
+def list_templates() -> list[str]:
+    """Names of the bundled templates (``classify.v1``, ...)."""
+    root = data_dir("prompts")
+    return sorted(p.name.removesuffix(".jinja") for p in root.iterdir() if p.name.endswith(".jinja"))
+
+
+@cache
+def _template_source(name: str) -> str:
+    resource = data_dir("prompts") / f"{name}.jinja"
+    if "/" in name or "\\" in name or not resource.is_file():
+        raise TemplateError(f"unknown template '{name}'; bundled: {', '.join(list_templates())}")
+    return resource.read_text(encoding="utf-8")
+
+
+@cache
+def _template_module(name: str) -> Any:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters["quote"] = lambda text: json.dumps(str(text), ensure_ascii=False)
+    try:
+        return env.from_string(_template_source(name)).module
+    except JinjaTemplateError as exc:
+        raise TemplateError(f"template '{name}' is invalid: {exc}") from exc
+
+
+_SYSTEM_CACHE: dict[tuple[str, str, str | None], str] = {}
+
+
+def _system_message(sop: SOP, template: str, rationale_language: str | None) -> str:
+    key = (sop.sha256, template, rationale_language)
+    if key not in _SYSTEM_CACHE:
+        try:
+            _SYSTEM_CACHE[key] = str(_template_module(template).system(sop, rationale_language))
+        except JinjaTemplateError as exc:
+            raise TemplateError(f"template '{template}' failed to render the SOP: {exc}") from exc
+    return _SYSTEM_CACHE[key]
+
+
+def prompt_hash(sop: SOP, template: str = DEFAULT_TEMPLATE, rationale_language: str | None = None) -> str:
+    """``sha256:<hex>`` of template name, template source and the rendered SOP system message."""
+    lang = rationale_language if rationale_language is not None else sop.rationale_language
+    digest = hashlib.sha256()
+    for part in (template, _template_source(template), _system_message(sop, template, lang)):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return "sha256:" + digest.hexdigest()
+
+
+def delimiters(text: str) -> tuple[str, str]:
+    """Marker lines for ``text``: a tag derived from the text, lengthened until the text contains neither."""
+    tag = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    size = 12
+    while True:
+        begin, end = f"<<<ITEM {tag[:size]}>>>", f"<<<END ITEM {tag[:size]}>>>"
+        if tag[:size] not in text:
+            return begin, end
+        size += 4
+        if size > len(tag):  # the text contains every prefix of its own hash: rehash
+            tag = hashlib.sha256(tag.encode()).hexdigest()
+            size = 12
+
+
+_MAX_IMAGE_BYTES = 20 * 1024 * 1024  # the OpenAI limit per image
+_IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+
+
+def _image_type(data: bytes) -> str | None:
+    """The MIME type of PNG, JPEG, GIF and WEBP data (what vision models accept), from its first bytes."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
+
+
+def _image_part(ref: str, item: Item) -> Message:
+    """An image content part: URLs pass through, local files become base64 data URLs."""
+    if ref.startswith(("http://", "https://", "data:image/")):
+        return {"type": "image_url", "image_url": {"url": ref}}
+    path = Path(ref)
+    try:
+        if path.stat().st_size > _MAX_IMAGE_BYTES:
+            raise ItemError(f"image '{ref}' is larger than 20 MB", item_id=item.id)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ItemError(f"cannot read image '{ref}': {exc.strerror or exc}", item_id=item.id) from None
+    mime = _image_type(data)
+    if mime is None:
+        guessed = mimetypes.guess_type(path.name)[0] or "unknown type"
+        raise ItemError(f"'{ref}' is not a PNG, JPEG, GIF or WEBP image ({guessed})", item_id=item.id)
+    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def render_prompt(
+    sop: SOP,
+    item: Item | dict[str, Any] | str,
+    template: str = DEFAULT_TEMPLATE,
+    rationale_language: str | None = None,
+) -> Prompt:
+    """Render the messages for one item, with the template name and prompt hash."""
+    item = as_item(item)
+    lang = rationale_language if rationale_language is not None else sop.rationale_language
+    system = _system_message(sop, template, lang)
+    # every item string the user message shows is taken into account, so none of them can hold a marker
+    begin, end = delimiters("\n".join((item.text or "", item.language or "")))
+    user_text = str(_template_module(template).user(item, begin, end))
+    content: str | list[Message] = user_text
+    if item.images:
+        content = [{"type": "text", "text": user_text}, *(_image_part(ref, item) for ref in item.images)]
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": content}]
+    return Prompt(messages=messages, template=template, prompt_hash=prompt_hash(sop, template, lang))
+
+
+def render(
+    sop: SOP,
+    item: Item | dict[str, Any] | str,
+    template: str = DEFAULT_TEMPLATE,
+    rationale_language: str | None = None,
+) -> list[Message]:
+    """Render the chat messages (system = SOP, user = item) for one item."""
+    return render_prompt(sop, item, template, rationale_language).messages

@@ -1,0 +1,236 @@
+"""SOP models and the strict YAML loader.
+
+An SOP (annotation guideline) is a label tree with definitions, include/exclude criteria and examples,
+numbered rules, edge cases with rulings, an abstain option and an edge-case test suite.
+
+    >>> sop = parse_sop('''
+    ... id: demo
+    ... version: 1.0.0
+    ... title: Demo
+    ... labels:
+    ...   - id: a
+    ...     definition: The first label.
+    ...   - id: b
+    ...     definition: The second label.
+    ... ''')
+    >>> sop.leaf_ids
+    ('a', 'b')
+
+Every problem in a file is reported at once as ``FILE:LINE:COL: field.path: message`` (see ``SOPError``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from prelabel.errors import Problem, SOPError
+from prelabel.sop._checks import LABEL_ID, REF_ID, cross_check, problems_from_pydantic
+from prelabel.sop._yaml import Loc, parse_yaml, position, problem, to_plain
+
+__all__ = [
+    "SOP",
+    "Abstain",
+    "EdgeCase",
+    "Example",
+    "Exclusion",
+    "Label",
+    "Rule",
+    "SOPTest",
+    "load_sop",
+    "parse_sop",
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _one_or_many(value: Any) -> Any:
+    """Let YAML authors write ``label: a`` or ``label: [a, b]``; store a list."""
+    return [value] if isinstance(value, str) else value
+
+
+class Example(_Spec):
+    """An example item for a label, in any language."""
+
+    text: str = Field(min_length=1)
+    language: str | None = None
+    note: str | None = None
+
+
+class Exclusion(_Spec):
+    """Something that is *not* this label; ``use`` names the label to use instead."""
+
+    text: str = Field(min_length=1)
+    use: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
+
+
+class Label(_Spec):
+    """A node of the label tree; leaves are the answers a model or annotator may give."""
+
+    id: str = Field(pattern=LABEL_ID)
+    name: str | None = None
+    definition: str = Field(min_length=1)
+    include: list[str] = []
+    exclude: list[Exclusion] = []
+    examples: list[Example] = []
+    children: list[Label] = []
+    exclusive: bool = False  # multi-label SOPs: this leaf is never combined with other labels (e.g. "safe")
+
+    @property
+    def is_leaf(self) -> bool:
+        """True when the label has no children."""
+        return not self.children
+
+
+class Rule(_Spec):
+    """A numbered, citable rule."""
+
+    id: str = Field(pattern=REF_ID)
+    text: str = Field(min_length=1)
+
+
+class EdgeCase(_Spec):
+    """A ruling on a hard item; ``label`` holds one leaf (several for multi-label SOPs)."""
+
+    id: str = Field(pattern=REF_ID)
+    text: str = Field(min_length=1)
+    label: list[str] = Field(min_length=1)
+    ruling: str = Field(min_length=1)
+    rules: list[str] = []
+    language: str | None = None
+
+    _label_list = field_validator("label", "rules", mode="before")(_one_or_many)
+
+
+class Abstain(_Spec):
+    """Whether the model may abstain, and the label it then answers."""
+
+    allowed: bool = False
+    label: str = Field(default="needs_review", pattern=LABEL_ID)
+    when: str | None = None
+
+
+class SOPTest(_Spec):
+    """An edge-case test: an item text and the label(s) the SOP should produce."""
+
+    text: str = Field(min_length=1)
+    expect: list[str] = Field(min_length=1)
+    id: str | None = None
+    language: str | None = None
+    note: str | None = None
+
+    _expect_list = field_validator("expect", mode="before")(_one_or_many)
+
+
+class SOP(_Spec):
+    """A structured SOP: the label tree, rules, edge cases and tests for one labeling task."""
+
+    id: str = Field(pattern=LABEL_ID)
+    version: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    task: Literal["single_label", "multi_label"] = "single_label"
+    instructions: str = ""
+    rationale_language: str | None = None
+    labels: list[Label] = Field(min_length=1)
+    rules: list[Rule] = []
+    edge_cases: list[EdgeCase] = []
+    abstain: Abstain = Abstain()
+    tests: list[SOPTest] = []
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @property
+    def multi_label(self) -> bool:
+        """True for multi-label SOPs."""
+        return self.task == "multi_label"
+
+    @cached_property
+    def label_index(self) -> dict[str, Label]:
+        """Every label of the tree by id, in tree order."""
+        return {label.id: label for label, _ in _walk(self.labels, ("labels",))}
+
+    @cached_property
+    def leaf_ids(self) -> tuple[str, ...]:
+        """The ids a model may answer with, in tree order (the abstain label excluded)."""
+        return tuple(i for i, label in self.label_index.items() if label.is_leaf)
+
+    @property
+    def answer_ids(self) -> tuple[str, ...]:
+        """Leaf ids plus the abstain label when abstaining is allowed."""
+        return self.leaf_ids + ((self.abstain.label,) if self.abstain.allowed else ())
+
+    @property
+    def citable_ids(self) -> tuple[str, ...]:
+        """Ids of rules and edge cases, which answers may cite."""
+        return tuple(r.id for r in self.rules) + tuple(e.id for e in self.edge_cases)
+
+    def ancestors(self, label_id: str) -> list[str]:
+        """The ids of a label and its parents, root first (``a.b.c`` → ``[a, a.b, a.b.c]``)."""
+        parts = label_id.split(".")
+        return [p for p in (".".join(parts[: i + 1]) for i in range(len(parts))) if p in self.label_index]
+
+    @cached_property
+    def sha256(self) -> str:
+        """A stable hash of the SOP content (not of its formatting)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _walk(labels: list[Label], loc: Loc) -> Iterator[tuple[Label, Loc]]:
+    for i, label in enumerate(labels):
+        yield label, (*loc, i)
+        yield from _walk(label.children, (*loc, i, "children"))
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def load_sop(path: str | Path) -> SOP:
+    """Load and validate an SOP YAML file; raise ``SOPError`` listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SOPError([Problem(str(path), 1, 1, "", f"cannot read file: {exc.strerror or exc}")]) from None
+    body = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = body[: exc.start].decode("utf-8")
+        line, col = position(good, len(good))
+        message = f"file is not UTF-8 text (byte 0x{body[exc.start]:02x}); save it as UTF-8"
+        raise SOPError([Problem(str(path), line, col, "", message)]) from None
+    return parse_sop(text, source=str(path))
+
+
+def parse_sop(text: str, source: str = "<string>") -> SOP:
+    """Parse and validate SOP YAML text; ``source`` names it in error messages."""
+    root = parse_yaml(text, source)
+    data = to_plain(root, text, source)
+    sop: SOP | None = None
+    problems: list[Problem] = []
+    try:
+        sop = SOP.model_validate(data)
+    except ValidationError as exc:
+        problems += problems_from_pydantic(exc.errors(), root, source, SOP)
+    problems += [problem(root, source, loc, message) for loc, message in cross_check(data)]
+    if problems or sop is None:
+        raise SOPError(list(dict.fromkeys(problems)))
+    return sop

@@ -1,0 +1,159 @@
+"""``prelabel demo``: the bundled data, the model choice, and the whole loop (fake and local model)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import prelabel
+from prelabel.cli.app import app
+from prelabel.demo import walkthrough as demo
+from prelabel.testing.fake import FakeModel, Reply, RequestRecord
+
+SOP = prelabel.bundled_sop(demo.DEMO_SOP)
+ITEMS = demo.demo_items()
+HUMANS = demo.demo_human_labels()
+
+
+def _majority() -> dict[str, str]:
+    return {item_id: group["label"].mode().iloc[0] for item_id, group in HUMANS.groupby("item_id")}
+
+
+# ------------------------------------------------------------------------------------------- bundled data
+
+
+def test_demo_items_cover_four_languages_with_unique_ids() -> None:
+    assert len(ITEMS) == 32 and len({it["id"] for it in ITEMS}) == 32
+    assert Counter(it["language"] for it in ITEMS) == {"en": 8, "id": 8, "th": 8, "vi": 8}
+    for item in ITEMS:
+        prelabel.Item.model_validate(item)  # every line is a valid item
+
+
+def test_demo_human_labels_are_long_form_with_three_annotators_and_slices() -> None:
+    assert list(HUMANS.columns) == ["item_id", "annotator", "label", "market", "language"]
+    assert HUMANS.groupby("item_id")["annotator"].nunique().eq(3).all()
+    assert set(HUMANS["item_id"]) == {it["id"] for it in ITEMS}
+    assert set(HUMANS["label"]) <= set(SOP.answer_ids)
+    slices = {it["id"]: (it["meta"]["market"], it["language"]) for it in ITEMS}
+    for row in HUMANS.itertuples():
+        assert (row.market, row.language) == slices[row.item_id]
+    split = HUMANS.groupby("item_id")["label"].nunique()
+    assert (split > 1).sum() >= 8 and (split == 3).sum() >= 1  # real disagreements, one three-way split
+
+
+def test_balanced_sample_takes_languages_in_turn() -> None:
+    sample = demo._balanced(ITEMS, 8)
+    assert Counter(it["language"] for it in sample) == {"en": 2, "id": 2, "th": 2, "vi": 2}
+    assert demo._balanced(ITEMS, 100) == sorted(ITEMS, key=lambda it: (int(it["id"][1:]) - 1) % 8)
+
+
+# ------------------------------------------------------------------------------------------- model choice
+
+
+def test_openai_is_used_when_a_key_is_set() -> None:
+    model, note = demo._choose_model(None, {"OPENAI_API_KEY": "sk-test"}, None)
+    assert model == "gpt-4o-mini" and "OPENAI_API_KEY is set" in note and "sk-test" not in note
+    model, _ = demo._choose_model(None, {"OPENAI_API_KEY": "k", "PRELABEL_MODEL": "gpt-4.1-mini"}, None)
+    assert model == "gpt-4.1-mini"
+
+
+def test_local_smoke_model_is_used_without_a_key_and_says_so() -> None:
+    model, note = demo._choose_model(None, {}, None)
+    assert model == "local" and "smoke model" in note and "labels are poor" in note
+
+
+def test_bad_max_items_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(prelabel.InputError, match="at least 1"):
+        prelabel.run_demo(tmp_path, max_items=0, env={}, echo=lambda line: None)
+
+
+# ------------------------------------------------------------------------------------------ the whole loop
+
+
+def test_demo_with_a_model_that_answers_the_human_majority(tmp_path: Path) -> None:
+    majority = _majority()
+    by_text = {it["text"]: majority[it["id"]] for it in ITEMS}
+
+    def answer(record: RequestRecord) -> Reply:
+        return Reply.answer(by_text[record.item_text or ""], confidence=0.9)
+
+    fake = FakeModel(default=answer)
+    lines: list[str] = []
+    result = prelabel.run_demo(
+        tmp_path / "demo", model="fake-model", client=fake.async_client(), echo=lines.append, env={}
+    )
+    assert len(fake.requests) == 32
+    run_dir = tmp_path / "demo"
+    labels = [json.loads(line) for line in (run_dir / "labels.jsonl").read_text().splitlines()]
+    assert [r["item_id"] for r in labels] == [it["id"] for it in ITEMS]
+    for name in ("run.json", "items.jsonl", "human_labels.csv"):
+        assert (run_dir / name).is_file()
+    for name in ("metrics.json", "disagreements.csv", "ambiguity_candidates.csv", "report.html"):
+        assert (result.report_dir / name).is_file()
+    summary = result.comparison.metrics["summary"]
+    assert summary["n_compared"] == 31  # d32 is abstained by the majority: not compared
+    split = HUMANS.groupby("item_id")["label"].nunique()
+    assert summary["accuracy"] == 1.0
+    assert summary["n_disagreements"] == int((split.drop("d32") > 1).sum())  # only where humans split
+    text = "\n".join(lines)
+    assert "32 of 32 items" in text and "accuracy 1.00" in text
+    assert f"Fleiss' kappa {summary['fleiss_kappa']:.2f}" in text
+    assert "report.html" in text
+
+
+def test_demo_reports_disagreements_of_a_model_that_always_answers_one_label(tmp_path: Path) -> None:
+    fake = FakeModel(default=Reply.answer("logistics.late_delivery", confidence=0.95))
+    lines: list[str] = []
+    result = prelabel.run_demo(tmp_path, client=fake.async_client(), max_items=8, echo=lines.append, env={})
+    sample = {it["id"] for it in demo._balanced(ITEMS, 8)}
+    labels = HUMANS[HUMANS["item_id"].isin(sample)].groupby("item_id")["label"]
+    expected = int(labels.apply(lambda s: (s != "logistics.late_delivery").any()).sum())
+    summary = result.comparison.metrics["summary"]
+    assert summary["n_disagreements"] == expected > 0
+    majority = _majority()
+    assert summary["accuracy"] == sum(majority[i] == "logistics.late_delivery" for i in sample) / 8
+    disagreements = pd.read_csv(result.report_dir / "disagreements.csv", dtype=str)
+    assert set(disagreements["item_id"]) <= sample
+    assert any("SOP ambiguity candidate" in line for line in lines)
+
+
+@pytest.mark.local_model
+def test_demo_cli_runs_on_the_local_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PRELABEL_MODEL", "PRELABEL_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "prelabel-demo"
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["demo", "-o", str(out), "--max-items", "4"])
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    assert "embedded local model" in result.output and "smoke model" in result.output
+    assert "4 of 32 items (en, id, th, vi)" in result.output
+    lines = (out / "labels.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 4
+    for line in lines:
+        record = json.loads(line)
+        assert record["model"] == "local"
+        assert record["status"] == "error" or record["label"] in SOP.answer_ids
+    assert (out / "report" / "report.html").is_file()
+    print(f"prelabel demo --max-items 4 on the local model: {elapsed:.1f}s")
+
+
+def test_demo_takes_key_and_server_from_env_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prelabel.testing.fake import FakeServer
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    fake = FakeModel(default=Reply.answer("logistics.late_delivery"))
+    lines: list[str] = []
+    with FakeServer(fake) as server:
+        env = {"OPENAI_API_KEY": "sk-demo-env", "OPENAI_BASE_URL": server.url}
+        result = prelabel.run_demo(tmp_path, max_items=2, echo=lines.append, env=env)
+    assert result.summary.counts["ok"] == 2 and len(fake.requests) == 2
+    next_line = next(line for line in lines if line.startswith("next:"))
+    assert "--sop " in next_line and "--slice market --slice language" in next_line
