@@ -1,8 +1,7 @@
 """Rendering: golden prompts for every bundled SOP, cache-stable system messages, prompt hashes, images.
 
 Golden files live in ``tests/prompt/golden/<sop>.system.txt`` and ``<sop>.user.txt``. After an intended change
-to a
-template or a bundled SOP, regenerate them and review the diff::
+to a template or a bundled SOP, regenerate them and review the diff::
 
     PRELABEL_UPDATE_GOLDEN=1 python -m pytest tests/test_render.py
 """
