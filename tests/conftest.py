@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import prelabel
+from helpers import ENDPOINT_ENV
 
 # Cassettes match request bodies, and instructor's re-ask messages quote pydantic errors, whose URLs name the
 # pydantic version: without them recorded re-asks replay across upgrades. Read once, at the first error shown.
@@ -34,6 +35,13 @@ rules:
   - id: R1
     text: Label the main item.
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_endpoint_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test depends on (or leaks to) the developer's endpoint settings: tests never call a real API."""
+    for name in ENDPOINT_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -1,10 +1,40 @@
-"""Helpers shared by test modules (importable because pytest puts ``tests/`` on ``sys.path``)."""
+"""Helpers shared by test modules (importable because pytest puts ``tests/`` on ``sys.path``).
+
+Shared settings live here once: fast retry policies and the environment variables that pick an endpoint.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from prelabel.cli.app import main
+from prelabel import RetryPolicy
+from prelabel.cli import main
+
+#: Environment variables that choose a model or server; ``conftest.py`` clears them for every test.
+ENDPOINT_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "PRELABEL_MODEL",
+    "PRELABEL_MODE",
+    "PRELABEL_LLAMA_EXTRA_BUFTS",
+)
+
+
+def fast_retry(max_attempts: int = 3, **changes: float) -> RetryPolicy:
+    """A retry policy with millisecond waits, so retry tests take no time."""
+    settings: dict[str, float] = {
+        "initial_delay": 0.001,
+        "max_delay": 0.005,
+        "max_total": 5.0,
+        "timeout": 5.0,
+    }
+    return RetryPolicy(max_attempts=max_attempts, **{**settings, **changes})  # type: ignore[arg-type]
+
+
+def use_fast_default_retry(monkeypatch: pytest.MonkeyPatch, max_attempts: int = 3) -> None:
+    """Make the default policy (what the CLI and ``run`` use when none is given) fast."""
+    policy = fast_retry(max_attempts)
+    monkeypatch.setattr("prelabel.llm.caller.RetryPolicy", lambda: policy)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -32,8 +32,6 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 def test_quickstart_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nbclient import NotebookClient
 
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PRELABEL_MODEL", "PRELABEL_MODE"):
-        monkeypatch.delenv(name, raising=False)
     # a kernelspec for this interpreter, so a system-wide "python3" kernel without prelabel is never picked
     spec_dir = tmp_path / "jupyter" / "kernels" / "prelabel-test"
     spec_dir.mkdir(parents=True)

@@ -30,6 +30,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.inputs.items import Item
     from prelabel.inputs.reading import BadItem, read_items
     from prelabel.labeling.labeler import Labeler
+    from prelabel.labeling.options import LabelOptions
     from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
     from prelabel.labeling.runner import Estimate, RunSummary, arun, estimate, run
     from prelabel.llm.retry import RetryPolicy
@@ -52,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "InputError": "prelabel.errors",
     "Item": "prelabel.inputs.items",
     "ItemError": "prelabel.errors",
+    "LabelOptions": "prelabel.labeling.options",
     "LabelResult": "prelabel.labeling.result",
     "Labeler": "prelabel.labeling.labeler",
     "LabelingError": "prelabel.errors",
@@ -99,6 +101,7 @@ __all__ = [
     "InputError",
     "Item",
     "ItemError",
+    "LabelOptions",
     "LabelResult",
     "Labeler",
     "LabelingError",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import prelabel
-from helpers import run_cli
+from helpers import run_cli, use_fast_default_retry
 from prelabel.testing.fake import FakeModel, FakeServer, Reply, RequestRecord
 
 Capture = pytest.CaptureFixture[str]
@@ -20,9 +20,6 @@ KEY = "sk-cli-test-key-0000000000"
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("PYDANTIC_ERRORS_INCLUDE_URL", "0")
-    for name in ("OPENAI_BASE_URL", "PRELABEL_MODEL", "PRELABEL_MODE"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def echo_label(request: RequestRecord) -> Reply:
@@ -113,10 +110,7 @@ def test_run_options_reach_the_server(
 def test_retries_and_reasks_through_real_http(
     capsys: Capture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast = prelabel.RetryPolicy(max_attempts=4, initial_delay=0.001, max_total=5.0)
-    monkeypatch.setattr(
-        "prelabel.labeling.labeler.RetryPolicy", lambda: fast
-    )  # the CLI's default policy, but quick
+    use_fast_default_retry(monkeypatch, 4)  # the CLI's default policy, but quick
     fake = FakeModel(
         [
             Reply.error(429, "Rate limit reached", headers={"retry-after-ms": "50"}),
@@ -178,10 +172,7 @@ def test_unreachable_server_exits_3(capsys: Capture, tmp_path: Path, monkeypatch
     with FakeServer() as server:
         url = server.url  # a port that is free once the server stops
     items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
-    fast = prelabel.RetryPolicy(max_attempts=2, initial_delay=0.001, max_total=5.0)
-    monkeypatch.setattr(
-        "prelabel.labeling.labeler.RetryPolicy", lambda: fast
-    )  # the CLI's default policy, but quick
+    use_fast_default_retry(monkeypatch, 2)  # the CLI's default policy, but quick
     code, _, stderr = run_cli(
         capsys, "run", SOP_PATH, str(items), "-o", str(tmp_path / "r"), "--base-url", url
     )

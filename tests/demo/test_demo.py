@@ -125,8 +125,6 @@ def test_demo_reports_disagreements_of_a_model_that_always_answers_one_label(tmp
 
 @pytest.mark.local_model
 def test_demo_cli_runs_on_the_local_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PRELABEL_MODEL", "PRELABEL_MODE"):
-        monkeypatch.delenv(name, raising=False)
     out = tmp_path / "prelabel-demo"
     started = time.perf_counter()
     result = CliRunner().invoke(app, ["demo", "-o", str(out), "--max-items", "4"])

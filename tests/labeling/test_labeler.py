@@ -11,16 +11,12 @@ from typing import Any
 import pytest
 
 import prelabel
-from prelabel import Labeler, LabelResult, RetryPolicy
+from helpers import fast_retry
+from prelabel import Labeler, LabelResult
 from prelabel.testing.fake import FakeModel, Reply, RequestRecord
 
-FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.005, max_total=5.0, timeout=5.0)
+FAST = fast_retry(3)
 OFF_SCHEMA = '{"rationale": "hmm", "label": "shipping", "confidence": 0.5}'
-
-
-@pytest.fixture(autouse=True)
-def _stable_pydantic_messages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYDANTIC_ERRORS_INCLUDE_URL", "0")
 
 
 @pytest.fixture

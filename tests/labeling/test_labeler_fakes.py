@@ -9,10 +9,11 @@ import httpx2
 import pytest
 
 import prelabel
+from helpers import fast_retry
 from prelabel import Labeler, RetryPolicy
 from prelabel.testing.fake import FakeModel, FakeServer, Reply
 
-FAST = RetryPolicy(max_attempts=2, initial_delay=0.001, max_delay=0.002, max_total=5.0, timeout=5.0)
+FAST = fast_retry(2)
 
 
 @pytest.mark.parametrize("mode", ["tools", "json_schema", "json", "md_json"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,12 @@ from typing import Any
 import pytest
 
 import prelabel
-from prelabel import RetryPolicy, run
+from helpers import fast_retry
+from prelabel import run
 from prelabel.labeling.sinks import JsonlSink
 from prelabel.testing.fake import FakeModel, Reply, RequestRecord
 
-FAST = RetryPolicy(max_attempts=2, initial_delay=0.001, max_delay=0.002, max_total=5.0, timeout=5.0)
+FAST = fast_retry(2)
 SOP_PATH = prelabel.bundled_sop_path("customer_feedback_intent")
 ITEMS = "\n".join(
     [
@@ -152,16 +154,46 @@ def test_api_key_is_never_written(tmp_path: Path, items_file: Path) -> None:
         assert key not in path.read_text(encoding="utf-8"), path  # ...and never written
 
 
-def test_dry_run_sends_nothing_and_writes_nothing(tmp_path: Path, items_file: Path) -> None:
-    fake = FakeModel()
-    out = tmp_path / "run"
-    guess = run(SOP_PATH, items_file, out, dry_run=True, client=fake.async_client(), model="gpt-4o-mini")
+def test_estimate_sends_nothing_and_writes_nothing(tmp_path: Path, items_file: Path) -> None:
+    before = set(tmp_path.rglob("*"))
+    options = prelabel.LabelOptions(model="gpt-4o-mini", base_url="http://localhost:1/v1", api_key="sk-x")
+    guess = prelabel.estimate(SOP_PATH, items_file, options)  # the same options a run takes; no server there
     assert isinstance(guess, prelabel.Estimate)
     assert (guess.items, guess.bad_items) == (4, 3)
     assert guess.prompt_tokens > 4 * 500  # the SOP system prompt alone is several hundred tokens
     assert guess.completion_tokens == 4 * 120
     assert guess.cost_usd == pytest.approx((guess.prompt_tokens * 0.15 + guess.completion_tokens * 0.6) / 1e6)
-    assert fake.requests == [] and not out.exists()
+    assert set(tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_estimate_does_not_read_local_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    png = tmp_path / "a.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(1000))
+    items = [{"id": "a", "images": [str(png)]}, {"id": "b", "images": [str(tmp_path / "missing.png")]}]
+    encoded: list[bytes] = []
+    original = base64.b64encode
+    monkeypatch.setattr(base64, "b64encode", lambda data: encoded.append(data) or original(data))
+    guess = prelabel.estimate(SOP_PATH, items, model="gpt-4o-mini")
+    assert (guess.items, guess.bad_items) == (1, 1)  # the missing image is still caught
+    assert encoded == []
+
+
+def test_options_object_and_keyword_overrides_agree(tmp_path: Path) -> None:
+    fake = FakeModel()
+    items = [{"id": str(i), "text": "late parcel"} for i in range(5)]
+    options = prelabel.LabelOptions(model="m-1", max_items=3, max_tokens=77)
+    summary = run(SOP_PATH, items, tmp_path / "a", options, client=fake.async_client(), max_items=2)
+    assert summary.counts["total"] == 2 and summary.model == "m-1"  # the keyword wins over the object
+    assert {r.body["max_tokens"] for r in fake.requests} == {77}
+    assert options.max_items == 3  # options objects are never changed
+
+
+def test_unknown_or_bad_options_are_one_input_error(tmp_path: Path) -> None:
+    with pytest.raises(prelabel.InputError, match="concurency: Extra inputs"):
+        run(SOP_PATH, [], tmp_path / "r", concurency=2)
+    with pytest.raises(prelabel.InputError, match="concurrency: Input should be greater than or equal to 1"):
+        prelabel.LabelOptions.build(None, {"concurrency": 0})
+    assert not (tmp_path / "r").exists()
 
 
 def test_estimate_needs_no_key(monkeypatch: pytest.MonkeyPatch, items_file: Path) -> None:

@@ -85,12 +85,6 @@ def vcr_config() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(autouse=True)
-def _no_endpoint_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_BASE_URL", "PRELABEL_MODEL", "PRELABEL_MODE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def _assert_valid(result: dict[str, Any]) -> None:
     assert result["status"] in ("ok", "abstained"), result["error"]
     assert result["label"] in SOP.answer_ids

@@ -13,9 +13,10 @@ import openai
 import pytest
 
 import prelabel
+from helpers import fast_retry
 from prelabel.llm.retry import MalformedResponse, RetryPolicy, call_with_retries, classify, redact
 
-FAST = RetryPolicy(max_attempts=4, initial_delay=0.001, max_delay=0.005, max_total=5.0)
+FAST = fast_retry(4)
 
 
 def status_error(

@@ -27,8 +27,9 @@ import pandas as pd
 
 from prelabel.comparison.comparison import Comparison, compare
 from prelabel.errors import InputError
+from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.runner import RunSummary, run
-from prelabel.llm.endpoints import DEFAULT_MODEL, is_local_model
+from prelabel.llm.endpoints import DEFAULT_MODEL, SMOKE_MODEL_NOTE, is_local_model
 from prelabel.sop.bundled import bundled_sop, bundled_sop_path
 
 __all__ = ["DEMO_SOP", "LOCAL_DEMO_ITEMS", "DemoResult", "demo_human_labels", "demo_items", "run_demo"]
@@ -74,8 +75,6 @@ def _choose_model(model: str | None, env: Mapping[str, str], client: Any) -> tup
         chosen = env.get("PRELABEL_MODEL") or DEFAULT_MODEL
         where = f"at {env['OPENAI_BASE_URL']}" if env.get("OPENAI_BASE_URL") else "on OpenAI"
         return chosen, f"{chosen} {where} (OPENAI_API_KEY is set)"
-    from prelabel.llm.local.model import SMOKE_MODEL_NOTE
-
     return "local", f"the embedded local model (OPENAI_API_KEY is not set); note: {SMOKE_MODEL_NOTE}"
 
 
@@ -132,19 +131,14 @@ def run_demo(
     echo(f"prelabel demo: SOP {sop.id} {sop.version}, {len(selected)} of {len(items)} items ({languages})")
     echo(f"labeling with {note}")
 
-    summary = run(
-        bundled_sop_path(DEMO_SOP),
-        items_file,
-        out,
+    options = LabelOptions(
         model=chosen,
         # the key and server come from ``env`` too, as the model did (not only from os.environ)
         api_key=env.get("OPENAI_API_KEY") if client is None else None,
         base_url=env.get("OPENAI_BASE_URL") if client is None else None,
-        client=client,
         concurrency=concurrency,
-        progress=progress,
     )
-    assert isinstance(summary, RunSummary)
+    summary = run(bundled_sop_path(DEMO_SOP), items_file, out, options, client=client, progress=progress)
     n = summary.counts
     echo(
         f"labeled {n['total']} items in {summary.duration_s:.1f}s: {n['ok']} ok, {n['abstained']} abstained, "

@@ -29,12 +29,13 @@ from prelabel._aio import first_leaf, progress_bar, run_sync
 from prelabel.errors import EndpointError, ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
+from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
-from prelabel.llm.caller import DEFAULT_MAX_TOKENS, CallStats, ModelCaller, explain
+from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import Endpoint, check_credentials, resolve_endpoint
-from prelabel.llm.retry import RetryPolicy, redact
-from prelabel.llm.usage import PriceTable, Usage
-from prelabel.prompt.rendering import DEFAULT_TEMPLATE, prompt_hash, render_prompt
+from prelabel.llm.retry import redact
+from prelabel.llm.usage import Usage
+from prelabel.prompt.rendering import prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
 from prelabel.sop.spec import SOP
 
@@ -47,49 +48,44 @@ ItemLike = Item | BadItem | dict[str, Any] | str
 class Labeler:
     """Labels items under one SOP with one model endpoint.
 
-    ``client`` may be an ``openai.AsyncOpenAI`` or ``openai.OpenAI`` (tests inject one over
-    ``httpx2.MockTransport``); without it, a client is built from ``model``/``base_url``/``api_key`` and the
-    environment (see ``prelabel.backends``). ``max_reasks`` bounds re-asks on invalid answers; ``retry``
-    bounds transport retries.
+    ``options`` (a ``LabelOptions``) and keyword overrides of its fields say how; ``client`` may be an
+    ``openai.AsyncOpenAI`` or ``openai.OpenAI`` (tests inject one over ``httpx2.MockTransport``). Without
+    it, a client is built from the options' endpoint and the environment (see ``prelabel.llm.endpoints``).
     """
 
-    def __init__(
-        self,
-        sop: SOP,
-        model: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        client: Any = None,
-        mode: str | instructor.Mode | None = None,
-        max_reasks: int = 2,
-        retry: RetryPolicy | None = None,
-        rationale_language: str | None = None,
-        template: str = DEFAULT_TEMPLATE,
-        temperature: float | None = 0.0,
-        prices: PriceTable | None = None,
-        max_tokens: int | None = DEFAULT_MAX_TOKENS,
-    ):
+    def __init__(self, sop: SOP, options: LabelOptions | None = None, *, client: Any = None, **changes: Any):
         self.sop = sop
+        self.options = opts = LabelOptions.build(options, changes)
+        base_url = opts.base_url
         if client is not None and base_url is None:
             # an injected client knows its server: detect the backend (and default mode) from its URL
             base_url = str(getattr(client, "base_url", "") or "") or None
-        self.endpoint: Endpoint = resolve_endpoint(model=model, base_url=base_url, api_key=api_key, mode=mode)
+        self.endpoint: Endpoint = resolve_endpoint(
+            model=opts.model, base_url=base_url, api_key=opts.api_key, mode=opts.mode
+        )
         if client is None and not self.endpoint.is_local:
             check_credentials(self.endpoint)  # fail before any work, not on the first item
-        self.max_reasks = max_reasks
-        self.rationale_language = rationale_language
-        self.template = template
-        self.prices = prices or PriceTable()
+        self.prices = opts.price_table()
         self.answer_model: type[BaseModel] = response_model(sop)
-        self.prompt_hash = prompt_hash(sop, template, self.language)
+        self.prompt_hash = prompt_hash(sop, opts.template, self.language)
         self.caller = ModelCaller(
             self.endpoint,
             self.answer_model,
             client=client,
-            retry=retry,
-            temperature=temperature,
-            max_tokens=max_tokens,
+            retry=opts.retry,
+            temperature=opts.temperature,
+            max_tokens=opts.max_tokens,
         )
+
+    @property
+    def template(self) -> str:
+        """The prompt template's name."""
+        return self.options.template
+
+    @property
+    def max_reasks(self) -> int:
+        """Re-asks allowed per item when an answer fails validation."""
+        return self.options.max_reasks
 
     @property
     def model(self) -> str:
@@ -104,7 +100,8 @@ class Labeler:
     @property
     def language(self) -> str | None:
         """The language rationales are written in: the ``rationale_language`` given, else the SOP's."""
-        return self.rationale_language if self.rationale_language is not None else self.sop.rationale_language
+        language = self.options.rationale_language
+        return language if language is not None else self.sop.rationale_language
 
     # ------------------------------------------------------------------------------------------------ results
 
@@ -177,22 +174,47 @@ class Labeler:
     async def alabel_many(
         self,
         items: Iterable[ItemLike] | str | Path,
-        concurrency: int = 8,
+        concurrency: int | None = None,
         progress: bool = False,
         on_result: Callable[[int, LabelResult], None] | None = None,
     ) -> list[LabelResult]:
         """Label items concurrently; results come back in input order, one per item.
 
-        ``items`` is anything ``read_items`` reads (a list, a DataFrame, a file path): repeated ids and bad
-        rows become error records. ``on_result(index, result)`` is called as each result arrives (in
-        completion order). Raises ``EndpointError`` (after cancelling in-flight calls) when the endpoint is
-        unusable or unreachable.
+        ``items`` is anything ``read_items`` reads (a list, a DataFrame, a file path; the options' ``id_col``,
+        ``text_col`` and ``max_items`` apply): repeated ids and bad rows become error records.
+        ``on_result(index, result)`` is called as each result arrives (in completion order). Raises
+        ``EndpointError`` (after cancelling in-flight calls) when the endpoint is unusable or unreachable.
         """
-        results: dict[int, LabelResult] = {}
-        semaphore = asyncio.Semaphore(max(concurrency, 1))
+        opts = self.options
         sized = isinstance(items, Sized) and not isinstance(items, str | Path)
         total = len(items) if sized else None  # type: ignore[arg-type]
-        entries = read_items(items)
+        if total is not None and opts.max_items is not None:
+            total = min(total, opts.max_items)
+        entries = read_items(items, id_col=opts.id_col, text_col=opts.text_col, max_items=opts.max_items)
+        results: dict[int, LabelResult] = {}
+
+        def keep(index: int, result: LabelResult) -> None:
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+
+        await self.alabel_entries(
+            enumerate(entries), total=total, concurrency=concurrency, progress=progress, on_result=keep
+        )
+        return [results[i] for i in range(len(results))]
+
+    async def alabel_entries(
+        self,
+        entries: Iterable[tuple[int, ItemLike]],
+        *,
+        total: int | None = None,
+        concurrency: int | None = None,
+        progress: bool = False,
+        on_result: Callable[[int, LabelResult], None],
+    ) -> None:
+        """Label ``(index, item)`` pairs, already read, concurrently; ``on_result`` gets each result as it
+        completes and the caller keeps them (a batch runner streams them to disk instead of memory)."""
+        semaphore = asyncio.Semaphore(max(concurrency or self.options.concurrency, 1))
         state = {"answered": False}
 
         with progress_bar(total, enabled=progress) as advance:
@@ -202,7 +224,6 @@ class Labeler:
                     result = await self.alabel(item)
                 finally:
                     semaphore.release()
-                results[index] = result
                 error = result.error
                 if error is not None and error.type == "connection_error":
                     if not state["answered"]:  # nothing ever got through: stop the batch (exit 3)
@@ -210,20 +231,18 @@ class Labeler:
                 elif result.attempts > 0:
                     state["answered"] = True
                 advance(result)
-                if on_result is not None:
-                    on_result(index, result)
+                on_result(index, result)
 
             try:
                 async with asyncio.TaskGroup() as group:
-                    for index, item in enumerate(entries):
+                    for index, item in entries:
                         await semaphore.acquire()
                         group.create_task(work(index, item))
             except BaseExceptionGroup as group_error:
                 raise first_leaf(group_error) from None
-        return [results[i] for i in range(len(results))]
 
     def label_many(
-        self, items: Iterable[ItemLike] | str | Path, concurrency: int = 8, progress: bool = False
+        self, items: Iterable[ItemLike] | str | Path, concurrency: int | None = None, progress: bool = False
     ) -> list[LabelResult]:
         """Label items concurrently (sync facade over ``alabel_many``); results in input order."""
         return run_sync(

@@ -9,7 +9,7 @@ stream into a ``ResultSink`` as they complete, so a later ledger (SQLite, resume
     >>> import tempfile
     >>> out = tempfile.mkdtemp()
     >>> summary = run(bundled_sop_path("customer_feedback_intent"), [{"id": "a", "text": "late parcel"}], out,
-    ...               client=FakeModel().async_client())
+    ...               client=FakeModel().async_client(), concurrency=2)
     >>> summary.counts["ok"]
     1
 """
@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import instructor
 from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import run_sync
@@ -33,13 +32,12 @@ from prelabel.errors import InputError, ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, read_items
 from prelabel.labeling.labeler import Labeler
+from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import LabelResult
 from prelabel.labeling.sinks import LABELS_FILE, JsonlSink, ResultSink
-from prelabel.llm.caller import DEFAULT_MAX_TOKENS
-from prelabel.llm.endpoints import resolve_endpoint
-from prelabel.llm.retry import RetryPolicy, redact
-from prelabel.llm.usage import PriceTable, Usage, count_tokens
-from prelabel.prompt.rendering import DEFAULT_TEMPLATE, render_prompt
+from prelabel.llm.retry import redact
+from prelabel.llm.usage import Usage, count_tokens
+from prelabel.prompt.rendering import render_prompt
 from prelabel.prompt.schema import response_model
 from prelabel.sop.spec import SOP, load_sop
 
@@ -98,50 +96,53 @@ def _load(sop: SOP | str | Path) -> tuple[SOP, str | None]:
     return (sop, None) if isinstance(sop, SOP) else (load_sop(sop), str(sop))
 
 
-def _prices(prices: PriceTable | str | Path | None) -> PriceTable:
-    if prices is None:
-        return PriceTable()
-    return prices if isinstance(prices, PriceTable) else PriceTable.from_file(prices)
-
-
 def _source_name(items: Any) -> str:
     if isinstance(items, str | Path):
         return str(items)
     return f"<{type(items).__name__}>"
 
 
+def _read(
+    items: str | Path | Iterable[Any], opts: LabelOptions
+) -> tuple[Iterator[Item | BadItem], int | None]:
+    """The one read of the items (streamed), and their count when known without reading a file."""
+    entries = read_items(items, id_col=opts.id_col, text_col=opts.text_col, max_items=opts.max_items)
+    total = len(items) if isinstance(items, list | tuple) or hasattr(items, "columns") else None  # type: ignore[arg-type]
+    if total is not None and opts.max_items is not None:
+        total = min(total, opts.max_items)
+    return entries, total
+
+
 def estimate(
     sop: SOP | str | Path,
     items: str | Path | Iterable[Any],
-    *,
-    model: str | None = None,
-    mode: str | instructor.Mode | None = None,
-    template: str = DEFAULT_TEMPLATE,
-    rationale_language: str | None = None,
-    id_col: str = "id",
-    text_col: str = "text",
-    max_items: int | None = None,
-    prices: PriceTable | str | Path | None = None,
+    options: LabelOptions | None = None,
+    **changes: Any,
 ) -> Estimate:
-    """Estimate prompt/completion tokens and cost offline (``bpe-openai``); sends nothing, needs no key."""
+    """Estimate prompt/completion tokens and cost offline (``bpe-openai``); sends nothing, needs no key.
+
+    Takes the same options as ``run``; an image counts a fixed number of tokens and is not read.
+    """
+    opts = LabelOptions.build(options, changes)
     sop_obj, _ = _load(sop)
-    endpoint = resolve_endpoint(model=model, mode=mode)
+    endpoint = opts.endpoint()
     schema = json.dumps(response_model(sop_obj).model_json_schema(), ensure_ascii=False)
     schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)
     good = bad = prompt_tokens = 0
-    for entry in read_items(items, id_col=id_col, text_col=text_col, max_items=max_items):
+    entries, _ = _read(items, opts)
+    for entry in entries:
         if isinstance(entry, BadItem):
             bad += 1
             continue
         try:
-            messages = render_prompt(sop_obj, entry, template, rationale_language).messages
-        except ItemError:  # e.g. an unreadable image; a bad template is the caller's error and propagates
+            prompt = render_prompt(sop_obj, entry, opts.template, opts.rationale_language, embed_images=False)
+        except ItemError:  # a bad template is the caller's error and propagates
             bad += 1
             continue
         good += 1
-        prompt_tokens += count_tokens(messages, endpoint.model) + schema_tokens
+        prompt_tokens += count_tokens(prompt.messages, endpoint.model) + schema_tokens
     completion = good * ESTIMATED_COMPLETION_TOKENS
-    cost = _prices(prices).cost(
+    cost = opts.price_table().cost(
         endpoint.model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
     )
     note = (
@@ -163,50 +164,22 @@ async def arun(
     sop: SOP | str | Path,
     items: str | Path | Iterable[Any],
     out_dir: str | Path,
+    options: LabelOptions | None = None,
     *,
-    model: str | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    mode: str | instructor.Mode | None = None,
     client: Any = None,
-    concurrency: int = 8,
-    max_items: int | None = None,
-    rationale_language: str | None = None,
-    template: str = DEFAULT_TEMPLATE,
-    id_col: str = "id",
-    text_col: str = "text",
-    prices: PriceTable | str | Path | None = None,
-    retry: RetryPolicy | None = None,
-    max_reasks: int = 2,
-    max_tokens: int | None = DEFAULT_MAX_TOKENS,
     progress: bool = False,
     sink: Callable[[Path], ResultSink] | None = None,
+    **changes: Any,
 ) -> RunSummary:
     """Label every item into ``out_dir/labels.jsonl`` and ``out_dir/run.json`` (async ``run``)."""
+    opts = LabelOptions.build(options, changes)
     sop_obj, sop_path = _load(sop)
-    table = _prices(prices)
-    entries: Iterable[Item | BadItem] = read_items(
-        items, id_col=id_col, text_col=text_col, max_items=max_items
-    )
-    if isinstance(items, list | tuple) or hasattr(items, "columns"):
-        entries = list(entries)  # sized: the progress bar shows a total
+    entries, total = _read(items, opts)  # a missing or unreadable file fails here, before any output
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
-    labeler = Labeler(
-        sop_obj,
-        model=model,
-        base_url=base_url,
-        api_key=api_key,
-        client=client,
-        mode=mode,
-        max_reasks=max_reasks,
-        retry=retry,
-        rationale_language=rationale_language,
-        template=template,
-        prices=table,
-        max_tokens=max_tokens,
-    )
+    labeler = Labeler(sop_obj, opts, client=client)
+    table = labeler.prices
     out.mkdir(parents=True, exist_ok=True)
     started_at, started = _now(), time.perf_counter()
     counts = {"total": 0, "ok": 0, "abstained": 0, "error": 0}
@@ -230,7 +203,7 @@ async def arun(
             sop={"id": sop_obj.id, "version": sop_obj.version, "sha256": sop_obj.sha256, "path": sop_path},
             model=labeler.model,
             endpoint=labeler.endpoint.describe(),
-            template=template,
+            template=opts.template,
             prompt_hash=labeler.prompt_hash,
             rationale_language=labeler.language,
             items_source=_source_name(items),
@@ -238,8 +211,8 @@ async def arun(
             errors_by_type=dict(sorted(errors.items())),
             usage=usage,
             cost_usd=table.cost(labeler.model, usage),
-            concurrency=concurrency,
-            max_items=max_items,
+            concurrency=opts.concurrency,
+            max_items=opts.max_items,
             started_at=started_at,
             finished_at=_now(),
             duration_s=round(time.perf_counter() - started, 3),
@@ -247,7 +220,7 @@ async def arun(
         )
 
     try:
-        await labeler.alabel_many(entries, concurrency=concurrency, progress=progress, on_result=on_result)
+        await labeler.alabel_entries(enumerate(entries), total=total, progress=progress, on_result=on_result)
     except BaseException as exc:
         results_sink.close()
         reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # keys never reach run.json
@@ -269,25 +242,20 @@ def run(
     sop: SOP | str | Path,
     items: str | Path | Iterable[Any],
     out_dir: str | Path,
+    options: LabelOptions | None = None,
     *,
-    dry_run: bool = False,
-    **options: Any,
-) -> RunSummary | Estimate:
-    """Label every item into ``out_dir`` (see ``arun`` for options); ``dry_run=True`` returns an ``Estimate``.
+    client: Any = None,
+    progress: bool = False,
+    sink: Callable[[Path], ResultSink] | None = None,
+    **changes: Any,
+) -> RunSummary:
+    """Label every item into ``out_dir``: ``labels.jsonl`` (one line per item, in input order), ``run.json``.
 
-    Returns the ``RunSummary`` written to ``run.json``. Raises ``InputError``/``SOPError`` for bad input and
-    ``EndpointError`` for an unusable endpoint; bad items and failed items become error records instead.
+    ``options`` (a ``LabelOptions``) and keyword overrides of its fields say how; ``client`` injects an
+    ``openai`` client. Returns the ``RunSummary`` written to ``run.json``. Raises ``InputError``/``SOPError``
+    for bad input and ``EndpointError`` for an unusable endpoint; bad and failed items become error records.
+    For a dry run, call ``estimate`` with the same options.
     """
-    if dry_run:
-        keep = (
-            "model",
-            "mode",
-            "template",
-            "rationale_language",
-            "id_col",
-            "text_col",
-            "max_items",
-            "prices",
-        )
-        return estimate(sop, items, **{k: v for k, v in options.items() if k in keep})
-    return run_sync(lambda: arun(sop, items, out_dir, **options))
+    return run_sync(
+        lambda: arun(sop, items, out_dir, options, client=client, progress=progress, sink=sink, **changes)
+    )

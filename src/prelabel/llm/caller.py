@@ -33,8 +33,6 @@ from prelabel.llm.usage import Usage, usage_from_completion
 __all__ = ["CallStats", "ModelCaller", "explain", "raw_output"]
 
 _LAST_OUTPUT_CHARS = 4000
-#: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
-DEFAULT_MAX_TOKENS = 1024
 _NO_TEMPERATURE = re.compile(r"^(o\d|gpt-5)")  # reasoning models reject a temperature other than 1
 _MODE_ALIASES = {
     instructor.Mode.FUNCTIONS: instructor.Mode.TOOLS,
@@ -97,7 +95,7 @@ class ModelCaller:
         client: Any = None,
         retry: RetryPolicy | None = None,
         temperature: float | None = 0.0,
-        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        max_tokens: int | None = None,
     ):
         self.endpoint = endpoint
         self.answer_model = answer_model

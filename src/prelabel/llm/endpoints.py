@@ -31,6 +31,7 @@ __all__ = [
     "LOCAL_BASE_URL",
     "LOCAL_MODE",
     "MODES",
+    "SMOKE_MODEL_NOTE",
     "Endpoint",
     "check_credentials",
     "detect_backend",
@@ -45,6 +46,11 @@ LOCAL_BASE_URL = "http://prelabel-local.invalid/v1"
 """The base URL of the in-process embedded model (never resolved: its transport answers every request)."""
 LOCAL_MODE = instructor.Mode.JSON_SCHEMA
 """The instructor mode for the embedded model: the schema travels in ``response_format`` (a grammar)."""
+SMOKE_MODEL_NOTE = (
+    "the bundled Gemma 3 270M model is a plumbing/smoke model: its answers are schema-valid but its "
+    "labels are poor; use --model local:PATH.gguf with a real instruction-tuned GGUF, or an API model, "
+    "for useful labels"
+)
 OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"  # placeholder for servers that take no key (the openai client insists on one)
 
@@ -132,6 +138,11 @@ class Endpoint:
     def is_local(self) -> bool:
         """True for the embedded llama.cpp model."""
         return self.backend == "local"
+
+    @property
+    def smoke_note(self) -> str | None:
+        """A warning when this is the bundled smoke model (schema-valid answers, poor labels)."""
+        return SMOKE_MODEL_NOTE if self.model == "local" else None
 
     def describe(self) -> dict[str, Any]:
         """What ``run.json`` records about the endpoint (never the key)."""

@@ -22,12 +22,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import openai
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prelabel.errors import EndpointError
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["Failure", "MalformedResponse", "RetryPolicy", "call_with_retries", "classify", "redact"]
 
@@ -136,6 +136,10 @@ def _code(exc: openai.APIStatusError) -> str | None:
 
 def classify(exc: BaseException) -> Failure:
     """Classify an exception raised by a model call."""
+    import openai  # here, not at module level: ``import prelabel`` and the CLI stay fast
+
+    if isinstance(exc, openai.APIConnectionError) and isinstance(exc.__cause__, EndpointError):
+        return classify(exc.__cause__)  # raised inside a transport (the embedded model's worker)
     if isinstance(exc, EndpointError):
         return Failure("endpoint", str(exc), fatal=True, status_code=exc.status_code, code=exc.code)
     if isinstance(exc, MalformedResponse):
@@ -199,6 +203,13 @@ async def call_with_retries(
 
     Fatal failures raise ``EndpointError`` at once; once retries are exhausted the last error is re-raised.
     """
+    from tenacity import (
+        AsyncRetrying,
+        RetryCallState,
+        retry_if_exception,
+        stop_after_attempt,
+        stop_before_delay,
+    )
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -130,21 +130,30 @@ def _image_type(data: bytes) -> str | None:
     return next((mime for magic, mime in _IMAGE_MAGIC.items() if data.startswith(magic)), None)
 
 
-def _image_part(ref: str, item: Item) -> Message:
-    """An image content part: URLs pass through, local files become base64 data URLs."""
+def _image_part(ref: str, item: Item, embed: bool = True) -> Message:
+    """An image content part: URLs pass through, local files become base64 data URLs.
+
+    With ``embed=False`` (token estimates) a local file is checked (size, type) but not read or encoded.
+    """
     if ref.startswith(("http://", "https://", "data:image/")):
         return {"type": "image_url", "image_url": {"url": ref}}
     path = Path(ref)
     try:
         if path.stat().st_size > _MAX_IMAGE_BYTES:
             raise ItemError(f"image '{ref}' is larger than 20 MB", item_id=item.id)
-        data = path.read_bytes()
+        if embed:
+            data = path.read_bytes()
+        else:
+            with path.open("rb") as head:
+                data = head.read(16)  # enough for the magic bytes
     except OSError as exc:
         raise ItemError(f"cannot read image '{ref}': {exc.strerror or exc}", item_id=item.id) from None
     mime = _image_type(data)
     if mime is None:
         guessed = mimetypes.guess_type(path.name)[0] or "unknown type"
         raise ItemError(f"'{ref}' is not a PNG, JPEG, GIF or WEBP image ({guessed})", item_id=item.id)
+    if not embed:
+        return {"type": "image_url", "image_url": {"url": path.resolve().as_uri()}}
     url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     return {"type": "image_url", "image_url": {"url": url}}
 
@@ -154,8 +163,13 @@ def render_prompt(
     item: Item | dict[str, Any] | str,
     template: str = DEFAULT_TEMPLATE,
     rationale_language: str | None = None,
+    *,
+    embed_images: bool = True,
 ) -> Prompt:
-    """Render the messages for one item, with the template name and prompt hash."""
+    """Render the messages for one item, with the template name and prompt hash.
+
+    ``embed_images=False`` checks local images without reading them into base64 (for token estimates).
+    """
     item = as_item(item)
     lang = rationale_language if rationale_language is not None else sop.rationale_language
     system = _system_message(sop, template, lang)
@@ -164,7 +178,10 @@ def render_prompt(
     user_text = str(_template_module(template).user(item, begin, end))
     content: str | list[Message] = user_text
     if item.images:
-        content = [{"type": "text", "text": user_text}, *(_image_part(ref, item) for ref in item.images)]
+        content = [
+            {"type": "text", "text": user_text},
+            *(_image_part(ref, item, embed_images) for ref in item.images),
+        ]
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": content}]
     return Prompt(messages=messages, template=template, prompt_hash=prompt_hash(sop, template, lang))
 

@@ -31,7 +31,7 @@ import httpx2
 import openai
 
 from prelabel.errors import EndpointError
-from prelabel.llm.endpoints import LOCAL_BASE_URL, LOCAL_MODE
+from prelabel.llm.endpoints import LOCAL_BASE_URL, LOCAL_MODE, SMOKE_MODEL_NOTE
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -45,12 +45,6 @@ __all__ = [
     "local_clients",
 ]
 
-
-SMOKE_MODEL_NOTE = (
-    "the bundled Gemma 3 270M model is a plumbing/smoke model: its answers are schema-valid but its "
-    "labels are poor; use --model local:PATH.gguf with a real instruction-tuned GGUF, or an API model, "
-    "for useful labels"
-)
 
 EXTRA_BUFTS_ENV = "PRELABEL_LLAMA_EXTRA_BUFTS"
 """Set to 1 to let llama.cpp repack weights into CPU-specific buffers (AMX, ...); off by default."""

@@ -1,0 +1,70 @@
+"""``prelabel compare`` and ``prelabel agreement``: model against humans, and humans among themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import prelabel
+from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
+from prelabel.cli.options import BaseUrlOpt, HumansArg, ModelOpt, SliceOpt, SopOpt, WideOpt
+
+
+@app.command()
+def agreement(
+    humans: HumansArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Report directory (metrics.json).")],
+    wide: WideOpt = False,
+    sop: SopOpt = None,
+    slice_columns: SliceOpt = None,
+) -> None:
+    """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
+    from prelabel._jsonio import write_json
+
+    loaded = prelabel.load_sop(sop) if sop else None
+    metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", metrics)
+    figures = ", ".join(
+        f"{key} {'n/a' if metrics[key] is None else format(metrics[key], '.3f')}"
+        for key in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha")
+    )
+    typer.echo(f"{metrics['n_items']} items, {metrics['n_annotators']} annotators: {figures}")
+    for note in metrics["notes"]:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {out / 'metrics.json'}")
+
+
+@app.command()
+def compare(
+    results: Annotated[Path, typer.Argument(help="RUN_DIR or labels.jsonl.", show_default=False)],
+    humans: HumansArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Report directory.")],
+    wide: WideOpt = False,
+    sop: SopOpt = None,
+    slice_columns: SliceOpt = None,
+    confident: Annotated[float, typer.Option(min=0, max=1, help="Certainty a model answer needs.")] = 0.7,
+    draft_edits: Annotated[
+        bool, typer.Option("--draft-edits", help="Ask the model to draft edge_cases for the top clusters.")
+    ] = False,
+    top: Annotated[int, typer.Option(min=1, help="Clusters to draft edge cases for.")] = 3,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Compare model labels with human labels: metrics.json, disagreements.csv, ambiguity_candidates.csv,
+    report.html (and draft_edge_cases.yaml with --draft-edits)."""
+    loaded = prelabel.load_sop(sop) if sop else None
+    if draft_edits and loaded is None:
+        raise fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
+    result = prelabel.compare(
+        results, humans, sop=loaded, wide=wide, slices=slice_columns, confident=confident
+    )
+    paths = list(result.save(out).values())
+    if draft_edits and loaded is not None:
+        drafts = prelabel.draft_edge_cases(result.candidates, loaded, model=model, base_url=base_url, top=top)
+        target = out / "draft_edge_cases.yaml"
+        paths.append(prelabel.write_draft_edge_cases(drafts, target, loaded, model or ""))
+    typer.echo(result.to_markdown())
+    typer.echo("wrote " + ", ".join(str(p) for p in paths))

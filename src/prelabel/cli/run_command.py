@@ -1,0 +1,84 @@
+"""``prelabel run``: label items into a run directory, or estimate tokens and cost with ``--dry-run``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import prelabel
+from prelabel.cli.app import app
+from prelabel.cli.options import BaseUrlOpt, LangOpt, ModelOpt, SopArg, TemplateOpt
+
+ItemsArg = Annotated[Path, typer.Argument(help="Items: .jsonl, .json, .csv, .parquet.", show_default=False)]
+PricesOpt = Annotated[Path | None, typer.Option("--prices", help="JSON/YAML price table (over built-ins).")]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Instructor mode: tools, json_schema, json, md_json or json_object_schema"
+        " (llama.cpp servers); default: chosen by backend."
+    ),
+]
+
+
+@app.command()
+def run(
+    sop: SopArg,
+    items: ItemsArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Run directory (labels.jsonl, run.json).")],
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    mode: ModeOpt = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Items labeled at once [default: 8].")
+    ] = None,
+    max_items: Annotated[int | None, typer.Option("--max-items", min=1, help="Label the first N.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost only.")] = False,
+    rationale_language: LangOpt = None,
+    id_col: Annotated[
+        str | None, typer.Option("--id-col", help="Column holding the item id [default: id].")
+    ] = None,
+    text_col: Annotated[
+        str | None, typer.Option("--text-col", help="Item text column [default: text].")
+    ] = None,
+    prices: PricesOpt = None,
+    template: TemplateOpt = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Output tokens per answer [default: 1024].")
+    ] = None,
+) -> None:
+    """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json."""
+    # every flag named like a LabelOptions field and given on the command line; the rest keep their defaults
+    fields = prelabel.LabelOptions.model_fields
+    given = {name: value for name, value in locals().items() if name in fields and value is not None}
+    options = prelabel.LabelOptions.build(None, given)
+    if dry_run:
+        guess = prelabel.estimate(sop, items, options)
+        cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"
+        typer.echo(
+            f"dry run: {guess.items} items ({guess.bad_items} unusable), ~{guess.prompt_tokens} prompt + "
+            f"~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
+        )
+        typer.echo(f"note: {guess.note}; nothing was sent")
+        return
+    _note_smoke_model(options)
+    summary = prelabel.run(sop, items, out, options, progress=sys.stderr.isatty())
+    n, usage = summary.counts, summary.usage
+    cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
+    typer.echo(
+        f"labeled {n['total']} items with {summary.model}: {n['ok']} ok, {n['abstained']} abstained, "
+        f"{n['error']} errors; {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
+        f"({usage.cached_tokens} cached){cost} -> {out / 'labels.jsonl'}"
+    )
+    if summary.errors_by_type:
+        kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
+        typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
+
+
+def _note_smoke_model(options: prelabel.LabelOptions) -> None:
+    """Say that the bundled embedded model (``--model local`` or ``PRELABEL_MODEL=local``) labels poorly."""
+    note = options.endpoint().smoke_note
+    if note:
+        typer.echo(f"note: {note}", err=True)

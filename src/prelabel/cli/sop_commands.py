@@ -1,0 +1,56 @@
+"""``prelabel validate`` and ``prelabel render``: SOP files and the prompts they make."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import prelabel
+from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
+from prelabel.cli.options import LangOpt, SopArg, TemplateOpt
+
+
+@app.command()
+def validate(
+    sops: Annotated[list[Path], typer.Argument(help="SOP YAML files to validate.", show_default=False)],
+) -> None:
+    """Validate SOP files; print one FILE:LINE:COL: path: message line per problem (exit 2 if any)."""
+    bad = False
+    for path in sops:
+        try:
+            sop = prelabel.load_sop(path)
+        except prelabel.SOPError as exc:
+            bad = True
+            for problem in exc.problems:
+                typer.echo(str(problem), err=True)
+        else:
+            counts = f"{len(sop.leaf_ids)} labels, {len(sop.tests)} tests"
+            typer.echo(f"{path}: ok ({sop.id} {sop.version}, {counts})")
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def render(
+    sop: SopArg,
+    item: Annotated[
+        str, typer.Option("--item", help='The item as JSON, e.g. \'{"id": "1", "text": "..."}\'.')
+    ],
+    template: TemplateOpt = None,
+    rationale_language: LangOpt = None,
+) -> None:
+    """Print the chat messages (JSON) that would be sent for one item."""
+    loaded = prelabel.load_sop(sop)
+    try:
+        data = json.loads(item)
+    except json.JSONDecodeError as exc:
+        raise fail(f"--item is not valid JSON: {exc}", EXIT_BAD_INPUT) from None
+    options = prelabel.LabelOptions.build(None, {"template": template} if template else {})
+    prompt = prelabel.render_prompt(
+        loaded, data, template=options.template, rationale_language=rationale_language
+    )
+    out = {"template": prompt.template, "prompt_hash": prompt.prompt_hash, "messages": prompt.messages}
+    typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

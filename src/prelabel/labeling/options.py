@@ -1,0 +1,100 @@
+"""The labeling options: one object for ``Labeler``, ``run``, ``arun``, ``estimate`` and ``prelabel run``.
+
+Every entry point takes ``options`` (a ``LabelOptions``) and/or the same names as keyword arguments, which
+override it; unknown names and bad values raise ``InputError`` with one line per problem.
+
+    >>> opts = LabelOptions(model="gpt-4o-mini", concurrency=4)
+    >>> opts.merged(max_items=10).max_items, opts.max_items
+    (10, None)
+    >>> LabelOptions.build(None, {"concurency": 2})
+    Traceback (most recent call last):
+    ...
+    prelabel.errors.InputError: bad option: concurency: Extra inputs are not permitted
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from prelabel.errors import InputError
+from prelabel.llm.endpoints import Endpoint, resolve_endpoint
+from prelabel.llm.retry import RetryPolicy
+from prelabel.llm.usage import PriceTable
+from prelabel.prompt.rendering import DEFAULT_TEMPLATE
+
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MAX_TOKENS", "DEFAULT_TEMPLATE", "LabelOptions"]
+
+#: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
+DEFAULT_MAX_TOKENS = 1024
+DEFAULT_CONCURRENCY = 8
+
+
+class LabelOptions(BaseModel):
+    """How items are labeled: endpoint, prompt, answer bounds, retries, prices and batch reading.
+
+    The endpoint fields fall back to the environment (``PRELABEL_MODEL``, ``OPENAI_BASE_URL``,
+    ``OPENAI_API_KEY``, ``PRELABEL_MODE``); the API key is never shown in ``repr`` or dumps.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    # where and how to call the model
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = Field(default=None, repr=False, exclude=True)
+    mode: str | None = None
+    # the prompt
+    template: str = DEFAULT_TEMPLATE
+    rationale_language: str | None = None
+    # the answer
+    temperature: float | None = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=DEFAULT_MAX_TOKENS, ge=1)
+    max_reasks: int = Field(default=2, ge=0)
+    retry: RetryPolicy | None = None
+    prices: PriceTable | None = None
+    # reading and batching items
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
+    max_items: int | None = Field(default=None, ge=1)
+    id_col: str = "id"
+    text_col: str = "text"
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode_name(cls, value: Any) -> Any:
+        return value.value if isinstance(value, Enum) else value  # an instructor.Mode
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _price_file(cls, value: Any) -> Any:
+        return PriceTable.from_file(value) if isinstance(value, str | Path) else value
+
+    @classmethod
+    def build(cls, options: LabelOptions | None, changes: dict[str, Any]) -> LabelOptions:
+        """``options`` (or the defaults) with ``changes`` applied and validated."""
+        base = {} if options is None else {name: getattr(options, name) for name in cls.model_fields}
+        try:
+            return cls(**{**base, **changes})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors(include_url=False)
+            )
+            raise InputError(f"bad option: {problems}") from None
+
+    def merged(self, **changes: Any) -> LabelOptions:
+        """A copy with ``changes`` applied and validated."""
+        return self.build(self, changes)
+
+    def endpoint(self) -> Endpoint:
+        """The endpoint these options resolve to (model, server, key and mode; the environment fills gaps)."""
+        return resolve_endpoint(
+            model=self.model, base_url=self.base_url, api_key=self.api_key, mode=self.mode
+        )
+
+    def price_table(self) -> PriceTable:
+        """The prices to use: the table given, else the built-in one."""
+        return self.prices or PriceTable()
