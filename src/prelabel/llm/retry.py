@@ -1,7 +1,7 @@
 """Transport retries: tenacity around each model call, and what each failure means.
 
-One of three retry layers, never nested (DESIGN.md "Calling models"): this one retries the HTTP call on
-429, 5xx, timeouts, connection errors and malformed response bodies, honouring ``retry-after-ms`` /
+One of three retry layers, never nested (docs/architecture.md, "Calling models"): this one retries the HTTP
+call on 429, 5xx, timeouts, connection errors and malformed response bodies, honouring ``retry-after-ms`` /
 ``Retry-After`` and otherwise backing off exponentially with jitter, within a bounded total time. Re-asks on
 invalid answers are instructor's job; per-item error records are the labeler's.
 

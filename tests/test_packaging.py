@@ -1,0 +1,97 @@
+"""Both install modes find the bundled SOPs and prompt templates, which live once, at the repository's top.
+
+A wheel (what ``pip install .`` and CI install) carries them inside the package; an editable install
+(``pip install -e .``, the README's command) puts ``src/`` on ``sys.path`` (hatchling's ``.pth``), and they
+are read from the checkout. Each mode is checked in a fresh interpreter, outside the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = """
+import json, prelabel
+from prelabel._resources import data_dir
+sop = prelabel.bundled_sop("customer_feedback_intent")
+prompt = prelabel.render_prompt(sop, {"id": "p", "text": "late parcel"})
+print(json.dumps({
+    "package": prelabel.__file__, "sops": prelabel.bundled_sops(), "templates": prelabel.list_templates(),
+    "sop_dir": str(data_dir("sop_specs")), "prompt_dir": str(data_dir("prompts")),
+    "version": prelabel.__version__, "hash": prompt.prompt_hash,
+}))
+"""
+
+
+def probe(python_path: Path, cwd: Path) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(python_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def expected_names(folder: str, suffix: str) -> list[str]:
+    return sorted(p.name.removesuffix(suffix) for p in (ROOT / folder).glob(f"*{suffix}"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    built = subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (path,) = out.glob("prelabel-*.whl")
+    return path
+
+
+def test_the_wheel_carries_sop_specs_and_prompts_once(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    for folder, suffix in (("sop_specs", ".yaml"), ("prompts", ".jinja")):
+        inside = sorted(
+            n.split("/")[-1].removesuffix(suffix) for n in names if n.startswith(f"prelabel/{folder}/")
+        )
+        assert inside == expected_names(folder, suffix)
+    assert not any(n.startswith(("sop_specs/", "prompts/")) for n in names)  # not loose at the top
+
+
+def test_a_wheel_install_finds_them(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    found = probe(site, cwd=tmp_path)
+    assert str(found["package"]).startswith(str(site))
+    assert found["sop_dir"] == str(site / "prelabel" / "sop_specs")
+    assert found["prompt_dir"] == str(site / "prelabel" / "prompts")
+    assert found["sops"] == expected_names("sop_specs", ".yaml")
+    assert found["templates"] == expected_names("prompts", ".jinja")
+
+
+def test_an_editable_install_finds_them_in_the_checkout(tmp_path: Path) -> None:
+    found = probe(ROOT / "src", cwd=tmp_path)  # what hatchling's editable .pth puts on sys.path
+    assert str(found["package"]).startswith(str(ROOT / "src"))
+    assert found["sop_dir"] == str(ROOT / "sop_specs")
+    assert found["prompt_dir"] == str(ROOT / "prompts")
+    assert found["sops"] == expected_names("sop_specs", ".yaml")
+
+
+def test_both_modes_render_the_same_prompt(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    assert probe(site, cwd=tmp_path)["hash"] == probe(ROOT / "src", cwd=tmp_path)["hash"]
+
+
+def test_one_version_string(wheel: Path) -> None:
+    from prelabel._version import __version__
+
+    assert f"prelabel-{__version__}-" in wheel.name
