@@ -134,13 +134,13 @@ def test_local_client_is_built_lazily_from_the_path(monkeypatch: pytest.MonkeyPa
         calls.append(path)
         return "sync", "async"
 
-    monkeypatch.setattr("prelabel.llm.local.local_clients", fake_local_clients)
+    monkeypatch.setattr("prelabel.llm.local.transport.local_clients", fake_local_clients)
     assert make_client(resolve_endpoint(model="local:/m/x.gguf", env={})) == "async"
     assert calls == ["/m/x.gguf"]
 
 
 def test_missing_local_extra_gives_a_helpful_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "prelabel.llm.local", None)  # import fails as without the extra
+    monkeypatch.setitem(sys.modules, "prelabel.llm.local.transport", None)  # import fails as without the extra
     endpoint = Endpoint(model="local", backend="local", mode=Mode.JSON_SCHEMA)
     with pytest.raises(prelabel.EndpointError, match=r"pip install 'prelabel\[local\]'"):
         make_client(endpoint)

@@ -17,7 +17,9 @@ import openai
 import pytest
 
 import prelabel
+from prelabel.llm.endpoints import LOCAL_BASE_URL
 from prelabel.llm.local import model as local
+from prelabel.llm.local.transport import AsyncLocalTransport, LocalTransport, local_clients
 
 SOP = prelabel.bundled_sop("customer_feedback_intent")
 
@@ -138,9 +140,9 @@ class FakeLlama:
 
 
 def _client(fake: FakeLlama) -> openai.OpenAI:
-    model = local._LocalModel(fake, threading.Lock())  # type: ignore[arg-type]
-    http = httpx2.Client(transport=local.LocalTransport(model))
-    return openai.OpenAI(api_key="local", base_url=local.LOCAL_BASE_URL, http_client=http, max_retries=0)
+    model = local.LocalModel(fake, threading.Lock())  # type: ignore[arg-type]
+    http = httpx2.Client(transport=LocalTransport(model.answer))
+    return openai.OpenAI(api_key="local", base_url=LOCAL_BASE_URL, http_client=http, max_retries=0)
 
 
 def test_transport_answers_chat_completions_and_reports_reused_prefix() -> None:
@@ -186,11 +188,9 @@ def test_async_transport_runs_the_model_in_a_worker_thread() -> None:
     import asyncio
 
     fake = FakeLlama()
-    model = local._LocalModel(fake, threading.Lock())  # type: ignore[arg-type]
-    http = httpx2.AsyncClient(transport=local.AsyncLocalTransport(model))
-    client = openai.AsyncOpenAI(
-        api_key="local", base_url=local.LOCAL_BASE_URL, http_client=http, max_retries=0
-    )
+    model = local.LocalModel(fake, threading.Lock())  # type: ignore[arg-type]
+    http = httpx2.AsyncClient(transport=AsyncLocalTransport(model.answer))
+    client = openai.AsyncOpenAI(api_key="local", base_url=LOCAL_BASE_URL, http_client=http, max_retries=0)
 
     async def many() -> list[Any]:
         calls = [client.chat.completions.create(model="local", messages=[{"role": "user", "content": str(i)}])
@@ -207,7 +207,7 @@ def test_async_transport_runs_the_model_in_a_worker_thread() -> None:
 def test_missing_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` raise ImportError
     with pytest.raises(prelabel.EndpointError, match=r"pip install 'prelabel\[local\]'"):
-        local.local_clients("/nowhere/model.gguf")
+        local_clients("/nowhere/model.gguf")
 
 
 def test_missing_bundled_model_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,11 +218,11 @@ def test_missing_bundled_model_says_how_to_install(monkeypatch: pytest.MonkeyPat
 
 def test_missing_or_broken_gguf_is_an_endpoint_error(tmp_path: Path) -> None:
     with pytest.raises(prelabel.EndpointError, match="local model file not found"):
-        local.local_clients(tmp_path / "absent.gguf")
+        local_clients(tmp_path / "absent.gguf")
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a gguf file")
     with pytest.raises(prelabel.EndpointError, match="cannot load local model"):
-        local.local_clients(broken)
+        local_clients(broken)
 
 
 def test_bundled_model_is_assembled_once_into_the_cache(

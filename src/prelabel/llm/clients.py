@@ -22,12 +22,12 @@ def make_client(
     """An ``openai.AsyncOpenAI`` (``sync=True``: ``openai.OpenAI``) for ``endpoint``.
 
     ``max_retries`` stays 0: prelabel retries itself. The embedded model returns the clients of
-    ``prelabel.llm.local.local_clients``. Raises ``EndpointError``
+    ``prelabel.llm.local.transport.local_clients``. Raises ``EndpointError``
     when OpenAI is the endpoint and no key is set.
     """
     if endpoint.is_local:
         try:
-            from prelabel.llm.local import local_clients
+            from prelabel.llm.local.transport import local_clients
         except ImportError as exc:
             raise EndpointError(
                 f"the local model needs the 'local' extra: pip install 'prelabel[local]' ({exc})"

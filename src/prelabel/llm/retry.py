@@ -233,6 +233,9 @@ async def call_with_retries(
                 if on_failure is not None:
                     on_failure(failure)
                 if failure.fatal:
+                    cause = exc if isinstance(exc, EndpointError) else exc.__cause__
+                    if isinstance(cause, EndpointError):  # e.g. the embedded model's worker crashed
+                        raise cause from None
                     raise endpoint_error(failure, where) from exc
                 raise
     raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

