@@ -1,4 +1,8 @@
-"""``--draft-edits``: drafted edge cases over a fake OpenAI transport, written as a clearly marked draft."""
+"""``--draft-edits``: drafted edge cases over a fake OpenAI transport, written as a clearly marked draft.
+
+Drafts call the model through the labeler's ``ModelCaller``: the backend's mode, transport retries, re-asks,
+usage and cost, and ``EndpointError`` for an unusable endpoint.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 import prelabel
-from helpers import run_cli
+from helpers import fast_retry, run_cli
 from prelabel.comparison.drafts import edge_case_model
 from prelabel.testing.fake import FakeModel, FakeServer, Reply
 
@@ -90,16 +94,19 @@ def test_an_invalid_draft_is_re_asked_then_recorded_as_an_error(candidates: Any)
     seen.clear()
     replies = [httpx2.Response(200, json=completion(bad))]
     drafts = prelabel.draft_edge_cases(
-        candidates, SOP, client=fake_client(replies, seen), top=1, max_retries=2
+        candidates, SOP, client=fake_client(replies, seen), top=1, max_reasks=2
     )
-    assert len(seen) >= 2  # re-asked before giving up
-    assert "error" in drafts[0] and "text" not in drafts[0]
+    assert len(seen) == 3  # re-asked twice before giving up
+    assert "text" not in drafts[0] and drafts[0]["error"].startswith("answer invalid after 3 attempt(s)")
+    assert drafts[0]["attempts"] == 3 and drafts[0]["usage"].prompt_tokens == 30
 
 
 def test_endpoint_errors_raise_endpoint_error(candidates: Any) -> None:
     replies = [httpx2.Response(401, json={"error": {"message": "bad key", "type": "invalid_request_error"}})]
-    with pytest.raises(prelabel.EndpointError, match="refused"):
-        prelabel.draft_edge_cases(candidates, SOP, client=fake_client(replies, []), top=1)
+    seen: list[dict[str, Any]] = []
+    with pytest.raises(prelabel.EndpointError, match=r"auth \(401\).*bad key"):
+        prelabel.draft_edge_cases(candidates, SOP, client=fake_client(replies, seen), top=1)
+    assert len(seen) == 1  # no retry of a fatal failure
     with pytest.raises(prelabel.InputError, match="needs the SOP"):
         prelabel.draft_edge_cases(candidates, None, client=fake_client([], []))
 
@@ -151,6 +158,21 @@ def test_cli_draft_edits_end_to_end_leaves_the_sop_untouched(
     assert drafted["draft"] is True and len(drafted["edge_cases"]) == 2
     assert len(fake.requests) == 2
     assert "draft_edge_cases.yaml" in out
+    line = "drafts: 2 drafted, 0 failed by gpt-4o-mini; 2 requests, 240 tokens (200 prompt, 40 completion)"
+    assert line in out and line in (tmp_path / "out" / "draft_edge_cases.yaml").read_text()
+
+
+def test_cli_draft_edits_on_a_refused_key_exits_3(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeModel(default=Reply.error(401, "Incorrect API key"))
+    with FakeServer(fake) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "test")
+        args = ["compare", str(DATA / "labels.jsonl"), str(DATA / "humans.csv"), "-o", str(tmp_path)]
+        code, _, err = run_cli(
+            capsys, *args, "--sop", str(SOP_PATH), "--draft-edits", "--base-url", server.url
+        )
+    assert code == 3 and "auth (401)" in err and len(fake.requests) == 1
 
 
 def test_cli_draft_edits_needs_the_sop(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -164,3 +186,104 @@ def test_cli_draft_edits_needs_the_sop(capsys: pytest.CaptureFixture[str], tmp_p
     ]
     code, _, err = run_cli(capsys, *args)
     assert code == 2 and "--draft-edits needs --sop" in err
+
+
+@pytest.mark.parametrize(
+    ("base_url", "mode"),
+    [("https://api.openai.com/v1", "TOOLS"), ("http://localhost:11434/v1", "JSON_SCHEMA")],
+)
+def test_drafts_use_the_backends_mode(candidates: Any, base_url: str, mode: str) -> None:
+    fake = FakeModel(default=Reply.raw(json.dumps(GOOD)))
+    drafts = prelabel.draft_edge_cases(candidates, SOP, client=fake.async_client(base_url), top=1)
+    assert drafts[0]["label"] == ["product.damaged"]
+    body = fake.requests[0].body
+    if mode == "TOOLS":
+        assert body["tools"][0]["function"]["name"] == "EdgeCaseDraft" and "response_format" not in body
+    else:
+        assert "tools" not in body and body["response_format"]["type"] == "json_schema"
+        assert body["response_format"]["json_schema"]["name"] == "EdgeCaseDraft"
+
+
+def test_drafts_honour_the_options(candidates: Any) -> None:
+    fake = FakeModel(default=Reply.raw(json.dumps(GOOD)))
+    options = prelabel.LabelOptions(model="gpt-4o-mini", max_tokens=300, temperature=0.5, mode="json_schema")
+    prelabel.draft_edge_cases(candidates, SOP, options, client=fake.async_client(), top=1, max_tokens=200)
+    body = fake.requests[0].body
+    assert body["model"] == "gpt-4o-mini" and body["max_tokens"] == 200 and body["temperature"] == 0.5
+    assert body["response_format"]["type"] == "json_schema"
+
+
+def test_json_object_schema_servers_get_the_draft_schema(candidates: Any) -> None:
+    fake = FakeModel(default=Reply.raw(json.dumps(GOOD)))
+    client = fake.async_client("http://llamacpp:8080/v1")
+    prelabel.draft_edge_cases(candidates, SOP, client=client, top=1)
+    response_format = fake.requests[0].body["response_format"]
+    assert response_format["type"] == "json_object"
+    assert response_format["schema"]["title"] == "EdgeCaseDraft"
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_transient_failures_are_retried_by_the_transport_policy(candidates: Any, status: int) -> None:
+    script = [Reply.error(status, "busy", headers={"retry-after": "0"}), Reply.raw(json.dumps(GOOD))]
+    fake = FakeModel(script)
+    drafts = prelabel.draft_edge_cases(
+        candidates, SOP, client=fake.async_client(), top=1, retry=fast_retry(3)
+    )
+    assert len(fake.requests) == 2 and drafts[0]["label"] == ["product.damaged"]
+    assert drafts[0]["attempts"] == 2
+
+
+def test_a_draft_that_keeps_failing_is_recorded_and_the_next_is_drafted(candidates: Any) -> None:
+    fake = FakeModel([Reply.error(500, "down")] * 2, default=Reply.raw(json.dumps(GOOD)))
+    drafts = prelabel.draft_edge_cases(
+        candidates, SOP, client=fake.async_client(), top=2, retry=fast_retry(2)
+    )
+    assert drafts[0]["error"].startswith("server error (HTTP 500) after 2 attempt(s)")
+    assert drafts[1]["label"] == ["product.damaged"]
+    assert drafts.summary().startswith("drafts: 1 drafted, 1 failed")
+
+
+def test_an_unreachable_endpoint_raises_endpoint_error(candidates: Any) -> None:
+    fake = FakeModel(default=Reply.disconnect())
+    with pytest.raises(prelabel.EndpointError, match="unreachable"):
+        prelabel.draft_edge_cases(candidates, SOP, client=fake.async_client(), top=2, retry=fast_retry(2))
+    assert len(fake.requests) == 2  # stopped after the first draft's retries
+
+
+def test_unusable_endpoints_raise_endpoint_error(candidates: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeModel(default=Reply.error(401, "Incorrect API key"))
+    with pytest.raises(prelabel.EndpointError, match="auth"):
+        prelabel.draft_edge_cases(candidates, SOP, client=fake.async_client(), top=1)
+    assert len(fake.requests) == 1
+    with pytest.raises(prelabel.EndpointError, match="no API key"):  # checked before any request
+        prelabel.draft_edge_cases(candidates, SOP, model="gpt-4o-mini", top=1)
+    with pytest.raises(prelabel.InputError, match="bad option"):
+        prelabel.draft_edge_cases(candidates, SOP, client=fake.async_client(), max_retries=2)
+
+
+def test_drafts_record_usage_and_cost(candidates: Any, tmp_path: Path) -> None:
+    fake = FakeModel(
+        default=Reply.raw(json.dumps(GOOD), usage={"prompt_tokens": 1000, "completion_tokens": 50})
+    )
+    drafts = prelabel.draft_edge_cases(
+        candidates, SOP, client=fake.async_client(), model="gpt-4o-mini", top=2
+    )
+    assert [d["usage"] for d in drafts] == [prelabel.Usage(prompt_tokens=1000, completion_tokens=50)] * 2
+    assert drafts.usage == prelabel.Usage(prompt_tokens=2000, completion_tokens=100)
+    assert drafts.cost == prelabel.PriceTable().cost("gpt-4o-mini", drafts.usage) and drafts.cost
+    header = (
+        prelabel.write_draft_edge_cases(drafts, tmp_path / "d.yaml", SOP).read_text().split("\ndraft:")[0]
+    )
+    assert "# drafts: 2 drafted, 0 failed by gpt-4o-mini; 2 requests, 2100 tokens" in header
+    assert f"cost ${drafts.cost:.4f}" in header
+    unpriced = prelabel.draft_edge_cases(candidates, SOP, client=fake.async_client(), model="my-llm", top=1)
+    assert unpriced.cost is None and unpriced.summary().endswith("cost unknown")
+    priced = prelabel.draft_edge_cases(
+        candidates,
+        SOP,
+        client=fake.async_client(),
+        model="my-llm",
+        top=1,
+        prices=prelabel.PriceTable({"my-llm": {"input": 1, "output": 2}}),
+    )
+    assert priced.cost == pytest.approx((1000 * 1 + 50 * 2) / 1_000_000)

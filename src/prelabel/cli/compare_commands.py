@@ -62,9 +62,12 @@ def compare(
         results, humans, sop=loaded, wide=wide, slices=slice_columns, confident=confident
     )
     paths = list(result.save(out).values())
+    drafted = ""
     if draft_edits and loaded is not None:
         drafts = prelabel.draft_edge_cases(result.candidates, loaded, model=model, base_url=base_url, top=top)
-        target = out / "draft_edge_cases.yaml"
-        paths.append(prelabel.write_draft_edge_cases(drafts, target, loaded, model or ""))
+        paths.append(prelabel.write_draft_edge_cases(drafts, out / "draft_edge_cases.yaml", loaded))
+        drafted = drafts.summary()
     typer.echo(result.to_markdown())
+    if drafted:
+        typer.echo(drafted)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -1,27 +1,41 @@
 """Ask a model to draft an ``edge_cases:`` entry for each top ambiguity candidate, for the SOP author.
 
 Drafts are written to their own YAML file, headed by a comment and ``draft: true``; the SOP file is never
-touched. The model is called through ``instructor`` (TOOLS mode by default) with a response model built from
-the SOP, so a draft can only name the SOP's leaf labels and rules.
+touched. The model is called as the labeler calls it (``prelabel.llm.caller.ModelCaller``: the backend's
+instructor mode, transport retries, re-asks, usage per attempt) with a response model built from the SOP, so
+a draft can only name the SOP's leaf labels and rules. A candidate the model cannot draft becomes an entry
+with an ``error``; only an unusable endpoint raises ``EndpointError``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import instructor
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from prelabel._aio import run_sync
 from prelabel.errors import EndpointError, InputError
-from prelabel.llm.clients import make_client
-from prelabel.llm.endpoints import resolve_endpoint
+from prelabel.labeling.options import LabelOptions
+from prelabel.llm.caller import CallStats, ModelCaller, explain
+from prelabel.llm.endpoints import check_credentials
+from prelabel.llm.retry import redact
+from prelabel.llm.usage import PriceTable, Usage
 from prelabel.sop.spec import SOP
 
-__all__ = ["DRAFT_HEADER", "draft_edge_cases", "edge_case_model", "write_draft_edge_cases"]
+__all__ = [
+    "DRAFT_HEADER",
+    "EdgeCaseDrafts",
+    "adraft_edge_cases",
+    "draft_edge_cases",
+    "edge_case_model",
+    "write_draft_edge_cases",
+]
 
 DRAFT_HEADER = (
     "DRAFT — edge cases proposed by a model from `prelabel compare --draft-edits`.\n"
@@ -68,65 +82,134 @@ def _prompt(row: dict[str, Any], sop: SOP) -> list[dict[str, str]]:
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": "\n".join(user)}]
 
 
-def _endpoint(model: str | None, base_url: str | None) -> tuple[Any, instructor.Mode, str]:
-    """A sync client, mode and model name from ``--model``/``--base-url`` and the environment (as `run`)."""
-    endpoint = resolve_endpoint(model=model, base_url=base_url)
-    return make_client(endpoint, sync=True, max_retries=2), endpoint.mode, endpoint.model
+@dataclass(frozen=True)
+class EdgeCaseDrafts:
+    """Drafted edge cases, one dict per candidate (iterable and indexable), with what drafting them used.
+
+    An entry has ``id``, ``source``, ``attempts`` and ``usage`` (a ``Usage``), then either the draft
+    (``text``, ``label``, ``ruling``, ``rules``) or an ``error``. ``cost`` is in USD, ``None`` when the model
+    has no known price.
+    """
+
+    entries: list[dict[str, Any]]
+    model: str
+    usage: Usage
+    cost: float | None
+
+    @classmethod
+    def collect(
+        cls, entries: Iterable[dict[str, Any]], model: str = "", prices: PriceTable | None = None
+    ) -> EdgeCaseDrafts:
+        """Entries with their total usage and its cost on ``model`` (the built-in prices by default)."""
+        entries = list(entries)
+        usage = Usage.total(Usage.model_validate(e["usage"]) for e in entries if e.get("usage") is not None)
+        cost = (prices or PriceTable()).cost(model, usage) if model else None
+        return cls(entries, model, usage, cost)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.entries)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.entries[index]
+
+    def summary(self) -> str:
+        """One line: drafts, failures, requests, tokens and cost."""
+        failed = sum("error" in e for e in self.entries)
+        requests = sum(int(e.get("attempts") or 0) for e in self.entries)
+        cost = "unknown" if self.cost is None else f"${self.cost:.4f}"
+        by = f" by {self.model}" if self.model else ""
+        return (
+            f"drafts: {len(self.entries) - failed} drafted, {failed} failed{by}; {requests} requests, "
+            f"{self.usage.prompt_tokens + self.usage.completion_tokens} tokens "
+            f"({self.usage.prompt_tokens} prompt, {self.usage.completion_tokens} completion), cost {cost}"
+        )
+
+
+async def adraft_edge_cases(
+    candidates: pd.DataFrame,
+    sop: SOP | None,
+    options: LabelOptions | None = None,
+    *,
+    client: Any = None,
+    top: int = 3,
+    **changes: Any,
+) -> EdgeCaseDrafts:
+    """Draft one edge case per top candidate (async ``draft_edge_cases``)."""
+    if sop is None:
+        raise InputError("drafting edge cases needs the SOP (--sop)")
+    opts = LabelOptions.build(options, changes)
+    if client is not None and opts.base_url is None:
+        # an injected client knows its server: detect the backend (and default mode) from its URL
+        opts = opts.merged(base_url=str(getattr(client, "base_url", "") or "") or None)
+    endpoint = opts.endpoint()
+    if client is None and not endpoint.is_local:
+        check_credentials(endpoint)
+    caller = ModelCaller(
+        endpoint,
+        edge_case_model(sop),
+        client=client,
+        retry=opts.retry,
+        temperature=opts.temperature,
+        max_tokens=opts.max_tokens,
+    )
+    entries: list[dict[str, Any]] = []
+    try:
+        for number, row in enumerate(candidates.head(top).to_dict(orient="records"), start=1):
+            source = f"candidate #{row['rank']}: {row['cluster']} ({row['n_items']} items, {row['kind']})"
+            stats = CallStats()
+            entry: dict[str, Any] = {"id": f"DRAFT{number}", "source": source}
+            try:
+                answer = await caller.ask(_prompt(row, sop), opts.max_reasks, stats)
+            except Exception as exc:
+                kind, message = explain(exc, stats)  # re-raises EndpointError
+                if kind == "connection_error" and not any("error" not in e for e in entries):
+                    raise EndpointError(f"endpoint unreachable after retries: {message}") from None
+                entry["error"] = redact(" ".join(message.split()), endpoint.api_key)
+            else:
+                entry.update(answer.model_dump())
+            entries.append({**entry, "attempts": stats.requests, "usage": stats.usage})
+    finally:
+        await caller.aclose()
+    return EdgeCaseDrafts.collect(entries, endpoint.model, opts.price_table())
 
 
 def draft_edge_cases(
-    candidates: pd.DataFrame,
-    sop: SOP | None,
-    *,
-    client: Any = None,
-    model: str | None = None,
-    base_url: str | None = None,
-    mode: instructor.Mode | None = None,
-    top: int = 3,
-    max_retries: int = 2,
-) -> list[dict[str, Any]]:
-    """One drafted edge case (a dict) per top candidate; a candidate the model cannot draft gets an ``error``.
+    candidates: pd.DataFrame, sop: SOP | None, options: LabelOptions | None = None, **keywords: Any
+) -> EdgeCaseDrafts:
+    """One drafted edge case per ``top`` candidate (default 3); one the model cannot draft gets an ``error``.
 
-    ``client`` is an ``openai.OpenAI``-compatible client (used with instructor TOOLS mode unless ``mode`` says
-    otherwise). Without it the endpoint is resolved like ``prelabel run``'s: ``model``/``base_url``, then
-    ``PRELABEL_MODEL``, ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``; ``model="local"`` uses the embedded model.
+    ``options`` (a ``LabelOptions``) and keyword overrides of its fields (``model``, ``base_url``, ``mode``,
+    ``retry``, ``max_reasks``, ``max_tokens``, ``temperature``, ``prices``, ...) say how the model is called,
+    as for ``prelabel.run``: the environment fills the endpoint's gaps and ``model="local"`` uses the embedded
+    model. The keywords ``client`` (an ``openai.AsyncOpenAI`` or ``openai.OpenAI``) and ``top`` are those of
+    ``adraft_edge_cases``, the async core. Raises ``EndpointError`` when the endpoint is unusable (auth,
+    quota, unknown model) or unreachable.
+
+        >>> import prelabel
+        >>> from prelabel.testing import FakeModel, Reply
+        >>> sop = prelabel.bundled_sop("customer_feedback_intent")
+        >>> row = {"rank": 1, "cluster": "a ↔ b", "n_items": 2, "kind": "sop_ambiguity"}
+        >>> candidates = pd.DataFrame([row])
+        >>> draft = '{"text": "Late and broken", "label": ["product.damaged"], "ruling": "Damage first."}'
+        >>> fake = FakeModel(default=Reply.raw(draft))
+        >>> drafts = draft_edge_cases(candidates, sop, client=fake.async_client(), model="gpt-4o-mini")
+        >>> drafts[0]["label"], drafts[0]["usage"].completion_tokens
+        (['product.damaged'], 20)
     """
-    import openai
-
-    if sop is None:
-        raise InputError("drafting edge cases needs the SOP (--sop)")
-    if client is None:
-        client, default_mode, name = _endpoint(model, base_url)
-    else:
-        default_mode, name = instructor.Mode.TOOLS, resolve_endpoint(model=model).model
-    wrapped = instructor.from_openai(client, mode=mode or default_mode)
-    response_model = edge_case_model(sop)
-    drafts: list[dict[str, Any]] = []
-    for number, row in enumerate(candidates.head(top).to_dict(orient="records"), start=1):
-        source = f"candidate #{row['rank']}: {row['cluster']} ({row['n_items']} items, {row['kind']})"
-        entry: dict[str, Any] = {"id": f"DRAFT{number}", "source": source}
-        try:
-            answer = wrapped.chat.completions.create(
-                model=name, messages=_prompt(row, sop), response_model=response_model, max_retries=max_retries
-            )
-        except (openai.APIError, instructor.core.InstructorRetryException) as exc:
-            # instructor wraps API errors; only validation failures become a per-candidate error
-            cause = exc.__cause__ if isinstance(exc, instructor.core.InstructorRetryException) else exc
-            if isinstance(
-                cause, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError
-            ):
-                raise EndpointError(f"model endpoint refused the request: {cause}") from None
-            if isinstance(cause, openai.APIError):
-                raise EndpointError(f"model endpoint unusable: {cause}") from None
-            entry["error"] = f"no valid draft after {getattr(exc, 'n_attempts', 1)} attempts"
-        else:
-            entry.update(answer.model_dump())
-        drafts.append(entry)
-    return drafts
+    return run_sync(lambda: adraft_edge_cases(candidates, sop, options, **keywords))
 
 
-def write_draft_edge_cases(drafts: list[dict[str, Any]], path: str | Path, sop: SOP, model: str = "") -> Path:
-    """Write drafts as YAML: a DRAFT comment header, ``draft: true``, and ``edge_cases:`` in SOP syntax."""
+def write_draft_edge_cases(
+    drafts: EdgeCaseDrafts | Iterable[dict[str, Any]], path: str | Path, sop: SOP, model: str = ""
+) -> Path:
+    """Write drafts as YAML: a DRAFT comment header (with the drafts' usage and cost), ``draft: true``, and
+    ``edge_cases:`` in SOP syntax. Plain entries are priced on ``model`` with the built-in prices."""
+    if not isinstance(drafts, EdgeCaseDrafts):
+        drafts = EdgeCaseDrafts.collect(drafts, model)
+    model = model or drafts.model
     out = Path(path)
     root = CommentedMap()
     root["draft"] = True
@@ -148,7 +231,7 @@ def write_draft_edge_cases(drafts: list[dict[str, Any]], path: str | Path, sop: 
         cases.append(entry)
         cases.yaml_set_comment_before_after_key(i, before=f"from {draft['source']}", indent=2)
     root["edge_cases"] = cases
-    root.yaml_set_start_comment(DRAFT_HEADER)
+    root.yaml_set_start_comment(f"{DRAFT_HEADER}\n{drafts.summary()}")
     yaml = YAML()
     yaml.width = 110
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """Calling the model: the openai client, wrapped by instructor, with transport retries around each request.
 
-``ModelCaller.ask`` sends rendered messages and returns the validated answer, or raises; ``explain`` turns
+``ModelCaller.ask`` sends rendered messages and returns the validated answer (of the caller's answer model,
+or of the ``response_model`` given for that call), or raises; ``explain`` turns
 what it raised into an error record's ``(type, message)``, except ``EndpointError``, which it re-raises
 because an unusable endpoint stops a batch. ``CallStats`` keeps one item's book: requests are counted at the
 transport seam, usage through instructor's ``completion:response`` hook (re-asks included).
@@ -78,10 +79,12 @@ class CallStats:
 
 
 _STATS: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("prelabel_call", default=None)
+# the answer schema of the call in flight, for json_object_schema servers (sent in ``response_format``)
+_SCHEMA: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("prelabel_schema")
 
 
 class ModelCaller:
-    """Sends chat messages to one endpoint and returns validated answers of ``answer_model``.
+    """Sends chat messages to one endpoint and returns validated answers of ``answer_model`` (by default).
 
     Injected clients (``openai.AsyncOpenAI`` or ``openai.OpenAI``) are used as they are; otherwise one async
     client is built per event loop (an async http client belongs to the loop it was first used in).
@@ -107,9 +110,18 @@ class ModelCaller:
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
         self._instructors: dict[int, Any] = {}
+        self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
 
-    async def ask(self, messages: list[dict[str, Any]], max_reasks: int, stats: CallStats) -> BaseModel:
-        """The validated answer to ``messages`` (raises on failure; see ``explain``)."""
+    async def ask(
+        self,
+        messages: list[dict[str, Any]],
+        max_reasks: int,
+        stats: CallStats,
+        response_model: type[BaseModel] | None = None,
+    ) -> BaseModel:
+        """The validated answer to ``messages``, an instance of ``response_model`` (default: the caller's
+        ``answer_model``); raises on failure (see ``explain``)."""
+        response_model = response_model or self.answer_model
         kwargs: dict[str, Any] = {"model": self.endpoint.model}
         reasoning = bool(_NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]))
         if self.temperature is not None and not reasoning:
@@ -118,18 +130,27 @@ class ModelCaller:
             kwargs["max_completion_tokens" if reasoning else "max_tokens"] = self.max_tokens
         hooks = Hooks()
         hooks.on("completion:response", stats.on_response)
-        token = _STATS.set(stats)
+        token, schema_token = _STATS.set(stats), _SCHEMA.set(self._schema(response_model))
         try:
             answer, _ = await self._instructor().create_with_completion(
                 messages=messages,
-                response_model=self.answer_model,
+                response_model=response_model,
                 max_retries=max_reasks,
                 hooks=hooks,
                 **kwargs,
             )
         finally:
             _STATS.reset(token)
+            _SCHEMA.reset(schema_token)
         return answer
+
+    def _schema(self, response_model: type[BaseModel]) -> dict[str, Any] | None:
+        """The JSON schema sent in ``response_format`` (json_object_schema endpoints only), built once."""
+        if not self.endpoint.schema_in_json_object:
+            return None
+        if response_model not in self._schemas:
+            self._schemas[response_model] = response_model.model_json_schema()
+        return self._schemas[response_model]
 
     async def aclose(self) -> None:
         """Close the client built for the running event loop (injected clients stay open)."""
@@ -172,7 +193,6 @@ class ModelCaller:
         where = self.endpoint.describe()["base_url"]
         in_process = self.endpoint.is_local or str(getattr(client, "base_url", "")).startswith(LOCAL_BASE_URL)
         extra: dict[str, Any] = {} if in_process else {"timeout": self.retry.timeout}  # slow CPU is no outage
-        schema = self.answer_model.model_json_schema() if self.endpoint.schema_in_json_object else None
 
         async def once(kwargs: dict[str, Any]) -> Any:
             stats = _STATS.get()
@@ -191,6 +211,7 @@ class ModelCaller:
             return completion
 
         async def send(**kwargs: Any) -> Any:
+            schema = _SCHEMA.get(None)
             if schema is not None and kwargs.get("response_format") == {"type": "json_object"}:
                 kwargs["response_format"] = {"type": "json_object", "schema": schema}
             return await call_with_retries(lambda: once(kwargs), self.retry, where=where)
