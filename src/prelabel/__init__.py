@@ -15,6 +15,7 @@ from prelabel._version import __version__
 if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__`` imports
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
+    from prelabel.comparison.figures import AgreementMetrics, ComparisonMetrics
     from prelabel.comparison.inputs import read_human_labels, read_results
     from prelabel.demo.walkthrough import DemoResult, run_demo
     from prelabel.errors import (
@@ -44,8 +45,10 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
 #: instructor, pandas, scikit-learn); a name's module loads on first use.
 _EXPORTS: dict[str, str] = {
     "SOP": "prelabel.sop.spec",
+    "AgreementMetrics": "prelabel.comparison.figures",
     "BadItem": "prelabel.inputs.reading",
     "Comparison": "prelabel.comparison.comparison",
+    "ComparisonMetrics": "prelabel.comparison.figures",
     "DemoResult": "prelabel.demo.walkthrough",
     "EndpointError": "prelabel.errors",
     "ErrorInfo": "prelabel.labeling.result",
@@ -92,8 +95,10 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "SOP",
+    "AgreementMetrics",
     "BadItem",
     "Comparison",
+    "ComparisonMetrics",
     "DemoResult",
     "EndpointError",
     "ErrorInfo",

@@ -56,18 +56,18 @@ def test_known_answer_tables_match_irrcac(name: str) -> None:
         table.index = range(len(table))
     expected = CAC(table)
     got = prelabel.agreement(long_form(table))
-    assert got["fleiss_kappa"] == pytest.approx(expected.fleiss()["est"]["coefficient_value"], abs=5e-6)
-    assert got["krippendorff_alpha"] == pytest.approx(
+    assert got.fleiss_kappa == pytest.approx(expected.fleiss()["est"]["coefficient_value"], abs=5e-6)
+    assert got.krippendorff_alpha == pytest.approx(
         expected.krippendorff()["est"]["coefficient_value"], abs=5e-6
     )
-    assert got["n_items"] == int(table.notna().any(axis=1).sum())
+    assert got.n_items == int(table.notna().any(axis=1).sum())
 
 
 def test_textbook_values_of_the_four_rater_table() -> None:
     # Gwet, Handbook of Inter-Rater Reliability (4th ed.), the 12 × 4 table shipped as irrCAC's raw_4raters.
     got = prelabel.agreement(long_form(irr_data.raw_4raters()))
-    assert round(got["fleiss_kappa"], 5) == 0.76117
-    assert round(got["krippendorff_alpha"], 5) == 0.74342
+    assert round(got.fleiss_kappa, 5) == 0.76117
+    assert round(got.krippendorff_alpha, 5) == 0.74342
 
 
 @pytest.mark.parametrize("name", ["table_cont3x3abstractors", "table_cont4x4diagnosis"])
@@ -100,11 +100,11 @@ def test_balanced_data_matches_statsmodels_and_krippendorff(seed: int) -> None:
     data = random_ratings(seed)
     table, _ = aggregate_raters(data.astype(int))
     got = prelabel.agreement(as_long(data))
-    assert got["fleiss_kappa"] == pytest.approx(sm_fleiss(table), rel=1e-12)
+    assert got.fleiss_kappa == pytest.approx(sm_fleiss(table), rel=1e-12)
     reference = krippendorff.alpha(reliability_data=data.T, level_of_measurement="nominal")
-    assert got["krippendorff_alpha"] == pytest.approx(reference, rel=1e-12)
+    assert got.krippendorff_alpha == pytest.approx(reference, rel=1e-12)
     shares = table.max(axis=1) / table.sum(axis=1)
-    assert got["percent_agreement"] == pytest.approx(shares.mean(), rel=1e-12)
+    assert got.percent_agreement == pytest.approx(shares.mean(), rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -113,9 +113,9 @@ def test_missing_ratings_match_irrcac_and_krippendorff(seed: int) -> None:
     got = prelabel.agreement(as_long(data))
     rated = pd.DataFrame(data).dropna(how="all")  # irrCAC warns when it has to drop unrated items itself
     expected = CAC(rated).fleiss()["est"]["coefficient_value"]
-    assert got["fleiss_kappa"] == pytest.approx(expected, abs=5e-6)
+    assert got.fleiss_kappa == pytest.approx(expected, abs=5e-6)
     reference = krippendorff.alpha(reliability_data=data.T, level_of_measurement="nominal")
-    assert got["krippendorff_alpha"] == pytest.approx(reference, rel=1e-12)
+    assert got.krippendorff_alpha == pytest.approx(reference, rel=1e-12)
 
 
 @pytest.mark.parametrize("missing", [0.0, 0.3])
@@ -161,7 +161,8 @@ def test_kappa_from_table_equals_sklearn_on_the_pairs() -> None:
 def test_per_annotator_agrees_with_a_naive_leave_one_out() -> None:
     data = random_ratings(8, items=200, raters=3, labels=3, missing=0.1)
     frame = as_long(data)
-    got = pd.DataFrame(prelabel.agreement(frame)["per_annotator"]).set_index("annotator")
+    rows = [row.model_dump() for row in prelabel.agreement(frame).per_annotator]
+    got = pd.DataFrame(rows).set_index("annotator")
     for name, rows in frame.groupby("annotator"):
         mine, theirs = [], []
         for row in rows.itertuples():
@@ -179,38 +180,38 @@ def test_per_annotator_agrees_with_a_naive_leave_one_out() -> None:
 def test_single_annotator_is_reported_not_a_crash() -> None:
     frame = pd.DataFrame({"item_id": ["1", "2", "3"], "annotator": "solo", "label": ["a", "b", "a"]})
     got = prelabel.agreement(frame)
-    assert got["n_annotators"] == 1
-    assert got["fleiss_kappa"] is None and got["krippendorff_alpha"] is None
-    assert got["percent_agreement"] is None
-    assert any("one annotator" in note for note in got["notes"])
-    assert got["per_annotator"][0]["n_compared"] == 0
+    assert got.n_annotators == 1
+    assert got.fleiss_kappa is None and got.krippendorff_alpha is None
+    assert got.percent_agreement is None
+    assert any("one annotator" in note for note in got.notes)
+    assert got.per_annotator[0].n_compared == 0
 
 
 def test_all_one_class_is_undefined_kappa_with_full_agreement() -> None:
     frame = pd.DataFrame({"item_id": ["1", "1", "2", "2"], "annotator": ["x", "y"] * 2, "label": "a"})
     got = prelabel.agreement(frame)
-    assert got["percent_agreement"] == 1.0
-    assert got["fleiss_kappa"] is None and got["krippendorff_alpha"] is None
-    assert got["notes"]
+    assert got.percent_agreement == 1.0
+    assert got.fleiss_kappa is None and got.krippendorff_alpha is None
+    assert got.notes
 
 
 def test_wide_and_long_forms_give_the_same_figures() -> None:
     long = prelabel.agreement(DATA / "humans.csv")
     wide = prelabel.agreement(DATA / "humans_wide.csv", wide=True, slices=["market"])
     for key in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "n_items", "n_annotators"):
-        assert long[key] == pytest.approx(wide[key])
-    assert long["slices"] == wide["slices"]
-    assert [s["value"] for s in long["slices"]["market"]] == ["ID", "TH", "VN"]
+        assert getattr(long, key) == pytest.approx(getattr(wide, key))
+    assert long.slices == wide.slices
+    assert [s.value for s in long.slices["market"]] == ["ID", "TH", "VN"]
 
 
 def test_slices_match_statsmodels_on_each_subset() -> None:
     frame = pd.read_csv(DATA / "humans.csv", dtype=str)
-    got = {row["value"]: row for row in prelabel.agreement(frame)["slices"]["market"]}
+    got = {row.value: row for row in prelabel.agreement(frame).slices["market"]}
     for market, rows in frame.groupby("market"):
         sub = prelabel.agreement(rows.drop(columns="market"))
-        assert got[market]["fleiss_kappa"] == pytest.approx(sub["fleiss_kappa"])
-        assert got[market]["n_items"] == rows["item_id"].nunique()
-        assert got[market]["per_annotator"] == sub["per_annotator"]  # vendor QA within the slice
+        assert got[market].fleiss_kappa == pytest.approx(sub.fleiss_kappa)
+        assert got[market].n_items == rows["item_id"].nunique()
+        assert got[market].per_annotator == sub.per_annotator  # vendor QA within the slice
 
 
 def test_labels_outside_the_sop_are_counted_and_named() -> None:
@@ -223,10 +224,10 @@ def test_labels_outside_the_sop_are_counted_and_named() -> None:
         }
     )
     got = prelabel.agreement(frame, sop=sop)
-    assert got["skipped"]["annotations_not_in_sop"] == 2
-    assert got["skipped"]["annotations_empty"] == 1
-    assert set(got["skipped_examples"]["annotations_not_in_sop"]) == {"product.damagd", "logistics"}
-    assert got["n_annotations"] == 2
+    assert got.skipped.annotations_not_in_sop == 2
+    assert got.skipped.annotations_empty == 1
+    assert set(got.skipped_examples["annotations_not_in_sop"]) == {"product.damagd", "logistics"}
+    assert got.n_annotations == 2
 
 
 def test_multi_label_agreement_uses_label_sets_and_reports_each_label() -> None:
@@ -238,11 +239,11 @@ def test_multi_label_agreement_uses_label_sets_and_reports_each_label() -> None:
         }
     )
     got = prelabel.agreement(frame, multi_label=True)
-    assert got["task"] == "multi_label"
-    assert got["percent_agreement"] == pytest.approx((1 + 0.5 + 1) / 3)
-    per_label = {row["label"]: row for row in got["per_label"]} if "per_label" in got else {}
+    assert got.task == "multi_label"
+    assert got.percent_agreement == pytest.approx((1 + 0.5 + 1) / 3)
+    per_label = {row.label: row for row in got.per_label or []}
     assert set(per_label) == {"a", "b"}
-    assert per_label["a"]["percent_agreement"] == 1.0
+    assert per_label["a"].percent_agreement == 1.0
 
 
 def test_cli_agreement_writes_metrics_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

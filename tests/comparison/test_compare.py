@@ -63,100 +63,98 @@ def test_model_vs_majority_matches_sklearn(seed: int) -> None:
     model = results.set_index(results["item_id"].astype(str))["label"]
     keep = majority.dropna().index
     y_true, y_pred = majority[keep].to_numpy(), model[keep].to_numpy()
-    vs = got["model_vs_majority"]
-    assert vs["n"] == len(keep)
-    assert vs["n_tied_excluded"] == majority.isna().sum()
-    assert vs["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
-    assert vs["kappa"] == pytest.approx(cohen_kappa_score(y_true, y_pred), rel=1e-12)
+    vs = got.model_vs_majority
+    assert vs.n == len(keep)
+    assert vs.n_tied_excluded == majority.isna().sum()
+    assert vs.accuracy == pytest.approx(accuracy_score(y_true, y_pred))
+    assert vs.kappa == pytest.approx(cohen_kappa_score(y_true, y_pred), rel=1e-12)
     labels = sorted(set(y_true) | set(y_pred))
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    by_label = {row["label"]: row for row in vs["per_label"]}
+    by_label = {row.label: row for row in vs.per_label}
     for i, label in enumerate(labels):
-        assert by_label[label]["precision"] == pytest.approx(p[i])
-        assert by_label[label]["recall"] == pytest.approx(r[i])
-        assert by_label[label]["f1"] == pytest.approx(f[i])
-        assert by_label[label]["support"] == s[i]
-    assert vs["macro_f1"] == pytest.approx(f.mean())
-    order = vs["confusion"]["labels"]
-    assert (np.array(vs["confusion"]["matrix"]) == confusion_matrix(y_true, y_pred, labels=order)).all()
-    assert got["summary"]["accuracy"] == vs["accuracy"]
+        assert by_label[label].precision == pytest.approx(p[i])
+        assert by_label[label].recall == pytest.approx(r[i])
+        assert by_label[label].f1 == pytest.approx(f[i])
+        assert by_label[label].support == s[i]
+    assert vs.macro_f1 == pytest.approx(f.mean())
+    order = vs.confusion.labels
+    assert (np.array(vs.confusion.matrix) == confusion_matrix(y_true, y_pred, labels=order)).all()
+    assert got.summary.accuracy == vs.accuracy
 
 
 def test_model_vs_each_annotator_matches_sklearn() -> None:
     results, humans = synthetic(2)
-    got = {row["annotator"]: row for row in prelabel.compare(results, humans).metrics["model_vs_annotators"]}
+    got = {row.annotator: row for row in prelabel.compare(results, humans).metrics.model_vs_annotators}
     model = results.set_index(results["item_id"].astype(str))["label"]
     for name, rows in humans.groupby("annotator"):
         y_pred = model[rows["item_id"]].to_numpy()
-        assert got[name]["n"] == len(rows)
-        assert got[name]["kappa"] == pytest.approx(cohen_kappa_score(rows["label"], y_pred), rel=1e-12)
-        assert got[name]["agreement"] == pytest.approx(np.mean(rows["label"].to_numpy() == y_pred))
+        assert got[name].n == len(rows)
+        assert got[name].kappa == pytest.approx(cohen_kappa_score(rows["label"], y_pred), rel=1e-12)
+        assert got[name].agreement == pytest.approx(np.mean(rows["label"].to_numpy() == y_pred))
 
 
 def test_tree_levels_roll_leaves_up_before_the_majority_vote() -> None:
     results, humans = synthetic(3)
-    levels = prelabel.compare(results, humans, sop=FEEDBACK).metrics["levels"]
-    assert [lv["level"] for lv in levels] == [1, 2] and levels[-1]["leaf"]
+    levels = prelabel.compare(results, humans, sop=FEEDBACK).metrics.levels
+    assert [lv.level for lv in levels] == [1, 2] and levels[-1].leaf
     parent = humans.assign(label=humans["label"].str.split(".").str[0])
     majority = naive_majority(parent).dropna()
     model = results.set_index(results["item_id"].astype(str))["label"].str.split(".").str[0]
     y_true, y_pred = majority.to_numpy(), model[majority.index].to_numpy()
-    assert levels[0]["n"] == len(majority)
-    assert levels[0]["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
-    assert levels[0]["kappa"] == pytest.approx(cohen_kappa_score(y_true, y_pred), rel=1e-12)
-    assert {row["label"] for row in levels[0]["per_label"]} <= {label.id for label in FEEDBACK.labels}
+    assert levels[0].n == len(majority)
+    assert levels[0].accuracy == pytest.approx(accuracy_score(y_true, y_pred))
+    assert levels[0].kappa == pytest.approx(cohen_kappa_score(y_true, y_pred), rel=1e-12)
+    assert {row.label for row in levels[0].per_label} <= {label.id for label in FEEDBACK.labels}
 
 
 def test_slices_match_sklearn_and_statsmodels_on_each_subset() -> None:
     results, humans = synthetic(4)
-    got = prelabel.compare(results, humans).metrics["slices"]["market"]
+    got = prelabel.compare(results, humans).metrics.slices["market"]
     majority = naive_majority(humans)
     model = results.set_index(results["item_id"].astype(str))["label"]
     for row in got:
-        sub = humans[humans["market"] == row["value"]]
+        sub = humans[humans["market"] == row.value]
         keep = majority[sub["item_id"].unique()].dropna().index
-        assert row["accuracy"] == pytest.approx(accuracy_score(majority[keep], model[keep]))
-        assert row["kappa_vs_majority"] == pytest.approx(cohen_kappa_score(majority[keep], model[keep]))
+        assert row.accuracy == pytest.approx(accuracy_score(majority[keep], model[keep]))
+        assert row.kappa_vs_majority == pytest.approx(cohen_kappa_score(majority[keep], model[keep]))
         table, _ = aggregate_raters(
             sub.pivot(index="item_id", columns="annotator", values="label").to_numpy()
         )
-        assert row["fleiss_kappa"] == pytest.approx(sm_fleiss(table), rel=1e-12)
-        assert row["n_items"] == sub["item_id"].nunique()
+        assert row.fleiss_kappa == pytest.approx(sm_fleiss(table), rel=1e-12)
+        assert row.n_items == sub["item_id"].nunique()
         labels = sorted(set(majority[keep]) | set(model[keep]))
         _, _, f1, _ = precision_recall_fscore_support(
             majority[keep], model[keep], labels=labels, zero_division=0
         )
-        assert {r["label"]: r["f1"] for r in row["per_label"]} == pytest.approx(
-            dict(zip(labels, f1, strict=True))
-        )
-        assert {r["annotator"] for r in row["per_annotator"]} == {"a0", "a1", "a2"}
+        assert {r.label: r.f1 for r in row.per_label} == pytest.approx(dict(zip(labels, f1, strict=True)))
+        assert {r.annotator for r in row.per_annotator} == {"a0", "a1", "a2"}
 
 
 def test_slices_carry_tree_levels_matching_sklearn_on_each_subset() -> None:
     results, humans = synthetic(4)
-    got = prelabel.compare(results, humans).metrics["slices"]["market"]
+    got = prelabel.compare(results, humans).metrics.slices["market"]
     parent = humans.assign(label=humans["label"].str.split(".").str[0])
     majority = naive_majority(parent).dropna()
     model = results.set_index(results["item_id"].astype(str))["label"].str.split(".").str[0]
     for row in got:
-        top, leaf = row["levels"]
-        assert leaf["leaf"] and leaf["accuracy"] == row["accuracy"]
-        items = humans.loc[humans["market"] == row["value"], "item_id"].unique()
+        top, leaf = row.levels
+        assert leaf.leaf and leaf.accuracy == row.accuracy
+        items = humans.loc[humans["market"] == row.value, "item_id"].unique()
         keep = majority.index.intersection(items)
-        assert top["level"] == 1 and top["n"] == len(keep)
-        assert top["accuracy"] == pytest.approx(accuracy_score(majority[keep], model[keep]))
-        assert top["kappa"] == pytest.approx(cohen_kappa_score(majority[keep], model[keep]), rel=1e-12)
+        assert top.level == 1 and top.n == len(keep)
+        assert top.accuracy == pytest.approx(accuracy_score(majority[keep], model[keep]))
+        assert top.kappa == pytest.approx(cohen_kappa_score(majority[keep], model[keep]), rel=1e-12)
 
 
 def test_fixture_files_skip_and_count_everything() -> None:
     cmp = prelabel.compare(DATA / "labels.jsonl", DATA / "humans.csv", sop=FEEDBACK)
-    skipped = cmp.metrics["skipped"]
-    assert skipped["items_model_error"] == 1  # item 8
-    assert skipped["items_model_abstained"] == 1  # item 9
-    assert skipped["items_without_human_label"] == 1  # item 11
-    assert cmp.metrics["skipped_examples"]["items_without_human_label"] == ["11"]
-    assert cmp.metrics["summary"]["n_compared"] == 8
-    assert cmp.metrics["counts"]["human_items"] == 10
+    skipped = cmp.metrics.skipped
+    assert skipped.items_model_error == 1  # item 8
+    assert skipped.items_model_abstained == 1  # item 9
+    assert skipped.items_without_human_label == 1  # item 11
+    assert cmp.metrics.skipped_examples["items_without_human_label"] == ["11"]
+    assert cmp.metrics.summary.n_compared == 8
+    assert cmp.metrics.counts.human_items == 10
     assert set(cmp.disagreements["item_id"]) == {"2", "3", "5", "6", "10"}
     row = cmp.disagreements.set_index("item_id").loc["3"]
     assert row["model_label"] == "counterfeit.suspected_fake"
@@ -172,7 +170,7 @@ def test_run_directory_and_wide_form_give_the_same_comparison(tmp_path: Path) ->
     (run_dir / "labels.jsonl").write_text((DATA / "labels.jsonl").read_text())
     long = prelabel.compare(run_dir, DATA / "humans.csv")
     wide = prelabel.compare(DATA / "labels.jsonl", DATA / "humans_wide.csv", wide=True, slices=["market"])
-    assert long.metrics["summary"] == wide.metrics["summary"]
+    assert long.metrics.summary == wide.metrics.summary
     pd.testing.assert_frame_equal(long.disagreements, wide.disagreements)
 
 
@@ -183,12 +181,12 @@ def test_item_ids_match_across_int_float_and_text() -> None:
     for ids in ([7, 8], [7.0, 8.0], np.array([7, 8], dtype=np.int32), ["7", "8"]):
         results = pd.DataFrame({"item_id": ids, "label": ["a", "a"], "confidence": 0.9})
         cmp = prelabel.compare(results, humans)
-        assert cmp.metrics["summary"]["n_compared"] == 2, ids
-        assert cmp.metrics["skipped"]["items_without_human_label"] == 0
+        assert cmp.metrics.summary.n_compared == 2, ids
+        assert cmp.metrics.skipped.items_without_human_label == 0
     gappy = pd.DataFrame({"item_id": [7, None], "label": ["a", "b"]})  # float ids with a gap
     cmp = prelabel.compare(gappy, humans)
-    assert cmp.metrics["skipped"]["model_rows_without_item_id"] == 1
-    assert cmp.metrics["skipped"]["items_without_model_label"] == 1
+    assert cmp.metrics.skipped.model_rows_without_item_id == 1
+    assert cmp.metrics.skipped.items_without_model_label == 1
 
 
 def test_labels_outside_the_sop_are_counted_on_both_sides() -> None:
@@ -198,13 +196,13 @@ def test_labels_outside_the_sop_are_counted_on_both_sides() -> None:
         {"item_id": list("123"), "label": ["product.broken", "product.damaged", "seller.conduct"]}
     )
     cmp = prelabel.compare(results, humans, sop=FEEDBACK)
-    assert cmp.metrics["summary"]["n_compared"] == 1
-    skipped = cmp.metrics["skipped"]
-    assert skipped["annotations_not_in_sop"] == 2
-    assert skipped["items_model_label_not_in_sop"] == 1
-    assert skipped["items_without_valid_human_label"] == 1
-    assert cmp.metrics["skipped_examples"]["items_model_label_not_in_sop"] == ["product.broken"]
-    assert cmp.metrics["skipped_examples"]["annotations_not_in_sop"] == ["spam"]
+    assert cmp.metrics.summary.n_compared == 1
+    skipped = cmp.metrics.skipped
+    assert skipped.annotations_not_in_sop == 2
+    assert skipped.items_model_label_not_in_sop == 1
+    assert skipped.items_without_valid_human_label == 1
+    assert cmp.metrics.skipped_examples["items_model_label_not_in_sop"] == ["product.broken"]
+    assert cmp.metrics.skipped_examples["annotations_not_in_sop"] == ["spam"]
 
 
 def test_no_overlap_is_a_clear_input_error() -> None:
@@ -243,13 +241,13 @@ def test_single_annotator_and_one_class_do_not_crash() -> None:
     humans = pd.DataFrame({"item_id": ["1", "2", "3"], "annotator": "solo", "label": "a"})
     results = pd.DataFrame({"item_id": ["1", "2", "3"], "label": ["a", "a", "b"], "confidence": 0.9})
     cmp = prelabel.compare(results, humans)
-    assert cmp.metrics["humans"]["fleiss_kappa"] is None
-    assert cmp.metrics["model_vs_majority"]["kappa"] is not None  # a vs {a, b}: two classes
-    assert any("one annotator" in n for n in cmp.metrics["notes"])
+    assert cmp.metrics.humans.fleiss_kappa is None
+    assert cmp.metrics.model_vs_majority.kappa is not None  # a vs {a, b}: two classes
+    assert any("one annotator" in n for n in cmp.metrics.notes)
     assert list(cmp.disagreements["kind"]) == ["label_error"]
     same = prelabel.compare(results.assign(label="a"), humans)
-    assert same.metrics["model_vs_majority"]["kappa"] is None
-    assert same.metrics["model_vs_majority"]["accuracy"] == 1.0
+    assert same.metrics.model_vs_majority.kappa is None
+    assert same.metrics.model_vs_majority.accuracy == 1.0
     assert same.disagreements.empty and same.candidates.empty
 
 
@@ -259,9 +257,9 @@ def test_duplicates_are_counted_and_the_last_row_wins() -> None:
     )
     results = pd.DataFrame({"item_id": ["1", "1"], "label": ["b", "a"], "confidence": 0.9})
     cmp = prelabel.compare(results, humans)
-    assert cmp.metrics["skipped"]["annotations_duplicate"] == 1
-    assert cmp.metrics["skipped"]["model_rows_duplicate"] == 1
-    assert cmp.metrics["model_vs_majority"]["accuracy"] == 1.0
+    assert cmp.metrics.skipped.annotations_duplicate == 1
+    assert cmp.metrics.skipped.model_rows_duplicate == 1
+    assert cmp.metrics.model_vs_majority.accuracy == 1.0
 
 
 def test_self_consistency_samples_set_the_model_certainty() -> None:
@@ -304,7 +302,7 @@ def test_multi_label_metrics_match_sklearn() -> None:
     model = [t if rng.random() < 0.7 else pick() for t in truth]
     results = pd.DataFrame({"item_id": [str(i) for i in range(n)], "labels": model, "confidence": 0.8})
     got = prelabel.compare(results, humans, sop=sop).metrics
-    assert got["task"] == "multi_label"
+    assert got.task == "multi_label"
     majority = naive_majority(
         humans.assign(label=humans["label"].map(lambda s: ";".join(sorted(s.split(";")))))
     )
@@ -312,17 +310,17 @@ def test_multi_label_metrics_match_sklearn() -> None:
     binarizer = MultiLabelBinarizer(classes=leaves)
     y_true = binarizer.fit_transform([m.split(";") for m in majority[keep]])
     y_pred = binarizer.transform([model[int(i)] for i in keep])
-    vs = got["model_vs_majority"]
-    assert vs["exact_match"] == pytest.approx(accuracy_score(y_true, y_pred))
-    assert vs["jaccard"] == pytest.approx(jaccard_score(y_true, y_pred, average="samples"))
+    vs = got.model_vs_majority
+    assert vs.exact_match == pytest.approx(accuracy_score(y_true, y_pred))
+    assert vs.jaccard == pytest.approx(jaccard_score(y_true, y_pred, average="samples"))
     _, _, f, s = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
-    by_label = {row["label"]: row for row in vs["per_label"]}
+    by_label = {row.label: row for row in vs.per_label}
     for i, label in enumerate(leaves):
         if s[i] or y_pred[:, i].sum():
-            assert by_label[label]["f1"] == pytest.approx(f[i])
-            assert by_label[label]["support"] == s[i]
-    assert "confusion" not in vs
-    assert {row["label"] for row in got["humans"]["per_label"]} == set(leaves)
+            assert by_label[label].f1 == pytest.approx(f[i])
+            assert by_label[label].support == s[i]
+    assert vs.confusion is None
+    assert {row.label for row in got.humans.per_label} == set(leaves)
 
 
 def test_save_writes_the_contract_files(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_html_report_has_every_section_and_escapes_item_text(comparison: prelabe
 def test_markdown_summary(comparison: prelabel.Comparison) -> None:
     text = markdown_summary(comparison)
     assert text.startswith("## prelabel compare")
-    assert f"| items compared | {comparison.metrics['summary']['n_compared']} |" in text
+    assert f"| items compared | {comparison.metrics.summary.n_compared} |" in text
     assert "Skipped: " in text and "items_model_abstained 1" in text
     top = comparison.candidates.iloc[0]
     assert f"| 1 | {top['cluster']} | {top['n_items']} |" in text

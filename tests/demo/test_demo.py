@@ -96,14 +96,14 @@ def test_demo_with_a_model_that_answers_the_human_majority(tmp_path: Path) -> No
         assert (run_dir / name).is_file()
     for name in ("metrics.json", "disagreements.csv", "ambiguity_candidates.csv", "report.html"):
         assert (result.report_dir / name).is_file()
-    summary = result.comparison.metrics["summary"]
-    assert summary["n_compared"] == 31  # d32 is abstained by the majority: not compared
+    summary = result.comparison.metrics.summary
+    assert summary.n_compared == 31  # d32 is abstained by the majority: not compared
     split = HUMANS.groupby("item_id")["label"].nunique()
-    assert summary["accuracy"] == 1.0
-    assert summary["n_disagreements"] == int((split.drop("d32") > 1).sum())  # only where humans split
+    assert summary.accuracy == 1.0
+    assert summary.n_disagreements == int((split.drop("d32") > 1).sum())  # only where humans split
     text = "\n".join(lines)
     assert "32 of 32 items" in text and "accuracy 1.00" in text
-    assert f"Fleiss' kappa {summary['fleiss_kappa']:.2f}" in text
+    assert f"Fleiss' kappa {summary.fleiss_kappa:.2f}" in text
     assert "report.html" in text
 
 
@@ -114,10 +114,10 @@ def test_demo_reports_disagreements_of_a_model_that_always_answers_one_label(tmp
     sample = {it["id"] for it in demo._balanced(ITEMS, 8)}
     labels = HUMANS[HUMANS["item_id"].isin(sample)].groupby("item_id")["label"]
     expected = int(labels.apply(lambda s: (s != "logistics.late_delivery").any()).sum())
-    summary = result.comparison.metrics["summary"]
-    assert summary["n_disagreements"] == expected > 0
+    summary = result.comparison.metrics.summary
+    assert summary.n_disagreements == expected > 0
     majority = _majority()
-    assert summary["accuracy"] == sum(majority[i] == "logistics.late_delivery" for i in sample) / 8
+    assert summary.accuracy == sum(majority[i] == "logistics.late_delivery" for i in sample) / 8
     disagreements = pd.read_csv(result.report_dir / "disagreements.csv", dtype=str)
     assert set(disagreements["item_id"]) <= sample
     assert any("SOP ambiguity candidate" in line for line in lines)

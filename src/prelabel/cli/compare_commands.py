@@ -26,13 +26,15 @@ def agreement(
     loaded = prelabel.load_sop(sop) if sop else None
     metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", metrics)
-    figures = ", ".join(
-        f"{key} {'n/a' if metrics[key] is None else format(metrics[key], '.3f')}"
-        for key in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha")
-    )
-    typer.echo(f"{metrics['n_items']} items, {metrics['n_annotators']} annotators: {figures}")
-    for note in metrics["notes"]:
+    write_json(out / "metrics.json", metrics.model_dump(mode="json"))
+    shown = {
+        "percent_agreement": metrics.percent_agreement,
+        "fleiss_kappa": metrics.fleiss_kappa,
+        "krippendorff_alpha": metrics.krippendorff_alpha,
+    }
+    figures = ", ".join(f"{key} {'n/a' if v is None else format(v, '.3f')}" for key, v in shown.items())
+    typer.echo(f"{metrics.n_items} items, {metrics.n_annotators} annotators: {figures}")
+    for note in metrics.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"wrote {out / 'metrics.json'}")
 

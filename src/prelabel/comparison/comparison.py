@@ -5,7 +5,7 @@
     >>> humans = pd.DataFrame({"item_id": ["1", "1", "2", "2", "3", "3"], "annotator": ["x", "y"] * 3,
     ...                        "label": ["a", "a", "b", "a", "b", "b"]})
     >>> cmp = prelabel.compare(results, humans)
-    >>> cmp.metrics["summary"]["n_compared"], list(cmp.disagreements["item_id"])
+    >>> cmp.metrics.summary.n_compared, list(cmp.disagreements["item_id"])
     (3, ['2'])
 
 Single-label answers are compared as nominal categories. For multi-label SOPs an answer is a label *set*: the
@@ -17,20 +17,32 @@ Krippendorff's α.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from prelabel._jsonio import write_json
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
+from prelabel.comparison.figures import (
+    AgreementMetrics,
+    Ambiguity,
+    ComparisonMetrics,
+    HumanAgreement,
+    SopRef,
+    Summary,
+    given,
+)
 from prelabel.comparison.inputs import read_human_labels, read_results
 from prelabel.comparison.labelspace import LabelSpace
-from prelabel.comparison.metrics import model_metrics, rolled_levels, slice_metrics
+from prelabel.comparison.metrics import (
+    annotator_rows,
+    model_metrics,
+    rolled_levels,
+    slice_agreement,
+    slice_metrics,
+)
 from prelabel.comparison.prep import Prepared, prepare
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
@@ -38,23 +50,11 @@ from prelabel.sop.spec import SOP
 __all__ = ["Comparison", "agreement", "compare"]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @dataclass
 class Comparison:
-    """What `compare` returns: ``metrics`` (a JSON-able dict), ``disagreements`` and ``candidates``."""
+    """What `compare` returns: typed ``metrics`` (``metrics.json``), ``disagreements`` and ``candidates``."""
 
-    metrics: dict[str, Any]
+    metrics: ComparisonMetrics
     disagreements: pd.DataFrame
     candidates: pd.DataFrame
     sop: SOP | None = field(default=None, repr=False)
@@ -80,7 +80,7 @@ class Comparison:
             "disagreements": out / "disagreements.csv",
             "candidates": out / "ambiguity_candidates.csv",
         }
-        write_json(paths["metrics"], _jsonable(self.metrics))
+        write_json(paths["metrics"], self.metrics.model_dump(mode="json"))
         self.disagreements.to_csv(paths["disagreements"], index=False)
         self.candidates.to_csv(paths["candidates"], index=False)
         if html:
@@ -100,20 +100,23 @@ def _space(sop: SOP | None, multi_label: bool | None, results: pd.DataFrame | No
     return LabelSpace(None, multi_label)
 
 
-def _human_metrics(prep: Prepared) -> dict[str, Any]:
+def _human_metrics(prep: Prepared) -> HumanAgreement:
     ratings = prep.ratings
-    out: dict[str, Any] = {
-        "n_items": ratings.n_items,
-        "n_annotators": len(ratings.annotators),
-        "n_annotations": len(ratings.item),
-        **irr.summary(ratings.counts),
-        "per_annotator": irr.per_annotator(ratings, prep.leave_one_out)[0].to_dict(orient="records"),
-    }
+    figures = irr.summary(ratings.counts)
+    out = HumanAgreement(
+        n_items=ratings.n_items,
+        n_annotators=len(ratings.annotators),
+        n_annotations=len(ratings.item),
+        percent_agreement=figures.percent_agreement,
+        fleiss_kappa=figures.fleiss_kappa,
+        krippendorff_alpha=figures.krippendorff_alpha,
+        per_annotator=annotator_rows(irr.per_annotator(ratings, prep.leave_one_out)[0]),
+    )
     if prep.space.multi_label:
-        out["per_label"] = prep.per_label_agreement()
+        out.per_label = prep.per_label_agreement()
     if len(ratings.annotators) < 2:
         prep.notes.append("only one annotator: agreement among humans (κ, α, percent agreement) is undefined")
-    elif out["fleiss_kappa"] is None:
+    elif out.fleiss_kappa is None:
         prep.notes.append(
             "agreement among humans is undefined: no item has two labels, or only one class is used"
         )
@@ -127,26 +130,33 @@ def agreement(
     sop: SOP | None = None,
     multi_label: bool | None = None,
     slices: list[str] | None = None,
-) -> dict[str, Any]:
-    """Agreement among human annotators only (no model): a JSON-able dict, as in ``metrics.json``.
+) -> AgreementMetrics:
+    """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
-    Keys: ``percent_agreement``, ``fleiss_kappa``, ``krippendorff_alpha``, ``n_items``, ``n_annotators``,
+    Fields: ``percent_agreement``, ``fleiss_kappa``, ``krippendorff_alpha``, ``n_items``, ``n_annotators``,
     ``n_annotations``, ``per_annotator`` (each annotator vs the others' consensus), ``slices``, ``skipped``,
     ``notes``. Undefined figures (one annotator, one class) are ``None`` and explained in ``notes``.
+
+        >>> import pandas as pd, prelabel
+        >>> humans = pd.DataFrame({"item_id": ["1", "1", "2", "2"], "annotator": ["x", "y"] * 2,
+        ...                        "label": ["a", "a", "b", "a"]})
+        >>> got = prelabel.agreement(humans)
+        >>> got.n_items, got.percent_agreement, got.skipped.annotations_empty
+        (2, 0.75, 0)
     """
     frame = read_human_labels(humans, wide=wide, slices=slices)
     prep = prepare(frame, None, _space(sop, multi_label))
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
-    metrics = _human_metrics(prep)
-    metrics["slices"] = slice_metrics(prep)
-    metrics.update(
+    humans_metrics = _human_metrics(prep)
+    return AgreementMetrics(
+        **given(humans_metrics),
+        slices=slice_agreement(prep),
         task="multi_label" if prep.space.multi_label else "single_label",
-        skipped=prep.skipped,
+        skipped=prep.skipped_counts(),
         skipped_examples=prep.examples,
         notes=prep.notes,
     )
-    return _jsonable(metrics)
 
 
 def compare(
@@ -183,36 +193,36 @@ def compare(
     model = model_metrics(prep, rolled)
     dis = disagreements_frame(prep, confident=confident)
     cands = candidates_frame(dis, prep, examples=examples)
-    summary = {
-        "n_compared": prep.n_compared,
-        "accuracy": model["vs_majority"]["accuracy"],
-        "macro_f1": model["vs_majority"]["macro_f1"],
-        "kappa_vs_majority": model["vs_majority"]["kappa"],
-        "percent_agreement": humans_metrics["percent_agreement"],
-        "fleiss_kappa": humans_metrics["fleiss_kappa"],
-        "krippendorff_alpha": humans_metrics["krippendorff_alpha"],
-        "n_disagreements": len(dis),
-        "n_candidates": len(cands),
-    }
-    metrics = {
-        "task": "multi_label" if space.multi_label else "single_label",
-        "sop": None if sop is None else {"id": sop.id, "version": sop.version, "sha256": sop.sha256},
-        "summary": summary,
-        "counts": prep.counts(len(res)),
-        "skipped": prep.skipped,
-        "skipped_examples": prep.examples,
-        "notes": prep.notes,
-        "model_vs_majority": model["vs_majority"],
-        "model_vs_annotators": model["vs_annotators"],
-        "levels": model["levels"],
-        "humans": humans_metrics,
-        "slices": slice_metrics(prep, rolled),
-        "ambiguity": {
-            "confident_threshold": confident,
-            "kinds": {str(k): int(v) for k, v in dis["kind"].value_counts().items()} if len(dis) else {},
-        },
-    }
-    return Comparison(_jsonable(metrics), dis, cands, sop)
+    summary = Summary(
+        n_compared=prep.n_compared,
+        accuracy=model.vs_majority.accuracy,
+        macro_f1=model.vs_majority.macro_f1,
+        kappa_vs_majority=model.vs_majority.kappa,
+        percent_agreement=humans_metrics.percent_agreement,
+        fleiss_kappa=humans_metrics.fleiss_kappa,
+        krippendorff_alpha=humans_metrics.krippendorff_alpha,
+        n_disagreements=len(dis),
+        n_candidates=len(cands),
+    )
+    metrics = ComparisonMetrics(
+        task="multi_label" if space.multi_label else "single_label",
+        sop=None if sop is None else SopRef(id=sop.id, version=sop.version, sha256=sop.sha256),
+        summary=summary,
+        counts=prep.counts(len(res)),
+        skipped=prep.skipped_counts(),
+        skipped_examples=prep.examples,
+        notes=prep.notes,
+        model_vs_majority=model.vs_majority,
+        model_vs_annotators=model.vs_annotators,
+        levels=model.levels,
+        humans=humans_metrics,
+        slices=slice_metrics(prep, rolled),
+        ambiguity=Ambiguity(
+            confident_threshold=confident,
+            kinds={str(k): int(v) for k, v in dis["kind"].value_counts().items()} if len(dis) else {},
+        ),
+    )
+    return Comparison(metrics, dis, cands, sop)
 
 
 def _describe(skipped: dict[str, int]) -> str:

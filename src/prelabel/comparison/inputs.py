@@ -10,14 +10,22 @@ from __future__ import annotations
 import json
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from prelabel.errors import InputError
 
-__all__ = ["HUMAN_COLUMNS", "RESULT_COLUMNS", "as_list", "factorize_ids", "read_human_labels", "read_results"]
+__all__ = [
+    "HUMAN_COLUMNS",
+    "RESULT_COLUMNS",
+    "Ids",
+    "as_list",
+    "factorize_ids",
+    "read_human_labels",
+    "read_results",
+]
 
 RESULT_COLUMNS = ["item_id", "status", "label", "labels", "confidence", "cited_rules", "samples"]
 HUMAN_COLUMNS = ["item_id", "annotator", "label"]
@@ -30,7 +38,14 @@ def _id_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def factorize_ids(*columns: pd.Series) -> tuple[list[np.ndarray], pd.Index]:
+class Ids(NamedTuple):
+    """Id codes, one array per column (-1 for a missing id), into ``index``, the distinct ids as text."""
+
+    codes: list[np.ndarray]
+    index: pd.Index
+
+
+def factorize_ids(*columns: pd.Series) -> Ids:
     """Codes (one array per column) over the distinct ids of all columns, as text: ``7``, ``7.0`` and ``"7"``
     are one id; missing or empty ids get -1. Work is per distinct value: one hash pass over the rows.
     """
@@ -46,7 +61,7 @@ def factorize_ids(*columns: pd.Series) -> tuple[list[np.ndarray], pd.Index]:
         codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
         index = pd.Index(text, dtype=object)
     codes = codes.astype(np.int64, copy=False)
-    return [codes[a:b] for a, b in pairwise(sizes)], index
+    return Ids([codes[a:b] for a, b in pairwise(sizes)], index)
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import krippendorff
 import numpy as np
@@ -32,7 +32,11 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 __all__ = [
     "ALPHA_DIRECT_LIMIT",
+    "AgreementFigures",
+    "Majority",
+    "Patterns",
     "Ratings",
+    "Unique",
     "dense_unique",
     "fleiss_kappa",
     "grouped_pair_counts",
@@ -50,6 +54,36 @@ __all__ = [
 
 #: Above this many items × labels² cells, α uses the matrix-product path (same figure, less memory).
 ALPHA_DIRECT_LIMIT = 500_000
+
+
+class AgreementFigures(NamedTuple):
+    """Percent agreement, Fleiss' κ and Krippendorff's α of one count table (``None`` when undefined)."""
+
+    percent_agreement: float | None
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+
+
+class Majority(NamedTuple):
+    """Per item: the majority label code, its share of the item's annotations, and whether it is tied."""
+
+    top: np.ndarray
+    share: np.ndarray
+    tied: np.ndarray
+
+
+class Patterns(NamedTuple):
+    """Each row's code among the distinct rows of a count table (``codes``), and those rows."""
+
+    codes: np.ndarray
+    rows: np.ndarray
+
+
+class Unique(NamedTuple):
+    """The distinct keys, sorted, and each key's position among them (``np.unique(return_inverse=True)``)."""
+
+    values: np.ndarray
+    inverse: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -167,19 +201,19 @@ def percent_agreement(counts: np.ndarray, weights: np.ndarray | None = None) -> 
     return float(np.average(counts[paired].max(axis=1) / raters[paired], weights=w[paired]))
 
 
-def dense_unique(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+def dense_unique(keys: np.ndarray, space: int) -> Unique:
     """``np.unique(keys, return_inverse=True)`` for non-negative keys below ``space``, in O(n) when it can."""
     if space > 50_000_000:
         unique, inverse = np.unique(keys, return_inverse=True)
-        return unique, inverse.reshape(-1)
+        return Unique(unique, inverse.reshape(-1))
     present = np.zeros(space, dtype=bool)
     present[keys] = True
     unique = np.flatnonzero(present)
     lookup = np.cumsum(present) - 1
-    return unique, lookup[keys]
+    return Unique(unique, lookup[keys])
 
 
-def majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def majority(counts: np.ndarray) -> Majority:
     """Per item: the majority label code, its share of the item's annotations, and whether it is tied."""
     top = counts.argmax(axis=1)
     best = counts.max(axis=1)
@@ -187,7 +221,7 @@ def majority(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(raters > 0, best / np.maximum(raters, 1), np.nan)
     tied = (counts == best[:, None]).sum(axis=1) > 1
-    return top, share, tied & (raters > 0)
+    return Majority(top, share, tied & (raters > 0))
 
 
 def pair_counts(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
@@ -228,10 +262,10 @@ def kappa(a: np.ndarray, b: np.ndarray) -> float | None:
     return kappa_from_table(pair_counts(a, b, int(max(a.max(), b.max())) + 1))
 
 
-def row_patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def row_patterns(counts: np.ndarray) -> Patterns:
     """Each row's code among the distinct rows of a count table, and those rows (rows hashed as bytes)."""
     if counts.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64), counts[:0]
+        return Patterns(np.zeros(0, dtype=np.int64), counts[:0])
     top = int(counts.max())
     dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32
     raw = np.ascontiguousarray(counts.astype(dtype, copy=False))
@@ -239,7 +273,7 @@ def row_patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes, _ = pd.factorize(keys)
     first = np.full(codes.max() + 1, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
-    return codes.astype(np.int64), counts[first]
+    return Patterns(codes.astype(np.int64), counts[first])
 
 
 def leave_one_out(ratings: Ratings) -> np.ndarray:
@@ -298,10 +332,8 @@ def per_annotator(
     return frames
 
 
-def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
+def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> AgreementFigures:
     """Percent agreement, Fleiss' κ and Krippendorff's α of one count table (``None`` when undefined)."""
-    return {
-        "percent_agreement": percent_agreement(counts, weights),
-        "fleiss_kappa": fleiss_kappa(counts, weights),
-        "krippendorff_alpha": krippendorff_alpha(counts, weights),
-    }
+    return AgreementFigures(
+        percent_agreement(counts, weights), fleiss_kappa(counts, weights), krippendorff_alpha(counts, weights)
+    )

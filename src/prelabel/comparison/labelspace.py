@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,13 +20,34 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from prelabel.comparison.inputs import as_list
 from prelabel.sop.spec import SOP
 
-__all__ = ["SEP", "LabelSpace"]
+__all__ = ["SEP", "Binarized", "Codes", "LabelSpace", "Rollup"]
 
 SEP = ";"
 
 
 def _joined(value: object) -> object:
     return SEP.join(map(str, value)) if isinstance(value, list | tuple | np.ndarray) else value
+
+
+class Codes(NamedTuple):
+    """A code per row into ``answers``, the distinct canonical answers (``""`` for an empty one)."""
+
+    codes: np.ndarray
+    answers: list[str]
+
+
+class Rollup(NamedTuple):
+    """The label names at one tree level, and ``mapping[c]``: the level code of answer code ``c``."""
+
+    names: list[str]
+    mapping: np.ndarray
+
+
+class Binarized(NamedTuple):
+    """Label ids, and an answers × labels 0/1 ``matrix`` saying which labels each answer holds."""
+
+    labels: list[str]
+    matrix: np.ndarray
 
 
 @dataclass
@@ -72,7 +94,7 @@ class LabelSpace:
             return SEP.join(parts)
         return SEP.join(self._sort(parts))
 
-    def canonical_codes(self, values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    def canonical_codes(self, values: pd.Series) -> Codes:
         """Codes into the distinct canonical answers of a column (``""`` if empty); one pass over the rows."""
         try:
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -80,7 +102,7 @@ class LabelSpace:
             codes, uniques = pd.factorize(values.map(_joined), use_na_sentinel=True)
         canonical = [self.canonical(u) for u in uniques] + [""]
         merged, answers = pd.factorize(pd.Series(canonical, dtype=object))
-        return merged[codes].astype(np.int64), [str(a) for a in answers]
+        return Codes(merged[codes].astype(np.int64), [str(a) for a in answers])
 
     def unknown(self, answer: str) -> list[str]:
         """Labels in an answer that the SOP does not allow (empty without an SOP)."""
@@ -108,16 +130,16 @@ class LabelSpace:
             rolled.append(chain[min(level, len(chain)) - 1])
         return SEP.join(self._sort(rolled)) if self.multi_label else (rolled[0] if rolled else "")
 
-    def rollup_codes(self, names: list[str], level: int) -> tuple[list[str], np.ndarray]:
+    def rollup_codes(self, names: list[str], level: int) -> Rollup:
         """Level names and an array mapping each answer code in ``names`` to its level code."""
         rolled = [self.rollup(n, level) for n in names]
         codes, uniques = pd.factorize(pd.Series(rolled, dtype=object), sort=True)
-        return [str(u) for u in uniques], codes.astype(np.int64)
+        return Rollup([str(u) for u in uniques], codes.astype(np.int64))
 
-    def binarize(self, names: list[str]) -> tuple[list[str], np.ndarray]:
+    def binarize(self, names: list[str]) -> Binarized:
         """Label ids and an answers × labels 0/1 matrix (scikit-learn's ``MultiLabelBinarizer``)."""
         members = [self.members(n) for n in names]
         classes = self._sort(m for group in members for m in group)
         binarizer = MultiLabelBinarizer(classes=classes)
         matrix = binarizer.fit_transform(members) if names else np.zeros((0, len(classes)), dtype=int)
-        return classes, np.asarray(matrix, dtype=np.int8)
+        return Binarized(classes, np.asarray(matrix, dtype=np.int8))

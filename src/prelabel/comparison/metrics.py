@@ -10,24 +10,43 @@ arrays at a cost that does not grow with the number of items.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fscore_support
 
 from prelabel.comparison import interrater as irr
+from prelabel.comparison.figures import (
+    AnnotatorAgreement,
+    AnnotatorVsModel,
+    Confusion,
+    Figures,
+    LabelFigures,
+    LeafFigures,
+    LevelFigures,
+    MajorityFigures,
+    SliceAgreement,
+    SliceLeafFigures,
+    SliceMetrics,
+    given,
+)
 from prelabel.comparison.labelspace import LabelSpace
 from prelabel.comparison.prep import Prepared
 
-__all__ = ["model_metrics", "roll_counts", "rolled_levels", "slice_metrics", "tree_levels", "versus"]
-
-_EMPTY: dict[str, Any] = {
-    "accuracy": None,
-    "macro_f1": None,
-    "weighted_f1": None,
-    "kappa": None,
-    "per_label": [],
-}
+__all__ = [
+    "ModelFigures",
+    "RolledLevel",
+    "annotator_rows",
+    "model_metrics",
+    "roll_counts",
+    "rolled_levels",
+    "slice_agreement",
+    "slice_metrics",
+    "tree_levels",
+    "versus",
+]
 
 
 def roll_counts(counts: np.ndarray, mapping: np.ndarray, n_out: int) -> np.ndarray:
@@ -44,15 +63,23 @@ def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None
     return float(np.average(values, weights=weights))
 
 
-def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = True) -> dict[str, Any]:
-    """Figures of a contingency table: rows are reference answer codes, columns predicted ones (``names``)."""
+def annotator_rows(frame: pd.DataFrame) -> list[AnnotatorAgreement]:
+    """The rows of an `irr.per_annotator` frame as typed records (``NaN`` becomes ``None``)."""
+    return [AnnotatorAgreement.model_validate(row) for row in frame.to_dict(orient="records")]
+
+
+def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = True) -> Figures:
+    """Figures of a contingency table: rows are reference answer codes, columns predicted ones (``names``).
+
+    ``full`` adds ``per_label`` and, for single-label tasks, the ``confusion`` matrix.
+    """
     truth, pred = np.nonzero(table)
     weight = table[truth, pred]
-    out: dict[str, Any] = {"n": int(weight.sum())}
-    if out["n"] == 0:
-        return {**out, **_EMPTY}
-    out["accuracy"] = float(accuracy_score(truth, pred, sample_weight=weight))
-    out["kappa"] = irr.kappa_from_table(table)
+    n = int(weight.sum())
+    if n == 0:
+        return Figures(n=0, accuracy=None, kappa=None, macro_f1=None, weighted_f1=None, per_label=[])
+    accuracy = float(accuracy_score(truth, pred, sample_weight=weight))
+    parts: dict[str, Any] = {}
     if space.multi_label:
         label_names, member = space.binarize(names)
         y_true, y_pred = member[truth], member[pred]
@@ -60,8 +87,8 @@ def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = 
             y_true, y_pred, average=None, zero_division=0, sample_weight=weight
         )
         predicted = (y_pred * weight[:, None]).sum(axis=0)
-        out["exact_match"] = out["accuracy"]
-        out["jaccard"] = float(
+        parts["exact_match"] = accuracy
+        parts["jaccard"] = float(
             jaccard_score(y_true, y_pred, average="samples", zero_division=1.0, sample_weight=weight)
         )
     else:
@@ -73,22 +100,47 @@ def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = 
         label_names = [names[c] for c in labels]
         if full:
             matrix = table[np.ix_(labels, labels)]  # the contingency table is the confusion matrix
-            out["confusion"] = {"labels": label_names, "matrix": matrix.astype(np.int64).tolist()}
+            parts["confusion"] = Confusion(labels=label_names, matrix=matrix.astype(np.int64).tolist())
     present = (support + predicted) > 0
-    out["macro_f1"] = _mean(f1[present])
-    out["weighted_f1"] = _mean(f1, support)
     if full:
         rows = zip(label_names, precision, recall, f1, support, predicted, present, strict=True)
-        out["per_label"] = [
-            {"label": n, "precision": float(p), "recall": float(r), "f1": float(f)}
-            | {"support": int(s), "predicted": int(c)}
+        parts["per_label"] = [
+            LabelFigures(
+                label=n, precision=float(p), recall=float(r), f1=float(f), support=int(s), predicted=int(c)
+            )
             for n, p, r, f, s, c, keep in rows
             if keep
         ]
-    return out
+    return Figures(
+        n=n,
+        accuracy=accuracy,
+        kappa=irr.kappa_from_table(table),
+        macro_f1=_mean(f1[present]),
+        weighted_f1=_mean(f1, support),
+        **parts,
+    )
 
 
-Rolled = list[tuple[int, list[str], np.ndarray, np.ndarray, np.ndarray]]
+class RolledLevel(NamedTuple):
+    """One tree level above the leaves: its label names, the leaf → level code ``mapping``, and each item's
+    human majority (``top``) and tie flag (``tied``) at that level."""
+
+    level: int
+    names: list[str]
+    mapping: np.ndarray
+    top: np.ndarray
+    tied: np.ndarray
+
+
+class ModelFigures(NamedTuple):
+    """What `model_metrics` returns."""
+
+    vs_majority: MajorityFigures
+    levels: list[LevelFigures | LeafFigures]
+    vs_annotators: list[AnnotatorVsModel]
+
+
+Rolled = list[RolledLevel]
 
 
 def rolled_levels(prep: Prepared) -> Rolled:
@@ -99,32 +151,34 @@ def rolled_levels(prep: Prepared) -> Rolled:
     for level in range(1, prep.space.depth(prep.names)):
         names, mapping = prep.space.rollup_codes(prep.names, level)
         top, _, tied = irr.majority(roll_counts(patterns, mapping, len(names)))
-        out.append((level, names, mapping, top[codes], tied[codes]))
+        out.append(RolledLevel(level, names, mapping, top[codes], tied[codes]))
     return out
 
 
-def tree_levels(prep: Prepared, rolled: Rolled, mask: np.ndarray, full: bool = True) -> list[dict[str, Any]]:
+def tree_levels(prep: Prepared, rolled: Rolled, mask: np.ndarray, full: bool = True) -> list[LevelFigures]:
     """Model vs human majority at every level above the leaves, over the compared items in ``mask``."""
     levels = []
     for level, names, mapping, top, tied in rolled:
         keep = mask & ~tied
         table = irr.pair_counts(top[keep], mapping[prep.model[keep]], len(names))
         figures = versus(prep.space, names, table, full=full)
-        levels.append({"level": level, "n_tied_excluded": int((mask & tied).sum()), **figures})
+        levels.append(LevelFigures(level=level, n_tied_excluded=int((mask & tied).sum()), **given(figures)))
     return levels
 
 
-def model_metrics(prep: Prepared, rolled: Rolled) -> dict[str, Any]:
+def model_metrics(prep: Prepared, rolled: Rolled) -> ModelFigures:
     """``vs_majority`` (with confusion matrix), ``levels`` (every tree level, the leaves last) and
     ``vs_annotators`` (κ and agreement of the model with each annotator)."""
     top, _, tied = prep.majority
     compared, n_names = prep.compared, len(prep.names)
     use = compared & ~tied
-    vs_majority = versus(prep.space, prep.names, irr.pair_counts(top[use], prep.model[use], n_names))
-    vs_majority["n_tied_excluded"] = int((compared & tied).sum())
-    levels = tree_levels(prep, rolled, compared)
-    leaf = {k: v for k, v in vs_majority.items() if k != "confusion"}
-    levels.append({"level": len(rolled) + 1, "leaf": True, **leaf})
+    figures = versus(prep.space, prep.names, irr.pair_counts(top[use], prep.model[use], n_names))
+    vs_majority = MajorityFigures(**given(figures), n_tied_excluded=int((compared & tied).sum()))
+    leaf = {k: v for k, v in given(vs_majority).items() if k != "confusion"}
+    levels: list[LevelFigures | LeafFigures] = [
+        *tree_levels(prep, rolled, compared),
+        LeafFigures(level=len(rolled) + 1, leaf=True, **leaf),
+    ]
     ratings = prep.ratings
     model = prep.model[ratings.item]
     ok = model >= 0
@@ -137,51 +191,89 @@ def model_metrics(prep: Prepared, rolled: Rolled) -> dict[str, Any]:
         n = int(table.sum())
         agreement = float(np.trace(table) / n) if n else None
         vs_annotators.append(
-            {"annotator": str(name), "n": n, "agreement": agreement, "kappa": irr.kappa_from_table(table)}
+            AnnotatorVsModel(annotator=str(name), n=n, agreement=agreement, kappa=irr.kappa_from_table(table))
         )
-    return {"vs_majority": vs_majority, "levels": levels, "vs_annotators": vs_annotators}
+    return ModelFigures(vs_majority, levels, vs_annotators)
 
 
-def slice_metrics(prep: Prepared, rolled: Rolled | None = None) -> dict[str, list[dict[str, Any]]]:
+class _SliceValue(NamedTuple):
+    code: int
+    value: str
+    mask: np.ndarray
+    agreement: irr.AgreementFigures
+    per_annotator: list[AnnotatorAgreement]
+
+
+def _slice_values(prep: Prepared, values: pd.Categorical) -> Iterator[_SliceValue]:
+    """The values of one slice column that have human labels: their items and agreement among humans."""
+    has_humans = prep.ratings.n_raters > 0
+    pattern, patterns = prep.patterns
+    codes, uniques = values.codes, list(values.categories)
+    by_slice = irr.per_annotator(prep.ratings, prep.leave_one_out, codes[prep.ratings.item], len(uniques))
+    for code, value in enumerate(uniques):
+        mask = (codes == code) & has_humans
+        if mask.any():
+            agreement = irr.summary(patterns, np.bincount(pattern[mask], minlength=len(patterns)))
+            yield _SliceValue(code, value, mask, agreement, annotator_rows(by_slice[code]))
+
+
+def slice_agreement(prep: Prepared) -> dict[str, list[SliceAgreement]]:
+    """Per slice column and value: agreement among humans (with each annotator vs the others' consensus)."""
+    return {
+        column: [
+            SliceAgreement(
+                value=s.value,
+                n_items=int(s.mask.sum()),
+                **s.agreement._asdict(),
+                per_annotator=s.per_annotator,
+            )
+            for s in _slice_values(prep, values)
+        ]
+        for column, values in prep.slices.items()
+    }
+
+
+def slice_metrics(prep: Prepared, rolled: Rolled) -> dict[str, list[SliceMetrics]]:
     """Per slice column and value: agreement among humans (with each annotator vs the others' consensus)
     and, given the tree ``rolled`` (see ``rolled_levels``), the model's accuracy, macro F1, κ vs the majority,
     per-label and per-tree-level figures."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    has_humans = prep.ratings.n_raters > 0
-    pattern, patterns = prep.patterns
-    if rolled is not None:
-        top, _, tied = prep.majority
-        compared = prep.compared
-        use = compared & ~tied
+    out: dict[str, list[SliceMetrics]] = {}
+    top, _, tied = prep.majority
+    compared = prep.compared
+    use = compared & ~tied
     for column, values in prep.slices.items():
-        codes, uniques = values.codes, list(values.categories)
-        if rolled is not None:
-            tables = irr.grouped_pair_counts(
-                codes[use], top[use], prep.model[use], len(uniques), len(prep.names)
-            )
-        by_slice = irr.per_annotator(prep.ratings, prep.leave_one_out, codes[prep.ratings.item], len(uniques))
+        codes = values.codes
+        tables = irr.grouped_pair_counts(
+            codes[use], top[use], prep.model[use], len(values.categories), len(prep.names)
+        )
         rows = []
-        for code, value in enumerate(uniques):
-            mask = (codes == code) & has_humans
-            if not mask.any():
-                continue
-            row: dict[str, Any] = {"value": value, "n_items": int(mask.sum())}
-            row.update(irr.summary(patterns, np.bincount(pattern[mask], minlength=len(patterns))))
-            if rolled is not None:
-                figures = versus(prep.space, prep.names, tables[code])
-                row.update(
-                    n_compared=int((mask & compared).sum()),
-                    accuracy=figures["accuracy"],
-                    macro_f1=figures["macro_f1"],
-                    kappa_vs_majority=figures["kappa"],
-                    per_label=figures["per_label"],
-                    levels=[
-                        *tree_levels(prep, rolled, mask & compared, full=False),
-                        {"level": len(rolled) + 1, "leaf": True, "n": figures["n"]}
-                        | {k: figures[k] for k in ("accuracy", "macro_f1", "kappa")},
-                    ],
+        for s in _slice_values(prep, values):
+            figures = versus(prep.space, prep.names, tables[s.code])
+            leaf = SliceLeafFigures(
+                level=len(rolled) + 1,
+                leaf=True,
+                n=figures.n,
+                accuracy=figures.accuracy,
+                macro_f1=figures.macro_f1,
+                kappa=figures.kappa,
+            )
+            levels: list[LevelFigures | SliceLeafFigures] = [
+                *tree_levels(prep, rolled, s.mask & compared, full=False),
+                leaf,
+            ]
+            rows.append(
+                SliceMetrics(
+                    value=s.value,
+                    n_items=int(s.mask.sum()),
+                    **s.agreement._asdict(),
+                    n_compared=int((s.mask & compared).sum()),
+                    accuracy=figures.accuracy,
+                    macro_f1=figures.macro_f1,
+                    kappa_vs_majority=figures.kappa,
+                    per_label=figures.per_label or [],
+                    levels=levels,
+                    per_annotator=s.per_annotator,
                 )
-            row["per_annotator"] = by_slice[code].to_dict(orient="records")
-            rows.append(row)
+            )
         out[column] = rows
     return out

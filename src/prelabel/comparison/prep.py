@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from prelabel.comparison import interrater as irr
+from prelabel.comparison.figures import Counts, LabelAgreement, Skipped
 from prelabel.comparison.inputs import as_list, factorize_ids
-from prelabel.comparison.labelspace import LabelSpace
+from prelabel.comparison.labelspace import Codes, LabelSpace
 
 __all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
 
@@ -27,21 +28,7 @@ __all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
 MAX_SLICE_VALUES = 50
 #: The slice value of items whose slice column is empty.
 MISSING = "(missing)"
-_SKIPS = (
-    "annotations_without_item_id",
-    "annotations_empty",
-    "annotations_not_in_sop",
-    "annotations_duplicate",
-    "model_rows_without_item_id",
-    "model_rows_duplicate",
-    "items_model_error",
-    "items_model_abstained",
-    "items_model_label_missing",
-    "items_model_label_not_in_sop",
-    "items_without_human_label",
-    "items_without_valid_human_label",
-    "items_without_model_label",
-)
+_SKIPS = tuple(Skipped.model_fields)
 
 
 @dataclass
@@ -74,7 +61,7 @@ class Prepared:
         return int(self.compared.sum())
 
     @cached_property
-    def patterns(self) -> tuple[np.ndarray, np.ndarray]:
+    def patterns(self) -> irr.Patterns:
         """Per item, the code of its count-table row among the distinct rows; and those rows."""
         return irr.row_patterns(self.ratings.counts)
 
@@ -84,23 +71,27 @@ class Prepared:
         return irr.leave_one_out(self.ratings)
 
     @cached_property
-    def majority(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def majority(self) -> irr.Majority:
         """Per item: human majority answer code, its share, and whether it is tied."""
         codes, rows = self.patterns
         top, share, tied = irr.majority(rows)
-        return top[codes], share[codes], tied[codes]
+        return irr.Majority(top[codes], share[codes], tied[codes])
 
-    def counts(self, n_results: int) -> dict[str, int]:
+    def counts(self, n_results: int) -> Counts:
         """Sizes of the inputs and of what was compared."""
-        return {
-            "model_rows": n_results,
-            "human_items": int(self.human_rows.sum()),
-            "human_annotations": len(self.ratings.item),
-            "annotators": len(self.ratings.annotators),
-            "compared_items": self.n_compared,
-        }
+        return Counts(
+            model_rows=n_results,
+            human_items=int(self.human_rows.sum()),
+            human_annotations=len(self.ratings.item),
+            annotators=len(self.ratings.annotators),
+            compared_items=self.n_compared,
+        )
 
-    def per_label_agreement(self) -> list[dict[str, Any]]:
+    def skipped_counts(self) -> Skipped:
+        """The ``skipped`` counts as a typed record."""
+        return Skipped(**self.skipped)
+
+    def per_label_agreement(self) -> list[LabelAgreement]:
         """Multi-label: each label's present/absent Fleiss' κ and Krippendorff's α among humans."""
         classes, member = self.space.binarize(self.names)
         present = self.ratings.counts @ member.astype(np.int32)
@@ -108,7 +99,7 @@ class Prepared:
         rows = []
         for j, label in enumerate(classes):
             table = np.column_stack([present[:, j], raters - present[:, j]])
-            rows.append({"label": label, **irr.summary(table)})
+            rows.append(LabelAgreement(label=label, **irr.summary(table)._asdict()))
         return rows
 
 
@@ -162,7 +153,7 @@ def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) ->
     examples: dict[str, list[str]] = {}
     notes: list[str] = []
     answer, answers = space.canonical_codes(frame["label"])
-    model: tuple[np.ndarray, list[str]] | None = None
+    model: Codes | None = None
     if res is not None:
         model = space.canonical_codes(res["labels" if space.multi_label else "label"])
     id_columns = [frame["item_id"], *([res["item_id"]] if res is not None else [])]
@@ -235,9 +226,7 @@ def _samples_certainty(space: LabelSpace, samples: list[str], answer: str) -> fl
     return float(np.mean(scores))
 
 
-def _align_results(
-    prep: Prepared, res: pd.DataFrame, model: tuple[np.ndarray, list[str]], pos: np.ndarray, ids: pd.Index
-) -> None:
+def _align_results(prep: Prepared, res: pd.DataFrame, model: Codes, pos: np.ndarray, ids: pd.Index) -> None:
     """Fill the per-item model arrays of ``prep`` (answer code, confidence, certainty, row) and skips."""
     skipped = prep.skipped
     no_id = pos < 0

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from prelabel.comparison.comparison import Comparison
+    from prelabel.comparison.figures import Confusion, LeafFigures, LevelFigures
 
 __all__ = ["markdown_summary", "render_html", "write_html"]
 
@@ -69,16 +72,16 @@ def _fmt(value: Any) -> str:
 
 def markdown_summary(cmp: Comparison, top: int = 5) -> str:
     """Headline figures, skipped counts, notes and the top candidates as Markdown."""
-    summary = cmp.metrics["summary"]
+    metrics = cmp.metrics
     lines = ["## prelabel compare", "", "| figure | value |", "|---|---|"]
-    lines += [f"| {label} | {_fmt(summary.get(key))} |" for key, label in _SUMMARY_KEYS]
-    kinds = cmp.metrics.get("ambiguity", {}).get("kinds", {})
+    lines += [f"| {label} | {_fmt(getattr(metrics.summary, key))} |" for key, label in _SUMMARY_KEYS]
+    kinds = metrics.ambiguity.kinds
     if kinds:
         lines += ["", "Disagreements by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items())]
-    skipped = {k: v for k, v in cmp.metrics.get("skipped", {}).items() if v}
+    skipped = {k: v for k, v in metrics.skipped.model_dump().items() if v}
     if skipped:
         lines += ["", "Skipped: " + ", ".join(f"{k} {v}" for k, v in skipped.items())]
-    lines += [f"> note: {note}" for note in cmp.metrics.get("notes", [])]
+    lines += [f"> note: {note}" for note in metrics.notes]
     if not cmp.candidates.empty:
         lines += ["", "| rank | cluster | items | kind | mean score |", "|---|---|---|---|---|"]
         for row in cmp.candidates.head(top).itertuples():
@@ -97,12 +100,12 @@ def _png(fig: Any) -> str:
     return f'<img alt="chart" src="data:image/png;base64,{data}">'
 
 
-def _confusion_chart(confusion: dict[str, Any] | None, limit: int = 30) -> str:
-    if not confusion or not confusion.get("labels"):
+def _confusion_chart(confusion: Confusion | None, limit: int = 30) -> str:
+    if not confusion or not confusion.labels:
         return '<p class="muted">No confusion matrix (multi-label task or nothing compared).</p>'
     from matplotlib.figure import Figure
 
-    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"], dtype=float)
+    labels, matrix = confusion.labels, np.asarray(confusion.matrix, dtype=float)
     if len(labels) > limit:
         keep = np.argsort(-(matrix.sum(axis=0) + matrix.sum(axis=1)))[:limit]
         keep.sort()
@@ -126,7 +129,7 @@ def _confusion_chart(confusion: dict[str, Any] | None, limit: int = 30) -> str:
     return _png(fig)
 
 
-def _levels_chart(levels: list[dict[str, Any]]) -> str:
+def _levels_chart(levels: Sequence[LevelFigures | LeafFigures]) -> str:
     if not levels:
         return ""
     from matplotlib.figure import Figure
@@ -135,17 +138,23 @@ def _levels_chart(levels: list[dict[str, Any]]) -> str:
     ax = fig.add_subplot()
     x = np.arange(len(levels))
     for offset, key in ((-0.2, "accuracy"), (0.2, "macro_f1")):
-        ax.bar(x + offset, [lv.get(key) or 0 for lv in levels], width=0.4, label=key)
-    ax.set_xticks(x, [f"level {lv['level']}" + (" (leaf)" if lv.get("leaf") else "") for lv in levels])
+        ax.bar(x + offset, [getattr(lv, key) or 0 for lv in levels], width=0.4, label=key)
+    ax.set_xticks(x, [f"level {lv.level}" + (" (leaf)" if lv.leaf else "") for lv in levels])
     ax.set_ylim(0, 1)
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title("model vs human majority per tree level", fontsize=10)
     return _png(fig)
 
 
-def _table(rows: list[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None) -> str:
-    """An HTML table; dict rows keep their values' types (a DataFrame would turn 220 into 220.0)."""
-    records = rows.to_dict(orient="records") if isinstance(rows, pd.DataFrame) else rows
+def _table(
+    rows: Sequence[BaseModel] | Sequence[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None
+) -> str:
+    """An HTML table of records (typed rows are dumped as in ``metrics.json``; dict rows keep their values'
+    types, where a DataFrame would turn 220 into 220.0)."""
+    if isinstance(rows, pd.DataFrame):
+        records: Sequence[dict[str, Any]] = rows.to_dict(orient="records")
+    else:
+        records = [r.model_dump() if isinstance(r, BaseModel) else r for r in rows]
     if not records:
         return '<p class="muted">none</p>'
     present = list(dict.fromkeys(key for record in records for key in record))
@@ -191,23 +200,22 @@ def _candidate_cards(cmp: Comparison, top: int) -> str:
 def render_html(cmp: Comparison, top: int = 10) -> str:
     """The report as one HTML string."""
     m = cmp.metrics
-    sop = m.get("sop")
-    title = f"prelabel comparison — {sop['id']} {sop['version']}" if sop else "prelabel comparison"
-    summary = [{"figure": label, "value": m["summary"].get(key)} for key, label in _SUMMARY_KEYS]
-    skipped = [{"what": k, "count": v} for k, v in m.get("skipped", {}).items() if v]
-    notes = "".join(f"<li>{escape(n)}</li>" for n in m.get("notes", []))
-    vs = m["model_vs_majority"]
+    sop = m.sop
+    title = f"prelabel comparison — {sop.id} {sop.version}" if sop else "prelabel comparison"
+    summary = [{"figure": label, "value": getattr(m.summary, key)} for key, label in _SUMMARY_KEYS]
+    skipped = [{"what": k, "count": v} for k, v in m.skipped.model_dump().items() if v]
+    notes = "".join(f"<li>{escape(n)}</li>" for n in m.notes)
+    vs = m.model_vs_majority
     slices = (
         "".join(
-            f"<h3>{escape(column)}</h3>" + _table(rows, _SLICE_COLUMNS)
-            for column, rows in m.get("slices", {}).items()
+            f"<h3>{escape(column)}</h3>" + _table(rows, _SLICE_COLUMNS) for column, rows in m.slices.items()
         )
         or '<p class="muted">No slice columns in the human labels.</p>'
     )
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>",
         f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>",
-        f"<p class='muted'>Task: {escape(m['task'])}. The model is compared with the human majority answer; "
+        f"<p class='muted'>Task: {escape(m.task)}. The model is compared with the human majority answer; "
         "ambiguity candidates point at SOP text that humans read differently.</p>",
         "<h2>Summary</h2>",
         _table(summary),
@@ -217,18 +225,18 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         "<h2>Top ambiguity candidates</h2>",
         _candidate_cards(cmp, top),
         "<h2>Model vs human majority</h2>",
-        _table(vs.get("per_label", []), ["label", "precision", "recall", "f1", "support", "predicted"]),
+        _table(vs.per_label or [], ["label", "precision", "recall", "f1", "support", "predicted"]),
         "<h3>Confusion matrix</h3>",
-        _confusion_chart(vs.get("confusion")),
+        _confusion_chart(vs.confusion),
         "<h3>Per tree level</h3>",
-        _levels_chart(m.get("levels", [])),
-        _table(m.get("levels", []), ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),
+        _levels_chart(m.levels),
+        _table(m.levels, ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),
         "<h3>Model vs each annotator</h3>",
-        _table(m.get("model_vs_annotators", [])),
+        _table(m.model_vs_annotators),
         "<h2>Agreement among humans</h2>",
-        _table([{k: m["humans"].get(k) for k in _HUMAN_KEYS}]),
+        _table([{k: getattr(m.humans, k) for k in _HUMAN_KEYS}]),
         "<h3>Each annotator vs the others' consensus</h3>",
-        _table(m["humans"].get("per_annotator", [])),
+        _table(m.humans.per_annotator),
         "<h2>Slices</h2>",
         slices,
         "<h2>All candidates</h2>",

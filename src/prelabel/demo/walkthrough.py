@@ -166,16 +166,16 @@ def _fmt(value: Any) -> str:
 
 def _summary_lines(cmp: Comparison) -> list[str]:
     """A few plain lines: humans among themselves, the model against them, and what to look at."""
-    s = cmp.metrics["summary"]
-    humans = cmp.metrics["humans"]
+    s = cmp.metrics.summary
+    humans = cmp.metrics.humans
     lines = [
-        f"humans among themselves: {_fmt(s['percent_agreement'])} mean majority share, Fleiss' kappa "
-        f"{_fmt(s['fleiss_kappa'])}, Krippendorff's alpha {_fmt(s['krippendorff_alpha'])} "
-        f"({humans['n_items']} items, {humans['n_annotators']} annotators)",
-        f"model vs human majority on {_items(s['n_compared'])}: accuracy {_fmt(s['accuracy'])}, "
-        f"Cohen's kappa {_fmt(s['kappa_vs_majority'])}, macro F1 {_fmt(s['macro_f1'])}",
-        f"{_items(s['n_disagreements'])} where the model and at least one annotator differ; "
-        f"{s['n_candidates']} SOP ambiguity candidate(s), top 3:",
+        f"humans among themselves: {_fmt(s.percent_agreement)} mean majority share, Fleiss' kappa "
+        f"{_fmt(s.fleiss_kappa)}, Krippendorff's alpha {_fmt(s.krippendorff_alpha)} "
+        f"({humans.n_items} items, {humans.n_annotators} annotators)",
+        f"model vs human majority on {_items(s.n_compared)}: accuracy {_fmt(s.accuracy)}, "
+        f"Cohen's kappa {_fmt(s.kappa_vs_majority)}, macro F1 {_fmt(s.macro_f1)}",
+        f"{_items(s.n_disagreements)} where the model and at least one annotator differ; "
+        f"{s.n_candidates} SOP ambiguity candidate(s), top 3:",
     ]
     for row in cmp.candidates.head(3).itertuples():
         lines.append(f"  #{row.rank} {row.cluster} ({_items(int(row.n_items))}, {row.kind})")

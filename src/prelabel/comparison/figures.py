@@ -1,0 +1,284 @@
+"""Typed results of the comparator: what `prelabel.compare` and `prelabel.agreement` return.
+
+``model_dump(mode="json")`` of `ComparisonMetrics` and `AgreementMetrics` is exactly ``metrics.json``. Field
+order is the file's key order. A field with a default is an optional part, written only when it was given
+(``confusion`` for single-label tasks, ``exact_match`` and ``jaccard`` for multi-label ones, ...), while an
+undefined figure (one annotator, one class) is a given ``None``, written as ``null``.
+
+    >>> Figures(n=0, accuracy=None, kappa=None, macro_f1=None, weighted_f1=None).model_dump()
+    {'n': 0, 'accuracy': None, 'kappa': None, 'macro_f1': None, 'weighted_f1': None}
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_validator, model_serializer
+
+__all__ = [
+    "AgreementMetrics",
+    "Ambiguity",
+    "AnnotatorAgreement",
+    "AnnotatorVsModel",
+    "ComparisonMetrics",
+    "Confusion",
+    "Counts",
+    "Figures",
+    "HumanAgreement",
+    "LabelAgreement",
+    "LabelFigures",
+    "LeafFigures",
+    "LevelFigures",
+    "MajorityFigures",
+    "Skipped",
+    "SliceAgreement",
+    "SliceLeafFigures",
+    "SliceMetrics",
+    "SopRef",
+    "Summary",
+    "Task",
+    "given",
+]
+
+Task = Literal["single_label", "multi_label"]
+
+
+class _Record(BaseModel):
+    """Strict base: unknown fields fail, non-finite floats become ``None``, unset optional parts left out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    @model_serializer(mode="wrap")
+    def _given_parts(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        fields, given = type(self).model_fields, self.model_fields_set
+        return {k: v for k, v in data.items() if k in given or k not in fields or fields[k].is_required()}
+
+
+def given(record: BaseModel) -> dict[str, Any]:
+    """The fields of ``record`` that were given, as attributes (to build a larger record from it)."""
+    return {name: getattr(record, name) for name in record.model_fields_set}
+
+
+class AnnotatorAgreement(_Record):
+    """One annotator against the consensus of the other annotators on the same items."""
+
+    annotator: str
+    n_labels: int
+    n_compared: int
+    agreement: float | None
+    kappa: float | None
+
+
+class AnnotatorVsModel(_Record):
+    """The model against one annotator: agreement and Cohen's κ over the items both labeled."""
+
+    annotator: str
+    n: int
+    agreement: float | None
+    kappa: float | None
+
+
+class LabelAgreement(_Record):
+    """Multi-label: one label's present/absent agreement among humans."""
+
+    label: str
+    percent_agreement: float | None
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+
+
+class LabelFigures(_Record):
+    """Model vs human majority for one label: precision, recall, F1, support and times predicted."""
+
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    predicted: int
+
+
+class Confusion(_Record):
+    """Confusion matrix: rows are the human majority, columns the model, both over ``labels``."""
+
+    labels: list[str]
+    matrix: list[list[int]]
+
+
+class Figures(_Record):
+    """Model vs a reference answer: accuracy, κ, F1 (``exact_match``/``jaccard`` for multi-label tasks)."""
+
+    n: int
+    accuracy: float | None
+    kappa: float | None
+    exact_match: float | None = None
+    jaccard: float | None = None
+    confusion: Confusion | None = None
+    macro_f1: float | None
+    weighted_f1: float | None
+    per_label: list[LabelFigures] | None = None
+
+
+class MajorityFigures(Figures):
+    """Model vs the human majority at the leaves; items with a tied majority are left out and counted."""
+
+    n_tied_excluded: int
+
+
+class _TreeLevel(_Record):
+    level: int
+    leaf: bool = False
+    n_tied_excluded: int
+
+
+class _Leaf(_Record):
+    level: int
+    leaf: bool
+
+
+class LevelFigures(Figures, _TreeLevel):
+    """Model vs human majority at one tree level above the leaves (labels rolled up to that level)."""
+
+
+class LeafFigures(MajorityFigures, _Leaf):
+    """Model vs human majority at the leaves, the last of ``levels``."""
+
+
+class SliceLeafFigures(_Leaf):
+    """Within a slice: model vs human majority at the leaves."""
+
+    n: int
+    accuracy: float | None
+    macro_f1: float | None
+    kappa: float | None
+
+
+class _SliceHead(_Record):
+    value: str
+    n_items: int
+    percent_agreement: float | None
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+
+
+class SliceAgreement(_SliceHead):
+    """One value of a slice column: agreement among humans on its items."""
+
+    per_annotator: list[AnnotatorAgreement]
+
+
+class SliceMetrics(_SliceHead):
+    """One value of a slice column: agreement among humans and the model against them on its items."""
+
+    n_compared: int
+    accuracy: float | None
+    macro_f1: float | None
+    kappa_vs_majority: float | None
+    per_label: list[LabelFigures]
+    levels: list[LevelFigures | SliceLeafFigures]
+    per_annotator: list[AnnotatorAgreement]
+
+
+class HumanAgreement(_Record):
+    """Agreement among human annotators (``per_label`` for multi-label tasks only)."""
+
+    n_items: int
+    n_annotators: int
+    n_annotations: int
+    percent_agreement: float | None
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    per_annotator: list[AnnotatorAgreement]
+    per_label: list[LabelAgreement] | None = None
+
+
+class Skipped(_Record):
+    """How many annotations, model rows and items were left out of the figures, and why."""
+
+    annotations_without_item_id: int
+    annotations_empty: int
+    annotations_not_in_sop: int
+    annotations_duplicate: int
+    model_rows_without_item_id: int
+    model_rows_duplicate: int
+    items_model_error: int
+    items_model_abstained: int
+    items_model_label_missing: int
+    items_model_label_not_in_sop: int
+    items_without_human_label: int
+    items_without_valid_human_label: int
+    items_without_model_label: int
+
+
+class AgreementMetrics(HumanAgreement):
+    """What `prelabel.agreement` returns (its ``model_dump(mode="json")`` is ``metrics.json``)."""
+
+    slices: dict[str, list[SliceAgreement]]
+    task: Task
+    skipped: Skipped
+    skipped_examples: dict[str, list[str]]
+    notes: list[str]
+
+
+class SopRef(_Record):
+    """The SOP a comparison checked labels against."""
+
+    id: str
+    version: str
+    sha256: str
+
+
+class Summary(_Record):
+    """Headline figures of a comparison."""
+
+    n_compared: int
+    accuracy: float | None
+    macro_f1: float | None
+    kappa_vs_majority: float | None
+    percent_agreement: float | None
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    n_disagreements: int
+    n_candidates: int
+
+
+class Counts(_Record):
+    """Sizes of the inputs and of what was compared."""
+
+    model_rows: int
+    human_items: int
+    human_annotations: int
+    annotators: int
+    compared_items: int
+
+
+class Ambiguity(_Record):
+    """The certainty threshold used to sort disagreements, and how many there are of each kind."""
+
+    confident_threshold: float
+    kinds: dict[str, int]
+
+
+class ComparisonMetrics(_Record):
+    """What `prelabel.Comparison.metrics` holds (its ``model_dump(mode="json")`` is ``metrics.json``)."""
+
+    task: Task
+    sop: SopRef | None
+    summary: Summary
+    counts: Counts
+    skipped: Skipped
+    skipped_examples: dict[str, list[str]]
+    notes: list[str]
+    model_vs_majority: MajorityFigures
+    model_vs_annotators: list[AnnotatorVsModel]
+    levels: list[LevelFigures | LeafFigures]
+    humans: HumanAgreement
+    slices: dict[str, list[SliceMetrics]]
+    ambiguity: Ambiguity
