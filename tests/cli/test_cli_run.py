@@ -80,7 +80,7 @@ def test_run_labels_every_item_in_input_order(
     run_json = json.loads((out / "run.json").read_text())
     assert run_json["endpoint"]["base_url"] == server.url
     for path in out.iterdir():
-        assert KEY not in path.read_text()
+        assert KEY.encode() not in path.read_bytes()
 
 
 def test_run_options_reach_the_server(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -32,24 +31,32 @@ def run(
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Items labeled at once [default: 8].")
+        int | None, typer.Option(min=1, help="Items labeled at once (default: 8).")
     ] = None,
     max_items: Annotated[int | None, typer.Option("--max-items", min=1, help="Label the first N.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost only.")] = False,
     rationale_language: LangOpt = None,
     id_col: Annotated[
-        str | None, typer.Option("--id-col", help="Column holding the item id [default: id].")
+        str | None, typer.Option("--id-col", help="Column holding the item id (default: id).")
     ] = None,
     text_col: Annotated[
-        str | None, typer.Option("--text-col", help="Item text column [default: text].")
+        str | None, typer.Option("--text-col", help="Item text column (default: text).")
     ] = None,
     prices: PricesOpt = None,
     template: TemplateOpt = None,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Output tokens per answer [default: 1024].")
+        int | None, typer.Option("--max-tokens", min=1, help="Output tokens per answer (default: 1024).")
     ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start fresh: delete RUN_DIR's ledger and results first.")
+    ] = False,
+    no_retry_errors: Annotated[
+        bool, typer.Option("--no-retry-errors", help="On a rerun, keep error items as they are.")
+    ] = False,
 ) -> None:
-    """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json."""
+    """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json.
+
+    Rerunning the same command resumes from RUN_DIR/run.db: finished items are not sent again."""
     # every flag named like a LabelOptions field and given on the command line; the rest keep their defaults
     fields = prelabel.LabelOptions.model_fields
     given = {name: value for name, value in locals().items() if name in fields and value is not None}
@@ -64,11 +71,15 @@ def run(
         typer.echo(f"note: {guess.note}; nothing was sent")
         return
     _note_smoke_model(options)
-    summary = prelabel.run(sop, items, out, options, progress=sys.stderr.isatty())
+    summary = prelabel.run(
+        sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
+    )
     n, usage = summary.counts, summary.usage
     cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
+    resumed = f" ({summary.resumed} already done, not sent again)" if summary.resumed else ""
     typer.echo(
-        f"labeled {n['total']} items with {summary.model}: {n['ok']} ok, {n['abstained']} abstained, "
+        f"labeled {n['total']} items{resumed} with {summary.model}: {n['ok']} ok, "
+        f"{n['abstained']} abstained, "
         f"{n['error']} errors; {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
         f"({usage.cached_tokens} cached){cost} -> {out / 'labels.jsonl'}"
     )

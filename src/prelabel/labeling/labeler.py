@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sized
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,10 +39,23 @@ from prelabel.prompt.rendering import prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
 from prelabel.sop.spec import SOP
 
-__all__ = ["ErrorInfo", "ItemLike", "LabelResult", "Labeler", "to_dataframe"]
+__all__ = ["ErrorInfo", "ItemLike", "LabelResult", "Labeler", "read_entries", "to_dataframe"]
 
 T = TypeVar("T")
 ItemLike = Item | BadItem | dict[str, Any] | str
+
+
+def read_entries(
+    items: Iterable[Any] | str | Path, options: LabelOptions
+) -> tuple[Iterator[Item | BadItem], int | None]:
+    """The one read of ``items`` (streamed; bad rows become ``BadItem``), and their count when it is known
+    without reading a file (lists, DataFrames). A missing or unreadable source raises ``InputError`` here."""
+    entries = read_items(items, id_col=options.id_col, text_col=options.text_col, max_items=options.max_items)
+    sized = isinstance(items, Sized) and not isinstance(items, str | Path)
+    total = len(items) if sized else None  # type: ignore[arg-type]
+    if total is not None and options.max_items is not None:
+        total = min(total, options.max_items)
+    return entries, total
 
 
 class Labeler:
@@ -185,12 +198,7 @@ class Labeler:
         ``on_result(index, result)`` is called as each result arrives (in completion order). Raises
         ``EndpointError`` (after cancelling in-flight calls) when the endpoint is unusable or unreachable.
         """
-        opts = self.options
-        sized = isinstance(items, Sized) and not isinstance(items, str | Path)
-        total = len(items) if sized else None  # type: ignore[arg-type]
-        if total is not None and opts.max_items is not None:
-            total = min(total, opts.max_items)
-        entries = read_items(items, id_col=opts.id_col, text_col=opts.text_col, max_items=opts.max_items)
+        entries, total = read_entries(items, self.options)
         results: dict[int, LabelResult] = {}
 
         def keep(index: int, result: LabelResult) -> None:

@@ -1,8 +1,9 @@
-"""The batch job behind ``prelabel run``: items in, ``RUN_DIR/labels.jsonl`` and ``RUN_DIR/run.json`` out.
+"""The batch job behind ``prelabel run``: items in; ``RUN_DIR/run.db``, ``labels.jsonl`` and ``run.json`` out.
 
-``labels.jsonl`` has exactly one line per input item, in input order (bad rows become error records); results
-stream into a ``ResultSink`` as they complete, so a later ledger (SQLite, resume) plugs in at that seam.
-``run.json`` records the SOP, endpoint (never the key), template, prompt hash, counts, usage, cost and times.
+Items stream in (one read); each result is committed to the ledger (``labeling.ledger``) as it arrives, and
+``labels.jsonl`` — exactly one line per input item, in input order — is written from the ledger at the end
+(also when the run stops early). Rerunning on the same RUN_DIR resumes. ``run.json`` records the SOP, endpoint
+(never the key), template, prompt hash, counts, usage, cost and times. Memory does not grow with the run.
 
     >>> from prelabel import bundled_sop_path, run
     >>> from prelabel.testing import FakeModel
@@ -28,13 +29,15 @@ from pydantic import BaseModel, ConfigDict
 from prelabel._aio import run_sync
 from prelabel._jsonio import write_json
 from prelabel._version import __version__
-from prelabel.errors import InputError, ItemError
+from prelabel.errors import ItemError
 from prelabel.inputs.items import Item
-from prelabel.inputs.reading import BadItem, read_items
-from prelabel.labeling.labeler import Labeler
+from prelabel.inputs.reading import BadItem
+from prelabel.labeling.labeler import Labeler, read_entries
+from prelabel.labeling.ledger import Ledger, input_hash, remove_run_files
 from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.sinks import LABELS_FILE, JsonlSink, ResultSink
+from prelabel.labeling.sinks import LABELS_FILE, ResultSink
 from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage, count_tokens
 from prelabel.prompt.rendering import render_prompt
@@ -68,6 +71,10 @@ class RunSummary(BaseModel):
     cost_usd: float | None
     concurrency: int
     max_items: int | None
+    labeled_now: int = 0
+    """Items sent to the model (or recorded as bad input) in this invocation."""
+    resumed: int = 0
+    """Items already finished in the ledger, not sent again."""
     started_at: str
     finished_at: str
     duration_s: float
@@ -102,17 +109,6 @@ def _source_name(items: Any) -> str:
     return f"<{type(items).__name__}>"
 
 
-def _read(
-    items: str | Path | Iterable[Any], opts: LabelOptions
-) -> tuple[Iterator[Item | BadItem], int | None]:
-    """The one read of the items (streamed), and their count when known without reading a file."""
-    entries = read_items(items, id_col=opts.id_col, text_col=opts.text_col, max_items=opts.max_items)
-    total = len(items) if isinstance(items, list | tuple) or hasattr(items, "columns") else None  # type: ignore[arg-type]
-    if total is not None and opts.max_items is not None:
-        total = min(total, opts.max_items)
-    return entries, total
-
-
 def estimate(
     sop: SOP | str | Path,
     items: str | Path | Iterable[Any],
@@ -129,7 +125,7 @@ def estimate(
     schema = json.dumps(response_model(sop_obj).model_json_schema(), ensure_ascii=False)
     schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)
     good = bad = prompt_tokens = 0
-    entries, _ = _read(items, opts)
+    entries, _ = read_entries(items, opts)
     for entry in entries:
         if isinstance(entry, BadItem):
             bad += 1
@@ -168,74 +164,104 @@ async def arun(
     *,
     client: Any = None,
     progress: bool = False,
+    restart: bool = False,
+    retry_errors: bool = True,
     sink: Callable[[Path], ResultSink] | None = None,
     **changes: Any,
 ) -> RunSummary:
-    """Label every item into ``out_dir/labels.jsonl`` and ``out_dir/run.json`` (async ``run``)."""
+    """Label every item into ``out_dir`` (async ``run``; see ``run``)."""
     opts = LabelOptions.build(options, changes)
-    sop_obj, sop_path = _load(sop)
-    entries, total = _read(items, opts)  # a missing or unreadable file fails here, before any output
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
+    sop_obj, path = _load(sop)
+    entries, total = read_entries(items, opts)  # a missing or unreadable file fails here, before any output
     labeler = Labeler(sop_obj, opts, client=client)
-    table = labeler.prices
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    if restart:
+        remove_run_files(out)
+    binding = {
+        "sop_id": sop_obj.id,
+        "sop_sha256": sop_obj.sha256,
+        "model": labeler.model,
+        "template": opts.template,
+        "rationale_language": labeler.language,
+        "prompt_hash": labeler.prompt_hash,
+    }
     started_at, started = _now(), time.perf_counter()
-    counts = {"total": 0, "ok": 0, "abstained": 0, "error": 0}
-    errors: dict[str, int] = {}
-    usage = Usage()
-    results_sink = (sink or (lambda d: JsonlSink(d / LABELS_FILE)))(out)
+    with Ledger.open(out, binding) as ledger:  # refuses another SOP/model/template, a locked or read-only dir
+        extra = sink(out) if sink is not None else None
+        shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
+        session = {"labeled": 0, "resumed": 0}
+        digests: dict[int, str] = {}  # input hashes of the items in flight
+        read = {"count": 0}
 
-    def on_result(index: int, result: LabelResult) -> None:
-        nonlocal usage
-        counts["total"] += 1
-        counts[result.status] += 1
-        if result.error is not None:
-            errors[result.error.type] = errors.get(result.error.type, 0) + 1
-        usage = usage + result.usage
-        results_sink.write(index, result)
+        def pending() -> Iterator[tuple[int, Item | BadItem]]:
+            for position, entry in enumerate(entries):
+                read["count"] = position + 1
+                digest = input_hash(entry)
+                known = ledger.row(position)
+                if known is not None and known.input_hash == digest:
+                    if known.status != "error" or not retry_errors:
+                        session["resumed"] += 1
+                        if shown is not None:
+                            shown.resumed()
+                        continue
+                digests[position] = digest
+                yield position, entry
 
-    def summary(status: Literal["completed", "aborted"], error: str | None = None) -> RunSummary:
-        return RunSummary(
-            status=status,
-            prelabel_version=__version__,
-            sop={"id": sop_obj.id, "version": sop_obj.version, "sha256": sop_obj.sha256, "path": sop_path},
-            model=labeler.model,
-            endpoint=labeler.endpoint.describe(),
-            template=opts.template,
-            prompt_hash=labeler.prompt_hash,
-            rationale_language=labeler.language,
-            items_source=_source_name(items),
-            counts=dict(counts),
-            errors_by_type=dict(sorted(errors.items())),
-            usage=usage,
-            cost_usd=table.cost(labeler.model, usage),
-            concurrency=opts.concurrency,
-            max_items=opts.max_items,
-            started_at=started_at,
-            finished_at=_now(),
-            duration_s=round(time.perf_counter() - started, 3),
-            error=error,
-        )
+        def on_result(position: int, result: LabelResult) -> None:
+            ledger.record(position, digests.pop(position), result)  # committed before we go on
+            session["labeled"] += 1
+            if extra is not None:
+                extra.write(position, result)
+            if shown is not None:
+                shown.result(result)
 
-    try:
-        await labeler.alabel_entries(enumerate(entries), total=total, progress=progress, on_result=on_result)
-    except BaseException as exc:
-        results_sink.close()
-        reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # keys never reach run.json
-        _write_summary(out, summary("aborted", reason))
-        raise
-    finally:
-        await labeler.aclose()
-    results_sink.close()
-    result = summary("completed")
-    _write_summary(out, result)
-    return result
+        def summary(status: Literal["completed", "aborted"], error: str | None = None) -> RunSummary:
+            totals = ledger.totals()
+            usage = Usage(**totals["usage"])
+            return RunSummary(
+                status=status,
+                prelabel_version=__version__,
+                sop={"id": sop_obj.id, "version": sop_obj.version, "sha256": sop_obj.sha256, "path": path},
+                model=labeler.model,
+                endpoint=labeler.endpoint.describe(),
+                template=opts.template,
+                prompt_hash=labeler.prompt_hash,
+                rationale_language=labeler.language,
+                items_source=_source_name(items),
+                counts=totals["counts"],
+                errors_by_type=totals["errors_by_type"],
+                usage=usage,
+                cost_usd=labeler.prices.cost(labeler.model, usage),
+                concurrency=opts.concurrency,
+                max_items=opts.max_items,
+                labeled_now=session["labeled"],
+                resumed=session["resumed"],
+                started_at=started_at,
+                finished_at=_now(),
+                duration_s=round(time.perf_counter() - started, 3),
+                error=error,
+            )
 
+        def finish(status: Literal["completed", "aborted"], error: str | None = None) -> RunSummary:
+            if shown is not None:
+                shown.close(completed=status == "completed")
+            if extra is not None:
+                extra.close()
+            ledger.write_labels(out / LABELS_FILE)
+            result = summary(status, error)
+            write_json(out / RUN_FILE, result.model_dump(mode="json"))
+            return result
 
-def _write_summary(out: Path, summary: RunSummary) -> None:
-    write_json(out / RUN_FILE, summary.model_dump(mode="json"))
+        try:
+            await labeler.alabel_entries(pending(), total=total, on_result=on_result)
+        except BaseException as exc:
+            reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # never a key on disk
+            finish("aborted", reason)
+            raise
+        finally:
+            await labeler.aclose()
+        ledger.truncate(read["count"])  # the input got shorter since the last run: forget the tail
+        return finish("completed")
 
 
 def run(
@@ -246,16 +272,21 @@ def run(
     *,
     client: Any = None,
     progress: bool = False,
+    restart: bool = False,
+    retry_errors: bool = True,
     sink: Callable[[Path], ResultSink] | None = None,
     **changes: Any,
 ) -> RunSummary:
-    """Label every item into ``out_dir``: ``labels.jsonl`` (one line per item, in input order), ``run.json``.
+    """Label every item into ``out_dir``: ``labels.jsonl`` (one line per item, in input order), ``run.json``,
+    and the ledger ``run.db``.
 
     ``options`` (a ``LabelOptions``) and keyword overrides of its fields say how; ``client`` injects an
-    ``openai`` client. Returns the ``RunSummary`` written to ``run.json``. Raises ``InputError``/``SOPError``
-    for bad input and ``EndpointError`` for an unusable endpoint; bad and failed items become error records.
-    For a dry run, call ``estimate`` with the same options.
+    ``openai`` client. Running again on the same ``out_dir`` resumes: finished items are not sent again, error
+    items are retried unless ``retry_errors=False``, changed items are labeled again; ``restart=True`` starts
+    fresh. ``progress`` shows progress on stderr. Returns the ``RunSummary`` written to ``run.json``. Raises
+    ``InputError``/``SOPError`` for bad input (and a run directory made with other settings) and
+    ``EndpointError`` for an unusable endpoint; bad and failed items become error records. For a dry run, call
+    ``estimate`` with the same options.
     """
-    return run_sync(
-        lambda: arun(sop, items, out_dir, options, client=client, progress=progress, sink=sink, **changes)
-    )
+    flags: dict[str, Any] = {"progress": progress, "restart": restart, "retry_errors": retry_errors}
+    return run_sync(lambda: arun(sop, items, out_dir, options, client=client, sink=sink, **flags, **changes))

@@ -1,0 +1,319 @@
+"""The run ledger: ``RUN_DIR/run.db``, one SQLite row per input item, committed as each result arrives.
+
+``labels.jsonl`` is written from it (exactly one line per input item, in input order), so a run killed at any
+moment — ``kill -9`` included — loses at most the requests in flight, and rerunning the same command resumes:
+finished items are not sent again, error items are retried (unless told not to), and an item whose input
+changed is labeled again. The ledger is bound to what decides an answer (SOP hash, model, template, prompt
+hash, prompt options): a run that asks for something else is refused with what differs and how to start fresh.
+One process at a time: an exclusive lock on ``RUN_DIR/.lock``, released by the OS when the process dies.
+
+Schema changes are numbered migrations (``PRAGMA user_version``), applied in order on open.
+
+    >>> import tempfile
+    >>> with Ledger.open(tempfile.mkdtemp(), {"model": "m"}) as ledger:
+    ...     ledger.schema_version
+    2
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from prelabel.errors import InputError
+from prelabel.inputs.items import Item
+from prelabel.inputs.reading import BadItem
+from prelabel.labeling.result import LabelResult
+
+__all__ = ["DB_FILE", "LOCK_FILE", "Ledger", "LedgerRow", "input_hash", "remove_run_files"]
+
+DB_FILE = "run.db"
+LOCK_FILE = ".lock"
+
+#: Numbered schema migrations; ``PRAGMA user_version`` records how many ran. Never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE items (
+        position INTEGER PRIMARY KEY,
+        item_id TEXT,
+        input_hash TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'abstained', 'error')),
+        attempts INTEGER NOT NULL,
+        error_type TEXT,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        latency_s REAL,
+        result TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        input_file_id TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        positions TEXT NOT NULL
+    );
+    """,
+)
+
+
+def input_hash(entry: Item | BadItem) -> str:
+    """A digest of everything about an item that reaches the prompt (or of a bad row's reason)."""
+    if isinstance(entry, BadItem):
+        payload = json.dumps({"bad": entry.reason, "id": entry.item_id}, sort_keys=True, ensure_ascii=False)
+    else:
+        payload = json.dumps(entry.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+class LedgerRow:
+    """What the ledger knows about one input position (a light view: no parsed result)."""
+
+    __slots__ = ("input_hash", "item_id", "status")
+
+    def __init__(self, item_id: str | None, input_hash: str, status: str):
+        self.item_id = item_id
+        self.input_hash = input_hash
+        self.status = status
+
+
+class Ledger:
+    """``RUN_DIR/run.db``, from ``Ledger.open(run_dir, binding)`` (a context manager holding the lock)."""
+
+    def __init__(self, run_dir: Path, connection: sqlite3.Connection, lock: Any):
+        self.run_dir = run_dir
+        self._db = connection
+        self._lock = lock
+
+    # ---------------------------------------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, run_dir: str | Path, binding: dict[str, Any]) -> Ledger:
+        """Open (or create) the ledger of ``run_dir``, take its lock and check its binding.
+
+        Raises ``InputError`` when the directory cannot be written, another process holds it, or the ledger
+        was made for another SOP, model, template or prompt options.
+        """
+        out = Path(run_dir)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a directory")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            _probe_writable(out)
+        except OSError as exc:
+            raise InputError(f"{out}: cannot write the run directory ({_reason(exc)})") from None
+        lock = _lock(out)
+        try:
+            connection = sqlite3.connect(out / DB_FILE, timeout=30, isolation_level=None)
+            ledger = cls(out, connection, lock)
+            ledger._prepare()
+            ledger._bind(binding)
+        except sqlite3.DatabaseError as exc:
+            _unlock(lock)
+            raise InputError(f"{out / DB_FILE}: cannot use the run ledger ({exc}); {_FRESH}") from None
+        except BaseException:
+            _unlock(lock)
+            raise
+        return ledger
+
+    def _prepare(self) -> None:
+        db = self._db
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a process kill
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise InputError(
+                f"{self.run_dir / DB_FILE} was written by a newer prelabel (ledger schema {version}); "
+                "upgrade prelabel or use another run directory"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            db.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+
+    def _bind(self, binding: dict[str, Any]) -> None:
+        stored = self._meta("binding")
+        if stored is None:
+            self._set_meta("binding", json.dumps(binding, sort_keys=True))
+            return
+        before = json.loads(stored)
+        differs = [key for key in sorted(set(before) | set(binding)) if before.get(key) != binding.get(key)]
+        if differs:
+            what = "; ".join(f"{key}: {before.get(key)!r} then, {binding.get(key)!r} now" for key in differs)
+            raise InputError(f"{self.run_dir} holds a run made with other settings ({what}); {_FRESH}")
+
+    @property
+    def schema_version(self) -> int:
+        """How many migrations have run."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # ---------------------------------------------------------------------------------------------- items
+
+    def row(self, position: int) -> LedgerRow | None:
+        """What is recorded at ``position`` (0-based input position), if anything."""
+        found = self._db.execute(
+            "SELECT item_id, input_hash, status FROM items WHERE position = ?", (position,)
+        ).fetchone()
+        return None if found is None else LedgerRow(found[0], found[1], found[2])
+
+    def record(self, position: int, digest: str, result: LabelResult) -> None:
+        """Store one result and commit it (autocommit: durable as soon as this returns)."""
+        usage = result.usage
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    position, result.item_id, digest, result.status, result.attempts,
+                    result.error.type if result.error else None, usage.prompt_tokens,
+                    usage.completion_tokens, usage.cached_tokens, result.latency_s, result.to_json(),
+                ),
+            )  # fmt: skip
+        except sqlite3.OperationalError as exc:
+            raise InputError(f"{self.run_dir / DB_FILE}: cannot record a result ({exc})") from None
+
+    def truncate(self, count: int) -> int:
+        """Forget rows at positions ``>= count`` (the input got shorter); how many were removed."""
+        return self._db.execute("DELETE FROM items WHERE position >= ?", (count,)).rowcount
+
+    def results(self) -> Iterator[str]:
+        """Every stored result line (JSON), in input order, streamed."""
+        for (line,) in self._db.execute("SELECT result FROM items ORDER BY position"):
+            yield str(line)
+
+    def totals(self) -> dict[str, Any]:
+        """Counts by status and error type, and summed usage, over every stored item."""
+        counts = {"total": 0, "ok": 0, "abstained": 0, "error": 0}
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status"):
+            counts[status] = n
+            counts["total"] += n
+        errors = dict(
+            self._db.execute(
+                "SELECT error_type, COUNT(*) FROM items WHERE status = 'error' GROUP BY error_type ORDER BY 1"
+            ).fetchall()
+        )
+        sums = self._db.execute(
+            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+            "COALESCE(SUM(cached_tokens), 0) FROM items"
+        ).fetchone()
+        usage = {"prompt_tokens": sums[0], "completion_tokens": sums[1], "cached_tokens": sums[2]}
+        return {"counts": counts, "errors_by_type": errors, "usage": usage}
+
+    def write_labels(self, path: Path) -> int:
+        """Write ``labels.jsonl`` from the ledger (atomically: a temporary file, then a rename)."""
+        partial = path.with_name(f".{path.name}.partial")
+        n = 0
+        with partial.open("w", encoding="utf-8") as handle:
+            for line in self.results():
+                handle.write(line + "\n")
+                n += 1
+        os.replace(partial, path)
+        return n
+
+    def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when sound)."""
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # ---------------------------------------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        """Checkpoint, close the database and release the lock."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+        _unlock(self._lock)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+_FRESH = "to start fresh, rerun with --restart (deletes this run's results) or choose another -o directory"
+RUN_FILES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", "labels.jsonl", "run.json", "labels.jsonl.partial")
+
+
+def remove_run_files(run_dir: str | Path) -> None:
+    """Delete a run's ledger and outputs (``--restart``), leaving other files in the directory alone."""
+    out = Path(run_dir)
+    if not out.is_dir():
+        return
+    lock = _lock(out)
+    try:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "batch", ignore_errors=True)
+    finally:
+        _unlock(lock)
+
+
+def _probe_writable(out: Path) -> None:
+    """Fail now, before any request, if the directory is read-only or full."""
+    probe = out / f".write-probe-{os.getpid()}"
+    try:
+        with probe.open("wb") as handle:
+            handle.write(b"\0" * 65536)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "it is read-only or not yours"
+    return exc.strerror or str(exc)
+
+
+def _lock(out: Path) -> Any:
+    handle = (out / LOCK_FILE).open("a+")
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            handle.close()
+            raise InputError(f"{out}: another prelabel process is using this run directory") from None
+        return handle
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise InputError(
+            f"{out}: another prelabel process is using this run directory; wait for it or use another -o"
+        ) from None
+    return handle
+
+
+def _unlock(handle: Any) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        handle.close()  # closing the file releases the lock
