@@ -5,6 +5,9 @@ Shared settings live here once: fast retry policies and the environment variable
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from prelabel import RetryPolicy
@@ -43,3 +46,14 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         main(list(args))
     out, err = capsys.readouterr()
     return int(exit_info.value.code or 0), out, err
+
+
+def check_golden(golden: Path, name: str, actual: str) -> None:
+    """Compare ``actual`` with ``golden/name``; ``PRELABEL_UPDATE_GOLDEN=1`` (re)writes the file instead."""
+    path = golden / name
+    if os.environ.get("PRELABEL_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8", newline="")
+    assert path.exists(), f"{path} is missing; create it with PRELABEL_UPDATE_GOLDEN=1"
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, f"{name} differs from the golden file; if intended, PRELABEL_UPDATE_GOLDEN=1"

@@ -13,6 +13,10 @@ from typing import Any as _Any
 from prelabel._version import __version__
 
 if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__`` imports
+    from prelabel.authoring.calibration import CalibrationSet, calibration_set
+    from prelabel.authoring.calibration_score import CalibrationScore, score_calibration
+    from prelabel.authoring.docdiff import DocDiff, diff_sops, write_doc_diff
+    from prelabel.authoring.guideline import render_guideline, write_guideline
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
     from prelabel.comparison.figures import AgreementMetrics, ComparisonMetrics
@@ -47,9 +51,12 @@ _EXPORTS: dict[str, str] = {
     "SOP": "prelabel.sop.spec",
     "AgreementMetrics": "prelabel.comparison.figures",
     "BadItem": "prelabel.inputs.reading",
+    "CalibrationScore": "prelabel.authoring.calibration_score",
+    "CalibrationSet": "prelabel.authoring.calibration",
     "Comparison": "prelabel.comparison.comparison",
     "ComparisonMetrics": "prelabel.comparison.figures",
     "DemoResult": "prelabel.demo.walkthrough",
+    "DocDiff": "prelabel.authoring.docdiff",
     "EndpointError": "prelabel.errors",
     "ErrorInfo": "prelabel.labeling.result",
     "Estimate": "prelabel.labeling.runner",
@@ -74,7 +81,9 @@ _EXPORTS: dict[str, str] = {
     "bundled_sop": "prelabel.sop.bundled",
     "bundled_sop_path": "prelabel.sop.bundled",
     "bundled_sops": "prelabel.sop.bundled",
+    "calibration_set": "prelabel.authoring.calibration",
     "compare": "prelabel.comparison.comparison",
+    "diff_sops": "prelabel.authoring.docdiff",
     "draft_edge_cases": "prelabel.comparison.drafts",
     "estimate": "prelabel.labeling.runner",
     "list_templates": "prelabel.prompt.rendering",
@@ -85,21 +94,28 @@ _EXPORTS: dict[str, str] = {
     "read_items": "prelabel.inputs.reading",
     "read_results": "prelabel.comparison.inputs",
     "render": "prelabel.prompt.rendering",
+    "render_guideline": "prelabel.authoring.guideline",
     "render_prompt": "prelabel.prompt.rendering",
     "response_model": "prelabel.prompt.schema",
     "run": "prelabel.labeling.runner",
     "run_demo": "prelabel.demo.walkthrough",
+    "score_calibration": "prelabel.authoring.calibration_score",
     "to_dataframe": "prelabel.labeling.result",
+    "write_doc_diff": "prelabel.authoring.docdiff",
     "write_draft_edge_cases": "prelabel.comparison.drafts",
+    "write_guideline": "prelabel.authoring.guideline",
 }
 
 __all__ = [
     "SOP",
     "AgreementMetrics",
     "BadItem",
+    "CalibrationScore",
+    "CalibrationSet",
     "Comparison",
     "ComparisonMetrics",
     "DemoResult",
+    "DocDiff",
     "EndpointError",
     "ErrorInfo",
     "Estimate",
@@ -125,7 +141,9 @@ __all__ = [
     "bundled_sop",
     "bundled_sop_path",
     "bundled_sops",
+    "calibration_set",
     "compare",
+    "diff_sops",
     "draft_edge_cases",
     "estimate",
     "list_templates",
@@ -136,12 +154,16 @@ __all__ = [
     "read_items",
     "read_results",
     "render",
+    "render_guideline",
     "render_prompt",
     "response_model",
     "run",
     "run_demo",
+    "score_calibration",
     "to_dataframe",
+    "write_doc_diff",
     "write_draft_edge_cases",
+    "write_guideline",
 ]
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import importlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import helpers
 import prelabel
 from prelabel import SOP, ItemError, TemplateError, parse_sop, prompt_hash, render, render_prompt
 
@@ -30,13 +30,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
 
 
 def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("PRELABEL_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(actual, encoding="utf-8", newline="")
-    assert path.exists(), f"{path} is missing; create it with PRELABEL_UPDATE_GOLDEN=1"
-    expected = path.read_text(encoding="utf-8")
-    assert actual == expected, f"{name} differs from the golden file; if intended, PRELABEL_UPDATE_GOLDEN=1"
+    helpers.check_golden(GOLDEN, name, actual)
 
 
 def system_of(messages: list[dict[str, object]]) -> object:

@@ -38,6 +38,7 @@ from prelabel.sop._yaml import Loc, parse_yaml, position, problem, to_plain
 __all__ = [
     "SOP",
     "Abstain",
+    "ChangeLogEntry",
     "EdgeCase",
     "Example",
     "Exclusion",
@@ -136,6 +137,19 @@ class SOPTest(_Spec):
     _expect_list = field_validator("expect", mode="before")(_one_or_many)
 
 
+class ChangeLogEntry(_Spec):
+    """One released version of the SOP and what changed in it, as annotators should read it."""
+
+    version: str = Field(min_length=1)
+    date: str | None = None
+    changes: list[str] = Field(min_length=1)
+
+    @field_validator("version", "date", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:  # YAML reads 2.0 as a number and 2024-05-01 as a date
+        return value if value is None or isinstance(value, str | bool) else str(value)
+
+
 class SOP(_Spec):
     """A structured SOP: the label tree, rules, edge cases and tests for one labeling task."""
 
@@ -150,6 +164,7 @@ class SOP(_Spec):
     edge_cases: list[EdgeCase] = []
     abstain: Abstain = Abstain()
     tests: list[SOPTest] = []
+    changelog: list[ChangeLogEntry] = []  # newest first; shown in guideline documents, not to the model
 
     @field_validator("version", mode="before")
     @classmethod
@@ -189,7 +204,9 @@ class SOP(_Spec):
     @cached_property
     def sha256(self) -> str:
         """A stable hash of the SOP content (not of its formatting)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        # an empty change log is left out, so adding the field kept the hashes of existing SOPs
+        data = self.model_dump(mode="json", exclude=None if self.changelog else {"changelog"})
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -1,0 +1,83 @@
+"""Sandboxed rendering of the authoring templates (top-level ``prompts/``); the files authoring reads, writes.
+
+SOP text is data: HTML templates autoescape it, and the ``md`` filter backslash-escapes Markdown syntax (and
+``<``/``>``, so a wiki never runs markup taken from an SOP).
+
+    >>> md_escape("use *bold* <b>")
+    'use \\\\*bold\\\\* \\\\<b\\\\>'
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import StrictUndefined
+from jinja2 import TemplateError as JinjaTemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from prelabel._resources import data_dir
+from prelabel.errors import InputError, TemplateError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["md_escape", "output_path", "read_text_table", "render_template"]
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def md_escape(text: object) -> str:
+    """Backslash-escape the characters Markdown (and wiki HTML) would interpret."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+@cache
+def _environment(html: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    return env
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render ``prompts/<name>.jinja``; ``.html.`` templates escape every value."""
+    path = data_dir("prompts") / f"{name}.jinja"
+    if not path.is_file():
+        raise TemplateError(f"unknown template '{name}' (not in {path.parent})")
+    env = _environment(".html." in f".{name}.")
+    try:
+        return env.from_string(path.read_text(encoding="utf-8")).render(**context)
+    except JinjaTemplateError as exc:
+        raise TemplateError(f"template '{name}' failed to render: {exc}") from exc
+
+
+def output_path(path: str | Path, overwrite: bool = False) -> Path:
+    """``path`` made ready for writing: not a directory, not an existing file unless ``overwrite``."""
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(f"{out} is a directory; give a file name")
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} already exists; pass --force (overwrite=True) to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def read_text_table(path: Path, what: str) -> pd.DataFrame:
+    """A CSV file with every cell as text (empty cells as ``""``); a missing or unreadable file is an
+    ``InputError`` naming ``what`` it should hold."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the {what}: {exc}") from None

@@ -1,0 +1,247 @@
+"""Score annotators' calibration answers against the quiz's answer key, with the comparator's figures.
+
+The key plays the model's part in `prelabel.compare`, so each annotator's accuracy and Cohen's κ against the
+key are the comparator's ``model_vs_annotators`` figures. Multi-label answers are compared as label sets
+(order does not matter; the exact set is correct).
+
+Nothing is dropped silently: an answer for an item that is not in the key is reported and counted (it cannot
+be scored); an answer with a label that is not in the SOP (or, without an SOP, not in the key) is reported,
+counted and scored as wrong; a blank answer is reported and counts as unanswered; a second answer by the same
+annotator to the same item is reported and the last one is scored.
+
+    >>> import pandas as pd, prelabel
+    >>> key = pd.DataFrame({"item_id": ["q1", "q2"], "label": ["a", "b"]})
+    >>> answers = pd.DataFrame({"item_id": ["q1", "q2"], "annotator": "ann", "label": ["a", "a"]})
+    >>> score = prelabel.score_calibration(key, answers)
+    >>> score.annotators[["annotator", "answered", "correct", "accuracy"]].to_dict("records")
+    [{'annotator': 'ann', 'answered': 2, 'correct': 1, 'accuracy': 0.5}]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prelabel._jsonio import write_json
+from prelabel.authoring._templates import output_path, read_text_table
+from prelabel.comparison.comparison import compare
+from prelabel.comparison.inputs import as_list, read_human_labels
+from prelabel.errors import InputError
+from prelabel.sop.spec import SOP
+
+__all__ = ["SCORE_FILES", "CalibrationScore", "read_key", "score_calibration"]
+
+#: What `CalibrationScore.save` writes into its directory.
+SCORE_FILES = {
+    "summary": "calibration.json",
+    "annotators": "annotators.csv",
+    "labels": "labels.csv",
+    "missed": "most_missed.csv",
+    "problems": "problems.csv",
+}
+
+
+def _canonical(value: Any) -> str:
+    return ";".join(sorted(set(as_list(value) or [])))
+
+
+def read_key(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """An answer key (``item_id``, ``label``, other columns kept) with canonical label text, checked."""
+    if isinstance(source, pd.DataFrame):
+        frame, name = source.copy(), "answer key"
+    else:
+        frame, name = read_text_table(Path(source), "answer key"), str(source)
+    missing = [c for c in ("item_id", "label") if c not in frame.columns]
+    if missing:
+        raise InputError(f"{name}: missing column(s) {', '.join(missing)} (is this the _key.csv file?)")
+    if frame.empty:
+        raise InputError(f"{name}: the answer key is empty")
+    frame["item_id"] = frame["item_id"].astype(str).str.strip()
+    frame["label"] = frame["label"].map(_canonical)
+    if (frame["label"] == "").any():
+        raise InputError(f"{name}: item {frame.loc[frame['label'] == '', 'item_id'].iloc[0]} has no label")
+    duplicated = frame["item_id"].duplicated()
+    if duplicated.any():
+        raise InputError(f"{name}: item id '{frame.loc[duplicated, 'item_id'].iloc[0]}' appears twice")
+    return frame.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class CalibrationScore:
+    """Per-annotator and per-label accuracy, κ against the key, the items most missed, and every problem."""
+
+    summary: dict[str, Any]
+    annotators: pd.DataFrame
+    labels: pd.DataFrame
+    missed: pd.DataFrame
+    problems: pd.DataFrame
+
+    def to_markdown(self, top: int = 5) -> str:
+        """A short Markdown summary (what the CLI prints)."""
+        s = self.summary
+        lines = [
+            f"{s['n_annotators']} annotators, {s['n_items']} quiz items, {s['n_scored']} answers scored: "
+            f"accuracy {_fmt(s['accuracy'])}",
+            "",
+            "| annotator | answered | correct | accuracy | κ vs key |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {r.annotator} | {r.answered}/{s['n_items']} | {r.correct} | {_fmt(r.accuracy)} "
+                f"| {_fmt(r.kappa)} |"
+                for r in self.annotators.itertuples()
+            ),
+        ]
+        if len(self.missed):
+            lines += ["", "Most missed:"]
+            lines += [
+                f"- {r.item_id} (key {r.label}): {r.n_wrong}/{r.n_answers} wrong — {r.wrong_answers}"
+                for r in self.missed.head(top).itertuples()
+            ]
+        problems = {k: v for k, v in s["problems"].items() if v}
+        if problems:
+            lines += [
+                "",
+                "Problems (see problems.csv): " + ", ".join(f"{k} {v}" for k, v in problems.items()),
+            ]
+        return "\n".join(lines)
+
+    def save(self, directory: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write `SCORE_FILES` into ``directory``; refuse to replace them unless ``overwrite``."""
+        out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out} is a file; give a directory for the scores")
+        paths = {name: output_path(out / file, overwrite) for name, file in SCORE_FILES.items()}
+        write_json(paths["summary"], self.summary)
+        for name in ("annotators", "labels", "missed", "problems"):
+            getattr(self, name).to_csv(paths[name], index=False)
+        return paths
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _problems(answers: pd.DataFrame, key: pd.DataFrame, allowed: set[str], source: str) -> pd.DataFrame:
+    """One row per answer that cannot be scored as given, with the problem; marks ``answers['problem']``."""
+    known_items = set(key["item_id"])
+    problem = pd.Series("", index=answers.index, dtype=object)
+    problem[answers["label"] == ""] = "blank answer (counted as unanswered)"
+    unknown_label = answers["label"].map(lambda v: bool(v) and any(p not in allowed for p in v.split(";")))
+    problem[unknown_label] = f"unknown label (not in the {source}; scored as wrong)"
+    problem[~answers["item_id"].isin(known_items)] = "unknown item (not in the key; not scored)"
+    repeated = answers.duplicated(["annotator", "item_id"], keep="last") & (problem == "")
+    problem[repeated] = "repeated answer (the annotator's last answer to this item is scored)"
+    answers["problem"] = problem
+    rows = answers[problem != ""]
+    return pd.DataFrame(
+        {
+            "row": rows.index + 2,
+            "item_id": rows["item_id"],
+            "annotator": rows["annotator"],
+            "label": rows["label"],
+            "problem": rows["problem"],
+        }
+    ).reset_index(drop=True)
+
+
+def _read_answers(answers: str | Path | pd.DataFrame, wide: bool) -> pd.DataFrame:
+    frame = read_human_labels(answers, wide=wide).reset_index(drop=True)
+    return frame.assign(
+        item_id=frame["item_id"].astype(str).str.strip(),
+        annotator=frame["annotator"].astype(str).str.strip(),
+        label=frame["label"].map(_canonical),
+    )
+
+
+def _per_annotator(scored: pd.DataFrame, key: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    # the key plays the model: the comparator's model-vs-annotator figures are accuracy and κ against the key
+    results = pd.DataFrame({"item_id": key["item_id"], "label": key["label"], "confidence": 1.0})
+    comparison = compare(results, scored[["item_id", "annotator", "label"]], multi_label=False)
+    figures = {row.annotator: row for row in comparison.metrics.model_vs_annotators}
+    grouped = scored.groupby("annotator", sort=True)["correct"]
+    out = grouped.agg(answered="size", correct="sum").reset_index()
+    out["accuracy"] = [figures[a].agreement for a in out["annotator"]]
+    out["kappa"] = [figures[a].kappa for a in out["annotator"]]
+    out["unanswered"] = len(key) - out["answered"]
+    for column, prefix in (("unknown_items", "unknown item"), ("unknown_labels", "unknown label")):
+        counts = problems.loc[problems["problem"].str.startswith(prefix), "annotator"].value_counts()
+        out[column] = [int(counts.get(a, 0)) for a in out["annotator"]]
+    return out
+
+
+def _tally(answers: pd.Series) -> str:
+    counts: Counter[str] = Counter(answers)
+    return " | ".join(f"{label} ×{n}" for label, n in counts.most_common())
+
+
+def _most_missed(scored: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
+    wrong = scored[~scored["correct"]]
+    out = scored.groupby("item_id")["correct"].agg(n_answers="size", n_correct="sum").reset_index()
+    out["n_wrong"] = out["n_answers"] - out["n_correct"]
+    out = out[out["n_wrong"] > 0].drop(columns="n_correct")
+    out["miss_rate"] = out["n_wrong"] / out["n_answers"]
+    tallies = wrong.groupby("item_id")["label"].agg(_tally)
+    out["wrong_answers"] = out["item_id"].map(tallies)
+    columns = [c for c in ("label", "source", "source_id") if c in key.columns]
+    out = out.merge(key[["item_id", *columns]], on="item_id", how="left")
+    order = ["miss_rate", "n_wrong", "item_id"]
+    return out.sort_values(order, ascending=[False, False, True], kind="stable").reset_index(drop=True)
+
+
+def score_calibration(
+    key: str | Path | pd.DataFrame,
+    answers: str | Path | pd.DataFrame,
+    *,
+    sop: SOP | None = None,
+    wide: bool = False,
+) -> CalibrationScore:
+    """Score ``answers`` against an answer ``key`` (from `prelabel.calibration_set`).
+
+    ``answers``: long ``item_id,annotator,label`` or, with ``wide=True``, ``item_id`` and one column per
+    annotator. ``sop`` checks answer labels against the SOP (and that the key is the SOP's); without it,
+    labels are checked against the key's.
+    """
+    key_frame = read_key(key)
+    if sop is not None and "sop_id" in key_frame.columns and (key_frame["sop_id"] != sop.id).any():
+        raise InputError(f"the answer key is for SOP '{key_frame['sop_id'].iloc[0]}', not '{sop.id}'")
+    frame = _read_answers(answers, wide)
+    if sop is not None:
+        allowed, source = set(sop.answer_ids), f"SOP {sop.id}"
+    else:
+        allowed, source = {p for v in key_frame["label"] for p in v.split(";")}, "answer key"
+    problems = _problems(frame, key_frame, allowed, source)
+    usable = (frame["problem"] == "") | frame["problem"].str.startswith("unknown label")
+    scored = frame[usable].drop_duplicates(["annotator", "item_id"], keep="last").copy()
+    if scored.empty:
+        first = problems["problem"].iloc[0] if len(problems) else "none"
+        raise InputError(f"no answer can be scored ({len(problems)} problem(s); first: {first})")
+    truth = dict(zip(key_frame["item_id"], key_frame["label"], strict=True))
+    scored["key"] = scored["item_id"].map(truth)
+    scored["correct"] = scored["label"] == scored["key"]
+    exploded = scored.assign(label=scored["key"].str.split(";")).explode("label")
+    per_label = exploded.groupby("label", sort=True)["correct"].agg(
+        n_answers="size", correct="sum", accuracy="mean"
+    )
+    kinds = Counter(p.split(" (")[0] for p in problems["problem"])
+    summary = {
+        "n_items": len(key_frame),
+        "n_annotators": int(scored["annotator"].nunique()),
+        "n_answers": len(frame),
+        "n_scored": len(scored),
+        "accuracy": float(scored["correct"].mean()),
+        "problems": {
+            k: int(kinds[k]) for k in ("unknown item", "unknown label", "blank answer", "repeated answer")
+        },
+        "sop": None if sop is None else {"id": sop.id, "version": sop.version},
+    }
+    return CalibrationScore(
+        summary,
+        _per_annotator(scored, key_frame, problems),
+        per_label.reset_index(),
+        _most_missed(scored, key_frame),
+        problems,
+    )
