@@ -153,6 +153,8 @@ class Ledger:
             return
         before = json.loads(stored)
         differs = [key for key in sorted(set(before) | set(binding)) if before.get(key) != binding.get(key)]
+        if len(differs) > 1 and "prompt_hash" in differs:
+            differs.remove("prompt_hash")  # it follows from the others; alone, it means the template changed
         if differs:
             what = "; ".join(f"{key}: {before.get(key)!r} then, {binding.get(key)!r} now" for key in differs)
             raise InputError(f"{self.run_dir} holds a run made with other settings ({what}); {_FRESH}")

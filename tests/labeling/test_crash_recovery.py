@@ -1,0 +1,81 @@
+"""Crash recovery, proven with a real process: `prelabel run` killed with SIGKILL three times, then resumed.
+
+After the final rerun: exactly one line per item, in input order; SQLite's integrity check passes; and items
+finished before a kill were not sent again (re-sent requests are at most the concurrency per kill: the
+requests in flight when the process died).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import prelabel
+from prelabel.testing import FakeModel, FakeServer
+
+SOP_PATH = prelabel.bundled_sop_path("customer_feedback_intent")
+N_ITEMS, CONCURRENCY, KILLS = 90, 4, 3
+
+
+def wait_for(condition: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.005)
+
+
+def test_three_sigkills_then_a_rerun_labels_every_item_once(tmp_path: Path) -> None:
+    items = [{"id": f"item-{n:03d}", "text": f"order {n:03d}: the parcel is late"} for n in range(N_ITEMS)]
+    items_file = tmp_path / "items.jsonl"
+    items_file.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    out = tmp_path / "run"
+    fake = FakeModel(latency=0.03)
+    rng = random.Random(20824)
+    with FakeServer(fake) as server:
+        command = [
+            sys.executable, "-m", "prelabel", "run", str(SOP_PATH), str(items_file), "-o", str(out),
+            "--base-url", server.url, "--concurrency", str(CONCURRENCY),
+        ]  # fmt: skip
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-crash-recovery"}
+        log = tmp_path / "stderr.log"
+        for _ in range(KILLS):
+            with log.open("wb") as stderr:
+                process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+                target = len(fake.requests) + rng.randint(5, 20)
+                wait_for(
+                    lambda p=process, t=target: len(fake.requests) >= t or p.poll() is not None, timeout=60
+                )
+                time.sleep(rng.uniform(0.0, 0.04))  # somewhere between two answers, or in the middle of one
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+            assert process.returncode == -signal.SIGKILL, log.read_text(encoding="utf-8", errors="replace")
+        sent_before_rerun = len(fake.requests)
+        # the kills interrupted the run, after enough answers that re-sending them would fail the check below
+        assert KILLS * CONCURRENCY < sent_before_rerun < N_ITEMS
+        final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+
+    lines = [json.loads(line) for line in (out / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [line["item_id"] for line in lines] == [item["id"] for item in items]
+    assert {line["status"] for line in lines} == {"ok"}
+
+    with sqlite3.connect(out / "run.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == N_ITEMS
+
+    asked = Counter()
+    for record in fake.requests:
+        user = str(record.body["messages"][-1]["content"])
+        asked.update(item["id"] for item in items if item["text"] in user)
+    assert set(asked) == {item["id"] for item in items}
+    resent = sum(asked.values()) - N_ITEMS
+    assert resent <= KILLS * CONCURRENCY, f"{resent} re-sent requests: {asked.most_common(5)}"
+    summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "completed" and summary["resumed"] > 0
