@@ -89,7 +89,8 @@ def test_render_unknown_template_exit_2(capsys: Capture) -> None:
         capsys, "render", FEEDBACK, "--item", '{"id": "1", "text": "x"}', "--template", "nope"
     )
     assert code == 2
-    assert err == "error: unknown template 'nope'; bundled: classify.v1\n"
+    assert err == f"error: unknown template 'nope'; bundled: {', '.join(prelabel.list_templates())}\n"
+    assert "classify.v1" in err
 
 
 def test_render_unreadable_image_exit_2(capsys: Capture, tmp_path: Path) -> None:
