@@ -21,6 +21,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
     from prelabel.comparison.figures import AgreementMetrics, ComparisonMetrics
     from prelabel.comparison.inputs import read_human_labels, read_results
+    from prelabel.comparison.routing import Routing, route
     from prelabel.demo.walkthrough import DemoResult, run_demo
     from prelabel.errors import (
         EndpointError,
@@ -32,6 +33,9 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
         SOPError,
         TemplateError,
     )
+    from prelabel.exports.argilla import to_argilla
+    from prelabel.exports.export import export
+    from prelabel.exports.records import ExportSummary
     from prelabel.inputs.items import Item
     from prelabel.inputs.reading import BadItem, read_items
     from prelabel.labeling.labeler import Labeler
@@ -60,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "EndpointError": "prelabel.errors",
     "ErrorInfo": "prelabel.labeling.result",
     "Estimate": "prelabel.labeling.runner",
+    "ExportSummary": "prelabel.exports.records",
     "InputError": "prelabel.errors",
     "Item": "prelabel.inputs.items",
     "ItemError": "prelabel.errors",
@@ -72,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "Problem": "prelabel.errors",
     "Prompt": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
+    "Routing": "prelabel.comparison.routing",
     "RunSummary": "prelabel.labeling.runner",
     "SOPError": "prelabel.errors",
     "TemplateError": "prelabel.errors",
@@ -86,6 +92,7 @@ _EXPORTS: dict[str, str] = {
     "diff_sops": "prelabel.authoring.docdiff",
     "draft_edge_cases": "prelabel.comparison.drafts",
     "estimate": "prelabel.labeling.runner",
+    "export": "prelabel.exports.export",
     "list_templates": "prelabel.prompt.rendering",
     "load_sop": "prelabel.sop.spec",
     "parse_sop": "prelabel.sop.spec",
@@ -97,9 +104,11 @@ _EXPORTS: dict[str, str] = {
     "render_guideline": "prelabel.authoring.guideline",
     "render_prompt": "prelabel.prompt.rendering",
     "response_model": "prelabel.prompt.schema",
+    "route": "prelabel.comparison.routing",
     "run": "prelabel.labeling.runner",
     "run_demo": "prelabel.demo.walkthrough",
     "score_calibration": "prelabel.authoring.calibration_score",
+    "to_argilla": "prelabel.exports.argilla",
     "to_dataframe": "prelabel.labeling.result",
     "write_doc_diff": "prelabel.authoring.docdiff",
     "write_draft_edge_cases": "prelabel.comparison.drafts",
@@ -119,6 +128,7 @@ __all__ = [
     "EndpointError",
     "ErrorInfo",
     "Estimate",
+    "ExportSummary",
     "InputError",
     "Item",
     "ItemError",
@@ -131,6 +141,7 @@ __all__ = [
     "Problem",
     "Prompt",
     "RetryPolicy",
+    "Routing",
     "RunSummary",
     "SOPError",
     "TemplateError",
@@ -146,6 +157,7 @@ __all__ = [
     "diff_sops",
     "draft_edge_cases",
     "estimate",
+    "export",
     "list_templates",
     "load_sop",
     "parse_sop",
@@ -157,9 +169,11 @@ __all__ = [
     "render_guideline",
     "render_prompt",
     "response_model",
+    "route",
     "run",
     "run_demo",
     "score_calibration",
+    "to_argilla",
     "to_dataframe",
     "write_doc_diff",
     "write_draft_edge_cases",
@@ -168,7 +182,8 @@ __all__ = [
 
 
 _SUBPACKAGES = frozenset(
-    {"cli", "comparison", "demo", "errors", "inputs", "labeling", "llm", "prompt", "sop", "testing"}
+    {"cli", "comparison", "demo", "errors", "exports", "inputs", "labeling", "llm", "prompt", "sop"}
+    | {"testing"}
 )
 
 

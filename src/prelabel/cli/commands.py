@@ -1,5 +1,19 @@
 """Imports every command module once, so each registers its commands on ``app``."""
 
-from prelabel.cli import authoring_commands, compare_commands, demo_command, run_command, sop_commands
+from prelabel.cli import (
+    authoring_commands,
+    compare_commands,
+    demo_command,
+    export_commands,
+    run_command,
+    sop_commands,
+)
 
-__all__ = ["authoring_commands", "compare_commands", "demo_command", "run_command", "sop_commands"]
+__all__ = [
+    "authoring_commands",
+    "compare_commands",
+    "demo_command",
+    "export_commands",
+    "run_command",
+    "sop_commands",
+]

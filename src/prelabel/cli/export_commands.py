@@ -1,0 +1,104 @@
+"""``prelabel export`` and ``prelabel route``: hand prelabels to vendor tools, and decide which to accept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import prelabel
+from prelabel.cli.app import app
+from prelabel.cli.options import WideOpt
+
+RunArg = Annotated[
+    Path, typer.Argument(help="RUN_DIR (holding labels.jsonl and run.json).", show_default=False)
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+SopPathOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML (default: the one run.json names).")]
+
+
+@app.command()
+def export(
+    run_dir: RunArg,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="label-studio, argilla, csv, jsonl or parquet.")
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output file (Label Studio: tasks.json).")],
+    only: Annotated[
+        str | None, typer.Option("--only", help="accept or review: one side of a `prelabel route`.")
+    ] = None,
+    route: Annotated[
+        Path | None, typer.Option("--route", help="The route output DIR for --only (default RUN_DIR/route).")
+    ] = None,
+    sop: SopPathOpt = None,
+    items: Annotated[
+        Path | None, typer.Option("--items", help="Items file (default: the one run.json names).")
+    ] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Export prelabels for a vendor tool (Label Studio tasks + label_config.xml, Argilla) or a flat file."""
+    if only is not None and only not in ("accept", "review"):
+        raise prelabel.InputError(f"--only must be accept or review, got '{only}'")
+    summary = prelabel.export(
+        run_dir,
+        format,  # type: ignore[arg-type]
+        out,
+        sop=sop,
+        items=items,
+        only=only,  # type: ignore[arg-type]
+        route=route,
+        force=force,
+    )
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@app.command("route")
+def route_command(
+    run_dir: RunArg,
+    calibration: Annotated[
+        Path,
+        typer.Option(
+            "--calibration",
+            help="Calibration results (RUN_DIR/labels.jsonl), or a DIR with human_labels.csv.",
+        ),
+    ],
+    target_precision: Annotated[float, typer.Option("--target-precision", help="e.g. 0.95")],
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="Output DIR: accept.jsonl, review.jsonl, route.json.")
+    ],
+    humans: Annotated[
+        Path | None, typer.Option("--humans", help="Human labels of the calibration items (CSV).")
+    ] = None,
+    delta: Annotated[float, typer.Option("--delta", help="Allowed failure probability.")] = 0.05,
+    signal: Annotated[str, typer.Option("--signal", help="confidence or agreement.")] = "confidence",
+    by: Annotated[str, typer.Option("--by", help="label (a threshold per label) or global.")] = "label",
+    min_count: Annotated[
+        int, typer.Option("--min-count", help="Calibration items a label needs to be auto-accepted.")
+    ] = 30,
+    sop: SopPathOpt = None,
+    wide: WideOpt = False,
+    force: ForceOpt = False,
+) -> None:
+    """Split a run into accept.jsonl and review.jsonl with a precision guarantee (route.json)."""
+    if signal not in ("confidence", "agreement"):
+        raise prelabel.InputError(f"--signal must be confidence or agreement, got '{signal}'")
+    if by not in ("label", "global"):
+        raise prelabel.InputError(f"--by must be label or global, got '{by}'")
+    routing = prelabel.route(
+        run_dir,
+        calibration,
+        humans,
+        target_precision=target_precision,
+        delta=delta,
+        signal=signal,  # type: ignore[arg-type]
+        by=by,  # type: ignore[arg-type]
+        min_count=min_count,
+        sop=prelabel.load_sop(sop) if sop else None,
+        wide=wide,
+    )
+    paths = routing.save(out, force=force)
+    for line in routing.summary():
+        typer.echo(line)
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))

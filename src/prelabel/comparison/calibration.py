@@ -1,0 +1,301 @@
+"""How far a model's certainty can be trusted: per-item signals scored against the human majority, and
+reliability (binned accuracy against mean signal) with the expected calibration error (ECE).
+
+A *signal* is a number in [0, 1] per model answer: ``confidence`` (what the model stated) or ``agreement``
+(the share of its self-consistency ``samples`` that give the same answer; results without samples have none).
+
+    >>> import pandas as pd
+    >>> results = pd.DataFrame({"item_id": ["1", "2", "3", "4"], "label": ["a", "b", "a", "b"],
+    ...                         "confidence": [0.9, 0.8, 0.6, 0.95]})
+    >>> humans = pd.DataFrame({"item_id": ["1", "2", "3", "4"], "annotator": "x",
+    ...                        "label": ["a", "b", "b", "b"]})
+    >>> cal = calibration_items(results, humans)
+    >>> list(cal.frame["correct"]), cal.n_used
+    ([True, True, False, True], 4)
+    >>> round(reliability(cal.frame["signal"], cal.frame["correct"], bins=2).ece, 3)
+    0.062
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from prelabel.comparison.inputs import as_list, read_human_labels, read_results
+from prelabel.errors import InputError
+from prelabel.sop.spec import SOP
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "SIGNALS",
+    "CalibrationItems",
+    "CalibrationReport",
+    "Reliability",
+    "ReliabilityBin",
+    "Signal",
+    "answer_text",
+    "calibration_items",
+    "calibration_report",
+    "model_answers",
+    "reliability",
+    "reliability_figure",
+    "signal_values",
+]
+
+Signal = Literal["confidence", "agreement"]
+SIGNALS: tuple[Signal, ...] = ("confidence", "agreement")
+
+
+def answer_text(value: Any, multi_label: bool, order: dict[str, int] | None = None) -> str:
+    """One answer as canonical text: a label id, or for multi-label a ``;``-joined set in SOP order."""
+    parts = as_list(value) if multi_label else ([] if _missing(value) else [str(value).strip()])
+    parts = [p.strip() for p in parts or [] if p.strip()]
+    if not multi_label:
+        return parts[0] if parts else ""
+    rank = order or {}
+    return ";".join(sorted(set(parts), key=lambda p: (rank.get(p, len(rank)), p)))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _agreement(samples: Any, answer: str, multi_label: bool, order: dict[str, int]) -> float:
+    given = [answer_text(s, multi_label, order) for s in as_list(samples) or []]
+    if not given:
+        return float("nan")
+    if not multi_label:
+        return sum(g == answer for g in given) / len(given)
+    mine = set(answer.split(";"))
+    scores = [len(mine & set(g.split(";"))) / len(mine | set(g.split(";"))) for g in given]
+    return float(np.mean(scores))
+
+
+def signal_values(
+    results: pd.DataFrame, answers: list[str], signal: Signal, *, multi_label: bool, sop: SOP | None = None
+) -> np.ndarray:
+    """The chosen signal per result row (NaN where a row has none); ``answers`` are the rows' answers.
+
+    Raises ``InputError`` for ``agreement`` when no result carries self-consistency ``samples``.
+    """
+    if signal == "confidence":
+        return np.clip(pd.to_numeric(results["confidence"], errors="coerce").to_numpy(dtype=float), 0, 1)
+    if signal != "agreement":
+        raise InputError(f"unknown signal '{signal}' (choose from: {', '.join(SIGNALS)})")
+    source = results.attrs.get("source", "results")
+    if "samples" not in results.columns or not results["samples"].map(lambda v: bool(as_list(v))).any():
+        raise InputError(
+            f"{source}: signal 'agreement' needs self-consistency samples (run with --samples K); "
+            "these results carry none"
+        )
+    order = _order(sop)
+    samples = results["samples"].to_numpy(dtype=object)
+    return np.array([_agreement(s, a, multi_label, order) for s, a in zip(samples, answers, strict=True)])
+
+
+def _order(sop: SOP | None) -> dict[str, int]:
+    return {label: i for i, label in enumerate(sop.label_index)} if sop else {}
+
+
+def _is_multi(results: pd.DataFrame, sop: SOP | None) -> bool:
+    if sop is not None:
+        return sop.multi_label
+    return bool(results["labels"].notna().any() and results["label"].isna().all())
+
+
+def model_answers(results: pd.DataFrame, multi_label: bool, sop: SOP | None = None) -> list[str]:
+    """Each result row's answer as canonical text (``""`` for errors and empty answers)."""
+    order = _order(sop)
+    column = results["labels" if multi_label else "label"].to_numpy(dtype=object)
+    return [answer_text(v, multi_label, order) for v in column]
+
+
+@dataclass
+class CalibrationItems:
+    """Per compared item: the model's ``label`` (answer), its ``signal`` and whether it is ``correct`` (equal
+    to the strict human majority); plus what was skipped and why."""
+
+    frame: pd.DataFrame
+    signal: Signal
+    multi_label: bool
+    skipped: dict[str, int] = field(default_factory=dict)
+    human_labels: set[str] = field(default_factory=set)
+
+    @property
+    def n_used(self) -> int:
+        """Items with a signal, a model answer and a human majority."""
+        return len(self.frame)
+
+
+def _majorities(humans: pd.DataFrame, multi_label: bool, order: dict[str, int]) -> dict[str, str | None]:
+    """Per item id, the strict majority answer among its annotators (``None`` when tied)."""
+    votes: dict[str, Counter[str]] = {}
+    for item, label in zip(humans["item_id"].astype(str), humans["label"], strict=True):
+        answer = answer_text(label, multi_label, order)
+        if answer:
+            votes.setdefault(item, Counter())[answer] += 1
+    out: dict[str, str | None] = {}
+    for item, counter in votes.items():
+        (top, n), *rest = counter.most_common(2)
+        out[item] = None if rest and rest[0][1] == n else top
+    return out
+
+
+def calibration_items(
+    results: str | Path | pd.DataFrame,
+    humans: str | Path | pd.DataFrame,
+    *,
+    sop: SOP | None = None,
+    signal: Signal = "confidence",
+    wide: bool = False,
+) -> CalibrationItems:
+    """Score each model answer against the human majority, with its ``signal``; count what is skipped.
+
+    Skipped: model errors and abstentions, items without a human label or with a tied majority, answers
+    without the signal. Raises ``InputError`` when nothing is left.
+    """
+    res = read_results(results)
+    frame = read_human_labels(humans, wide=wide)
+    multi = _is_multi(res, sop)
+    order = _order(sop)
+    majority = _majorities(frame, multi, order)
+    answers = model_answers(res, multi, sop)
+    values = signal_values(res, answers, signal, multi_label=multi, sop=sop)
+    status = res["status"].fillna("ok").astype(str).str.strip().str.lower().to_numpy()
+    ids = res["item_id"].astype(str).to_numpy()
+    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
+    skipped = Counter[str]()
+    rows = []
+    for item, state, answer, value in zip(ids, status, answers, values, strict=True):
+        if state == "error":
+            skipped["model_error"] += 1
+        elif state == "abstained" or (abstain is not None and answer == abstain) or not answer:
+            skipped["model_abstained_or_empty"] += 1
+        elif item not in majority:
+            skipped["no_human_label"] += 1
+        elif majority[item] is None:
+            skipped["humans_tied"] += 1
+        elif np.isnan(value):
+            skipped[f"no_{signal}"] += 1
+        else:
+            rows.append((item, answer, float(value), answer == majority[item]))
+    out = pd.DataFrame(rows, columns=["item_id", "label", "signal", "correct"])
+    out["correct"] = out["correct"].astype(bool)
+    if out.empty:
+        described = ", ".join(f"{k}={v}" for k, v in skipped.items()) or "nothing"
+        raise InputError(f"calibration set: no usable item (skipped: {described}); do the item ids match?")
+    human_labels = {m for v in majority.values() if v for m in v.split(";")} if multi else set()
+    if not multi:
+        human_labels = {v for v in majority.values() if v}
+    return CalibrationItems(out, signal, multi, dict(skipped), human_labels)
+
+
+class ReliabilityBin(BaseModel):
+    """One bin of a reliability diagram: signal range, item count, mean signal and accuracy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lower: float
+    upper: float
+    n: int
+    mean_signal: float | None
+    accuracy: float | None
+
+
+class Reliability(BaseModel):
+    """A reliability diagram's bins and the expected calibration error (weighted |accuracy - signal|)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int
+    ece: float | None
+    accuracy: float | None
+    mean_signal: float | None
+    bins: list[ReliabilityBin]
+
+
+def reliability(signal: Any, correct: Any, bins: int = 10) -> Reliability:
+    """Equal-width bins over [0, 1]; ``ece`` is ``None`` when there is no item."""
+    s = np.asarray(signal, dtype=float)
+    c = np.asarray(correct, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, bins - 1)
+    out, gap = [], 0.0
+    for b in range(bins):
+        mask = which == b
+        n = int(mask.sum())
+        mean_s = float(s[mask].mean()) if n else None
+        acc = float(c[mask].mean()) if n else None
+        if n:
+            gap += n * abs(float(acc) - float(mean_s))  # type: ignore[arg-type]
+        out.append(ReliabilityBin(lower=edges[b], upper=edges[b + 1], n=n, mean_signal=mean_s, accuracy=acc))
+    n_all = len(s)
+    return Reliability(
+        n=n_all,
+        ece=gap / n_all if n_all else None,
+        accuracy=float(c.mean()) if n_all else None,
+        mean_signal=float(s.mean()) if n_all else None,
+        bins=out,
+    )
+
+
+class CalibrationReport(BaseModel):
+    """Reliability per signal: overall and per label (the model's answer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overall: dict[str, Reliability]
+    per_label: dict[str, dict[str, Reliability]]
+
+
+def calibration_report(
+    results: str | Path | pd.DataFrame,
+    humans: str | Path | pd.DataFrame,
+    *,
+    sop: SOP | None = None,
+    wide: bool = False,
+    bins: int = 10,
+) -> CalibrationReport | None:
+    """Reliability and ECE for every signal the results carry (``None`` if none can be scored)."""
+    overall: dict[str, Reliability] = {}
+    per_label: dict[str, dict[str, Reliability]] = {}
+    for signal in SIGNALS:
+        try:
+            cal = calibration_items(results, humans, sop=sop, signal=signal, wide=wide)
+        except InputError:
+            continue
+        frame = cal.frame
+        overall[signal] = reliability(frame["signal"], frame["correct"], bins)
+        per_label[signal] = {
+            str(label): reliability(group["signal"], group["correct"], bins)
+            for label, group in frame.groupby("label", sort=True)
+        }
+    return CalibrationReport(overall=overall, per_label=per_label) if overall else None
+
+
+def reliability_figure(report: CalibrationReport) -> Figure:
+    """A reliability diagram (accuracy against mean signal per bin, one line per signal)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.6, 4.2), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle=":", color="#888", label="perfect calibration")
+    for signal, rel in report.overall.items():
+        points = [(b.mean_signal, b.accuracy) for b in rel.bins if b.n]
+        xs, ys = zip(*points, strict=True) if points else ((), ())
+        ax.plot(xs, ys, marker="o", label=f"{signal} (ECE {rel.ece:.3f}, n={rel.n})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("model signal (bin mean)")
+    ax.set_ylabel("agreement with human majority")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,89 @@
+"""What a run directory says about itself (``run.json``), the raw lines of its ``labels.jsonl``, and the
+checks shared by ``route`` and the exports: the SOP still matches the run, outputs are not overwritten.
+
+    >>> check_sop({"sop": {"id": "demo", "sha256": "abc"}}, None, "run")  # no SOP given: nothing to check
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from prelabel.errors import InputError
+from prelabel.sop.spec import SOP
+
+__all__ = ["RUN_FILE", "check_sop", "labels_path", "read_label_lines", "read_run_info", "refuse_overwrite"]
+
+RUN_FILE = "run.json"
+LABELS_FILE = "labels.jsonl"
+
+
+def labels_path(source: str | Path) -> Path:
+    """``labels.jsonl`` of a run directory (or the file itself); ``InputError`` if there is none."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / LABELS_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: no model results here (expected a RUN_DIR holding {LABELS_FILE})")
+    return path
+
+
+def read_run_info(source: str | Path) -> dict[str, Any] | None:
+    """The run's ``run.json`` as a dict, or ``None`` when the run has none."""
+    path = Path(source)
+    info = (path if path.is_dir() else path.parent) / RUN_FILE
+    if not info.is_file():
+        return None
+    try:
+        data = json.loads(info.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{info}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{info}: expected a JSON object")
+    return data
+
+
+def read_label_lines(source: str | Path) -> list[dict[str, Any]]:
+    """Every line of ``labels.jsonl`` as a dict, in file order (blank lines skipped)."""
+    path = labels_path(source)
+    rows: list[dict[str, Any]] = []
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
+        if not isinstance(row, dict) or "item_id" not in row:
+            raise InputError(f"{path}:{number}: expected a result object with an item_id")
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path}: no results (the file is empty)")
+    return rows
+
+
+def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None:
+    """Raise ``InputError`` when ``sop`` is not the SOP the run was labeled with (by content hash)."""
+    if sop is None or info is None:
+        return
+    recorded = (info.get("sop") or {}).get("sha256")
+    if recorded and recorded != sop.sha256:
+        raise InputError(
+            f"{source}: the SOP no longer matches the run (run.json sop.sha256 {recorded[:12]}…, "
+            f"{sop.id}@{sop.version} is {sop.sha256[:12]}…); rerun, or pass the SOP the run used"
+        )
+
+
+def refuse_overwrite(paths: Iterable[Path], force: bool) -> None:
+    """Raise ``InputError`` naming the first existing path, unless ``force``."""
+    if force:
+        return
+    for path in paths:
+        if path.exists():
+            raise InputError(f"{path} exists; pass --force (force=True) to overwrite it")

@@ -1,0 +1,136 @@
+"""Argilla 2.x: records with suggestions, and the dataset settings built from the SOP.
+
+The export is one JSON file, ``{"settings": ..., "records": [...]}``. Each record has the shape of
+``argilla.Record.to_dict()``: ``fields`` (text), ``metadata`` (item id, language, scalar item metadata) and
+``suggestions`` keyed by question name (``label`` or ``labels``, and ``rationale``) with ``value``,
+``score`` (confidence) and ``agent`` (``prelabel:<sop>@<version>:<model>:<prompt-hash>``). `to_argilla`
+turns the file into ``argilla`` objects to push (needs ``pip install 'prelabel[argilla]'``).
+
+    >>> import prelabel
+    >>> settings = argilla_settings(prelabel.bundled_sop("seller_content_risk"))
+    >>> [q["name"] for q in settings["questions"]], settings["questions"][0]["type"]
+    (['labels', 'rationale'], 'multi_label_selection')
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prelabel.errors import InputError
+from prelabel.exports.records import RunExport, model_version, prediction_status
+from prelabel.sop.spec import SOP
+
+if TYPE_CHECKING:
+    import argilla as rg
+
+__all__ = ["argilla_records", "argilla_settings", "guidelines", "to_argilla", "write_argilla"]
+
+
+def guidelines(sop: SOP) -> str:
+    """The SOP as Markdown annotation guidelines: instructions, label definitions and rules."""
+    lines = [f"# {sop.title} ({sop.id}@{sop.version})", "", sop.instructions.strip(), "", "## Labels"]
+    for label_id, label in sop.label_index.items():
+        depth = label_id.count(".")
+        lines.append(f"{'  ' * depth}- **{label_id}**: {label.definition.strip()}")
+    if sop.rules:
+        lines += ["", "## Rules", *[f"- **{r.id}**: {r.text.strip()}" for r in sop.rules]]
+    return "\n".join(lines).strip() + "\n"
+
+
+def _question(sop: SOP) -> str:
+    return "labels" if sop.multi_label else "label"
+
+
+def argilla_settings(sop: SOP, metadata: list[str] | None = None) -> dict[str, Any]:
+    """Dataset settings: a text field, the label question (SOP leaves), a rationale question, metadata."""
+    labels = {leaf: sop.label_index[leaf].name or leaf for leaf in sop.leaf_ids}
+    kind = "multi_label_selection" if sop.multi_label else "label_selection"
+    return {
+        "guidelines": guidelines(sop),
+        "fields": [{"name": "text", "type": "text"}],
+        "questions": [
+            {"name": _question(sop), "type": kind, "labels": labels, "required": True},
+            {"name": "rationale", "type": "text", "required": False},
+        ],
+        "metadata": [{"name": name, "type": "terms"} for name in ["item_id", "language", *(metadata or [])]],
+    }
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and not isinstance(value, bool)
+
+
+def argilla_records(run: RunExport) -> tuple[list[dict[str, Any]], list[str]]:
+    """One record per result line whose item is known, and the metadata keys used (besides id/language)."""
+    assert run.sop is not None
+    question = _question(run.sop)
+    records: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    for row in run.rows:
+        item = run.items.get(str(row["item_id"]))
+        if item is None:
+            run.skip("item not found in the items file", row["item_id"])
+            continue
+        if not item.text:
+            run.skip("item has no text (Argilla export carries text fields only)", item.id)
+            continue
+        meta = {k: v for k, v in item.meta.items() if _scalar(v)}
+        keys |= meta.keys()
+        metadata = {"item_id": item.id, **({"language": item.language} if item.language else {}), **meta}
+        suggestions: dict[str, Any] = {}
+        if prediction_status(row, run.sop) is None:
+            agent = model_version(row)
+            value = list(row["labels"]) if run.sop.multi_label else row["label"]
+            suggestions[question] = {"value": value, "score": row.get("confidence"), "agent": agent}
+            if row.get("rationale"):
+                suggestions["rationale"] = {"value": row["rationale"], "score": None, "agent": agent}
+        records.append(
+            {"id": item.id, "fields": {"text": item.text}, "metadata": metadata, "suggestions": suggestions}
+        )
+    return records, sorted(keys - {"item_id", "language"})
+
+
+def write_argilla(run: RunExport, out: Path) -> list[Path]:
+    """Write ``{"settings": ..., "records": [...]}`` to ``out``."""
+    assert run.sop is not None
+    records, keys = argilla_records(run)
+    payload = {"settings": argilla_settings(run.sop, keys), "records": records}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return [out]
+
+
+def _import_argilla() -> Any:
+    try:
+        import argilla
+    except ImportError:
+        raise InputError("the Argilla SDK is not installed: run `pip install 'prelabel[argilla]'`") from None
+    return argilla
+
+
+def to_argilla(path: str | Path) -> tuple[rg.Settings, list[rg.Record]]:
+    """An Argilla export file as ``argilla.Settings`` and ``argilla.Record`` objects, ready to push::
+
+        settings, records = to_argilla("argilla.json")   # needs an rg.Argilla client (env or explicit)
+        dataset = rg.Dataset(name="prelabels", settings=settings); dataset.create()
+        dataset.records.log(records)
+    """
+    rg = _import_argilla()
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    spec = payload["settings"]
+    questions: list[Any] = []
+    for q in spec["questions"]:
+        if q["type"] == "text":
+            questions.append(rg.TextQuestion(name=q["name"], required=q["required"]))
+        else:
+            kind = rg.MultiLabelQuestion if q["type"] == "multi_label_selection" else rg.LabelQuestion
+            questions.append(kind(name=q["name"], labels=q["labels"], required=q["required"]))
+    settings = rg.Settings(
+        guidelines=spec["guidelines"],
+        fields=[rg.TextField(name=f["name"]) for f in spec["fields"]],
+        questions=questions,
+        metadata=[rg.TermsMetadataProperty(name=m["name"]) for m in spec["metadata"]],
+    )
+    return settings, [rg.Record.from_dict(r) for r in payload["records"]]

@@ -1,0 +1,69 @@
+"""Flat files for spreadsheets and warehouses: one row per result line, nested fields as columns.
+
+``usage`` becomes ``prompt_tokens``/``completion_tokens``/``cached_tokens``, ``error`` becomes ``error_type``/
+``error_message``, and ``model_version`` is added; the item's ``text`` and ``language`` join when the items
+file is known. CSV cells hold lists as ``;``-separated text; JSONL and Parquet keep them as lists.
+
+    >>> row = flat_row({"item_id": "a", "status": "ok", "label": "x", "usage": {"prompt_tokens": 3},
+    ...                 "error": None, "sop_id": "s", "sop_version": "1", "model": "m",
+    ...                 "prompt_hash": "sha256:ab"})
+    >>> row["prompt_tokens"], row["error_type"], row["model_version"]
+    (3, None, 'prelabel:s@1:m:ab')
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prelabel.exports.records import RunExport, model_version
+
+__all__ = ["FLAT_FORMATS", "flat_row", "write_flat"]
+
+FLAT_FORMATS = ("csv", "jsonl", "parquet")
+
+
+def flat_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A result line with ``usage`` and ``error`` flattened and ``model_version`` added."""
+    out = {k: v for k, v in row.items() if k not in ("usage", "error", "route")}
+    out |= {k: v for k, v in (row.get("usage") or {}).items()}
+    error = row.get("error") or {}
+    out["error_type"], out["error_message"] = error.get("type"), error.get("message")
+    if isinstance(row.get("route"), dict):
+        out |= {f"route_{k}": v for k, v in row["route"].items()}
+    out["model_version"] = model_version(row)
+    return out
+
+
+def _cell(value: Any) -> Any:
+    return ";".join(map(str, value)) if isinstance(value, list) else value
+
+
+def write_flat(run: RunExport, out: Path, fmt: str) -> list[Path]:
+    """Write ``out`` as CSV, JSONL or Parquet (Parquet needs ``prelabel[parquet]``)."""
+    import pandas as pd
+
+    rows = []
+    for row in run.rows:
+        flat = flat_row(row)
+        item = run.items.get(str(row["item_id"]))
+        if item is not None:
+            flat |= {"text": item.text, "language": item.language}
+        rows.append(flat)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        out.write_text(text, encoding="utf-8")
+        return [out]
+    frame = pd.DataFrame(rows)
+    if fmt == "csv":
+        frame.map(_cell).to_csv(out, index=False)
+    else:
+        from prelabel.errors import InputError
+
+        try:
+            frame.to_parquet(out, index=False)
+        except ImportError:
+            raise InputError("Parquet export needs pyarrow: run `pip install 'prelabel[parquet]'`") from None
+    return [out]

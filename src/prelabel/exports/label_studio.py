@@ -1,0 +1,116 @@
+"""Label Studio: ``tasks.json`` (data + predictions) and the ``label_config.xml`` generated from the SOP.
+
+A task's ``data`` holds the item (``text`` and/or ``image``, ``item_id``, ``language``, ``meta``); its
+prediction holds the answer as a ``taxonomy`` result (label trees: root-to-leaf paths) or a ``choices``
+result (flat SOPs), the rationale as a ``textarea`` result, ``score`` = confidence and ``model_version`` =
+``prelabel:<sop>@<version>:<model>:<prompt-hash>``. The control names and values in the config are the ones
+the predictions use, and each choice carries the label's definition as its hint.
+
+    >>> import prelabel
+    >>> xml = label_config(prelabel.bundled_sop("customer_feedback_intent"))
+    >>> '<Taxonomy name="label" toName="text"' in xml, 'value="logistics.late_delivery"' in xml
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from prelabel.exports.records import RunExport, model_version, prediction_status
+from prelabel.sop.spec import SOP, Label
+
+__all__ = ["label_config", "label_studio_tasks", "write_label_studio"]
+
+CONTROL, RATIONALE = "label", "rationale"
+
+
+def _is_tree(sop: SOP) -> bool:
+    return any(label.children for label in sop.labels)
+
+
+def _choice(parent: ET.Element, label: Label) -> None:
+    node = ET.SubElement(parent, "Choice", value=label.id, hint=label.definition.strip())
+    for child in label.children:
+        _choice(node, child)
+
+
+def label_config(sop: SOP, *, text: bool = True, image: bool = False) -> str:
+    """The labeling config XML for ``sop``: Text (and/or Image) object, label control, rationale box."""
+    view = ET.Element("View")
+    ET.SubElement(view, "Header", value=f"{sop.title} ({sop.id}@{sop.version})")
+    target = "text" if text or not image else "image"
+    if text:
+        ET.SubElement(view, "Text", name="text", value="$text")
+    if image:
+        ET.SubElement(view, "Image", name="image", value="$image")
+    if _is_tree(sop):
+        control = ET.SubElement(view, "Taxonomy", name=CONTROL, toName=target, leafsOnly="true")
+        if not sop.multi_label:
+            control.set("maxUsages", "1")
+    else:
+        choice = "multiple" if sop.multi_label else "single-radio"
+        control = ET.SubElement(view, "Choices", name=CONTROL, toName=target, choice=choice, required="true")
+    for label in sop.labels:
+        _choice(control, label)
+    ET.SubElement(view, "TextArea", name=RATIONALE, toName=target, editable="true", maxSubmissions="1")
+    ET.indent(view)
+    return ET.tostring(view, encoding="unicode") + "\n"
+
+
+def _answer(row: dict[str, Any], sop: SOP) -> list[str]:
+    return list(row.get("labels") or []) if sop.multi_label else [row["label"]]
+
+
+def _prediction(row: dict[str, Any], sop: SOP, target: str) -> dict[str, Any]:
+    answer = _answer(row, sop)
+    value: dict[str, Any]
+    if _is_tree(sop):
+        kind, value = "taxonomy", {"taxonomy": [sop.ancestors(label) or [label] for label in answer]}
+    else:
+        kind, value = "choices", {"choices": answer}
+    result = [{"from_name": CONTROL, "to_name": target, "type": kind, "value": value}]
+    if row.get("rationale"):
+        value = {"text": [row["rationale"]]}
+        result.append({"from_name": RATIONALE, "to_name": target, "type": "textarea", "value": value})
+    prediction: dict[str, Any] = {"model_version": model_version(row), "result": result}
+    if row.get("confidence") is not None:
+        prediction["score"] = float(row["confidence"])
+    return prediction
+
+
+def label_studio_tasks(run: RunExport) -> list[dict[str, Any]]:
+    """One task per result line whose item is known; errors and abstentions get no prediction."""
+    assert run.sop is not None
+    tasks = []
+    has_text = any(item.text for item in run.items.values())
+    target = "text" if has_text or not any(i.images for i in run.items.values()) else "image"
+    for row in run.rows:
+        item = run.items.get(str(row["item_id"]))
+        if item is None:
+            run.skip("item not found in the items file", row["item_id"])
+            continue
+        data: dict[str, Any] = {"item_id": item.id, "text": item.text or ""}
+        if item.images:
+            data["image"] = item.images[0]
+        data |= {"language": item.language, "meta": item.meta}
+        task: dict[str, Any] = {"data": data, "predictions": []}
+        if prediction_status(row, run.sop) is None:
+            task["predictions"].append(_prediction(row, run.sop, target))
+        tasks.append(task)
+    return tasks
+
+
+def write_label_studio(run: RunExport, out: Path) -> list[Path]:
+    """Write ``out`` (tasks JSON) and ``label_config.xml`` beside it."""
+    assert run.sop is not None
+    tasks = label_studio_tasks(run)
+    images = any(item.images for item in run.items.values())
+    texts = any(item.text for item in run.items.values()) or not images
+    config = out.parent / "label_config.xml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    config.write_text(label_config(run.sop, text=texts, image=images), encoding="utf-8")
+    return [out, config]

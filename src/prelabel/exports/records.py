@@ -1,0 +1,160 @@
+"""What every export reads: a run's result lines (``labels.jsonl``, ``run.json``), its items and SOP, and an
+optional ``--only accept|review`` selection from a ``prelabel route`` output; plus what an export left out.
+
+    >>> model_version({"sop_id": "demo", "sop_version": "1.0", "model": "gpt-4o-mini",
+    ...                "prompt_hash": "sha256:0123456789abcdef"})
+    'prelabel:demo@1.0:gpt-4o-mini:0123456789ab'
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
+from prelabel.errors import InputError
+from prelabel.inputs.items import Item
+from prelabel.inputs.reading import read_items
+from prelabel.sop.spec import SOP, load_sop
+
+__all__ = ["ExportSummary", "Only", "RunExport", "load_run", "model_version", "prediction_status"]
+
+Only = Literal["accept", "review"]
+
+
+def model_version(row: dict[str, Any]) -> str:
+    """``prelabel:<sop>@<version>:<model>:<prompt-hash>`` (the hash's first 12 hex digits)."""
+    digest = str(row.get("prompt_hash") or "").removeprefix("sha256:")[:12]
+    return f"prelabel:{row.get('sop_id')}@{row.get('sop_version')}:{row.get('model')}:{digest}"
+
+
+def prediction_status(row: dict[str, Any], sop: SOP | None) -> str | None:
+    """Why a result line carries no prediction (``error``, ``abstained``, ``no_label``), or ``None``."""
+    status = str(row.get("status") or "ok").lower()
+    if status == "error":
+        return "error"
+    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
+    if status == "abstained" or (abstain is not None and row.get("label") == abstain):
+        return "abstained"
+    multi = sop.multi_label if sop is not None else row.get("label") is None
+    if not (row.get("labels") if multi else row.get("label")):
+        return "no_label"
+    return None
+
+
+class ExportSummary(BaseModel):
+    """What an export wrote, and what it left out and why (nothing is dropped silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str
+    paths: list[str]
+    selection: str | None = None
+    n_exported: int
+    without_prediction: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    skipped_examples: dict[str, list[str]] = {}
+
+    def lines(self) -> list[str]:
+        """One line per fact, for the CLI."""
+        side = f" ({self.selection} side of the routing)" if self.selection else ""
+        out = [f"exported {self.n_exported} items as {self.format}{side}"]
+        if self.without_prediction:
+            detail = ", ".join(f"{k} {v}" for k, v in self.without_prediction.items())
+            out.append(f"exported without a prediction (for annotators to label from scratch): {detail}")
+        for reason, count in self.skipped.items():
+            examples = ", ".join(self.skipped_examples.get(reason, [])[:5])
+            out.append(f"skipped {count} ({reason}): {examples}")
+        out.append("wrote " + ", ".join(self.paths))
+        return out
+
+
+@dataclass
+class RunExport:
+    """A run ready to export: its result lines (selected), items by id, SOP and ``run.json``."""
+
+    run_dir: Path
+    rows: list[dict[str, Any]]
+    items: dict[str, Item]
+    sop: SOP | None
+    info: dict[str, Any] | None
+    selection: Only | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    skipped_ids: set[str] = field(default_factory=set)
+
+    def skip(self, reason: str, item_id: Any) -> None:
+        """Count one left-out line, keeping a few example ids."""
+        self.skipped[reason] += 1
+        self.skipped_ids.add(str(item_id))
+        self.examples.setdefault(reason, [])
+        if len(self.examples[reason]) < 10:
+            self.examples[reason].append(str(item_id))
+
+
+def _sop(info: dict[str, Any] | None, sop: SOP | str | Path | None, need: bool, where: str) -> SOP | None:
+    if isinstance(sop, str | Path):
+        sop = load_sop(sop)
+    if sop is None:
+        recorded = (info or {}).get("sop", {}).get("path")
+        if recorded and Path(recorded).is_file():
+            sop = load_sop(recorded)
+        elif need:
+            raise InputError(f"{where}: run.json names no readable SOP file; pass the SOP with --sop")
+    check_sop(info, sop, where)
+    return sop
+
+
+def _items(info: dict[str, Any] | None, items: Any, need: bool, where: str) -> dict[str, Item]:
+    if items is None:
+        recorded = (info or {}).get("items_source")
+        if recorded and Path(recorded).is_file():
+            items = recorded
+        elif need:
+            raise InputError(f"{where}: run.json names no readable items file; pass the items with --items")
+        else:
+            return {}
+    return {entry.id: entry for entry in read_items(items) if isinstance(entry, Item)}
+
+
+def _selected(run_dir: Path, only: Only, route: str | Path | None) -> set[str]:
+    folder = Path(route) if route is not None else run_dir / "route"
+    path = folder / f"{only}.jsonl"
+    if not path.is_file():
+        hint = "run `prelabel route` first, or pass its -o DIR as --route"
+        raise InputError(f"{path}: no routing here; {hint}")
+    return {str(row["item_id"]) for row in read_label_lines(path)} if path.stat().st_size else set()
+
+
+def load_run(
+    run_dir: str | Path,
+    *,
+    sop: SOP | str | Path | None = None,
+    items: Any = None,
+    only: Only | None = None,
+    route: str | Path | None = None,
+    need_sop: bool = False,
+    need_items: bool = False,
+) -> RunExport:
+    """Read a run for export; ``InputError`` for a RUN_DIR without results or an SOP that no longer matches.
+
+    The SOP and items default to the files ``run.json`` names; ``only`` keeps the items ``prelabel route``
+    put on that side (``route`` is its output directory, default ``RUN_DIR/route``).
+    """
+    run_path = Path(run_dir)
+    where = str(run_path)
+    labels_path(run_path)
+    info = read_run_info(run_path)
+    loaded = _sop(info, sop, need_sop, where)
+    rows = read_label_lines(run_path)
+    if only is not None:
+        if only not in ("accept", "review"):
+            raise InputError(f"--only must be accept or review, got '{only}'")
+        keep = _selected(run_path if run_path.is_dir() else run_path.parent, only, route)
+        rows = [r for r in rows if str(r["item_id"]) in keep]
+    by_id = _items(info, items, need_items, where)
+    return RunExport(run_path, rows, by_id, loaded, info, only)

@@ -1,0 +1,226 @@
+"""Confidence routing: the precision guarantee holds in simulation, thin labels go to review, bad input is
+one clear error, and ``prelabel route`` writes accept.jsonl, review.jsonl and route.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import prelabel
+from helpers import run_cli
+from prelabel.comparison.routing import fit_threshold
+
+
+def curve(s: np.ndarray) -> np.ndarray:
+    """The known confidence→accuracy curve: overconfident (accuracy below the stated confidence)."""
+    return np.clip(0.2 + 0.8 * s**1.5, 0, 1)
+
+
+def draw_signals(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.beta(5.0, 1.5, n)  # LLM confidences bunch up high
+
+
+class Population:
+    """The true precision above a threshold, from one large sample of the population."""
+
+    def __init__(self, seed: int = 7, n: int = 3_000_000):
+        s = np.sort(draw_signals(np.random.default_rng(seed), n))[::-1]
+        self.desc, self.cum = s, np.cumsum(curve(s))
+
+    def precision(self, threshold: float) -> float:
+        k = int(np.searchsorted(-self.desc, -threshold, side="right"))
+        return float(self.cum[k - 1] / k)
+
+
+def test_simulation_precision_below_target_in_at_most_delta_of_draws() -> None:
+    """Over many calibration sets drawn from the curve, the accepted items' true precision falls below the
+    target in at most ~delta of the draws (binomial slack), and coverage is reported."""
+    rng = np.random.default_rng(20250101)
+    population = Population()
+    target, delta, draws, n = 0.85, 0.1, 400, 1000
+    fits = []
+    for _ in range(draws):
+        s = draw_signals(rng, n)
+        fits.append(fit_threshold(s, rng.uniform(size=n) < curve(s), target=target, delta=delta))
+    chosen = [f.threshold for f in fits if f.threshold is not None]
+    violations = sum(population.precision(t) < target for t in chosen)
+    slack = 3 * math.sqrt(draws * delta * (1 - delta))
+    coverage = float(np.mean([f.coverage for f in fits]))
+    print(
+        f"violations {violations}/{draws} (allowed {delta * draws + slack:.0f}), mean coverage {coverage:.3f}"
+    )
+    assert violations <= delta * draws + slack
+    assert len(chosen) > 0.8 * draws and coverage > 0.3  # the guarantee is not bought by accepting nothing
+    # a point estimate (the lowest threshold whose calibration precision reaches the target) fails far more
+    grid = np.round(np.linspace(0.0, 1.0, 201), 3)
+    naive = 0
+    for _ in range(100):
+        s = draw_signals(rng, n)
+        c = rng.uniform(size=n) < curve(s)
+        t = next(t for t in grid if (s >= t).any() and c[s >= t].mean() >= target)
+        naive += population.precision(float(t)) < target
+    assert naive > 30
+
+
+def _frames(rng: np.random.Generator, counts: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, humans = [], []
+    for label, n in counts.items():
+        s = draw_signals(rng, n)
+        right = rng.uniform(size=n) < curve(s)
+        for k in range(n):
+            item = f"{label}-{k}"
+            rows.append({"item_id": item, "label": label, "confidence": round(float(s[k]), 3)})
+            humans.append({"item_id": item, "annotator": "h1", "label": label if right[k] else "other"})
+    return pd.DataFrame(rows), pd.DataFrame(humans)
+
+
+def test_per_label_thresholds_and_thin_labels_go_to_review() -> None:
+    rng = np.random.default_rng(1)
+    cal, humans = _frames(rng, {"a": 1500, "b": 1500, "rare": 10})
+    run = pd.DataFrame(
+        {
+            "item_id": ["r1", "r2", "r3", "r4", "r5"],
+            "status": ["ok", "ok", "ok", "error", "ok"],
+            "label": ["a", "b", "rare", None, "a"],
+            "confidence": [0.999, 0.999, 0.999, None, 0.1],
+        }
+    )
+    split = prelabel.route(run, cal, humans, target_precision=0.9, delta=0.05)
+    report = split.report
+    assert [r["item_id"] for r in split.accept] == ["r1", "r2"]
+    reasons = {r["item_id"]: r["route"]["reason"] for r in split.review}
+    assert reasons == {"r3": "too_little_calibration_data", "r4": "error", "r5": "below_threshold"}
+    assert report.labels["rare"].status == "too_little_calibration_data"
+    for label in ("a", "b"):
+        fit = report.labels[label].fit
+        assert fit is not None and fit.threshold is not None and fit.lower_bound >= 0.9
+        assert fit.delta == pytest.approx(0.025)  # Bonferroni over the two labels tested
+    assert report.run.coverage == pytest.approx(0.4) and report.run.review_reasons["error"] == 1
+    assert any("always review (fewer than 30 calibration items): rare" in line for line in split.summary())
+
+
+def test_agreement_signal_needs_samples() -> None:
+    cal = pd.DataFrame({"item_id": ["1"], "label": ["a"], "confidence": [0.9]})
+    humans = pd.DataFrame({"item_id": ["1"], "annotator": ["x"], "label": ["a"]})
+    with pytest.raises(prelabel.InputError, match="needs self-consistency samples"):
+        prelabel.route(cal, cal, humans, target_precision=0.9, signal="agreement")
+
+
+def test_agreement_signal_from_samples() -> None:
+    n = 300
+    cal = pd.DataFrame(
+        {
+            "item_id": [str(i) for i in range(n)],
+            "label": "a",
+            "samples": [["a", "a", "a"]] * n,
+            "confidence": 0.5,
+        }
+    )
+    humans = cal.assign(annotator="x")[["item_id", "annotator", "label"]]
+    run = pd.DataFrame(
+        {"item_id": ["r1", "r2"], "label": ["a", "a"], "samples": [["a", "a", "a"], ["a", "b", "b"]]}
+    )
+    split = prelabel.route(run, cal, humans, target_precision=0.95, signal="agreement")
+    assert [r["item_id"] for r in split.accept] == ["r1"]
+    assert split.review[0]["route"]["value"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("target", [0.0, 1.0, 1.5, -0.1])
+def test_target_outside_unit_interval(target: float) -> None:
+    frame = pd.DataFrame({"item_id": ["1"], "label": ["a"], "confidence": [0.9]})
+    with pytest.raises(prelabel.InputError, match="strictly between 0 and 1"):
+        prelabel.route(frame, frame, frame.assign(annotator="x"), target_precision=target)
+
+
+def test_calibration_without_overlap_with_the_run_label_space() -> None:
+    cal = pd.DataFrame({"item_id": ["1", "2"], "label": ["x", "y"], "confidence": [0.9, 0.8]})
+    humans = cal.assign(annotator="h")[["item_id", "annotator", "label"]]
+    run = pd.DataFrame({"item_id": ["r"], "label": ["a"], "confidence": [0.9]})
+    with pytest.raises(prelabel.InputError, match="shares no label with the run"):
+        prelabel.route(run, cal, humans, target_precision=0.9)
+
+
+def _run_dir(root: Path, sop: prelabel.SOP, sop_path: Path, rows: list[dict]) -> Path:
+    run_dir = root / "run"
+    run_dir.mkdir()
+    (run_dir / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    info = {"sop": {"id": sop.id, "version": sop.version, "sha256": sop.sha256, "path": str(sop_path)}}
+    (run_dir / "run.json").write_text(json.dumps(info))
+    return run_dir
+
+
+def test_cli_route_then_export_one_side(tmp_path: Path, capsys) -> None:
+    sop_path = prelabel.bundled_sop_path("customer_feedback_intent")
+    sop = prelabel.load_sop(sop_path)
+    rng = np.random.default_rng(3)
+    cal, humans = _frames(rng, {"logistics.late_delivery": 600, "product.damaged": 5})
+    cal_dir = tmp_path / "cal"
+    cal_dir.mkdir()
+    (cal_dir / "labels.jsonl").write_text(cal.to_json(orient="records", lines=True))
+    humans.to_csv(cal_dir / "human_labels.csv", index=False)
+    common = {
+        "status": "ok",
+        "model": "m",
+        "sop_id": sop.id,
+        "sop_version": sop.version,
+        "prompt_hash": "sha256:00",
+    }
+    rows = [
+        {"item_id": "r1", "label": "logistics.late_delivery", "confidence": 0.99, **common},
+        {"item_id": "r2", "label": "product.damaged", "confidence": 0.99, **common},
+    ]
+    run_dir = _run_dir(tmp_path, sop, sop_path, rows)
+    out = tmp_path / "route"
+    args = ["route", str(run_dir), "--calibration", str(cal_dir), "--target-precision", "0.8", "-o", str(out)]
+    code, stdout, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "accept 1, review 1 of 2 items" in stdout
+    assert "always review (fewer than 30 calibration items): product.damaged" in stdout
+    route_json = json.loads((out / "route.json").read_text())
+    assert route_json["global"]["threshold"] is not None and "probability" in route_json["guarantee"]
+    accepted = [json.loads(x) for x in (out / "accept.jsonl").read_text().splitlines()]
+    assert (
+        accepted[0]["item_id"] == "r1" and accepted[0]["prompt_hash"] == "sha256:00"
+    )  # the line, kept whole
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and err.strip().endswith("pass --force (force=True) to overwrite it")
+    assert run_cli(capsys, *args, "--force")[0] == 0
+    csv = tmp_path / "review.csv"
+    code, stdout, err = run_cli(
+        capsys, "export", str(run_dir), "-f", "csv", "-o", str(csv), "--only", "review", "--route", str(out)
+    )
+    assert code == 0, err
+    assert "review side of the routing" in stdout
+    assert list(pd.read_csv(csv)["item_id"]) == ["r2"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("empty_dir", "no model results here"),
+        ("bad_target", "strictly between 0 and 1"),
+        ("changed_sop", "SOP no longer matches the run"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(setup: str, message: str, tmp_path: Path, capsys) -> None:
+    sop_path = prelabel.bundled_sop_path("customer_feedback_intent")
+    sop = prelabel.load_sop(sop_path)
+    row = {"item_id": "r1", "status": "ok", "label": "logistics.late_delivery", "confidence": 0.9}
+    run_dir = tmp_path / "empty" if setup == "empty_dir" else _run_dir(tmp_path, sop, sop_path, [row])
+    run_dir.mkdir(exist_ok=True)
+    humans = tmp_path / "h.csv"
+    humans.write_text("item_id,annotator,label\nr1,x,logistics.late_delivery\n")
+    args = ["route", str(run_dir), "--calibration", str(run_dir / "labels.jsonl"), "--humans", str(humans)]
+    args += ["--target-precision", "1.2" if setup == "bad_target" else "0.9", "-o", str(tmp_path / "o")]
+    if setup == "changed_sop":
+        changed = tmp_path / "changed.yaml"
+        changed.write_text(sop_path.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 1.0.1"))
+        args += ["--sop", str(changed)]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err

@@ -1,0 +1,72 @@
+"""Flat exports, the --only selection, and bad input: one clear InputError each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import prelabel
+
+SOP_PATH = prelabel.bundled_sop_path("review_authenticity")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_flat_formats_keep_every_line(fmt: str, make_run, tmp_path: Path) -> None:
+    run_dir = make_run(SOP_PATH, n=8)
+    out = tmp_path / f"labels.{fmt}"
+    summary = prelabel.export(run_dir, fmt, out)  # type: ignore[arg-type]
+    frame = {"csv": pd.read_csv, "parquet": pd.read_parquet}.get(fmt, lambda p: pd.read_json(p, lines=True))(
+        out
+    )
+    assert len(frame) == 8 == summary.n_exported and summary.skipped == {}
+    assert {
+        "item_id",
+        "status",
+        "label",
+        "confidence",
+        "error_type",
+        "prompt_tokens",
+        "model_version",
+        "text",
+    } <= set(frame.columns)
+    assert (frame["status"] == "error").sum() == 1
+
+
+def test_refuses_to_overwrite_unless_forced(make_run, tmp_path: Path) -> None:
+    run_dir = make_run(SOP_PATH, n=3)
+    out = tmp_path / "x.csv"
+    prelabel.export(run_dir, "csv", out)
+    with pytest.raises(prelabel.InputError, match="exists; pass --force"):
+        prelabel.export(run_dir, "csv", out)
+    prelabel.export(run_dir, "csv", out, force=True)
+
+
+def test_run_dir_without_results(tmp_path: Path) -> None:
+    with pytest.raises(prelabel.InputError, match="no model results here"):
+        prelabel.export(tmp_path, "csv", tmp_path / "x.csv")
+
+
+def test_changed_sop_is_refused(make_run, tmp_path: Path) -> None:
+    run_dir = make_run(SOP_PATH, n=3)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(SOP_PATH.read_text(encoding="utf-8").replace("version: 1.3.0", "version: 1.3.1"))
+    with pytest.raises(prelabel.InputError, match="SOP no longer matches the run"):
+        prelabel.export(run_dir, "label-studio", tmp_path / "t.json", sop=changed)
+
+
+def test_items_missing_from_the_items_file_are_skipped_and_said(make_run, tmp_path: Path) -> None:
+    run_dir = make_run(SOP_PATH, n=5)
+    items = tmp_path / "fewer.jsonl"
+    items.write_text("".join(json.dumps({"id": f"i{k}", "text": "t"}) + "\n" for k in range(3)))
+    summary = prelabel.export(run_dir, "label-studio", tmp_path / "t.json", items=items)
+    assert summary.n_exported == 3 and summary.skipped == {"item not found in the items file": 2}
+    assert any("skipped 2" in line and "i3" in line for line in summary.lines())
+
+
+def test_only_needs_a_routing(make_run, tmp_path: Path) -> None:
+    run_dir = make_run(SOP_PATH, n=3)
+    with pytest.raises(prelabel.InputError, match="run `prelabel route` first"):
+        prelabel.export(run_dir, "csv", tmp_path / "x.csv", only="accept")

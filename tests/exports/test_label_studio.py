@@ -1,0 +1,78 @@
+"""Label Studio export: every prediction of every bundled SOP (and flat SOPs) passes label-studio-sdk's own
+``LabelInterface.validate_prediction`` against the generated ``label_config.xml``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+import prelabel
+from conftest import quiet_import
+from prelabel.exports.label_studio import label_config
+
+
+def _validate(config: str, prediction: dict) -> list[str]:
+    interface = quiet_import("label_studio_sdk.label_interface").LabelInterface
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(interface(config).validate_prediction(prediction, return_errors=True))
+
+
+@pytest.mark.parametrize("name", prelabel.bundled_sops())
+def test_every_bundled_sop_validates_with_the_sdk(name: str, make_run, tmp_path: Path) -> None:
+    run_dir = make_run(prelabel.bundled_sop_path(name), n=40)
+    out = tmp_path / "ls" / "tasks.json"
+    summary = prelabel.export(run_dir, "label-studio", out)
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    config = (out.parent / "label_config.xml").read_text(encoding="utf-8")
+    sop = prelabel.bundled_sop(name)
+    assert len(tasks) == 40 == summary.n_exported
+    predicted = [t for t in tasks if t["predictions"]]
+    assert len(predicted) == 40 - sum(summary.without_prediction.values()) > 30
+    assert summary.without_prediction["error"] == 1
+    for task in predicted:
+        (prediction,) = task["predictions"]
+        assert _validate(config, prediction) == []
+        label = prediction["result"][0]
+        assert label["type"] == "taxonomy"  # every bundled SOP is a tree
+        for path in label["value"]["taxonomy"]:  # root-to-leaf paths of the SOP tree
+            assert path == sop.ancestors(path[-1]) and path[-1] in sop.leaf_ids
+        assert prediction["model_version"] == f"prelabel:{sop.id}@{sop.version}:gpt-4o-mini:" + "ab" * 6
+        assert 0 <= prediction["score"] <= 1
+        assert task["data"]["item_id"] and task["data"]["text"].startswith("item <")
+
+
+@pytest.mark.parametrize("task", ["single_label", "multi_label"])
+def test_flat_sops_get_choices(task: str, flat_sop, make_run, tmp_path: Path) -> None:
+    run_dir = make_run(flat_sop(task), n=10)
+    out = tmp_path / "tasks.json"
+    prelabel.export(run_dir, "label-studio", out)
+    config = (tmp_path / "label_config.xml").read_text(encoding="utf-8")
+    assert 'choice="multiple"' in config if task == "multi_label" else 'choice="single-radio"' in config
+    assert 'hint="Unwanted &amp; &quot;promotional&quot; content."' in config
+    for t in json.loads(out.read_text(encoding="utf-8")):
+        for prediction in t["predictions"]:
+            assert prediction["result"][0]["type"] == "choices"
+            assert _validate(config, prediction) == []
+
+
+def test_the_sdk_check_catches_a_wrong_label(make_run, tmp_path: Path) -> None:
+    run_dir = make_run(prelabel.bundled_sop_path("customer_feedback_intent"), n=5)
+    out = tmp_path / "tasks.json"
+    prelabel.export(run_dir, "label-studio", out)
+    config = (tmp_path / "label_config.xml").read_text(encoding="utf-8")
+    prediction = json.loads(out.read_text(encoding="utf-8"))[0]["predictions"][0]
+    prediction["result"][0]["value"]["taxonomy"] = [["logistics", "logistics.teleported"]]
+    assert _validate(config, prediction)
+
+
+def test_config_is_generated_from_the_sop() -> None:
+    sop = prelabel.bundled_sop("review_authenticity")
+    xml = label_config(sop)
+    for label_id in sop.label_index:
+        assert f'value="{label_id}"' in xml
+    assert 'maxUsages="1"' in xml  # single-label: one path
+    assert '<TextArea name="rationale" toName="text"' in xml
