@@ -281,13 +281,19 @@ def test_local_model_reuses_the_sop_prefix_and_repeats_itself(
 
 
 @pytest.mark.local_model
-def test_extra_buffer_types_are_off_by_default_and_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extra_buffer_types_are_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     # repacked (AMX) buffers segfault on AMX virtual machines: ggml-org/llama.cpp#20824
+    assert local.load_local_model(n_ctx=256).model_params.use_extra_bufts is False
+
+
+def test_extra_buffer_types_opt_in_reaches_the_model_params(monkeypatch: pytest.MonkeyPatch) -> None:
+    # checked without loading a model with them: on AMX hardware that load is what this guards against
     import llama_cpp
 
-    default = local.load_local_model(n_ctx=256)
-    assert default.model_params.use_extra_bufts is False
-    assert local.load_local_model(n_ctx=256, use_extra_bufts=True).model_params.use_extra_bufts is True
+    assert local._env_extra_bufts() is False
     monkeypatch.setenv(local.EXTRA_BUFTS_ENV, "1")
-    assert local.load_local_model(n_ctx=320).model_params.use_extra_bufts is True
+    assert local._env_extra_bufts() is True
+    for wanted in (True, False):
+        with local._model_params(llama_cpp, wanted):
+            assert llama_cpp.llama.llama_cpp.llama_model_default_params().use_extra_bufts is wanted
     assert llama_cpp.llama_model_default_params().use_extra_bufts is True  # llama.cpp's own default restored
