@@ -255,6 +255,15 @@ class CalibrationReport(BaseModel):
     overall: dict[str, Reliability]
     per_label: dict[str, dict[str, Reliability]]
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One table row per signal, overall then per label: n, ECE, accuracy, mean signal."""
+        out = []
+        for signal, overall in self.overall.items():
+            for label, rel in [("(all)", overall), *self.per_label.get(signal, {}).items()]:
+                figures = rel.model_dump(include={"n", "ece", "accuracy", "mean_signal"})
+                out.append({"signal": signal, "label": label, **figures})
+        return out
+
 
 def calibration_report(
     results: str | Path | pd.DataFrame,

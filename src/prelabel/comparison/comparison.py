@@ -25,6 +25,7 @@ import pandas as pd
 from prelabel._jsonio import write_json
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
+from prelabel.comparison.calibration import CalibrationReport, calibration_report
 from prelabel.comparison.figures import (
     AgreementMetrics,
     Ambiguity,
@@ -58,6 +59,8 @@ class Comparison:
     disagreements: pd.DataFrame
     candidates: pd.DataFrame
     sop: SOP | None = field(default=None, repr=False)
+    #: Reliability and ECE of the model's confidence (and samples' agreement) against the human majority.
+    calibration: CalibrationReport | None = field(default=None, repr=False)
 
     def to_markdown(self, top: int = 5) -> str:
         """A short Markdown summary (what the CLI prints)."""
@@ -222,7 +225,7 @@ def compare(
             kinds={str(k): int(v) for k, v in dis["kind"].value_counts().items()} if len(dis) else {},
         ),
     )
-    return Comparison(metrics, dis, cands, sop)
+    return Comparison(metrics, dis, cands, sop, calibration_report(res, frame, sop=sop))
 
 
 def _describe(skipped: dict[str, int]) -> str:

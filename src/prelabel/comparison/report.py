@@ -197,6 +197,14 @@ def _candidate_cards(cmp: Comparison, top: int) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
+def _calibration(cmp: Comparison) -> str:
+    from prelabel.comparison.calibration import reliability_figure
+
+    if cmp.calibration is None:
+        return "<p class='muted'>No confidence or self-consistency samples to calibrate.</p>"
+    return _png(reliability_figure(cmp.calibration)) + _table(cmp.calibration.rows())
+
+
 def render_html(cmp: Comparison, top: int = 10) -> str:
     """The report as one HTML string."""
     m = cmp.metrics
@@ -228,6 +236,8 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         _table(vs.per_label or [], ["label", "precision", "recall", "f1", "support", "predicted"]),
         "<h3>Confusion matrix</h3>",
         _confusion_chart(vs.confusion),
+        "<h3>Calibration: reliability diagram and expected calibration error</h3>",
+        _calibration(cmp),
         "<h3>Per tree level</h3>",
         _levels_chart(m.levels),
         _table(m.levels, ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),

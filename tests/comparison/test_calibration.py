@@ -1,0 +1,78 @@
+"""Calibration: per-item signals against the human majority, reliability bins and ECE, and the compare
+report's reliability diagram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import prelabel
+from prelabel.comparison.calibration import calibration_items, calibration_report, reliability
+
+
+def test_reliability_bins_and_ece() -> None:
+    rel = reliability([0.95, 0.95, 0.55, 0.55], [True, False, True, True], bins=10)
+    assert rel.n == 4 and [b.n for b in rel.bins if b.n] == [2, 2]
+    # |0.5 - 0.95| * 2 + |1.0 - 0.55| * 2, over 4 items
+    assert rel.ece == pytest.approx(0.45)
+
+
+def test_perfectly_calibrated_signal_has_small_ece() -> None:
+    rng = np.random.default_rng(0)
+    s = rng.uniform(size=20000)
+    assert reliability(s, rng.uniform(size=20000) < s).ece < 0.02
+
+
+def test_items_skip_ties_errors_and_items_without_humans() -> None:
+    results = pd.DataFrame(
+        {
+            "item_id": ["1", "2", "3", "4"],
+            "status": ["ok", "ok", "error", "ok"],
+            "label": ["a", "a", None, "b"],
+            "confidence": [0.9, 0.8, None, 0.7],
+        }
+    )
+    humans = pd.DataFrame(
+        {"item_id": ["1", "2", "2"], "annotator": ["x", "x", "y"], "label": ["a", "a", "b"]}
+    )
+    cal = calibration_items(results, humans)
+    assert list(cal.frame["item_id"]) == ["1"]
+    assert cal.skipped == {"humans_tied": 1, "model_error": 1, "no_human_label": 1}
+
+
+def test_report_covers_confidence_and_sample_agreement_per_label() -> None:
+    results = pd.DataFrame(
+        {
+            "item_id": ["1", "2", "3"],
+            "label": ["a", "b", "a"],
+            "confidence": [0.9, 0.6, 0.8],
+            "samples": [["a", "a"], ["b", "a"], ["b", "b"]],
+        }
+    )
+    humans = pd.DataFrame({"item_id": ["1", "2", "3"], "annotator": "x", "label": ["a", "b", "b"]})
+    report = calibration_report(results, humans)
+    assert report is not None and set(report.overall) == {"confidence", "agreement"}
+    assert set(report.per_label["confidence"]) == {"a", "b"}
+    assert report.overall["agreement"].mean_signal == pytest.approx((1 + 0.5 + 0) / 3)
+    assert {row["label"] for row in report.rows()} == {"(all)", "a", "b"}
+
+
+def test_multi_label_answers_are_sets() -> None:
+    results = pd.DataFrame({"item_id": ["1"], "label": [None], "labels": [["b", "a"]], "confidence": [0.9]})
+    humans = pd.DataFrame({"item_id": ["1"], "annotator": ["x"], "label": ["a;b"]})
+    assert calibration_items(results, humans).frame["correct"].tolist() == [True]
+
+
+def test_compare_report_shows_the_reliability_diagram(tmp_path: Path) -> None:
+    results = pd.DataFrame(
+        {"item_id": ["1", "2", "3", "4"], "label": ["a", "b", "a", "b"], "confidence": 0.8}
+    )
+    humans = pd.DataFrame({"item_id": ["1", "2", "3", "4"], "annotator": "x", "label": ["a", "b", "b", "b"]})
+    cmp = prelabel.compare(results, humans)
+    assert cmp.calibration is not None and cmp.calibration.overall["confidence"].ece == pytest.approx(0.05)
+    html = cmp.to_html(tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "reliability diagram and expected calibration error" in html
+    assert html.count("data:image/png;base64") >= 2
