@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from prelabel.errors import EndpointError
 
-__all__ = ["first_leaf", "progress_bar", "run_sync"]
+__all__ = ["first_leaf", "progress_bar", "run_sync", "sync_twin"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -23,6 +25,21 @@ def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(make())
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="prelabel") as pool:
         return pool.submit(lambda: asyncio.run(make())).result()
+
+
+def sync_twin(
+    afunc: Callable[P, Coroutine[Any, Any, T]], name: str, doc: str
+) -> Callable[P, T]:
+    """The blocking twin of an async function: same parameters (for callers and type checkers), run with
+    ``run_sync``, so that its signature is written once."""
+
+    @functools.wraps(afunc)
+    def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(lambda: afunc(*args, **kwargs))
+
+    twin.__name__ = twin.__qualname__ = name
+    twin.__doc__ = doc
+    return twin
 
 
 @contextlib.contextmanager

@@ -72,6 +72,8 @@ def test_three_sigkills_then_a_rerun_labels_every_item_once(tmp_path: Path) -> N
 
     asked = Counter()
     for record in fake.requests:
+        if not record.path.endswith("/chat/completions"):
+            continue
         user = str(record.body["messages"][-1]["content"])
         asked.update(item["id"] for item in items if item["text"] in user)
     assert set(asked) == {item["id"] for item in items}
