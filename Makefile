@@ -1,5 +1,5 @@
-.PHONY: all install lint format typecheck test bench
-all: lint typecheck test
+.PHONY: all install lint format typecheck layers test bench
+all: lint typecheck layers test
 
 install:
 	python -m pip install -e ".[test,local]"
@@ -15,8 +15,13 @@ format:
 typecheck:
 	mypy
 
+layers:
+	lint-imports
+
 test:
 	python -m pytest
 
 bench:
 	python benchmarks/compare.py
+	python benchmarks/startup.py
+	python benchmarks/local_model.py
