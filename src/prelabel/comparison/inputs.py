@@ -24,6 +24,7 @@ __all__ = [
     "as_list",
     "factorize_ids",
     "read_human_labels",
+    "read_json_lines",
     "read_results",
 ]
 
@@ -81,6 +82,11 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
+    return pd.DataFrame.from_records(read_json_lines(path))
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every non-blank line of a JSONL file as a dict; ``InputError`` names the file and line of a bad one."""
     rows: list[dict[str, Any]] = []
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -98,7 +104,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         rows.append(row)
     if not rows:
         raise InputError(f"{path}: model results file is empty")
-    return pd.DataFrame.from_records(rows)
+    return rows
 
 
 def _id_column(frame: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from prelabel.comparison.inputs import read_json_lines
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
@@ -48,23 +49,10 @@ def read_run_info(source: str | Path) -> dict[str, Any] | None:
 def read_label_lines(source: str | Path) -> list[dict[str, Any]]:
     """Every line of ``labels.jsonl`` as a dict, in file order (blank lines skipped)."""
     path = labels_path(source)
-    rows: list[dict[str, Any]] = []
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
-        if not isinstance(row, dict) or "item_id" not in row:
-            raise InputError(f"{path}:{number}: expected a result object with an item_id")
-        rows.append(row)
-    if not rows:
-        raise InputError(f"{path}: no results (the file is empty)")
+    rows = read_json_lines(path)
+    for number, row in enumerate(rows, start=1):
+        if "item_id" not in row:
+            raise InputError(f"{path}: result {number} has no item_id")
     return rows
 
 

@@ -116,6 +116,8 @@ def to_argilla(path: str | Path) -> tuple[rg.Settings, list[rg.Record]]:
         settings, records = to_argilla("argilla.json")   # needs an rg.Argilla client (env or explicit)
         dataset = rg.Dataset(name="prelabels", settings=settings); dataset.create()
         dataset.records.log(records)
+
+    Raises ``InputError`` naming the extra when ``argilla`` is not installed.
     """
     rg = _import_argilla()
     payload = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -6,6 +6,8 @@
     ... except prelabel.InputError as exc:
     ...     print(exc)
     no/such/run: no model results here (expected a RUN_DIR holding labels.jsonl)
+
+Bad input (no results, a changed SOP, an unknown format, an existing output) is one ``InputError``.
 """
 
 from __future__ import annotations
