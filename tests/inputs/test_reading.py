@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import prelabel
-from prelabel import BadItem, Item, read_items
+from prelabel import BadItem, InputError, Item, read_items
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -155,3 +155,22 @@ def test_directory_and_bad_json_file(tmp_path: Path) -> None:
 
 def test_empty_csv_yields_nothing(tmp_path: Path) -> None:
     assert list(read_items(write(tmp_path, "empty.csv", ""))) == []
+
+
+def test_a_table_without_the_id_or_text_column_is_one_clear_error(tmp_path: Path) -> None:
+    csv_path = tmp_path / "items.csv"
+    csv_path.write_text("id,body\n1,late parcel\n", encoding="utf-8")
+    with pytest.raises(
+        InputError, match=r"items.csv: no text column 'text' \(columns: id, body\); .*--text-col"
+    ):
+        read_items(csv_path)
+    (item,) = read_items(csv_path, text_col="body")
+    assert isinstance(item, Item) and item.text == "late parcel"
+    with pytest.raises(InputError, match=r"the DataFrame: no id column 'review_id' \(columns: id, text\)"):
+        read_items(pd.DataFrame({"id": ["1"], "text": ["x"]}), id_col="review_id")
+    images_only = tmp_path / "images.csv"
+    images_only.write_text("id,images\n1,https://example.com/a.png\n", encoding="utf-8")
+    assert len(list(read_items(images_only))) == 1  # images stand in for text
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    assert list(read_items(empty)) == []

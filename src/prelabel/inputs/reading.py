@@ -49,18 +49,31 @@ def read_items(
 ) -> Iterator[Item | BadItem]:
     """Items from a file path (by suffix), a DataFrame or an iterable of dicts/strings/``Item``s.
 
-    Raises ``InputError`` at once for an unusable source (missing file, unknown format); bad rows are yielded
-    as ``BadItem``.
+    Raises ``InputError`` at once for an unusable source (missing file, unknown format, a table without the id
+    or text column); bad rows are yielded as ``BadItem``.
     """
-    rows = _rows(source)
+    rows, columns = _rows(source)
+    if columns is not None:
+        _check_columns(columns, id_col, text_col, source)
     base = Path(source).parent if isinstance(source, str | Path) else None
     return _items(
         rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=base is None
     )
 
 
-def _rows(source: str | Path | Iterable[Any]) -> Iterator[tuple[str, Any]]:
-    """(where, raw row) pairs; ``where`` names the row in messages (``line 3``, ``row 2``)."""
+def _check_columns(columns: list[str], id_col: str, text_col: str, source: Any) -> None:
+    """A table (CSV, Parquet, DataFrame) must have the id column and a text (or ``images``) column."""
+    name = str(source) if isinstance(source, str | Path) else "the DataFrame"
+    have = ", ".join(columns) or "none"
+    if id_col not in columns:
+        raise InputError(f"{name}: no id column '{id_col}' (columns: {have}); name yours with --id-col")
+    if text_col not in columns and "images" not in columns:
+        raise InputError(f"{name}: no text column '{text_col}' (columns: {have}); name yours with --text-col")
+
+
+def _rows(source: str | Path | Iterable[Any]) -> tuple[Iterator[tuple[str, Any]], list[str] | None]:
+    """(where, raw row) pairs — ``where`` names the row in messages (``line 3``, ``row 2``) — and the column
+    names when the source is a table."""
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.exists():
@@ -69,19 +82,20 @@ def _rows(source: str | Path | Iterable[Any]) -> Iterator[tuple[str, Any]]:
             raise InputError(f"{path}: is a directory, expected an items file ({', '.join(_SUFFIXES)})")
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".ndjson"):
-            return _jsonl_rows(path)
+            return _jsonl_rows(path), None
         if suffix == ".json":
-            return _json_rows(path)
+            return _json_rows(path), None
         if suffix in (".csv", ".tsv"):
             return _csv_rows(path, "\t" if suffix == ".tsv" else ",")
         if suffix in (".parquet", ".pq"):
-            return _frame_rows(_read_parquet(path))
+            frame = _read_parquet(path)
+            return _frame_rows(frame), [str(c) for c in frame.columns]
         raise InputError(f"{path}: unknown items format '{suffix}'; use one of {', '.join(_SUFFIXES)}")
     if hasattr(source, "to_dict") and hasattr(source, "columns"):
-        return _frame_rows(source)
+        return _frame_rows(source), [str(c) for c in source.columns]
     if isinstance(source, Mapping):
         raise InputError("items must be a list of items, not a single mapping")
-    return ((f"row {i + 1}", row) for i, row in enumerate(source))
+    return ((f"row {i + 1}", row) for i, row in enumerate(source)), None
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
@@ -111,7 +125,7 @@ def _json_rows(path: Path) -> Iterator[tuple[str, Any]]:
     return ((f"item {i + 1}", row) for i, row in enumerate(data))
 
 
-def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[str, Any]]:
+def _csv_rows(path: Path, delimiter: str) -> tuple[Iterator[tuple[str, Any]], list[str] | None]:
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
         reader = csv.reader(handle, delimiter=delimiter)
@@ -120,7 +134,7 @@ def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[str, Any]]:
         raise InputError(f"{path}: cannot read CSV: {exc}") from None
     if header is None:
         handle.close()
-        return iter(())
+        return iter(()), None  # an empty file: no items, no columns to check
     header = [h.strip() for h in header]
 
     def rows() -> Iterator[tuple[str, Any]]:
@@ -144,7 +158,7 @@ def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[str, Any]]:
                     continue
                 yield where, {k: (v if v.strip() else None) for k, v in zip(header, values, strict=True)}
 
-    return rows()
+    return rows(), header
 
 
 def _read_parquet(path: Path) -> Any:
