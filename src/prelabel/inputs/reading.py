@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,9 +52,7 @@ def read_items(
     Raises ``InputError`` at once for an unusable source (missing file, unknown format, a table without the id
     or text column); bad rows are yielded as ``BadItem``.
     """
-    rows, columns = _rows(source)
-    if columns is not None:
-        _check_columns(columns, id_col, text_col, source)
+    rows = _rows(source, lambda columns: _check_columns(columns, id_col, text_col, source))
     base = Path(source).parent if isinstance(source, str | Path) else None
     return _items(
         rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=base is None
@@ -71,9 +69,11 @@ def _check_columns(columns: list[str], id_col: str, text_col: str, source: Any) 
         raise InputError(f"{name}: no text column '{text_col}' (columns: {have}); name yours with --text-col")
 
 
-def _rows(source: str | Path | Iterable[Any]) -> tuple[Iterator[tuple[str, Any]], list[str] | None]:
-    """(where, raw row) pairs — ``where`` names the row in messages (``line 3``, ``row 2``) — and the column
-    names when the source is a table."""
+def _rows(
+    source: str | Path | Iterable[Any], check: Callable[[list[str]], None]
+) -> Iterator[tuple[str, Any]]:
+    """(where, raw row) pairs; ``where`` names the row in messages (``line 3``, ``row 2``). A table's column
+    names go to ``check`` first."""
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.exists():
@@ -82,20 +82,22 @@ def _rows(source: str | Path | Iterable[Any]) -> tuple[Iterator[tuple[str, Any]]
             raise InputError(f"{path}: is a directory, expected an items file ({', '.join(_SUFFIXES)})")
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".ndjson"):
-            return _jsonl_rows(path), None
+            return _jsonl_rows(path)
         if suffix == ".json":
-            return _json_rows(path), None
+            return _json_rows(path)
         if suffix in (".csv", ".tsv"):
-            return _csv_rows(path, "\t" if suffix == ".tsv" else ",")
+            return _csv_rows(path, "\t" if suffix == ".tsv" else ",", check)
         if suffix in (".parquet", ".pq"):
             frame = _read_parquet(path)
-            return _frame_rows(frame), [str(c) for c in frame.columns]
+            check([str(c) for c in frame.columns])
+            return _frame_rows(frame)
         raise InputError(f"{path}: unknown items format '{suffix}'; use one of {', '.join(_SUFFIXES)}")
     if hasattr(source, "to_dict") and hasattr(source, "columns"):
-        return _frame_rows(source), [str(c) for c in source.columns]
+        check([str(c) for c in source.columns])
+        return _frame_rows(source)
     if isinstance(source, Mapping):
         raise InputError("items must be a list of items, not a single mapping")
-    return ((f"row {i + 1}", row) for i, row in enumerate(source)), None
+    return ((f"row {i + 1}", row) for i, row in enumerate(source))
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
@@ -125,7 +127,9 @@ def _json_rows(path: Path) -> Iterator[tuple[str, Any]]:
     return ((f"item {i + 1}", row) for i, row in enumerate(data))
 
 
-def _csv_rows(path: Path, delimiter: str) -> tuple[Iterator[tuple[str, Any]], list[str] | None]:
+def _csv_rows(
+    path: Path, delimiter: str, check: Callable[[list[str]], None] | None = None
+) -> Iterator[tuple[str, Any]]:
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
         reader = csv.reader(handle, delimiter=delimiter)
@@ -134,8 +138,14 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[Iterator[tuple[str, Any]], li
         raise InputError(f"{path}: cannot read CSV: {exc}") from None
     if header is None:
         handle.close()
-        return iter(()), None  # an empty file: no items, no columns to check
+        return iter(())  # an empty file: no items, no columns to check
     header = [h.strip() for h in header]
+    if check is not None:
+        try:
+            check(header)
+        except InputError:
+            handle.close()
+            raise
 
     def rows() -> Iterator[tuple[str, Any]]:
         with handle:
@@ -158,7 +168,7 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[Iterator[tuple[str, Any]], li
                     continue
                 yield where, {k: (v if v.strip() else None) for k, v in zip(header, values, strict=True)}
 
-    return rows(), header
+    return rows()
 
 
 def _read_parquet(path: Path) -> Any:
