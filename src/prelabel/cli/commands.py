@@ -2,6 +2,7 @@
 
 from prelabel.cli import (
     authoring_commands,
+    batch_commands,
     compare_commands,
     demo_command,
     export_commands,
@@ -11,6 +12,7 @@ from prelabel.cli import (
 
 __all__ = [
     "authoring_commands",
+    "batch_commands",
     "compare_commands",
     "demo_command",
     "export_commands",

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 import prelabel
+from prelabel.cli import batch_commands
 from prelabel.cli.app import app
 from prelabel.cli.options import BaseUrlOpt, LangOpt, ModelOpt, SopArg, TemplateOpt
 
@@ -53,6 +54,10 @@ def run(
     no_retry_errors: Annotated[
         bool, typer.Option("--no-retry-errors", help="On a rerun, keep error items as they are.")
     ] = False,
+    batch_api: Annotated[
+        bool,
+        typer.Option("--batch-api", help="Use the OpenAI Batch API (half price; see `prelabel batch`)."),
+    ] = False,
 ) -> None:
     """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json.
 
@@ -71,6 +76,11 @@ def run(
         typer.echo(f"note: {guess.note}; nothing was sent")
         return
     _note_smoke_model(options)
+    if batch_api:
+        flags = {"restart": restart, "retry_errors": not no_retry_errors}
+        done = prelabel.submit_batch(sop, items, out, options, **flags)
+        typer.echo(batch_commands.submitted_line(done))
+        return
     summary = prelabel.run(
         sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
     )

@@ -180,6 +180,24 @@ class Labeler:
             return self._error(item.id, stats, started, kind, message)
         return self._answer(item.id, stats, started, answer)
 
+    def result_of(self, item_id: str, completion: Any) -> LabelResult:
+        """The result for a chat completion answered elsewhere (a Batch API output line), validated as an
+        online answer is; an invalid answer is an ``invalid_output`` error record (no re-asks here)."""
+        started = time.perf_counter()
+        stats = CallStats(requests=1)
+        stats.on_response(completion)
+        try:
+            answer = self.caller.parse(completion)
+        except Exception as exc:
+            kind, message = explain(exc, stats)
+            kind = "invalid_output" if kind == "error" else kind  # what instructor's re-ask loop would say
+            return self._error(item_id, stats, started, kind, message)
+        return self._answer(item_id, stats, started, answer)
+
+    def error_result(self, item_id: str | None, kind: str, message: str) -> LabelResult:
+        """An error record of this labeler for an item that got no answer (no request counted)."""
+        return self._error(item_id, CallStats(), time.perf_counter(), kind, message)
+
     def label(self, item: ItemLike) -> LabelResult:
         """Label one item (sync facade over ``alabel``; works inside a running event loop too)."""
         return run_sync(lambda: self._closing(self.alabel(item)))

@@ -12,7 +12,7 @@ Schema changes are numbered migrations (``PRAGMA user_version``), applied in ord
     >>> import tempfile
     >>> with Ledger.open(tempfile.mkdtemp(), {"model": "m"}) as ledger:
     ...     ledger.schema_version
-    2
+    3
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,7 +36,7 @@ from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.result import LabelResult
 
-__all__ = ["DB_FILE", "LOCK_FILE", "Ledger", "LedgerRow", "input_hash", "remove_run_files"]
+__all__ = ["DB_FILE", "LOCK_FILE", "BatchRecord", "Ledger", "LedgerRow", "input_hash", "remove_run_files"]
 
 DB_FILE = "run.db"
 LOCK_FILE = ".lock"
@@ -67,6 +68,15 @@ MIGRATIONS: tuple[str, ...] = (
         positions TEXT NOT NULL
     );
     """,
+    """
+    ALTER TABLE batches ADD COLUMN entries TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE batches ADD COLUMN job TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE batches ADD COLUMN request_counts TEXT;
+    ALTER TABLE batches ADD COLUMN output_file_id TEXT;
+    ALTER TABLE batches ADD COLUMN error_file_id TEXT;
+    ALTER TABLE batches ADD COLUMN usage TEXT;
+    ALTER TABLE batches ADD COLUMN collected_at TEXT;
+    """,
 )
 
 
@@ -90,6 +100,32 @@ class LedgerRow:
         self.status = status
 
 
+@dataclass(frozen=True)
+class BatchRecord:
+    """One Batch API batch of a run: the positions it carries (with item ids and input hashes) and its state.
+
+    ``job`` records how it was made (SOP and items sources, options without the key) so that it can be
+    collected from the run directory alone.
+    """
+
+    batch_id: str
+    input_file_id: str | None
+    status: str
+    created_at: str
+    positions: list[int]
+    entries: list[tuple[str | None, str]]
+    job: dict[str, Any]
+    request_counts: dict[str, int] | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    usage: dict[str, int] | None = None
+    collected_at: str | None = None
+
+
+_BATCH_COLUMNS = tuple(f.name for f in fields(BatchRecord))
+_BATCH_JSON = frozenset({"positions", "entries", "job", "request_counts", "usage"})
+
+
 class Ledger:
     """``RUN_DIR/run.db``, from ``Ledger.open(run_dir, binding)`` (a context manager holding the lock)."""
 
@@ -101,8 +137,9 @@ class Ledger:
     # ---------------------------------------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, run_dir: str | Path, binding: dict[str, Any]) -> Ledger:
-        """Open (or create) the ledger of ``run_dir``, take its lock and check its binding.
+    def open(cls, run_dir: str | Path, binding: dict[str, Any] | None) -> Ledger:
+        """Open (or create) the ledger of ``run_dir``, take its lock and check its binding (``None``: read
+        it as it is, e.g. to poll a batch).
 
         Raises ``InputError`` when the directory cannot be written, another process holds it, or the ledger
         was made for another SOP, model, template or prompt options.
@@ -146,8 +183,10 @@ class Ledger:
             db.execute(f"PRAGMA user_version = {number}")
             db.execute("COMMIT")
 
-    def _bind(self, binding: dict[str, Any]) -> None:
+    def _bind(self, binding: dict[str, Any] | None) -> None:
         stored = self._meta("binding")
+        if binding is None:
+            return
         if stored is None:
             self._set_meta("binding", json.dumps(binding, sort_keys=True))
             return
@@ -179,6 +218,14 @@ class Ledger:
             "SELECT item_id, input_hash, status FROM items WHERE position = ?", (position,)
         ).fetchone()
         return None if found is None else LedgerRow(found[0], found[1], found[2])
+
+    def is_finished(self, position: int, digest: str, retry_errors: bool = True) -> bool:
+        """True when ``position`` holds a result for this input that a rerun keeps (an error only when
+        ``retry_errors`` is off)."""
+        known = self.row(position)
+        if known is None or known.input_hash != digest:
+            return False
+        return known.status != "error" or not retry_errors
 
     def record(self, position: int, digest: str, result: LabelResult) -> None:
         """Store one result and commit it (autocommit: durable as soon as this returns)."""
@@ -233,6 +280,44 @@ class Ledger:
         os.replace(partial, path)
         return n
 
+    def forget_errors(self, error_types: Iterable[str]) -> int:
+        """Delete the error rows of these types (so a resumed run sends their items again); how many."""
+        kinds = sorted(set(error_types))
+        marks = ", ".join("?" * len(kinds))
+        sql = f"DELETE FROM items WHERE status = 'error' AND error_type IN ({marks})"
+        return self._db.execute(sql, kinds).rowcount if kinds else 0
+
+    # ---------------------------------------------------------------------------------------------- batches
+
+    def add_batch(self, batch: BatchRecord) -> None:
+        """Record a Batch API batch as soon as it is created (committed at once)."""
+        values = [_to_column(name, getattr(batch, name)) for name in _BATCH_COLUMNS]
+        marks = ", ".join("?" * len(values))
+        self._db.execute(f"INSERT INTO batches ({', '.join(_BATCH_COLUMNS)}) VALUES ({marks})", values)
+
+    def batches(self, *, collected: bool | None = None) -> list[BatchRecord]:
+        """The run's batches, oldest first (``collected=False``: only those not collected yet)."""
+        where = "" if collected is None else f"WHERE collected_at IS {'NOT ' if collected else ''}NULL"
+        rows = self._db.execute(f"SELECT {', '.join(_BATCH_COLUMNS)} FROM batches {where} ORDER BY rowid")
+        return [_batch_record(row) for row in rows]
+
+    def update_batch(self, batch_id: str, **changes: Any) -> None:
+        """Change fields of a batch (``status``, ``request_counts``, ``collected_at``, ...)."""
+        unknown = set(changes) - set(_BATCH_COLUMNS[2:])
+        if unknown:
+            raise ValueError(f"not batch fields: {', '.join(sorted(unknown))}")
+        sets = ", ".join(f"{name} = ?" for name in changes)
+        values = [_to_column(name, value) for name, value in changes.items()]
+        self._db.execute(f"UPDATE batches SET {sets} WHERE batch_id = ?", [*values, batch_id])
+
+    def batch_usage(self) -> dict[str, int]:
+        """Tokens of every collected batch line (billed at the Batch price), summed."""
+        total = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
+        for (usage,) in self._db.execute("SELECT usage FROM batches WHERE usage IS NOT NULL"):
+            for key, value in json.loads(usage).items():
+                total[key] = total.get(key, 0) + int(value)
+        return total
+
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when sound)."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
@@ -257,6 +342,19 @@ class Ledger:
 
 _FRESH = "to start fresh, rerun with --restart (deletes this run's results) or choose another -o directory"
 RUN_FILES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", "labels.jsonl", "run.json", "labels.jsonl.partial")
+
+
+def _to_column(name: str, value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if name in _BATCH_JSON and value is not None else value
+
+
+def _batch_record(row: tuple[Any, ...]) -> BatchRecord:
+    values = {
+        name: json.loads(value) if name in _BATCH_JSON and value is not None else value
+        for name, value in zip(_BATCH_COLUMNS, row, strict=True)
+    }
+    values["entries"] = [tuple(entry) for entry in values["entries"]]
+    return BatchRecord(**values)
 
 
 def remove_run_files(run_dir: str | Path) -> None:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from prelabel._aio import run_sync
 from prelabel._jsonio import write_json
 from prelabel._version import __version__
-from prelabel.errors import ItemError
+from prelabel.errors import InputError, ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler, read_entries
@@ -44,7 +44,7 @@ from prelabel.prompt.rendering import render_prompt
 from prelabel.prompt.schema import response_model
 from prelabel.sop.spec import SOP, load_sop
 
-__all__ = ["Estimate", "RunSummary", "arun", "estimate", "run"]
+__all__ = ["Estimate", "RunSummary", "arun", "estimate", "refuse_open_batches", "run", "run_binding"]
 
 RUN_FILE = "run.json"
 #: Completion tokens assumed per item by dry runs (a short rationale plus the JSON answer).
@@ -177,16 +177,10 @@ async def arun(
     out = Path(out_dir)
     if restart:
         remove_run_files(out)
-    binding = {
-        "sop_id": sop_obj.id,
-        "sop_sha256": sop_obj.sha256,
-        "model": labeler.model,
-        "template": opts.template,
-        "rationale_language": labeler.language,
-        "prompt_hash": labeler.prompt_hash,
-    }
     started_at, started = _now(), time.perf_counter()
-    with Ledger.open(out, binding) as ledger:  # refuses another SOP/model/template, a locked or read-only dir
+    # refuses another SOP/model/template, a locked or read-only dir
+    with Ledger.open(out, run_binding(labeler)) as ledger:
+        refuse_open_batches(ledger)
         extra = sink(out) if sink is not None else None
         shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
         session = {"labeled": 0, "resumed": 0}
@@ -197,13 +191,11 @@ async def arun(
             for position, entry in enumerate(entries):
                 read["count"] = position + 1
                 digest = input_hash(entry)
-                known = ledger.row(position)
-                if known is not None and known.input_hash == digest:
-                    if known.status != "error" or not retry_errors:
-                        session["resumed"] += 1
-                        if shown is not None:
-                            shown.resumed()
-                        continue
+                if ledger.is_finished(position, digest, retry_errors):
+                    session["resumed"] += 1
+                    if shown is not None:
+                        shown.resumed()
+                    continue
                 digests[position] = digest
                 yield position, entry
 
@@ -231,7 +223,7 @@ async def arun(
                 counts=totals["counts"],
                 errors_by_type=totals["errors_by_type"],
                 usage=usage,
-                cost_usd=labeler.prices.cost(labeler.model, usage),
+                cost_usd=labeler.prices.cost(labeler.model, usage, batch_usage=Usage(**ledger.batch_usage())),
                 concurrency=opts.concurrency,
                 max_items=opts.max_items,
                 labeled_now=session["labeled"],
@@ -262,6 +254,28 @@ async def arun(
             await labeler.aclose()
         ledger.truncate(read["count"])  # the input got shorter since the last run: forget the tail
         return finish("completed")
+
+
+def run_binding(labeler: Labeler) -> dict[str, Any]:
+    """What a run directory's ledger is bound to: SOP, model, template, rationale language, prompt hash."""
+    return {
+        "sop_id": labeler.sop.id,
+        "sop_sha256": labeler.sop.sha256,
+        "model": labeler.model,
+        "template": labeler.template,
+        "rationale_language": labeler.language,
+        "prompt_hash": labeler.prompt_hash,
+    }
+
+
+def refuse_open_batches(ledger: Ledger) -> None:
+    """Raise ``InputError`` while a Batch API batch of the run is not collected (its items would go twice)."""
+    waiting = ledger.batches(collected=False)
+    if waiting:
+        raise InputError(
+            f"{ledger.run_dir} has a Batch API batch not collected yet ({waiting[0].batch_id}); run "
+            f"`prelabel batch collect {ledger.run_dir}` first (or --restart to drop it)"
+        )
 
 
 def run(

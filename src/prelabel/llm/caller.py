@@ -111,6 +111,7 @@ class ModelCaller:
         self._local_client: Any = None
         self._instructors: dict[int, Any] = {}
         self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
+        self._prepared: dict[type[BaseModel], Any] = {}
 
     async def ask(
         self,
@@ -122,12 +123,7 @@ class ModelCaller:
         """The validated answer to ``messages``, an instance of ``response_model`` (default: the caller's
         ``answer_model``); raises on failure (see ``explain``)."""
         response_model = response_model or self.answer_model
-        kwargs: dict[str, Any] = {"model": self.endpoint.model}
-        reasoning = bool(_NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]))
-        if self.temperature is not None and not reasoning:
-            kwargs["temperature"] = self.temperature
-        if self.max_tokens is not None:  # reasoning models take only max_completion_tokens
-            kwargs["max_completion_tokens" if reasoning else "max_tokens"] = self.max_tokens
+        kwargs = self._call_kwargs()
         hooks = Hooks()
         hooks.on("completion:response", stats.on_response)
         token, schema_token = _STATS.set(stats), _SCHEMA.set(self._schema(response_model))
@@ -142,6 +138,44 @@ class ModelCaller:
         finally:
             _STATS.reset(token)
             _SCHEMA.reset(schema_token)
+        return answer
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        """Model, temperature and output bound of every request (reasoning models: no temperature)."""
+        kwargs: dict[str, Any] = {"model": self.endpoint.model}
+        reasoning = bool(_NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]))
+        if self.temperature is not None and not reasoning:
+            kwargs["temperature"] = self.temperature
+        if self.max_tokens is not None:  # reasoning models take only max_completion_tokens
+            kwargs["max_completion_tokens" if reasoning else "max_tokens"] = self.max_tokens
+        return kwargs
+
+    def request_body(
+        self, messages: list[dict[str, Any]], response_model: type[BaseModel] | None = None
+    ) -> dict[str, Any]:
+        """The chat-completions request body ``ask`` sends first for ``messages`` (a Batch API line's body),
+        prepared by instructor's own request handler for this mode."""
+        from instructor.processing.response import handle_response_model
+
+        response_model = response_model or self.answer_model
+        prepared, body = handle_response_model(
+            response_model, self.mode, messages=messages, **self._call_kwargs()
+        )
+        self._prepared.setdefault(response_model, prepared)
+        return _with_schema(body, self._schema(response_model))
+
+    def parse(self, completion: Any, response_model: type[BaseModel] | None = None) -> BaseModel:
+        """Validate a chat completion obtained elsewhere (a Batch API output line) as ``ask`` validates an
+        answer, without re-asks; raises what instructor raises (see ``explain``)."""
+        from instructor.processing.response import process_response
+
+        response_model = response_model or self.answer_model
+        if response_model not in self._prepared:  # instructor's model preparation, once per answer model
+            self.request_body([], response_model)
+        prepared = self._prepared[response_model]
+        answer: BaseModel = process_response(
+            completion, response_model=prepared, stream=False, strict=True, mode=self.mode
+        )
         return answer
 
     def _schema(self, response_model: type[BaseModel]) -> dict[str, Any] | None:
@@ -211,12 +245,17 @@ class ModelCaller:
             return completion
 
         async def send(**kwargs: Any) -> Any:
-            schema = _SCHEMA.get(None)
-            if schema is not None and kwargs.get("response_format") == {"type": "json_object"}:
-                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            kwargs = _with_schema(kwargs, _SCHEMA.get(None))
             return await call_with_retries(lambda: once(kwargs), self.retry, where=where)
 
         return send
+
+
+def _with_schema(kwargs: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
+    """``kwargs`` with the answer schema inside a plain ``json_object`` response format (llama.cpp)."""
+    if schema is not None and kwargs.get("response_format") == {"type": "json_object"}:
+        kwargs["response_format"] = {"type": "json_object", "schema": schema}
+    return kwargs
 
 
 def _validation_message(exc: ValidationError) -> str:

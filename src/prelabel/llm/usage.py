@@ -14,6 +14,9 @@ An unknown model has no price: its cost is ``None``, never an error. Dry runs co
     0.15
     >>> table.cost("some-unknown-model", Usage(prompt_tokens=10)) is None
     True
+    >>> round(table.cost("gpt-4o-mini", Usage(prompt_tokens=2_000_000),
+    ...                  batch_usage=Usage(prompt_tokens=1_000_000)), 4)  # half of it at the Batch price
+    0.225
 """
 
 from __future__ import annotations
@@ -31,7 +34,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from prelabel.errors import InputError
 from prelabel.llm.endpoints import is_local_model
 
-__all__ = ["DEFAULT_PRICES", "Price", "PriceTable", "Usage", "count_tokens", "usage_from_completion"]
+__all__ = [
+    "BATCH_DISCOUNT",
+    "DEFAULT_PRICES",
+    "Price",
+    "PriceTable",
+    "Usage",
+    "count_tokens",
+    "usage_from_completion",
+]
 
 
 class Usage(BaseModel):
@@ -98,6 +109,9 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gpt-3.5-turbo": _p(0.50, None, 1.50),
 }
 
+#: Batch API requests cost this fraction of the price (OpenAI bills them at half price).
+BATCH_DISCOUNT = 0.5
+
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 
 
@@ -105,9 +119,14 @@ class PriceTable:
     """Prices by model name: the built-in defaults, updated with ``prices``."""
 
     def __init__(
-        self, prices: Mapping[str, Price | Mapping[str, Any]] | None = None, *, defaults: bool = True
+        self,
+        prices: Mapping[str, Price | Mapping[str, Any]] | None = None,
+        *,
+        defaults: bool = True,
+        batch_discount: float = BATCH_DISCOUNT,
     ):
         self.prices: dict[str, Price] = dict(DEFAULT_PRICES) if defaults else {}
+        self.batch_discount = batch_discount
         for name, price in (prices or {}).items():
             self.prices[str(name)] = price if isinstance(price, Price) else Price.model_validate(price)
 
@@ -154,10 +173,19 @@ class PriceTable:
                 return self.prices[undated]
         return None
 
-    def cost(self, model: str, usage: Usage) -> float | None:
-        """Cost in USD of ``usage`` on ``model``, or ``None`` when the model has no known price."""
+    def cost(self, model: str, usage: Usage, *, batch_usage: Usage | None = None) -> float | None:
+        """Cost in USD of ``usage`` on ``model``, or ``None`` when the model has no known price.
+
+        ``batch_usage`` is the part of ``usage`` sent through the Batch API, billed at ``batch_discount``
+        times the price.
+        """
         price = self.price_for(model)
-        return None if price is None else round(price.cost(usage), 8)
+        if price is None:
+            return None
+        if batch_usage is None:
+            return round(price.cost(usage), 8)
+        online = Usage(**{k: max(v - getattr(batch_usage, k), 0) for k, v in usage.model_dump().items()})
+        return round(price.cost(online) + self.batch_discount * price.cost(batch_usage), 8)
 
 
 def usage_from_completion(completion: Any) -> Usage:

@@ -29,6 +29,7 @@ from typing import Any
 import httpx2
 
 from prelabel.testing._replies import Reply, RequestRecord, dump, first_choice
+from prelabel.testing.fake_batch import FakeBatchAPI
 
 __all__ = ["FakeModel", "FakeServer", "Reply", "RequestRecord"]
 
@@ -55,6 +56,8 @@ class FakeModel:
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._counter = 0
+        self.batch_api = FakeBatchAPI(self)
+        """The fake Files and Batches endpoints (``prelabel.testing.fake_batch``)."""
 
     def next_reply(self, record: RequestRecord) -> Reply:
         """Log ``record`` and choose its reply."""
@@ -65,9 +68,12 @@ class FakeModel:
         return self.default(record) if callable(self.default) else self.default
 
     def respond(
-        self, path: str, headers: dict[str, str], body: bytes
+        self, path: str, headers: dict[str, str], body: bytes, method: str = "POST"
     ) -> tuple[Reply, int, dict[str, str], bytes]:
         """The reply, status, headers and body for one request (shared by transport and server)."""
+        if self.batch_api.handles(path):
+            status, out_headers, payload = self.batch_api.respond(method, path, headers, body)
+            return Reply("batch_api", status=status), status, out_headers, payload
         try:
             data = json.loads(body or b"{}")
         except ValueError:
@@ -137,7 +143,9 @@ class FakeModel:
 
     def _handler(self, request: httpx2.Request) -> tuple[Reply, httpx2.Response | None]:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        reply, status, out_headers, body = self.respond(request.url.path, headers, request.content)
+        reply, status, out_headers, body = self.respond(
+            request.url.path, headers, request.read(), request.method
+        )
         if reply.kind == "timeout":
             raise httpx2.ReadTimeout("fake timeout", request=request)
         if reply.kind == "disconnect":
@@ -207,11 +215,11 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:
+            def do_POST(self, method: str = "POST") -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                reply, status, out_headers, payload = fake.respond(self.path, headers, body)
+                reply, status, out_headers, payload = fake.respond(self.path, headers, body, method)
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.kind in ("timeout", "disconnect"):
@@ -225,6 +233,9 @@ class FakeServer:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:
+                if fake.batch_api.handles(self.path):
+                    self.do_POST("GET")
+                    return
                 payload = dump({"object": "list", "data": [{"id": fake.model, "object": "model"}]})
                 self.send_response(200)
                 self.send_header("content-type", "application/json")

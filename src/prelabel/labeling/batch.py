@@ -1,0 +1,455 @@
+"""Batch API runs: a run's pending items through the OpenAI Batch API (half price), then into the same ledger.
+
+``submit_batch`` writes ``RUN_DIR/batch/requests-NNN.jsonl`` — one line per item the ledger has not
+finished, ``custom_id`` = the item's input position (unique, and the ledger's row key), ``body`` = exactly
+the chat-completions request the online path sends first for that item (built by instructor's request
+handler for the endpoint's mode) — uploads it, creates the batch and records its id in the ledger (batches
+of at most 50,000 requests). ``batch_status`` polls. ``collect_batch`` downloads the output and error files,
+validates each answer as an online answer is validated (an invalid one is an ``invalid_output`` record),
+records usage (billed at the Batch price), and records lines that failed, expired or are missing from the
+output as ``batch_failed`` / ``batch_expired`` / ``batch_missing`` error records; with ``fallback`` (the
+default) those items are then sent online by the resumable runner (``arun``), which also writes
+``labels.jsonl`` and ``run.json``. Each item has one ledger row, so no item gets two results, and
+collecting again changes nothing. The same refusals as online runs apply (binding, lock), and while a
+batch is not collected, online runs on the directory are refused (its items would be sent twice).
+
+    >>> import tempfile
+    >>> from prelabel import bundled_sop_path
+    >>> from prelabel.testing import FakeModel
+    >>> client, out = FakeModel().async_client(), tempfile.mkdtemp()
+    >>> items = [{"id": "a", "text": "late parcel"}, {"id": "b", "text": "broken mug"}]
+    >>> submit_batch(bundled_sop_path("customer_feedback_intent"), items, out, client=client).requests
+    2
+    >>> collect_batch(out, items=items, client=client).summary.counts["ok"]
+    2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from prelabel._aio import run_sync
+from prelabel.errors import InputError, ItemError
+from prelabel.inputs.reading import BadItem
+from prelabel.labeling.batch_lines import BATCH_FAILURES, RequestFile, read_lines, result_of_line
+from prelabel.labeling.labeler import Labeler, read_entries
+from prelabel.labeling.ledger import DB_FILE, BatchRecord, Ledger, input_hash, remove_run_files
+from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.result import LabelResult
+from prelabel.labeling.runner import RunSummary, _load, _now, arun, refuse_open_batches, run_binding
+from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, BatchAPI, BatchState
+from prelabel.llm.clients import make_client
+from prelabel.llm.endpoints import Endpoint
+from prelabel.llm.retry import RetryPolicy
+from prelabel.llm.usage import PriceTable, Usage
+from prelabel.prompt.rendering import render_prompt
+from prelabel.sop.spec import SOP
+
+__all__ = [
+    "BatchCollection",
+    "BatchProgress",
+    "BatchStatus",
+    "BatchSubmission",
+    "abatch_status",
+    "acollect_batch",
+    "asubmit_batch",
+    "batch_status",
+    "collect_batch",
+    "submit_batch",
+]
+
+BATCH_DIR = "batch"
+
+
+class BatchSubmission(BaseModel):
+    """What ``submit_batch`` did: batches created, request lines sent, items finished or recorded at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_dir: str
+    batch_ids: list[str]
+    requests: int
+    request_files: list[str]
+    finished: int = 0
+    """Items already finished in the ledger, not submitted."""
+    recorded: int = 0
+    """Unusable items recorded as error records at once (as an online run records them)."""
+
+
+class BatchProgress(BaseModel):
+    """One batch as last seen: server status, request counts, and whether it was collected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: str
+    status: str
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    collected: bool = False
+    errors: list[str] = []
+
+
+class BatchStatus(BaseModel):
+    """The batches of a run directory (``batch_status``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_dir: str
+    batches: list[BatchProgress]
+
+    @property
+    def ready(self) -> bool:
+        """True when every batch has finished (completed, expired, cancelled or failed) or was collected."""
+        return all(b.collected or BatchState(b.batch_id, b.status).finished for b in self.batches)
+
+
+class BatchCollection(BaseModel):
+    """What ``collect_batch`` did, and the run summary written to ``run.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batches: list[BatchProgress]
+    answered: int
+    """Batch lines with an answer, recorded (valid or ``invalid_output``)."""
+    failed: int
+    """Batch lines that failed, expired or were missing from the output."""
+    sent_online: int
+    """Items sent online by the fallback."""
+    summary: RunSummary
+
+
+# ------------------------------------------------------------------------------------------------ submit
+
+
+async def asubmit_batch(
+    sop: SOP | str | Path,
+    items: str | Path | Iterable[Any],
+    out_dir: str | Path,
+    options: LabelOptions | None = None,
+    *,
+    client: Any = None,
+    restart: bool = False,
+    retry_errors: bool = True,
+    **changes: Any,
+) -> BatchSubmission:
+    """Submit the items of ``out_dir`` not finished yet as Batch API requests (async ``submit_batch``)."""
+    opts = LabelOptions.build(options, changes)
+    sop_obj, sop_path = _load(sop)
+    entries, _ = read_entries(items, opts)
+    labeler = Labeler(sop_obj, opts, client=client)
+    if labeler.endpoint.is_local:
+        raise InputError("the Batch API needs an OpenAI(-compatible) server; the embedded model has none")
+    out = Path(out_dir)
+    if restart:
+        remove_run_files(out)
+    job = _job(labeler, opts, sop_path, items, retry_errors)
+    done = BatchSubmission(run_dir=str(out), batch_ids=[], requests=0, request_files=[])
+    with Ledger.open(out, run_binding(labeler)) as ledger:
+        refuse_open_batches(ledger)
+        (out / BATCH_DIR).mkdir(exist_ok=True)
+        number = len(ledger.batches())
+        async with _batch_api(client, labeler.endpoint, opts.retry) as api:
+
+            async def send(requests: RequestFile) -> None:
+                nonlocal number
+                number += 1
+                path = requests.save(out / BATCH_DIR / f"requests-{number:03d}.jsonl")
+                state = await api.submit(requests.content(), path.name, {"prelabel_run": out.name[:64]})
+                ledger.add_batch(
+                    BatchRecord(
+                        batch_id=state.batch_id,
+                        input_file_id=state.input_file_id,
+                        status=state.status,
+                        created_at=_now(),
+                        positions=requests.positions,
+                        entries=requests.entries,
+                        job=job,
+                    )
+                )
+                done.batch_ids.append(state.batch_id)
+                done.request_files.append(str(path))
+                done.requests += len(requests.positions)
+
+            requests = RequestFile()
+            for position, entry in enumerate(entries):
+                digest = input_hash(entry)
+                if ledger.is_finished(position, digest, retry_errors):
+                    done.finished += 1
+                    continue
+                body = _request_body(labeler, entry)
+                if isinstance(body, LabelResult):  # an unusable item: recorded as online runs record it
+                    ledger.record(position, digest, body)
+                    done.recorded += 1
+                    continue
+                request = {"custom_id": str(position), "method": "POST", "url": BATCH_ENDPOINT, "body": body}
+                line = json.dumps(request, ensure_ascii=False).encode("utf-8")
+                if requests.positions and not requests.fits(line, MAX_BATCH_REQUESTS, MAX_BATCH_BYTES):
+                    await send(requests)
+                    requests = RequestFile()
+                requests.add(position, getattr(entry, "id", None), digest, line)
+            if requests.positions:
+                await send(requests)
+    return done
+
+
+def _request_body(labeler: Labeler, entry: Any) -> dict[str, Any] | LabelResult:
+    """The request body for an item, or the error record of an unusable one (no request made)."""
+    if isinstance(entry, BadItem):
+        return labeler.error_result(entry.item_id, "invalid_item", entry.reason)
+    try:
+        prompt = render_prompt(labeler.sop, entry, labeler.template, labeler.language)
+    except ItemError as exc:  # e.g. an unreadable image
+        return labeler.error_result(exc.item_id or entry.id, "invalid_item", str(exc))
+    return labeler.caller.request_body(prompt.messages)
+
+
+def _job(
+    labeler: Labeler, opts: LabelOptions, sop_path: str | None, items: Any, retry_errors: bool
+) -> dict[str, Any]:
+    """How the batch was made, so that it can be collected from RUN_DIR alone (never the API key)."""
+    options = opts.model_dump(mode="json", exclude={"api_key", "retry", "prices"})
+    options.update(model=labeler.model, base_url=labeler.endpoint.base_url)
+    price = opts.prices.price_for(labeler.model) if opts.prices is not None else None
+    return {
+        "sop": None if sop_path is None else str(Path(sop_path).resolve()),
+        "items": str(Path(items).resolve()) if isinstance(items, str | Path) else None,
+        "options": options,
+        "prices": None if price is None else {labeler.model: price.model_dump()},
+        "retry_errors": retry_errors,
+    }
+
+
+def _job_options(job: dict[str, Any], options: LabelOptions | None, changes: dict[str, Any]) -> LabelOptions:
+    stored = dict(job.get("options") or {})
+    if job.get("prices"):
+        stored["prices"] = PriceTable(job["prices"])
+    if options is not None:
+        stored.update({name: getattr(options, name) for name in options.model_fields_set})
+    return LabelOptions.build(None, {**stored, **changes})
+
+
+@contextlib.asynccontextmanager
+async def _batch_api(client: Any, endpoint: Endpoint, retry: RetryPolicy | None) -> AsyncIterator[BatchAPI]:
+    """A ``BatchAPI`` over the injected client, or over one built for the endpoint (closed afterwards)."""
+    if client is not None:
+        yield BatchAPI(client, retry)
+        return
+    own = make_client(endpoint, timeout=(retry or RetryPolicy()).timeout)
+    try:
+        yield BatchAPI(own, retry)
+    finally:
+        await own.close()
+
+
+# ------------------------------------------------------------------------------------------------ status
+
+
+def _stored_batches(out: Path) -> list[BatchRecord]:
+    """The batches recorded in ``out``'s ledger; ``InputError`` when there are none."""
+    hint = f"submit one with `prelabel run SOP ITEMS -o {out} --batch-api`"
+    if not (out / DB_FILE).is_file():
+        raise InputError(f"{out}: no run here (no {DB_FILE}); {hint}")
+    with Ledger.open(out, None) as ledger:
+        batches = ledger.batches()
+    if not batches:
+        raise InputError(f"{out}: this run has no Batch API batch; {hint}")
+    return batches
+
+
+def _progress(record: BatchRecord, state: BatchState | None = None) -> BatchProgress:
+    if state is None:
+        counts = record.request_counts or {}
+        return BatchProgress.model_validate(
+            {"batch_id": record.batch_id, "status": record.status, "collected": True, **counts}
+        )
+    return BatchProgress.model_validate(
+        {"batch_id": state.batch_id, "status": state.status, "errors": list(state.errors), **state.counts}
+    )
+
+
+async def abatch_status(
+    run_dir: str | Path, options: LabelOptions | None = None, *, client: Any = None, **changes: Any
+) -> BatchStatus:
+    """Poll the batches of ``run_dir`` (async ``batch_status``)."""
+    out = Path(run_dir)
+    records = _stored_batches(out)
+    opts = _job_options(records[-1].job, options, changes)
+    shown: list[BatchProgress] = []
+    async with _batch_api(client, opts.endpoint(), opts.retry) as api:
+        with Ledger.open(out, None) as ledger:
+            for record in ledger.batches():
+                if record.collected_at is not None:
+                    shown.append(_progress(record))
+                    continue
+                state = await api.retrieve(record.batch_id)
+                ledger.update_batch(record.batch_id, status=state.status, request_counts=state.counts)
+                shown.append(_progress(record, state))
+    return BatchStatus(run_dir=str(out), batches=shown)
+
+
+# ------------------------------------------------------------------------------------------------ collect
+
+
+async def acollect_batch(
+    run_dir: str | Path,
+    options: LabelOptions | None = None,
+    *,
+    sop: SOP | str | Path | None = None,
+    items: str | Path | Iterable[Any] | None = None,
+    client: Any = None,
+    fallback: bool = True,
+    wait: bool = False,
+    poll_interval: float = 60.0,
+    progress: bool = False,
+    **changes: Any,
+) -> BatchCollection:
+    """Collect the finished batches of ``run_dir`` into its ledger (async ``collect_batch``)."""
+    out = Path(run_dir)
+    records = _stored_batches(out)
+    job = records[-1].job
+    sop_source, items_source = sop or job.get("sop"), items if items is not None else job.get("items")
+    if sop_source is None or items_source is None:
+        raise InputError(
+            f"{out}: the batch was submitted from Python objects; pass sop= and items= to collect it"
+        )
+    opts = _job_options(job, options, changes)
+    labeler = Labeler(_load(sop_source)[0], opts, client=client)
+    seen: list[BatchProgress] = []
+    answered = failed = 0
+    async with _batch_api(client, labeler.endpoint, opts.retry) as api:
+        with Ledger.open(out, run_binding(labeler)) as ledger:
+            for record in ledger.batches(collected=False):
+                state = await api.retrieve(record.batch_id)
+                while wait and not state.finished:
+                    await asyncio.sleep(poll_interval)
+                    state = await api.retrieve(record.batch_id)
+                ledger.update_batch(record.batch_id, status=state.status, request_counts=state.counts)
+                seen.append(_progress(record, state))
+                if state.finished:
+                    got, lost = await _collect_one(api, ledger, labeler, record, state)
+                    answered, failed = answered + got, failed + lost
+                    seen[-1].collected = True
+            waiting = [b for b in seen if not b.collected]
+            if waiting:
+                first = waiting[0]
+                raise InputError(
+                    f"batch {first.batch_id} is {first.status} ({first.completed}/{first.total} done); "
+                    f"run `prelabel batch status {out}` later, or collect with --wait"
+                )
+            if fallback:
+                ledger.forget_errors(BATCH_FAILURES)  # the resumed run below sends these items online
+    summary = await arun(
+        sop_source, items_source, out, opts, client=client, retry_errors=False, progress=progress
+    )
+    return BatchCollection(
+        batches=seen, answered=answered, failed=failed, sent_online=summary.labeled_now, summary=summary
+    )
+
+
+async def _collect_one(
+    api: BatchAPI, ledger: Ledger, labeler: Labeler, record: BatchRecord, state: BatchState
+) -> tuple[int, int]:
+    """Record every line of a finished batch (one result per position); (answered, failed) line counts."""
+    files = {"output": state.output_file_id, "errors": state.error_file_id}
+    lines: list[dict[str, Any]] = []
+    for kind, file_id in files.items():
+        if file_id:
+            content = await api.download(file_id)
+            (ledger.run_dir / BATCH_DIR / f"{record.batch_id}.{kind}.jsonl").write_bytes(content)
+            lines.extend(read_lines(content))
+    slots = {str(p): (p, *entry) for p, entry in zip(record.positions, record.entries, strict=True)}
+    usage, answered, failed = Usage(), 0, 0
+    for line in lines:  # output lines first: a position answered there ignores any error line
+        slot = slots.pop(str(line.get("custom_id")), None)
+        if slot is None:
+            continue
+        position, item_id, digest = slot
+        result = result_of_line(labeler, str(item_id), line)
+        ledger.record(position, digest, result)
+        if result.attempts:
+            usage, answered = usage + result.usage, answered + 1
+        else:
+            failed += 1
+    for position, item_id, digest in slots.values():  # no line at all: expired, failed, or a partial output
+        kind = "batch_expired" if state.status == "expired" else "batch_missing"
+        why = "; ".join(state.errors) or f"no line for it in the output of a {state.status} batch"
+        result = labeler.error_result(item_id, kind, f"batch {record.batch_id}: {why}")
+        ledger.record(position, digest, result)
+        failed += 1
+    ledger.update_batch(
+        record.batch_id,
+        output_file_id=state.output_file_id,
+        error_file_id=state.error_file_id,
+        usage=usage.model_dump(),
+        collected_at=_now(),
+    )
+    return answered, failed
+
+
+# ------------------------------------------------------------------------------------------------ sync API
+
+
+def submit_batch(
+    sop: SOP | str | Path,
+    items: str | Path | Iterable[Any],
+    out_dir: str | Path,
+    options: LabelOptions | None = None,
+    *,
+    client: Any = None,
+    restart: bool = False,
+    retry_errors: bool = True,
+    **changes: Any,
+) -> BatchSubmission:
+    """Submit the items of ``out_dir`` not finished yet to the OpenAI Batch API (half price).
+
+    Takes ``run``'s arguments; writes ``RUN_DIR/batch/requests-NNN.jsonl`` (``custom_id`` = input position),
+    uploads it, creates the batch and records it in the ledger. Then poll with ``batch_status`` and collect
+    with ``collect_batch``. Raises ``InputError`` for bad input, a directory made with other settings, or
+    one whose last batch is not collected; ``EndpointError`` for an unusable endpoint.
+    """
+    flags: dict[str, Any] = {"client": client, "restart": restart, "retry_errors": retry_errors}
+    return run_sync(lambda: asubmit_batch(sop, items, out_dir, options, **flags, **changes))
+
+
+def batch_status(
+    run_dir: str | Path, options: LabelOptions | None = None, *, client: Any = None, **changes: Any
+) -> BatchStatus:
+    """Poll the Batch API batches of ``run_dir``: status and request counts (recorded in the ledger).
+
+    Raises ``InputError`` when ``run_dir`` has no batch, ``EndpointError`` when the endpoint is unusable.
+    """
+    return run_sync(lambda: abatch_status(run_dir, options, client=client, **changes))
+
+
+def collect_batch(
+    run_dir: str | Path,
+    options: LabelOptions | None = None,
+    *,
+    sop: SOP | str | Path | None = None,
+    items: str | Path | Iterable[Any] | None = None,
+    client: Any = None,
+    fallback: bool = True,
+    wait: bool = False,
+    poll_interval: float = 60.0,
+    progress: bool = False,
+    **changes: Any,
+) -> BatchCollection:
+    """Write the answers of ``run_dir``'s finished batches into its ledger, then labels.jsonl and run.json.
+
+    Answers are validated as online answers are (invalid: ``invalid_output``); lines that failed, expired
+    or are missing become ``batch_failed``/``batch_expired``/``batch_missing`` records and, with
+    ``fallback``, are sent online by the resumable runner. ``sop``/``items`` default to the sources
+    recorded at submission; ``wait`` polls every ``poll_interval`` s until the batches finish. Collecting
+    again changes nothing. Raises ``InputError`` while a batch is still running.
+    """
+    flags: dict[str, Any] = {"sop": sop, "items": items, "client": client, "fallback": fallback}
+    flags.update(wait=wait, poll_interval=poll_interval, progress=progress)
+    return run_sync(lambda: acollect_batch(run_dir, options, **flags, **changes))
