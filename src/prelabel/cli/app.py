@@ -6,7 +6,9 @@ Errors print one line; ``--debug`` adds the traceback.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -21,7 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT = 1, 2, 3
+EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED = 1, 2, 3, 130
+INTERRUPTED = "interrupted; finished results are kept (a run resumes when you rerun the same command)"
 _state = {"debug": False}
 
 
@@ -51,6 +54,8 @@ def fail(message: str, code: int) -> typer.Exit:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map prelabel errors to one line and an exit code."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # a scheduler's stop: like Ctrl-C
     try:
         code = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
@@ -63,8 +68,7 @@ def main(argv: list[str] | None = None) -> None:
             typer.echo(line, err=True)
         sys.exit(EXIT_ENDPOINT if isinstance(exc, prelabel.EndpointError) else EXIT_BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        code = EXIT_INTERRUPTED
     except Exception as exc:  # click usage errors and anything unexpected
         # typer >= 0.20 vendors click as typer._click: its usage errors are TyperExceptions with .show()
         if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
@@ -74,4 +78,6 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
         sys.exit(EXIT_FAILURES)
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this code
+        typer.echo(f"error: {INTERRUPTED}", err=True)
     sys.exit(code if isinstance(code, int) else 0)

@@ -17,6 +17,7 @@ Items stream in (one read); each result is committed to the ledger (``labeling.l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from prelabel._aio import run_sync
+from prelabel._aio import sync_twin
 from prelabel._jsonio import write_json
 from prelabel._version import __version__
 from prelabel.errors import InputError, ItemError
@@ -247,7 +248,10 @@ async def arun(
         try:
             await labeler.alabel_entries(pending(), total=total, on_result=on_result)
         except BaseException as exc:
-            reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # never a key on disk
+            if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+                reason = "interrupted (Ctrl-C or a stop signal); rerun the same command to resume"
+            else:
+                reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # no key on disk
             finish("aborted", reason)
             raise
         finally:
@@ -278,19 +282,9 @@ def refuse_open_batches(ledger: Ledger) -> None:
         )
 
 
-def run(
-    sop: SOP | str | Path,
-    items: str | Path | Iterable[Any],
-    out_dir: str | Path,
-    options: LabelOptions | None = None,
-    *,
-    client: Any = None,
-    progress: bool = False,
-    restart: bool = False,
-    retry_errors: bool = True,
-    sink: Callable[[Path], ResultSink] | None = None,
-    **changes: Any,
-) -> RunSummary:
+run = sync_twin(
+    arun,
+    "run",
     """Label every item into ``out_dir``: ``labels.jsonl`` (one line per item, in input order), ``run.json``,
     and the ledger ``run.db``.
 
@@ -301,6 +295,5 @@ def run(
     ``InputError``/``SOPError`` for bad input (and a run directory made with other settings) and
     ``EndpointError`` for an unusable endpoint; bad and failed items become error records. For a dry run, call
     ``estimate`` with the same options.
-    """
-    flags: dict[str, Any] = {"progress": progress, "restart": restart, "retry_errors": retry_errors}
-    return run_sync(lambda: arun(sop, items, out_dir, options, client=client, sink=sink, **flags, **changes))
+    """,
+)
