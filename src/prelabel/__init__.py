@@ -16,7 +16,10 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.authoring.calibration import CalibrationSet, calibration_set
     from prelabel.authoring.calibration_score import CalibrationScore, score_calibration
     from prelabel.authoring.docdiff import DocDiff, diff_sops, write_doc_diff
+    from prelabel.authoring.flips import LabelFlips, label_flips
+    from prelabel.authoring.gaps import LabelGaps, find_gaps
     from prelabel.authoring.guideline import render_guideline, write_guideline
+    from prelabel.authoring.suite import SOPTestReport, run_sop_tests
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
     from prelabel.comparison.figures import AgreementMetrics, ComparisonMetrics
@@ -81,6 +84,8 @@ _EXPORTS: dict[str, str] = {
     "InputError": "prelabel.errors",
     "Item": "prelabel.inputs.items",
     "ItemError": "prelabel.errors",
+    "LabelFlips": "prelabel.authoring.flips",
+    "LabelGaps": "prelabel.authoring.gaps",
     "LabelOptions": "prelabel.labeling.options",
     "LabelResult": "prelabel.labeling.result",
     "Labeler": "prelabel.labeling.labeler",
@@ -93,6 +98,7 @@ _EXPORTS: dict[str, str] = {
     "Routing": "prelabel.comparison.routing",
     "RunSummary": "prelabel.labeling.runner",
     "SOPError": "prelabel.errors",
+    "SOPTestReport": "prelabel.authoring.suite",
     "TemplateError": "prelabel.errors",
     "Usage": "prelabel.llm.usage",
     "agreement": "prelabel.comparison.comparison",
@@ -108,6 +114,8 @@ _EXPORTS: dict[str, str] = {
     "draft_edge_cases": "prelabel.comparison.drafts",
     "estimate": "prelabel.labeling.runner",
     "export": "prelabel.exports.export",
+    "find_gaps": "prelabel.authoring.gaps",
+    "label_flips": "prelabel.authoring.flips",
     "list_templates": "prelabel.prompt.rendering",
     "load_sop": "prelabel.sop.spec",
     "parse_sop": "prelabel.sop.spec",
@@ -122,6 +130,7 @@ _EXPORTS: dict[str, str] = {
     "route": "prelabel.comparison.routing",
     "run": "prelabel.labeling.runner",
     "run_demo": "prelabel.demo.walkthrough",
+    "run_sop_tests": "prelabel.authoring.suite",
     "score_calibration": "prelabel.authoring.calibration_score",
     "submit_batch": "prelabel.labeling.batch",
     "to_argilla": "prelabel.exports.argilla",
@@ -152,6 +161,8 @@ __all__ = [
     "InputError",
     "Item",
     "ItemError",
+    "LabelFlips",
+    "LabelGaps",
     "LabelOptions",
     "LabelResult",
     "Labeler",
@@ -164,6 +175,7 @@ __all__ = [
     "Routing",
     "RunSummary",
     "SOPError",
+    "SOPTestReport",
     "TemplateError",
     "Usage",
     "__version__",
@@ -180,6 +192,8 @@ __all__ = [
     "draft_edge_cases",
     "estimate",
     "export",
+    "find_gaps",
+    "label_flips",
     "list_templates",
     "load_sop",
     "parse_sop",
@@ -194,6 +208,7 @@ __all__ = [
     "route",
     "run",
     "run_demo",
+    "run_sop_tests",
     "score_calibration",
     "submit_batch",
     "to_argilla",

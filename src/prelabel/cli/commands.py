@@ -7,6 +7,7 @@ from prelabel.cli import (
     demo_command,
     export_commands,
     run_command,
+    sop_authoring_commands,
     sop_commands,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "demo_command",
     "export_commands",
     "run_command",
+    "sop_authoring_commands",
     "sop_commands",
 ]

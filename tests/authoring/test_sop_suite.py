@@ -1,0 +1,198 @@
+"""``prelabel test`` and ``run_sop_tests``: statuses, exit codes, JUnit, the answer cache, ``--repeat``,
+``-k``, per-case errors and an unusable endpoint, against scripted answers (``prelabel.testing``)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from sop_cases import SUITE_SOP, by_keyword, write_suite_sop
+
+import prelabel
+from helpers import fast_retry, run_cli, use_fast_default_retry
+from prelabel.authoring.answer_cache import AnswerCache
+from prelabel.testing import FakeModel, FakeServer, Reply
+
+pytestmark = pytest.mark.usefixtures("prelabel_cache")
+SOP = prelabel.parse_sop(SUITE_SOP)
+NODES = ["tests/T1", "tests/T2", "tests/tests[2]", "edge_cases/E1"]
+
+
+def junit_statuses(path: Path) -> dict[str, str]:
+    """Each testcase's outcome in a JUnit file: pass, or the type of its failure/error."""
+    root = ET.parse(path).getroot()
+    out = {}
+    for case in root.iter("testcase"):
+        kind = case.get("classname", "").rsplit(".", 1)[-1]
+        detail = case.find("failure") if case.find("failure") is not None else case.find("error")
+        out[f"{kind}/{case.get('name')}"] = "pass" if detail is None else str(detail.get("type"))
+    return out
+
+
+def test_every_case_passes_with_the_expected_answers() -> None:
+    fake = FakeModel(default=by_keyword())
+    report = prelabel.run_sop_tests(SOP, client=fake.async_client())
+    assert report.statuses() == dict.fromkeys(NODES, "pass")
+    assert report.exit_code == 0 and report.ok and report.requests == 4 == len(fake.requests)
+    assert "4 cases: 4 passed" in report.summary()
+
+
+def test_a_failure_shows_expected_answer_rationale_and_cited_rules() -> None:
+    fake = FakeModel(default=by_keyword({"ripe pear": "fruit.apple"}))
+    report = prelabel.run_sop_tests(SOP, client=fake.async_client())
+    assert report.statuses()["tests/T2"] == "fail" and report.exit_code == 1
+    text = report.to_text()
+    assert "FAIL     tests/T2" in text
+    for part in (
+        "expected:  fruit.pear",
+        "answer:    fruit.apple",
+        "ripe pear means fruit.apple",
+        "cited:     R1",
+    ):
+        assert part in text
+
+
+def test_exit_codes_and_junit_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sop = write_suite_sop(tmp_path / "sop.yaml")
+    junit = tmp_path / "out" / "junit.xml"
+    cases = [({}, 0, dict.fromkeys(NODES, "pass")), ({"hammer": "fruit.pear"}, 1, None)]
+    for overrides, code, expected in cases:
+        with FakeServer(FakeModel(default=by_keyword(overrides))) as server:
+            got, out, _ = run_cli(
+                capsys, "test", str(sop), "--base-url", server.url, "--junit", str(junit), "--no-cache"
+            )
+        assert got == code, out
+        statuses = junit_statuses(junit)
+        assert statuses == (expected or {**dict.fromkeys(NODES, "pass"), "tests/tests[2]": "fail"})
+        suite = ET.parse(junit).getroot().find("testsuite")
+        assert suite is not None and suite.get("failures") == str(code) and suite.get("errors") == "0"
+
+
+def test_second_run_of_an_unchanged_sop_sends_no_request(tmp_path: Path) -> None:
+    fake = FakeModel(default=by_keyword())
+    first = prelabel.run_sop_tests(SOP, client=fake.async_client())
+    sent = len(fake.requests)
+    second = prelabel.run_sop_tests(SOP, client=fake.async_client())
+    assert sent == 4 and len(fake.requests) == sent
+    assert second.requests == 0 and second.from_cache == 4 and second.statuses() == first.statuses()
+    # a changed definition changes the prompt hash: every case is asked again; --no-cache forces too
+    changed = prelabel.parse_sop(SUITE_SOP.replace("An apple.", "An apple, any variety."))
+    prelabel.run_sop_tests(changed, client=fake.async_client())
+    assert len(fake.requests) == 8
+    prelabel.run_sop_tests(SOP, client=fake.async_client(), use_cache=False)
+    assert len(fake.requests) == 12
+
+
+def test_cli_second_run_sends_no_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sop = write_suite_sop(tmp_path / "sop.yaml")
+    with FakeServer(FakeModel(default=by_keyword())) as server:
+        for _ in range(2):
+            code, out, _ = run_cli(capsys, "test", str(sop), "--base-url", server.url)
+            assert code == 0, out
+        assert len(server.requests) == 4
+        assert "0 requests, 4 answers from cache" in out
+
+
+def test_errors_are_not_cached(prelabel_cache: Path) -> None:
+    fake = FakeModel([Reply.error(400, "bad request")], default=by_keyword())
+    first = prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="T1", retry=fast_retry())
+    assert first.statuses() == {"tests/T1": "error"} and first.exit_code == 1
+    again = prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="T1")
+    assert again.statuses() == {"tests/T1": "pass"} and again.requests == 1
+    assert len(AnswerCache(prelabel_cache / "answers.sqlite")) == 1
+
+
+def test_repeat_marks_a_case_unstable_when_sampled_answers_differ() -> None:
+    script = [Reply.answer("fruit.pear"), Reply.answer("fruit.apple"), Reply.answer("fruit.pear")]
+    fake = FakeModel(script, default=by_keyword())
+    report = prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="T2", repeat=3)
+    (case,) = report
+    assert case.status == "unstable" and case.passed == 2 and case.pass_rate == pytest.approx(2 / 3)
+    assert all(r.body["temperature"] == 0.7 for r in fake.requests)  # sampling, not greedy
+    assert "UNSTABLE tests/T2 (2/3)" in report.to_text() and report.exit_code == 1
+    # consistently wrong is a failure, consistently right a pass; samples are cached per index
+    wrong = FakeModel(default=Reply.answer("other"))
+    assert prelabel.run_sop_tests(SOP, client=wrong.async_client(), pattern="T1", repeat=3).statuses() == {
+        "tests/T1": "fail"
+    }
+    again = prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="T2", repeat=3)
+    assert again.requests == 0 and [c.status for c in again] == ["unstable"]
+
+
+def test_repeat_in_the_cli_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sop = write_suite_sop(tmp_path / "sop.yaml")
+    fake = FakeModel([Reply.answer("fruit.apple")], default=by_keyword())
+    with FakeServer(fake) as server:
+        code, out, _ = run_cli(
+            capsys, "test", str(sop), "--base-url", server.url, "--repeat", "2", "-k", "T1",
+            "--junit", str(tmp_path / "j.xml"),
+        )  # fmt: skip
+    assert code == 0 and "PASS     tests/T1 (2/2)" in out
+    with FakeServer(FakeModel([Reply.answer("other")], default=by_keyword())) as server:
+        code, out, _ = run_cli(
+            capsys, "test", str(sop), "--base-url", server.url, "--repeat", "2", "-k", "T2", "--no-cache",
+            "--junit", str(tmp_path / "j.xml"),
+        )  # fmt: skip
+    assert code == 1 and "UNSTABLE tests/T2 (1/2)" in out
+    assert junit_statuses(tmp_path / "j.xml") == {"tests/T2": "unstable"}
+
+
+def test_pattern_selects_cases_by_id_text_or_glob() -> None:
+    fake = FakeModel(default=by_keyword())
+    assert [c.case.node for c in prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="pear")] == [
+        "tests/T2",
+        "edge_cases/E1",
+    ]
+    assert [c.case.name for c in prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="E*")] == [
+        "E1"
+    ]
+
+
+def test_a_model_failure_is_a_per_case_error_never_a_pass(tmp_path: Path) -> None:
+    script = [Reply.raw("not json at all")] * 3 + [Reply.error(500)] * 3
+    fake = FakeModel(script, default=by_keyword())
+    report = prelabel.run_sop_tests(
+        SOP, client=fake.async_client(), pattern="T", retry=fast_retry(), max_reasks=2, concurrency=1
+    )
+    statuses = report.statuses()
+    assert sorted(statuses.values()) == ["error", "error", "pass"], statuses
+    assert report.exit_code == 1 and report.counts["error"] == 2
+    junit = report.write_junit(tmp_path / "junit.xml")
+    assert sorted(junit_statuses(junit).values()) == ["error", "error", "pass"]
+    assert ET.parse(junit).getroot().find("testsuite").get("errors") == "2"  # type: ignore[union-attr]
+
+
+def test_an_unusable_endpoint_exits_3_and_junit_lists_every_case_as_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sop = write_suite_sop(tmp_path / "sop.yaml")
+    junit = tmp_path / "junit.xml"
+    with FakeServer(FakeModel(default=Reply.error(401, "invalid api key", code="invalid_api_key"))) as server:
+        code, _, err = run_cli(capsys, "test", str(sop), "--base-url", server.url, "--junit", str(junit))
+    assert code == 3 and err.startswith("error:") and len(err.strip().splitlines()) == 1
+    assert junit_statuses(junit) == dict.fromkeys(NODES, "error")
+    # unreachable after retries: exit 3 as well
+    use_fast_default_retry(monkeypatch)
+    code, _, err = run_cli(capsys, "test", str(sop), "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 3 and "unreachable" in err
+
+
+def test_tests_naming_unknown_labels_exit_2_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sop = write_suite_sop(
+        tmp_path / "sop.yaml", SUITE_SOP.replace("expect: fruit.pear", "expect: fruit.plum")
+    )
+    with FakeServer(FakeModel()) as server:
+        code, _, err = run_cli(capsys, "test", str(sop), "--base-url", server.url)
+        assert code == 2 and "fruit.plum" in err and ":" in err.splitlines()[0]
+        assert server.requests == []
+
+
+def test_multi_label_cases_compare_label_sets() -> None:
+    sop = prelabel.bundled_sop("seller_content_risk")
+    (case,) = [c for c in sop.edge_cases if len(c.label) > 1][:1]
+    fake = FakeModel(default=Reply.answer(list(reversed(case.label))))
+    report = prelabel.run_sop_tests(sop, client=fake.async_client(), pattern=case.id, cache=False)
+    assert [c.status for c in report] == ["pass"]
