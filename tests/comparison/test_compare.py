@@ -387,3 +387,23 @@ def test_reports_are_written_as_utf8_whatever_the_locale(tmp_path: Path) -> None
     done = subprocess.run(args, env=env, capture_output=True, text=True, encoding="utf-8")
     assert done.returncode == 0, done.stderr
     assert "รา" in (tmp_path / "metrics.json").read_text(encoding="utf-8")
+
+
+def test_multi_label_compare_when_every_label_rolls_up_to_one_parent() -> None:
+    # only prohibited.* leaves: at the top level every answer is {prohibited}, a single column for sklearn
+    sop = prelabel.bundled_sop("seller_content_risk")
+    humans = pd.DataFrame(
+        [
+            (str(i), a, lab)
+            for i, lab in enumerate(["prohibited.weapons", "prohibited.drugs"] * 3)
+            for a in "xy"
+        ],
+        columns=["item_id", "annotator", "label"],
+    )
+    model = ["prohibited.weapons", "prohibited.weapons", "prohibited.drugs"] * 2
+    results = pd.DataFrame({"item_id": [str(i) for i in range(6)], "labels": [[m] for m in model]})
+    metrics = prelabel.compare(results, humans, sop=sop).metrics
+    (top,) = [level for level in metrics.levels if level.level == 1]
+    assert top.exact_match == 1.0 and top.jaccard == 1.0
+    assert [row.label for row in top.per_label] == ["prohibited"] and top.per_label[0].f1 == 1.0
+    assert metrics.model_vs_majority.exact_match == pytest.approx(3 / 6)  # i0, i4, i5 match

@@ -83,10 +83,15 @@ def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = 
     if space.multi_label:
         label_names, member = space.binarize(names)
         y_true, y_pred = member[truth], member[pred]
-        precision, recall, f1, support = precision_recall_fscore_support(
-            y_true, y_pred, average=None, zero_division=0, sample_weight=weight
-        )
         predicted = (y_pred * weight[:, None]).sum(axis=0)
+        if y_true.shape[1] == 1:  # sklearn reads one column as binary, not multilabel: add an empty one
+            y_true, y_pred = (np.hstack([y, np.zeros_like(y)]) for y in (y_true, y_pred))
+        precision, recall, f1, support = (
+            scores[: len(label_names)]
+            for scores in precision_recall_fscore_support(
+                y_true, y_pred, average=None, zero_division=0, sample_weight=weight
+            )
+        )
         parts["exact_match"] = accuracy
         parts["jaccard"] = float(
             jaccard_score(y_true, y_pred, average="samples", zero_division=1.0, sample_weight=weight)
