@@ -1,6 +1,7 @@
 """The notebooks under ``notebooks/`` are committed without outputs and run top to bottom (nbclient).
 
-The quickstart labels items with the embedded local model, so it runs offline (marker ``local_model``).
+The quickstart labels items with the embedded local model, so it runs offline (marker ``local_model``); the
+SOP authoring notebook answers with a scripted ``FakeServer`` it starts itself.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -16,7 +18,7 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_notebooks() -> None:
-    assert [p.name for p in NOTEBOOKS] == ["quickstart.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["quickstart.ipynb", "sop_authoring.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -28,8 +30,8 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
             assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: strip outputs"
 
 
-@pytest.mark.local_model
-def test_quickstart_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def execute(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Path]:
+    """Run the notebook at ``path`` top to bottom in ``tmp_path/run``; return it (with outputs) and the dir."""
     from nbclient import NotebookClient
 
     # a kernelspec for this interpreter, so a system-wide "python3" kernel without prelabel is never picked
@@ -41,15 +43,35 @@ def test_quickstart_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=600, kernel_name="prelabel-test", resources={"metadata": {"path": str(run_dir)}}
     )
     client.execute()  # raises CellExecutionError, with the cell and traceback, if any cell fails
+    return nb, run_dir
 
+
+def text_of(nb: Any, cell_id: str) -> str:
+    """Everything a code cell printed or displayed as text."""
+    (cell,) = [c for c in nb.cells if c.get("id") == cell_id]
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+
+
+@pytest.mark.local_model
+def test_quickstart_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nb, run_dir = execute(NOTEBOOKS[0], tmp_path, monkeypatch)
     outputs = {cell.id: cell.outputs for cell in nb.cells if cell.cell_type == "code"}
     labeled = "".join(o.get("data", {}).get("text/plain", "") for o in outputs["cell-08"])
     assert labeled.count("'ok'") + labeled.count("'abstained'") == 4, labeled
     report = run_dir / "quickstart-report"
     for name in ("metrics.json", "disagreements.csv", "ambiguity_candidates.csv", "report.html"):
         assert (report / name).is_file()
+
+
+def test_sop_authoring_notebook_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nb, run_dir = execute(NOTEBOOKS[1], tmp_path, monkeypatch)
+    assert "edge_cases/E1" in text_of(nb, "cell-05")
+    assert text_of(nb, "cell-07").strip() == "(0, 11, 1)"  # the unchanged SOP's second run: no request
+    assert "flip" in text_of(nb, "cell-13") and "payment.refund_request" in text_of(nb, "cell-15")
+    for name in ("flips.csv", "summary.md", "prompt.diff"):
+        assert (run_dir / "authoring-diff" / name).is_file()
