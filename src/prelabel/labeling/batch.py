@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from prelabel._aio import run_sync
+from prelabel._aio import sync_twin
 from prelabel.errors import InputError, ItemError
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.batch_lines import BATCH_FAILURES, RequestFile, read_lines, result_of_line
@@ -397,51 +397,32 @@ async def _collect_one(
 # ------------------------------------------------------------------------------------------------ sync API
 
 
-def submit_batch(
-    sop: SOP | str | Path,
-    items: str | Path | Iterable[Any],
-    out_dir: str | Path,
-    options: LabelOptions | None = None,
-    *,
-    client: Any = None,
-    restart: bool = False,
-    retry_errors: bool = True,
-    **changes: Any,
-) -> BatchSubmission:
+submit_batch = sync_twin(
+    asubmit_batch,
+    "submit_batch",
     """Submit the items of ``out_dir`` not finished yet to the OpenAI Batch API (half price).
 
     Takes ``run``'s arguments; writes ``RUN_DIR/batch/requests-NNN.jsonl`` (``custom_id`` = input position),
     uploads it, creates the batch and records it in the ledger. Then poll with ``batch_status`` and collect
     with ``collect_batch``. Raises ``InputError`` for bad input, a directory made with other settings, or
     one whose last batch is not collected; ``EndpointError`` for an unusable endpoint.
-    """
-    flags: dict[str, Any] = {"client": client, "restart": restart, "retry_errors": retry_errors}
-    return run_sync(lambda: asubmit_batch(sop, items, out_dir, options, **flags, **changes))
+    """,
+)
 
 
-def batch_status(
-    run_dir: str | Path, options: LabelOptions | None = None, *, client: Any = None, **changes: Any
-) -> BatchStatus:
+batch_status = sync_twin(
+    abatch_status,
+    "batch_status",
     """Poll the Batch API batches of ``run_dir``: status and request counts (recorded in the ledger).
 
     Raises ``InputError`` when ``run_dir`` has no batch, ``EndpointError`` when the endpoint is unusable.
-    """
-    return run_sync(lambda: abatch_status(run_dir, options, client=client, **changes))
+    """,
+)
 
 
-def collect_batch(
-    run_dir: str | Path,
-    options: LabelOptions | None = None,
-    *,
-    sop: SOP | str | Path | None = None,
-    items: str | Path | Iterable[Any] | None = None,
-    client: Any = None,
-    fallback: bool = True,
-    wait: bool = False,
-    poll_interval: float = 60.0,
-    progress: bool = False,
-    **changes: Any,
-) -> BatchCollection:
+collect_batch = sync_twin(
+    acollect_batch,
+    "collect_batch",
     """Write the answers of ``run_dir``'s finished batches into its ledger, then labels.jsonl and run.json.
 
     Answers are validated as online answers are (invalid: ``invalid_output``); lines that failed, expired
@@ -449,7 +430,5 @@ def collect_batch(
     ``fallback``, are sent online by the resumable runner. ``sop``/``items`` default to the sources
     recorded at submission; ``wait`` polls every ``poll_interval`` s until the batches finish. Collecting
     again changes nothing. Raises ``InputError`` while a batch is still running.
-    """
-    flags: dict[str, Any] = {"sop": sop, "items": items, "client": client, "fallback": fallback}
-    flags.update(wait=wait, poll_interval=poll_interval, progress=progress)
-    return run_sync(lambda: acollect_batch(run_dir, options, **flags, **changes))
+    """,
+)
