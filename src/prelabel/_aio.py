@@ -27,9 +27,7 @@ def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(lambda: asyncio.run(make())).result()
 
 
-def sync_twin(
-    afunc: Callable[P, Coroutine[Any, Any, T]], name: str, doc: str
-) -> Callable[P, T]:
+def sync_twin(afunc: Callable[P, Coroutine[Any, Any, T]], name: str, doc: str) -> Callable[P, T]:
     """The blocking twin of an async function: same parameters (for callers and type checkers), run with
     ``run_sync``, so that its signature is written once."""
 

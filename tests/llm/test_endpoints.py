@@ -140,7 +140,8 @@ def test_local_client_is_built_lazily_from_the_path(monkeypatch: pytest.MonkeyPa
 
 
 def test_missing_local_extra_gives_a_helpful_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "prelabel.llm.local.transport", None)  # import fails as without the extra
+    # the import fails, as without the extra
+    monkeypatch.setitem(sys.modules, "prelabel.llm.local.transport", None)
     endpoint = Endpoint(model="local", backend="local", mode=Mode.JSON_SCHEMA)
     with pytest.raises(prelabel.EndpointError, match=r"pip install 'prelabel\[local\]'"):
         make_client(endpoint)
