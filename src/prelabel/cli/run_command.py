@@ -34,6 +34,12 @@ def run(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Items labeled at once (default: 8).")
     ] = None,
+    rpm: Annotated[
+        int | None, typer.Option("--rpm", min=1, help="Requests per minute (default: no limit).")
+    ] = None,
+    tpm: Annotated[
+        int | None, typer.Option("--tpm", min=1, help="Tokens per minute (default: no limit).")
+    ] = None,
     max_items: Annotated[int | None, typer.Option("--max-items", min=1, help="Label the first N.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost only.")] = False,
     rationale_language: LangOpt = None,

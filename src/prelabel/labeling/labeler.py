@@ -88,6 +88,9 @@ class Labeler:
             retry=opts.retry,
             temperature=opts.temperature,
             max_tokens=opts.max_tokens,
+            rpm=opts.rpm,
+            tpm=opts.tpm,
+            concurrency=opts.concurrency,
         )
 
     @property
@@ -240,7 +243,8 @@ class Labeler:
     ) -> None:
         """Label ``(index, item)`` pairs, already read, concurrently; ``on_result`` gets each result as it
         completes and the caller keeps them (a batch runner streams them to disk instead of memory)."""
-        semaphore = asyncio.Semaphore(max(concurrency or self.options.concurrency, 1))
+        # items in flight; their requests pass the run's adaptive gate (shrinks on sustained 429s, grows back)
+        semaphore = self.caller.limits.slots(max(concurrency or self.options.concurrency, 1))
         state = {"answered": False}
 
         with progress_bar(total, enabled=progress) as advance:

@@ -58,6 +58,10 @@ class LabelOptions(BaseModel):
     prices: PriceTable | None = None
     # reading and batching items
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
+    rpm: int | None = Field(default=None, ge=1)
+    """Requests per minute for the whole run (``None``: no limit but the server's headers and 429s)."""
+    tpm: int | None = Field(default=None, ge=1)
+    """Tokens per minute (prompt estimated offline + ``max_tokens``, corrected by the usage reported)."""
     max_items: int | None = Field(default=None, ge=1)
     id_col: str = "id"
     text_col: str = "text"

@@ -28,6 +28,8 @@ from pydantic import BaseModel, ValidationError
 from prelabel.errors import EndpointError
 from prelabel.llm.clients import make_client
 from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
+from prelabel.llm.instructed import PreparedAnswer
+from prelabel.llm.ratelimit import RateLimiter, estimate_tokens
 from prelabel.llm.retry import Failure, MalformedResponse, RetryPolicy, call_with_retries, classify
 from prelabel.llm.usage import Usage, usage_from_completion
 
@@ -99,6 +101,9 @@ class ModelCaller:
         retry: RetryPolicy | None = None,
         temperature: float | None = 0.0,
         max_tokens: int | None = None,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        concurrency: int | None = None,
     ):
         self.endpoint = endpoint
         self.answer_model = answer_model
@@ -106,12 +111,15 @@ class ModelCaller:
         self.retry = retry or RetryPolicy()
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.limits = RateLimiter(rpm, tpm)  # shared by every request of the run
+        self.connections = concurrency
         self._client = client
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
         self._instructors: dict[int, Any] = {}
         self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
         self._prepared: dict[type[BaseModel], Any] = {}
+        self._answers: dict[type[BaseModel], PreparedAnswer] = {}
 
     async def ask(
         self,
@@ -127,14 +135,9 @@ class ModelCaller:
         hooks = Hooks()
         hooks.on("completion:response", stats.on_response)
         token, schema_token = _STATS.set(stats), _SCHEMA.set(self._schema(response_model))
+        send = self._instructor().create_fn.__wrapped__  # the transport-retried request (see _sender)
         try:
-            answer, _ = await self._instructor().create_with_completion(
-                messages=messages,
-                response_model=response_model,
-                max_retries=max_reasks,
-                hooks=hooks,
-                **kwargs,
-            )
+            answer = await self._answer(response_model).ask(send, messages, kwargs, max_reasks, hooks)
         finally:
             _STATS.reset(token)
             _SCHEMA.reset(schema_token)
@@ -178,6 +181,16 @@ class ModelCaller:
         )
         return answer
 
+    def _answer(self, response_model: type[BaseModel]) -> PreparedAnswer:
+        """instructor's preparation of ``response_model`` (model, schema, tool arguments), once per run."""
+        prepared = self._answers.get(response_model)
+        if prepared is None:
+            try:
+                prepared = self._answers[response_model] = PreparedAnswer(response_model, self.mode)
+            except Exception as exc:
+                raise EndpointError(f"instructor mode {self.mode.name} is not usable here: {exc}") from None
+        return prepared
+
     def _schema(self, response_model: type[BaseModel]) -> dict[str, Any] | None:
         """The JSON schema sent in ``response_format`` (json_object_schema endpoints only), built once."""
         if not self.endpoint.schema_in_json_object:
@@ -203,7 +216,9 @@ class ModelCaller:
         loop = asyncio.get_running_loop()
         client = self._owned.get(loop)
         if client is None:
-            client = self._owned[loop] = make_client(self.endpoint, timeout=self.retry.timeout)
+            client = self._owned[loop] = make_client(
+                self.endpoint, timeout=self.retry.timeout, connections=self.connections
+            )
         return client
 
     def _instructor(self) -> Any:
@@ -232,21 +247,43 @@ class ModelCaller:
             stats = _STATS.get()
             if stats is not None:
                 stats.requests += 1
+            limits = self.limits
+            estimate = (
+                estimate_tokens(kwargs["messages"], self.endpoint.model, self.max_tokens) if limits.tpm else 0
+            )
+            await limits.acquire(estimate)
             try:
                 if is_async:
-                    completion = await client.chat.completions.create(**kwargs, **extra)
+                    raw = await client.chat.completions.with_raw_response.create(**kwargs, **extra)
                 else:
-                    create = functools.partial(client.chat.completions.create, **kwargs, **extra)
-                    completion = await asyncio.to_thread(create)
+                    create = functools.partial(
+                        client.chat.completions.with_raw_response.create, **kwargs, **extra
+                    )
+                    raw = await asyncio.to_thread(create)
+                limits.observe(raw.headers)
+                completion = raw.parse()
+            except openai.APIStatusError as exc:
+                limits.observe(exc.response.headers)
+                raise
             except json.JSONDecodeError as exc:
                 raise MalformedResponse(f"response body is not valid JSON ({exc.msg})") from exc
+            finally:
+                limits.release()
             if not isinstance(completion, ChatCompletion) or not getattr(completion, "choices", None):
                 raise MalformedResponse(f"response is not a chat completion: {str(completion)[:200]!r}")
+            used = usage_from_completion(completion)
+            limits.settle(estimate, used.prompt_tokens + used.completion_tokens)
             return completion
+
+        def on_failure(failure: Failure) -> None:
+            if failure.kind == "rate_limited":
+                self.limits.rate_limited()
 
         async def send(**kwargs: Any) -> Any:
             kwargs = _with_schema(kwargs, _SCHEMA.get(None))
-            return await call_with_retries(lambda: once(kwargs), self.retry, where=where)
+            return await call_with_retries(
+                lambda: once(kwargs), self.retry, where=where, on_failure=on_failure
+            )
 
         return send
 

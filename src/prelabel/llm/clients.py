@@ -17,13 +17,19 @@ __all__ = ["make_client"]
 
 
 def make_client(
-    endpoint: Endpoint, timeout: float | None = None, *, sync: bool = False, max_retries: int = 0
+    endpoint: Endpoint,
+    timeout: float | None = None,
+    *,
+    sync: bool = False,
+    max_retries: int = 0,
+    connections: int | None = None,
 ) -> Any:
     """An ``openai.AsyncOpenAI`` (``sync=True``: ``openai.OpenAI``) for ``endpoint``.
 
-    ``max_retries`` stays 0: prelabel retries itself. The embedded model returns the clients of
-    ``prelabel.llm.local.transport.local_clients``. Raises ``EndpointError``
-    when OpenAI is the endpoint and no key is set.
+    ``max_retries`` stays 0: prelabel retries itself. ``connections`` sizes the one connection pool of an
+    async client to the run's concurrency (kept alive between requests). The embedded model returns the
+    clients of ``prelabel.llm.local.transport.local_clients``. Raises ``EndpointError`` when OpenAI is the
+    endpoint and no key is set.
     """
     if endpoint.is_local:
         try:
@@ -42,4 +48,9 @@ def make_client(
         kwargs["base_url"] = endpoint.base_url
     if timeout is not None:
         kwargs["timeout"] = timeout
+    if connections is not None and not sync:
+        import httpx2
+
+        limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+        kwargs["http_client"] = openai.DefaultAsyncHttpxClient(limits=limits)  # the client sets the timeout
     return openai.OpenAI(**kwargs) if sync else openai.AsyncOpenAI(**kwargs)

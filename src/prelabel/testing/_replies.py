@@ -34,9 +34,11 @@ class Reply:
         confidence: float = 0.9,
         usage: dict[str, int] | None = None,
         delay: float = 0.0,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> Reply:
-        """An answer; ``label=None`` picks the first label the request allows; a list answers ``labels``."""
+        """An answer; ``label=None`` picks the first label the request allows; a list answers ``labels``;
+        ``headers`` go with it (e.g. ``x-ratelimit-remaining-requests``)."""
         body: dict[str, Any] = {
             "rationale": rationale,
             "cited_rules": cited_rules or [],
@@ -44,7 +46,7 @@ class Reply:
         }
         body["labels" if isinstance(label, list) else "label"] = label
         body.update(extra)
-        return cls("answer", content=body, usage=usage, delay=delay)
+        return cls("answer", content=body, usage=usage, delay=delay, headers=dict(headers or {}))
 
     @classmethod
     def raw(

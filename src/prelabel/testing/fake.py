@@ -94,7 +94,8 @@ class FakeModel:
             return reply, 200, {"content-type": "application/json"}, bytes(reply.content)
         if reply.kind in ("timeout", "disconnect"):
             return reply, 0, {}, b""
-        return reply, 200, {"content-type": "application/json"}, dump(self._completion(record, reply))
+        headers = {"content-type": "application/json", **reply.headers}
+        return reply, 200, headers, dump(self._completion(record, reply))
 
     def _completion(self, record: RequestRecord, reply: Reply) -> dict[str, Any]:
         with self._lock:
