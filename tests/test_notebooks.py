@@ -31,7 +31,7 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 
 def execute(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Path]:
-    """Run the notebook at ``path`` top to bottom in ``tmp_path/run``; return it (with outputs) and the dir."""
+    """Run the notebook at ``path`` top to bottom in ``tmp_path/run``; return it (with outputs), the dir."""
     from nbclient import NotebookClient
 
     # a kernelspec for this interpreter, so a system-wide "python3" kernel without prelabel is never picked

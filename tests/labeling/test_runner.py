@@ -12,7 +12,6 @@ import pytest
 import prelabel
 from helpers import fast_retry
 from prelabel import run
-from prelabel.labeling.sinks import JsonlSink
 from prelabel.testing.fake import FakeModel, Reply, RequestRecord
 
 FAST = fast_retry(2)
@@ -234,16 +233,3 @@ def test_custom_sink_receives_every_result(tmp_path: Path) -> None:
     items = [{"id": "a", "text": "x"}, {"bad": "row"}, {"id": "b", "text": "y"}]
     run(SOP_PATH, items, tmp_path / "run", client=FakeModel().async_client(), sink=lambda out: Recorder())
     assert seen == {0: "a", 1: None, 2: "b", -1: "closed"}
-
-
-def test_jsonl_sink_writes_in_input_order(tmp_path: Path) -> None:
-    sink = JsonlSink(tmp_path / "labels.jsonl")
-    common = dict(model="m", sop_id="s", sop_version="1", prompt_hash="h", template="t")
-    for index in (2, 0, 3, 1):
-        sink.write(index, prelabel.LabelResult(item_id=str(index), status="ok", **common))  # type: ignore[arg-type]
-        if index == 2:
-            assert (tmp_path / "labels.jsonl").read_text() == ""  # held back until 0 and 1 arrive
-    sink.close()
-    assert [json.loads(x)["item_id"] for x in (tmp_path / "labels.jsonl").read_text().splitlines()] == list(
-        "0123"
-    )

@@ -13,12 +13,10 @@ from typing import Any
 
 from prelabel.comparison.inputs import read_json_lines
 from prelabel.errors import InputError
+from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE
 from prelabel.sop.spec import SOP
 
 __all__ = ["RUN_FILE", "check_sop", "labels_path", "read_label_lines", "read_run_info", "refuse_overwrite"]
-
-RUN_FILE = "run.json"
-LABELS_FILE = "labels.jsonl"
 
 
 def labels_path(source: str | Path) -> Path:

@@ -35,6 +35,7 @@ from prelabel.errors import InputError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.result import LabelResult
+from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE
 
 __all__ = ["DB_FILE", "LOCK_FILE", "BatchRecord", "Ledger", "LedgerRow", "input_hash", "remove_run_files"]
 
@@ -341,7 +342,7 @@ class Ledger:
 
 
 _FRESH = "to start fresh, rerun with --restart (deletes this run's results) or choose another -o directory"
-RUN_FILES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", "labels.jsonl", "run.json", "labels.jsonl.partial")
+RUN_FILES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", LABELS_FILE, RUN_FILE, f".{LABELS_FILE}.partial")
 
 
 def _to_column(name: str, value: Any) -> Any:

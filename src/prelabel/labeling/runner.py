@@ -38,7 +38,7 @@ from prelabel.labeling.ledger import Ledger, input_hash, remove_run_files
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.sinks import LABELS_FILE, ResultSink
+from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
 from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage, count_tokens
 from prelabel.prompt.rendering import render_prompt
@@ -47,7 +47,6 @@ from prelabel.sop.spec import SOP, load_sop
 
 __all__ = ["Estimate", "RunSummary", "arun", "estimate", "refuse_open_batches", "run", "run_binding"]
 
-RUN_FILE = "run.json"
 #: Completion tokens assumed per item by dry runs (a short rationale plus the JSON answer).
 ESTIMATED_COMPLETION_TOKENS = 120
 
