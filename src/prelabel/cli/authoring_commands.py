@@ -12,6 +12,8 @@ import prelabel
 from prelabel.cli.app import app
 from prelabel.cli.options import SopArg, WideOpt
 
+PANEL = "5. Author the SOP"
+
 FormatOpt = Annotated[
     str | None, typer.Option("--format", help="html or md (default: from the file name; html otherwise).")
 ]
@@ -19,7 +21,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Replace output files th
 LanguageOpt = Annotated[str | None, typer.Option("--language", help="Only examples/items in this language.")]
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def doc(
     sop: SopArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Guideline file (.html or .md).")],
@@ -33,7 +35,7 @@ def doc(
     typer.echo(f"wrote {path} ({loaded.id} {loaded.version}, {len(loaded.label_index)} labels)")
 
 
-@app.command("doc-diff")
+@app.command("doc-diff", rich_help_panel=PANEL)
 def doc_diff(
     before: Annotated[Path, typer.Argument(help="The earlier SOP version.", show_default=False)],
     after: Annotated[Path, typer.Argument(help="The later SOP version.", show_default=False)],
@@ -63,7 +65,7 @@ calibration_app = typer.Typer(
     "`calibration score calib_key.csv answers.csv -o DIR`.",
     no_args_is_help=True,
 )
-app.add_typer(calibration_app, name="calibration")
+app.add_typer(calibration_app, name="calibration", rich_help_panel=PANEL)
 
 
 @calibration_app.command("build")

@@ -11,11 +11,13 @@ import typer
 import prelabel
 from prelabel.cli.app import app
 
+PANEL = "2. Label"
+
 batch_app = typer.Typer(
     help="OpenAI Batch API runs (`prelabel run ... --batch-api`): poll, then collect into the same RUN_DIR.",
     no_args_is_help=True,
 )
-app.add_typer(batch_app, name="batch")
+app.add_typer(batch_app, name="batch", rich_help_panel=PANEL)
 
 RunDirArg = Annotated[Path, typer.Argument(help="Run directory of a --batch-api run.", show_default=False)]
 

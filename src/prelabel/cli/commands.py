@@ -1,23 +1,20 @@
-"""Imports every command module once, so each registers its commands on ``app``."""
+"""Imports every command module once, in the order ``prelabel --help`` shows their panels."""
 
-from prelabel.cli import (
-    authoring_commands,
-    batch_commands,
-    compare_commands,
-    demo_command,
-    export_commands,
-    run_command,
-    sop_authoring_commands,
-    sop_commands,
-)
+import importlib
 
-__all__ = [
-    "authoring_commands",
+#: The command groups, in the order of the loop: SOPs, label, compare, hand off, author, try.
+MODULES = (
+    "sop_commands",
+    "run_command",
     "batch_commands",
     "compare_commands",
-    "demo_command",
     "export_commands",
-    "run_command",
     "sop_authoring_commands",
-    "sop_commands",
-]
+    "authoring_commands",
+    "demo_command",
+)
+
+for _name in MODULES:
+    importlib.import_module(f"prelabel.cli.{_name}")  # each registers its commands on ``app``
+
+__all__ = ["MODULES"]

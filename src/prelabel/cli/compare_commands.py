@@ -11,8 +11,10 @@ import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
 from prelabel.cli.options import BaseUrlOpt, HumansArg, ModelOpt, SliceOpt, SopOpt, WideOpt
 
+PANEL = "3. Compare with humans"
 
-@app.command()
+
+@app.command(rich_help_panel=PANEL)
 def agreement(
     humans: HumansArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Report directory (metrics.json).")],
@@ -39,7 +41,7 @@ def agreement(
     typer.echo(f"wrote {out / 'metrics.json'}")
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def compare(
     results: Annotated[Path, typer.Argument(help="RUN_DIR or labels.jsonl.", show_default=False)],
     humans: HumansArg,

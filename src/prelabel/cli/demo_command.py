@@ -12,8 +12,10 @@ import prelabel
 from prelabel.cli.app import app
 from prelabel.cli.options import ModelOpt
 
+PANEL = "6. Try it"
 
-@app.command()
+
+@app.command(rich_help_panel=PANEL)
 def demo(
     out: Annotated[Path, typer.Option("-o", "--out", help="Run directory.")] = Path("prelabel-demo"),
     model: ModelOpt = None,

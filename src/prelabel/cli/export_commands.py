@@ -11,6 +11,8 @@ import prelabel
 from prelabel.cli.app import app
 from prelabel.cli.options import WideOpt
 
+PANEL = "4. Hand off to vendors"
+
 RunArg = Annotated[
     Path, typer.Argument(help="RUN_DIR (holding labels.jsonl and run.json).", show_default=False)
 ]
@@ -18,7 +20,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 SopPathOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML (default: the one run.json names).")]
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def export(
     run_dir: RunArg,
     format: Annotated[
@@ -54,7 +56,7 @@ def export(
         typer.echo(line)
 
 
-@app.command("route")
+@app.command("route", rich_help_panel=PANEL)
 def route_command(
     run_dir: RunArg,
     calibration: Annotated[

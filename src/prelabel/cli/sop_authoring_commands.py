@@ -11,6 +11,8 @@ import prelabel
 from prelabel.cli.app import EXIT_FAILURES, app
 from prelabel.cli.options import BaseUrlOpt, ModelOpt, SopArg
 
+PANEL = "5. Author the SOP"
+
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Ask the model again instead of reusing cached answers.")
 ]
@@ -21,7 +23,7 @@ def _options(**given: object) -> prelabel.LabelOptions:
     return prelabel.LabelOptions.build(None, {k: v for k, v in given.items() if v is not None})
 
 
-@app.command("test")
+@app.command("test", rich_help_panel=PANEL)
 def sop_test(
     sop: SopArg,
     model: ModelOpt = None,
@@ -52,7 +54,7 @@ def sop_test(
         raise typer.Exit(EXIT_FAILURES)
 
 
-@app.command("diff")
+@app.command("diff", rich_help_panel=PANEL)
 def sop_diff(
     sop_a: Annotated[Path, typer.Argument(help="The SOP as it is (version A).", show_default=False)],
     sop_b: Annotated[Path, typer.Argument(help="The SOP as changed (version B).", show_default=False)],
@@ -82,7 +84,7 @@ def sop_diff(
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
-@app.command("gaps")
+@app.command("gaps", rich_help_panel=PANEL)
 def gaps(
     run_dir: Annotated[
         Path, typer.Argument(help="Run directory (labels.jsonl, run.json).", show_default=False)

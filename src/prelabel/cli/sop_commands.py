@@ -12,8 +12,10 @@ import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
 from prelabel.cli.options import LangOpt, SopArg, TemplateOpt
 
+PANEL = "1. SOPs"
 
-@app.command()
+
+@app.command(rich_help_panel=PANEL)
 def validate(
     sops: Annotated[list[Path], typer.Argument(help="SOP YAML files to validate.", show_default=False)],
 ) -> None:
@@ -33,7 +35,7 @@ def validate(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def render(
     sop: SopArg,
     item: Annotated[
