@@ -33,7 +33,7 @@ from prelabel._aio import sync_twin
 from prelabel.authoring.answer_cache import AnswerCache, Answerer, open_cache
 from prelabel.authoring.cases import SOPCase, collect_cases, labels_text
 from prelabel.errors import EndpointError, InputError
-from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.options import DEFAULT_SAMPLE_TEMPERATURE, LabelOptions, sampling_options
 from prelabel.labeling.result import ErrorInfo, LabelResult
 from prelabel.sop.spec import SOP, load_sop
 
@@ -50,8 +50,6 @@ __all__ = [
 ]
 
 CaseStatus = Literal["pass", "fail", "unstable", "error"]
-#: The temperature used to sample several answers when the options leave it at 0.
-DEFAULT_SAMPLE_TEMPERATURE = 0.7
 _MARK = {"pass": "PASS", "fail": "FAIL", "unstable": "UNSTABLE", "error": "ERROR"}
 _COUNTED = {"pass": "passed", "fail": "failed", "unstable": "unstable", "error": "errors"}
 
@@ -72,13 +70,6 @@ def case_status(case: SOPCase, answers: list[LabelResult]) -> CaseStatus:
     if all(g == labels_text(case.expected) for g in given):
         return "pass"
     return "unstable" if len(set(given)) > 1 else "fail"
-
-
-def sampling_options(options: LabelOptions, samples: int) -> LabelOptions:
-    """``options`` able to sample: with ``samples > 1`` and temperature 0 (or unset), the sampling default."""
-    if samples > 1 and not options.temperature:
-        return options.merged(temperature=DEFAULT_SAMPLE_TEMPERATURE)
-    return options
 
 
 @dataclass(frozen=True)

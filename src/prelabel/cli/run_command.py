@@ -12,6 +12,8 @@ from prelabel.cli import batch_commands
 from prelabel.cli.app import app
 from prelabel.cli.options import BaseUrlOpt, LangOpt, ModelOpt, SopArg, TemplateOpt
 
+PANEL = "2. Label"
+
 ItemsArg = Annotated[Path, typer.Argument(help="Items: .jsonl, .json, .csv, .parquet.", show_default=False)]
 PricesOpt = Annotated[Path | None, typer.Option("--prices", help="JSON/YAML price table (over built-ins).")]
 ModeOpt = Annotated[
@@ -23,7 +25,7 @@ ModeOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def run(
     sop: SopArg,
     items: ItemsArg,
@@ -41,6 +43,15 @@ def run(
         int | None, typer.Option("--tpm", min=1, help="Tokens per minute (default: no limit).")
     ] = None,
     max_items: Annotated[int | None, typer.Option("--max-items", min=1, help="Label the first N.")] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            min=1,
+            help="Answers per item (self-consistency): K >= 2 labels each item with the majority of K "
+            "sampled answers (temperature > 0) and records their distribution in labels.jsonl.",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost only.")] = False,
     rationale_language: LangOpt = None,
     id_col: Annotated[

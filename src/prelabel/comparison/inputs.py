@@ -8,6 +8,7 @@ match), decides what is skipped and counts why; per-row work is done once per di
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -119,18 +120,27 @@ def as_list(value: Any) -> list[str] | None:
     """A list cell (``cited_rules``, ``labels``, ``samples``) as a list of text.
 
     Accepts lists (JSONL, Parquet arrays), ``;``-separated text and JSON-encoded lists (CSV exports);
-    nested lists (multi-label samples) become ``;``-joined text.
+    nested lists (multi-label samples) become ``;``-joined text. A mapping (or its JSON text) is a
+    distribution of samples, ``{answer: count}`` as ``labels.jsonl`` stores it, and becomes each answer
+    ``count`` times.
+
+        >>> as_list({"a": 2, "b;c": 1}), as_list('{"a": 1}'), as_list([["b", "c"], "a"])
+        (['a', 'a', 'b;c'], ['a'], ['b;c', 'a'])
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
+    if isinstance(value, Mapping):
+        return [
+            str(k) for k, n in value.items() if isinstance(n, int | float) and n == n for _ in range(int(n))
+        ]
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("["):
+        if text.startswith(("[", "{")):
             try:
                 decoded = json.loads(text)
             except json.JSONDecodeError:
                 decoded = None
-            if isinstance(decoded, list):
+            if isinstance(decoded, list | dict):
                 return as_list(decoded)
         return [part.strip() for part in text.split(";") if part.strip()]
     if isinstance(value, list | tuple | np.ndarray):

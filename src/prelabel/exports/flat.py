@@ -2,7 +2,8 @@
 
 ``usage`` becomes ``prompt_tokens``/``completion_tokens``/``cached_tokens``, ``error`` becomes ``error_type``/
 ``error_message``, and ``model_version`` is added; the item's ``text`` and ``language`` join when the items
-file is known. CSV cells hold lists as ``;``-separated text; JSONL and Parquet keep them as lists.
+file is known. CSV cells hold lists as ``;``-separated text; JSONL and Parquet keep them as lists. The
+``samples`` distribution of a self-consistency run stays a mapping in JSONL; CSV and Parquet hold JSON text.
 
     >>> row = flat_row({"item_id": "a", "status": "ok", "label": "x", "usage": {"prompt_tokens": 3},
     ...                 "error": None, "sop_id": "s", "sop_version": "1", "model": "m",
@@ -37,7 +38,12 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cell(value: Any) -> Any:
-    return ";".join(map(str, value)) if isinstance(value, list) else value
+    return ";".join(map(str, value)) if isinstance(value, list) else _mapping(value)
+
+
+def _mapping(value: Any) -> Any:
+    """A mapping cell (the ``samples`` distribution) as JSON text: one column type, read back by compare."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
 
 
 def write_flat(run: RunExport, out: Path, fmt: str) -> list[Path]:
@@ -63,7 +69,7 @@ def write_flat(run: RunExport, out: Path, fmt: str) -> list[Path]:
         from prelabel.errors import InputError
 
         try:
-            frame.to_parquet(out, index=False)
+            frame.map(_mapping).to_parquet(out, index=False)
         except ImportError:
             raise InputError("Parquet export needs pyarrow: run `pip install 'prelabel[parquet]'`") from None
     return [out]

@@ -142,6 +142,11 @@ async def asubmit_batch(
 ) -> BatchSubmission:
     """Submit the items of ``out_dir`` not finished yet as Batch API requests (async ``submit_batch``)."""
     opts = LabelOptions.build(options, changes)
+    if (opts.samples or 1) > 1:
+        raise InputError(
+            f"--samples {opts.samples} does not work with the Batch API: label online (without --batch-api) "
+            "to take several samples per item"
+        )
     sop_obj, sop_path = _load(sop)
     entries, _ = read_entries(items, opts)
     labeler = Labeler(sop_obj, opts, client=client)

@@ -29,8 +29,9 @@ from prelabel._aio import first_leaf, progress_bar, run_sync
 from prelabel.errors import EndpointError, ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
-from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
+from prelabel.labeling.samples import combine_samples
 from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import Endpoint, check_credentials, resolve_endpoint
 from prelabel.llm.retry import redact
@@ -68,7 +69,12 @@ class Labeler:
 
     def __init__(self, sop: SOP, options: LabelOptions | None = None, *, client: Any = None, **changes: Any):
         self.sop = sop
-        self.options = opts = LabelOptions.build(options, changes)
+        opts = LabelOptions.build(options, changes)
+        self.samples: int = opts.samples or 1
+        """Answers asked per item (``LabelOptions.samples``); above 1 the temperature is at least the
+        sampling default."""
+        self.options = opts = sampling_options(opts, self.samples)
+        self._label_order = {label: i for i, label in enumerate(sop.label_index)}
         base_url = opts.base_url
         if client is not None and base_url is None:
             # an injected client knows its server: detect the backend (and default mode) from its URL
@@ -165,23 +171,40 @@ class Labeler:
     # -------------------------------------------------------------------------------------------- labeling
 
     async def alabel(self, item: ItemLike) -> LabelResult:
-        """Label one item; returns an error record instead of raising, except ``EndpointError``."""
+        """Label one item; returns an error record instead of raising, except ``EndpointError``.
+
+        With ``samples`` K >= 2, the item is asked K times at once and the answers are folded into one result
+        (``prelabel.labeling.samples``)."""
         started = time.perf_counter()
-        stats = CallStats()
         entry = coerce_item(item)
         if isinstance(entry, BadItem):
-            return self._error(entry.item_id, stats, started, "invalid_item", entry.reason)
-        item = entry
+            return self._error(entry.item_id, CallStats(), started, "invalid_item", entry.reason)
         try:
-            prompt = render_prompt(self.sop, item, self.template, self.language)
+            prompt = render_prompt(self.sop, entry, self.template, self.language)
         except ItemError as exc:  # e.g. an unreadable image
-            return self._error(exc.item_id, stats, started, "invalid_item", str(exc))
+            return self._error(exc.item_id, CallStats(), started, "invalid_item", str(exc))
+        if self.samples == 1:
+            return await self._ask(entry.id, prompt.messages, started)
+        try:  # every sample passes the run's rate limits; an unusable endpoint cancels the others
+            async with asyncio.TaskGroup() as group:
+                asks = [
+                    group.create_task(self._ask(entry.id, prompt.messages, started))
+                    for _ in range(self.samples)
+                ]
+        except BaseExceptionGroup as group_error:
+            raise first_leaf(group_error) from None
+        latency = round(time.perf_counter() - started, 4)
+        return combine_samples([a.result() for a in asks], latency_s=latency, order=self._label_order)
+
+    async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
+        """One answer to ``messages`` as a result (an error record when the call fails)."""
+        stats = CallStats()
         try:
-            answer = await self.caller.ask(prompt.messages, self.max_reasks, stats)
+            answer = await self.caller.ask(messages, self.max_reasks, stats)
         except Exception as exc:
             kind, message = explain(exc, stats)  # re-raises EndpointError
-            return self._error(item.id, stats, started, kind, message)
-        return self._answer(item.id, stats, started, answer)
+            return self._error(item_id, stats, started, kind, message)
+        return self._answer(item_id, stats, started, answer)
 
     def result_of(self, item_id: str, completion: Any) -> LabelResult:
         """The result for a chat completion answered elsewhere (a Batch API output line), validated as an

@@ -26,11 +26,21 @@ from prelabel.llm.retry import RetryPolicy
 from prelabel.llm.usage import PriceTable
 from prelabel.prompt.rendering import DEFAULT_TEMPLATE
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MAX_TOKENS", "DEFAULT_TEMPLATE", "LabelOptions"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_SAMPLE_TEMPERATURE",
+    "DEFAULT_TEMPLATE",
+    "LabelOptions",
+    "sampling_options",
+]
 
 #: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_CONCURRENCY = 8
+#: The temperature used to sample several answers (``samples``, ``prelabel test --repeat``) when the options
+#: leave it at 0.
+DEFAULT_SAMPLE_TEMPERATURE = 0.7
 
 
 class LabelOptions(BaseModel):
@@ -54,6 +64,9 @@ class LabelOptions(BaseModel):
     temperature: float | None = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=DEFAULT_MAX_TOKENS, ge=1)
     max_reasks: int = Field(default=2, ge=0)
+    samples: int | None = Field(default=None, ge=1)
+    """Answers per item (self-consistency): with ``K >= 2`` the majority answer is the label and the result
+    records the distribution; ``None`` or 1: one answer, as without it."""
     retry: RetryPolicy | None = None
     prices: PriceTable | None = None
     # reading and batching items
@@ -102,3 +115,14 @@ class LabelOptions(BaseModel):
     def price_table(self) -> PriceTable:
         """The prices to use: the table given, else the built-in one."""
         return self.prices or PriceTable()
+
+
+def sampling_options(options: LabelOptions, samples: int) -> LabelOptions:
+    """``options`` able to sample: with ``samples > 1`` and temperature 0 (or unset), the sampling default.
+
+    >>> sampling_options(LabelOptions(), 5).temperature, sampling_options(LabelOptions(), 1).temperature
+    (0.7, 0.0)
+    """
+    if samples > 1 and not options.temperature:
+        return options.merged(temperature=DEFAULT_SAMPLE_TEMPERATURE)
+    return options

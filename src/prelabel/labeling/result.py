@@ -20,9 +20,12 @@ from prelabel.llm.usage import Usage
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ErrorInfo", "LabelResult", "Status", "to_dataframe"]
+__all__ = ["SAMPLE_FIELDS", "ErrorInfo", "LabelResult", "Status", "to_dataframe"]
 
 Status = Literal["ok", "abstained", "error"]
+#: The self-consistency fields (``samples`` K >= 2): left out of the JSON line when they are ``None``, so a
+#: line without samples is exactly what it was before they existed.
+SAMPLE_FIELDS = ("samples", "agreement", "entropy", "failed_samples")
 
 
 class ErrorInfo(BaseModel):
@@ -47,6 +50,15 @@ class LabelResult(BaseModel):
     rationale: str | None = None
     cited_rules: list[str] = []
     confidence: float | None = None
+    samples: dict[str, int] | None = None
+    """Self-consistency: how many samples gave each answer (a label, or a label set joined with ``;`` in SOP
+    order), most common first."""
+    agreement: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The majority answer's share of the samples that answered."""
+    entropy: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Shannon entropy of ``samples``, divided by its maximum ``ln(n)`` for n answers (0: all agree)."""
+    failed_samples: int | None = Field(default=None, ge=0)
+    """Samples that ended in an error (present on every line of a run with samples)."""
     error: ErrorInfo | None = None
     model: str
     sop_id: str
@@ -63,8 +75,10 @@ class LabelResult(BaseModel):
         return self.status != "error"
 
     def to_json(self) -> str:
-        """This result as one compact JSON line (no trailing newline)."""
-        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, separators=(", ", ": "))
+        """This result as one compact JSON line (no trailing newline); unset sample fields are left out."""
+        unset = {name for name in SAMPLE_FIELDS if getattr(self, name) is None}
+        data = self.model_dump(mode="json", exclude=unset)
+        return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
 
 
 _COLUMNS = [
@@ -91,14 +105,21 @@ _COLUMNS = [
 
 
 def to_dataframe(results: Iterable[LabelResult]) -> pd.DataFrame:
-    """One row per result; ``usage`` and ``error`` are flattened into columns."""
+    """One row per result; ``usage`` and ``error`` are flattened into columns (and the sample fields are
+    columns after ``confidence`` when any result has samples)."""
     import pandas as pd
 
     rows = []
+    sampled = False
     for r in results:
+        sampled = sampled or r.failed_samples is not None
         row = r.model_dump(exclude={"usage", "error"})
         row.update(r.usage.model_dump())
         row["error_type"] = r.error.type if r.error else None
         row["error_message"] = r.error.message if r.error else None
         rows.append(row)
-    return pd.DataFrame(rows, columns=_COLUMNS)
+    columns = _COLUMNS
+    if sampled:
+        at = _COLUMNS.index("confidence") + 1
+        columns = [*_COLUMNS[:at], *SAMPLE_FIELDS, *_COLUMNS[at:]]
+    return pd.DataFrame(rows, columns=columns)

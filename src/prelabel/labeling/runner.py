@@ -117,7 +117,8 @@ def estimate(
 ) -> Estimate:
     """Estimate prompt/completion tokens and cost offline (``bpe-openai``); sends nothing, needs no key.
 
-    Takes the same options as ``run``; an image counts a fixed number of tokens and is not read.
+    Takes the same options as ``run``; an image counts a fixed number of tokens and is not read. With
+    ``samples`` K, prompt and completion tokens (and cost) are K times those of one answer per item.
     """
     opts = LabelOptions.build(options, changes)
     sop_obj, _ = _load(sop)
@@ -137,13 +138,16 @@ def estimate(
             continue
         good += 1
         prompt_tokens += count_tokens(prompt.messages, endpoint.model) + schema_tokens
-    completion = good * ESTIMATED_COMPLETION_TOKENS
+    samples = opts.samples or 1  # every sample is one more request with the same prompt
+    prompt_tokens *= samples
+    completion = good * ESTIMATED_COMPLETION_TOKENS * samples
     cost = opts.price_table().cost(
         endpoint.model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
     )
+    per_item = f"{samples} samples per item, " if samples > 1 else ""
     note = (
-        f"completion tokens assume ~{ESTIMATED_COMPLETION_TOKENS} per item; cost assumes no prompt-cache "
-        "hits and no retries (an upper bound for the prompt side)"
+        f"{per_item}completion tokens assume ~{ESTIMATED_COMPLETION_TOKENS} per answer; cost assumes no "
+        "prompt-cache hits and no retries (an upper bound for the prompt side)"
     )
     return Estimate(
         model=endpoint.model,
@@ -260,8 +264,9 @@ async def arun(
 
 
 def run_binding(labeler: Labeler) -> dict[str, Any]:
-    """What a run directory's ledger is bound to: SOP, model, template, rationale language, prompt hash."""
-    return {
+    """What a run directory's ledger is bound to: SOP, model, template, rationale language, prompt hash, and
+    the samples per item when above 1 (so ledgers made before samples existed stay valid for one answer)."""
+    binding: dict[str, Any] = {
         "sop_id": labeler.sop.id,
         "sop_sha256": labeler.sop.sha256,
         "model": labeler.model,
@@ -269,6 +274,9 @@ def run_binding(labeler: Labeler) -> dict[str, Any]:
         "rationale_language": labeler.language,
         "prompt_hash": labeler.prompt_hash,
     }
+    if labeler.samples > 1:
+        binding["samples"] = labeler.samples
+    return binding
 
 
 def refuse_open_batches(ledger: Ledger) -> None:
