@@ -5,12 +5,14 @@ Shared settings live here once: fast retry policies and the environment variable
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from prelabel import RetryPolicy
+from prelabel import SOP, RetryPolicy
 from prelabel.cli import main
 
 #: Environment variables that choose a model or server; ``conftest.py`` clears them for every test.
@@ -57,3 +59,19 @@ def check_golden(golden: Path, name: str, actual: str) -> None:
     assert path.exists(), f"{path} is missing; create it with PRELABEL_UPDATE_GOLDEN=1"
     expected = path.read_text(encoding="utf-8")
     assert actual == expected, f"{name} differs from the golden file; if intended, PRELABEL_UPDATE_GOLDEN=1"
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write ``rows`` as JSON lines to ``path`` and return it."""
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_run_dir(root: Path, sop: SOP, sop_path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``root/run``: a run directory with ``rows`` as ``labels.jsonl`` and a ``run.json`` naming ``sop``."""
+    run_dir = root / "run"
+    run_dir.mkdir()
+    write_jsonl(run_dir / "labels.jsonl", rows)
+    info = {"sop": {"id": sop.id, "version": sop.version, "sha256": sop.sha256, "path": str(sop_path)}}
+    (run_dir / "run.json").write_text(json.dumps(info))
+    return run_dir

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import prelabel
-from helpers import run_cli
+from helpers import run_cli, write_run_dir
 from prelabel.comparison.routing import fit_threshold
 
 
@@ -145,15 +145,6 @@ def test_calibration_without_overlap_with_the_run_label_space() -> None:
         prelabel.route(run, cal, humans, target_precision=0.9)
 
 
-def _run_dir(root: Path, sop: prelabel.SOP, sop_path: Path, rows: list[dict]) -> Path:
-    run_dir = root / "run"
-    run_dir.mkdir()
-    (run_dir / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    info = {"sop": {"id": sop.id, "version": sop.version, "sha256": sop.sha256, "path": str(sop_path)}}
-    (run_dir / "run.json").write_text(json.dumps(info))
-    return run_dir
-
-
 def test_cli_route_then_export_one_side(tmp_path: Path, capsys) -> None:
     sop_path = prelabel.bundled_sop_path("customer_feedback_intent")
     sop = prelabel.load_sop(sop_path)
@@ -174,7 +165,7 @@ def test_cli_route_then_export_one_side(tmp_path: Path, capsys) -> None:
         {"item_id": "r1", "label": "logistics.late_delivery", "confidence": 0.99, **common},
         {"item_id": "r2", "label": "product.damaged", "confidence": 0.99, **common},
     ]
-    run_dir = _run_dir(tmp_path, sop, sop_path, rows)
+    run_dir = write_run_dir(tmp_path, sop, sop_path, rows)
     out = tmp_path / "route"
     args = ["route", str(run_dir), "--calibration", str(cal_dir), "--target-precision", "0.8", "-o", str(out)]
     code, stdout, err = run_cli(capsys, *args)
@@ -211,7 +202,7 @@ def test_cli_bad_input_is_one_line_exit_2(setup: str, message: str, tmp_path: Pa
     sop_path = prelabel.bundled_sop_path("customer_feedback_intent")
     sop = prelabel.load_sop(sop_path)
     row = {"item_id": "r1", "status": "ok", "label": "logistics.late_delivery", "confidence": 0.9}
-    run_dir = tmp_path / "empty" if setup == "empty_dir" else _run_dir(tmp_path, sop, sop_path, [row])
+    run_dir = tmp_path / "empty" if setup == "empty_dir" else write_run_dir(tmp_path, sop, sop_path, [row])
     run_dir.mkdir(exist_ok=True)
     humans = tmp_path / "h.csv"
     humans.write_text("item_id,annotator,label\nr1,x,logistics.late_delivery\n")

@@ -74,7 +74,13 @@ def route_command(
         Path | None, typer.Option("--humans", help="Human labels of the calibration items (CSV).")
     ] = None,
     delta: Annotated[float, typer.Option("--delta", help="Allowed failure probability.")] = 0.05,
-    signal: Annotated[str, typer.Option("--signal", help="confidence or agreement.")] = "confidence",
+    signal: Annotated[
+        str,
+        typer.Option(
+            "--signal",
+            help="confidence, agreement (runs with --samples K) or logprob (runs with --logprobs).",
+        ),
+    ] = "confidence",
     by: Annotated[str, typer.Option("--by", help="label (a threshold per label) or global.")] = "label",
     min_count: Annotated[
         int, typer.Option("--min-count", help="Calibration items a label needs to be auto-accepted.")
@@ -84,8 +90,8 @@ def route_command(
     force: ForceOpt = False,
 ) -> None:
     """Split a run into accept.jsonl and review.jsonl with a precision guarantee (route.json)."""
-    if signal not in ("confidence", "agreement"):
-        raise prelabel.InputError(f"--signal must be confidence or agreement, got '{signal}'")
+    if signal not in ("confidence", "agreement", "logprob"):
+        raise prelabel.InputError(f"--signal must be confidence, agreement or logprob, got '{signal}'")
     if by not in ("label", "global"):
         raise prelabel.InputError(f"--by must be label or global, got '{by}'")
     routing = prelabel.route(

@@ -52,6 +52,14 @@ def run(
             "sampled answers (temperature > 0) and records their distribution in labels.jsonl.",
         ),
     ] = None,
+    logprobs: Annotated[
+        bool,
+        typer.Option(
+            "--logprobs",
+            help="Ask for token log-probabilities and store the label's probability (label_prob) on each "
+            "line, where the endpoint returns them (JSON modes, not tools).",
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and cost only.")] = False,
     rationale_language: LangOpt = None,
     id_col: Annotated[
@@ -92,7 +100,7 @@ def run(
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
         return
-    _note_smoke_model(options)
+    _note_endpoint(options)
     if batch_api:
         flags = {"restart": restart, "retry_errors": not no_retry_errors}
         done = prelabel.submit_batch(sop, items, out, options, **flags)
@@ -115,8 +123,11 @@ def run(
         typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
 
 
-def _note_smoke_model(options: prelabel.LabelOptions) -> None:
-    """Say that the bundled embedded model (``--model local`` or ``PRELABEL_MODEL=local``) labels poorly."""
-    note = options.endpoint().smoke_note
-    if note:
-        typer.echo(f"note: {note}", err=True)
+def _note_endpoint(options: prelabel.LabelOptions) -> None:
+    """Say that the bundled embedded model (``--model local`` or ``PRELABEL_MODEL=local``) labels poorly, and
+    that ``--logprobs`` gives nothing in tools mode."""
+    endpoint = options.endpoint()
+    if endpoint.smoke_note:
+        typer.echo(f"note: {endpoint.smoke_note}", err=True)
+    if options.logprobs and endpoint.logprobs_note:
+        typer.echo(f"warning: {endpoint.logprobs_note}", err=True)

@@ -1,8 +1,9 @@
 """How far a model's certainty can be trusted: per-item signals scored against the human majority, and
 reliability (binned accuracy against mean signal) with the expected calibration error (ECE).
 
-A *signal* is a number in [0, 1] per model answer: ``confidence`` (what the model stated) or ``agreement``
-(the share of its self-consistency ``samples`` that give the same answer; results without samples have none).
+A *signal* is a number in [0, 1] per model answer: ``confidence`` (what the model stated), ``agreement``
+(the share of its self-consistency ``samples`` that give the same answer; results without samples have none)
+or ``logprob`` (``label_prob``, the probability of the label's tokens, from runs with ``--logprobs``).
 
     >>> import pandas as pd
     >>> results = pd.DataFrame({"item_id": ["1", "2", "3", "4"], "label": ["a", "b", "a", "b"],
@@ -50,8 +51,8 @@ __all__ = [
     "signal_values",
 ]
 
-Signal = Literal["confidence", "agreement"]
-SIGNALS: tuple[Signal, ...] = ("confidence", "agreement")
+Signal = Literal["confidence", "agreement", "logprob"]
+SIGNALS: tuple[Signal, ...] = ("confidence", "agreement", "logprob")
 
 
 def answer_text(value: Any, multi_label: bool, order: dict[str, int] | None = None) -> str:
@@ -84,13 +85,22 @@ def signal_values(
 ) -> np.ndarray:
     """The chosen signal per result row (NaN where a row has none); ``answers`` are the rows' answers.
 
-    Raises ``InputError`` for ``agreement`` when no result carries self-consistency ``samples``.
+    Raises ``InputError`` for ``agreement`` when no result carries self-consistency ``samples``, and for
+    ``logprob`` when none carries a ``label_prob``.
     """
+    source = results.attrs.get("source", "results")
     if signal == "confidence":
         return np.clip(pd.to_numeric(results["confidence"], errors="coerce").to_numpy(dtype=float), 0, 1)
+    if signal == "logprob":
+        probs = pd.to_numeric(results["label_prob"], errors="coerce") if "label_prob" in results else None
+        if probs is None or probs.isna().all():
+            raise InputError(
+                f"{source}: signal 'logprob' needs the label's token probabilities (label_prob: run with "
+                "--logprobs in a JSON mode such as --mode json_schema); these results carry none"
+            )
+        return np.clip(probs.to_numpy(dtype=float), 0, 1)
     if signal != "agreement":
         raise InputError(f"unknown signal '{signal}' (choose from: {', '.join(SIGNALS)})")
-    source = results.attrs.get("source", "results")
     if "samples" not in results.columns or not results["samples"].map(lambda v: bool(as_list(v))).any():
         raise InputError(
             f"{source}: signal 'agreement' needs self-consistency samples (run with --samples K); "

@@ -201,7 +201,7 @@ def _calibration(cmp: Comparison) -> str:
     from prelabel.comparison.calibration import reliability_figure
 
     if cmp.calibration is None:
-        return "<p class='muted'>No confidence or self-consistency samples to calibrate.</p>"
+        return "<p class='muted'>No confidence, samples or label probabilities to calibrate.</p>"
     return _png(reliability_figure(cmp.calibration)) + _table(cmp.calibration.rows())
 
 

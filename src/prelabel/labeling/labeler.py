@@ -30,10 +30,11 @@ from prelabel.errors import EndpointError, ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.options import LabelOptions, sampling_options
-from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
+from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dataframe
 from prelabel.labeling.samples import combine_samples
 from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import Endpoint, check_credentials, resolve_endpoint
+from prelabel.llm.logprobs import label_probability
 from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage
 from prelabel.prompt.rendering import prompt_hash, render_prompt
@@ -97,6 +98,7 @@ class Labeler:
             rpm=opts.rpm,
             tpm=opts.tpm,
             concurrency=opts.concurrency,
+            logprobs=opts.logprobs,
         )
 
     @property
@@ -156,6 +158,9 @@ class Labeler:
     def _answer(self, item_id: str, stats: CallStats, started: float, answer: BaseModel) -> LabelResult:
         labels = answer_labels(answer)
         abstained = self.sop.abstain.allowed and labels == [self.sop.abstain.label]
+        prob = None
+        if self.options.logprobs:
+            prob = label_probability(stats.logprobs, labels, multi_label=self.sop.multi_label)
         return self._result(
             item_id,
             stats,
@@ -166,6 +171,7 @@ class Labeler:
             rationale=answer.rationale,  # type: ignore[attr-defined]
             cited_rules=list(answer.cited_rules),  # type: ignore[attr-defined]
             confidence=answer.confidence,  # type: ignore[attr-defined]
+            label_prob=None if prob is None else round(prob, PROB_DIGITS),
         )
 
     # -------------------------------------------------------------------------------------------- labeling

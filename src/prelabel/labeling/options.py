@@ -67,6 +67,9 @@ class LabelOptions(BaseModel):
     samples: int | None = Field(default=None, ge=1)
     """Answers per item (self-consistency): with ``K >= 2`` the majority answer is the label and the result
     records the distribution; ``None`` or 1: one answer, as without it."""
+    logprobs: bool = False
+    """Ask for token log-probabilities and record the label's probability (``label_prob``) on each result,
+    where the endpoint returns them (JSON modes; tool-call arguments carry none)."""
     retry: RetryPolicy | None = None
     prices: PriceTable | None = None
     # reading and batching items

@@ -20,12 +20,25 @@ from prelabel.llm.usage import Usage
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SAMPLE_FIELDS", "ErrorInfo", "LabelResult", "Status", "to_dataframe"]
+__all__ = [
+    "OPTIONAL_FIELDS",
+    "PROB_DIGITS",
+    "SAMPLE_FIELDS",
+    "ErrorInfo",
+    "LabelResult",
+    "Status",
+    "to_dataframe",
+]
 
 Status = Literal["ok", "abstained", "error"]
 #: The self-consistency fields (``samples`` K >= 2): left out of the JSON line when they are ``None``, so a
 #: line without samples is exactly what it was before they existed.
 SAMPLE_FIELDS = ("samples", "agreement", "entropy", "failed_samples")
+#: Every optional field: the sample fields and the label's token probability (``logprobs``); each is left out
+#: of the JSON line when it is ``None``.
+OPTIONAL_FIELDS = (*SAMPLE_FIELDS, "label_prob")
+#: Digits kept of ``label_prob``: probabilities near 1 matter to routing thresholds.
+PROB_DIGITS = 6
 
 
 class ErrorInfo(BaseModel):
@@ -59,6 +72,9 @@ class LabelResult(BaseModel):
     """Shannon entropy of ``samples``, divided by its maximum ``ln(n)`` for n answers (0: all agree)."""
     failed_samples: int | None = Field(default=None, ge=0)
     """Samples that ended in an error (present on every line of a run with samples)."""
+    label_prob: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The probability of the label's tokens (``logprobs``): ``exp`` of the summed token log-probabilities;
+    the lowest over the labels for multi-label answers; with samples, the mean over the majority's samples."""
     error: ErrorInfo | None = None
     model: str
     sop_id: str
@@ -75,8 +91,8 @@ class LabelResult(BaseModel):
         return self.status != "error"
 
     def to_json(self) -> str:
-        """This result as one compact JSON line (no trailing newline); unset sample fields are left out."""
-        unset = {name for name in SAMPLE_FIELDS if getattr(self, name) is None}
+        """This result as one compact JSON line (no trailing newline); unset optional fields are left out."""
+        unset = {name for name in OPTIONAL_FIELDS if getattr(self, name) is None}
         data = self.model_dump(mode="json", exclude=unset)
         return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
 
@@ -105,21 +121,21 @@ _COLUMNS = [
 
 
 def to_dataframe(results: Iterable[LabelResult]) -> pd.DataFrame:
-    """One row per result; ``usage`` and ``error`` are flattened into columns (and the sample fields are
-    columns after ``confidence`` when any result has samples)."""
+    """One row per result; ``usage`` and ``error`` are flattened into columns (and the sample fields and
+    ``label_prob`` are columns after ``confidence`` when any result has them)."""
     import pandas as pd
 
     rows = []
-    sampled = False
+    sampled = scored = False
     for r in results:
         sampled = sampled or r.failed_samples is not None
+        scored = scored or r.label_prob is not None
         row = r.model_dump(exclude={"usage", "error"})
         row.update(r.usage.model_dump())
         row["error_type"] = r.error.type if r.error else None
         row["error_message"] = r.error.message if r.error else None
         rows.append(row)
-    columns = _COLUMNS
-    if sampled:
-        at = _COLUMNS.index("confidence") + 1
-        columns = [*_COLUMNS[:at], *SAMPLE_FIELDS, *_COLUMNS[at:]]
+    at = _COLUMNS.index("confidence") + 1
+    extra = [*(SAMPLE_FIELDS if sampled else ()), *(["label_prob"] if scored else [])]
+    columns = [*_COLUMNS[:at], *extra, *_COLUMNS[at:]]
     return pd.DataFrame(rows, columns=columns)

@@ -264,8 +264,9 @@ async def arun(
 
 
 def run_binding(labeler: Labeler) -> dict[str, Any]:
-    """What a run directory's ledger is bound to: SOP, model, template, rationale language, prompt hash, and
-    the samples per item when above 1 (so ledgers made before samples existed stay valid for one answer)."""
+    """What a run directory's ledger is bound to: SOP, model, template, rationale language, prompt hash, the
+    samples per item when above 1 and ``logprobs`` when asked (so ledgers made before these existed stay
+    valid without them)."""
     binding: dict[str, Any] = {
         "sop_id": labeler.sop.id,
         "sop_sha256": labeler.sop.sha256,
@@ -276,6 +277,8 @@ def run_binding(labeler: Labeler) -> dict[str, Any]:
     }
     if labeler.samples > 1:
         binding["samples"] = labeler.samples
+    if labeler.options.logprobs:
+        binding["logprobs"] = True
     return binding
 
 

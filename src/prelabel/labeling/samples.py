@@ -11,12 +11,14 @@ answer — its status, label(s), rationale and cited rules — with:
 - ``agreement``: the majority's share of the samples that answered,
 - ``entropy``: the distribution's Shannon entropy over ``ln(n)``, n the samples that answered (0 when n < 2),
 - ``failed_samples``: how many samples ended in an error,
+- ``label_prob`` (``logprobs``): the mean label probability of the samples that gave the majority answer (as
+  ``confidence``; ``None`` when none of them has one),
 - ``attempts``, ``usage``: summed over every request of every sample.
 
 Failed samples are left out of the vote; when every sample failed, the item is the last sample's error
 record (with the sums above and ``failed_samples = K``).
 
-    >>> from prelabel.labeling.result import LabelResult
+    >>> from prelabel.labeling.result import PROB_DIGITS, LabelResult
     >>> def answer(label, confidence):
     ...     return LabelResult(item_id="a", status="ok", label=label, confidence=confidence, model="m",
     ...                        sop_id="s", sop_version="1", prompt_hash="h", template="t", attempts=1)
@@ -30,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from prelabel.labeling.result import LabelResult
+from prelabel.labeling.result import PROB_DIGITS, LabelResult
 from prelabel.llm.usage import Usage
 
 __all__ = ["answer_key", "combine_samples", "majority", "normalized_entropy"]
@@ -101,10 +103,12 @@ def combine_samples(
         counts[key] = counts.get(key, 0) + 1
     distribution = dict(sorted(counts.items(), key=lambda kv: -kv[1]))  # stable: ties stay first seen
     confidence = _mean([r.confidence for r in chosen if r.confidence is not None])
+    prob = _mean([r.label_prob for r in chosen if r.label_prob is not None])
     return chosen[0].model_copy(
         update={
             **totals,
             "confidence": None if confidence is None else round(confidence, _DIGITS),
+            "label_prob": None if prob is None else round(prob, PROB_DIGITS),
             "samples": distribution,
             "agreement": round(counts[top] / len(answered), _DIGITS),
             "entropy": round(normalized_entropy(list(counts.values())), _DIGITS),

@@ -29,6 +29,7 @@ from prelabel.errors import EndpointError
 from prelabel.llm.clients import make_client
 from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
 from prelabel.llm.instructed import PreparedAnswer
+from prelabel.llm.logprobs import TokenLogprob, token_logprobs
 from prelabel.llm.ratelimit import RateLimiter, estimate_tokens
 from prelabel.llm.retry import Failure, MalformedResponse, RetryPolicy, call_with_retries, classify
 from prelabel.llm.usage import Usage, usage_from_completion
@@ -66,18 +67,21 @@ def raw_output(completion: Any) -> str | None:
 
 @dataclass
 class CallStats:
-    """One item's model calls: requests sent, usage of every answered attempt, the last raw output."""
+    """One item's model calls: requests sent, usage of every answered attempt, the last raw output and the
+    last answer's token log-probabilities (if the server sent any; the answer that validated is the last)."""
 
     requests: int = 0
     usage: Usage = field(default_factory=Usage)
     last_output: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
     def on_response(self, response: Any) -> None:
-        """instructor ``completion:response`` hook: add this attempt's usage and keep its raw output."""
+        """instructor ``completion:response`` hook: add this attempt's usage; keep its output and tokens."""
         self.usage = self.usage + usage_from_completion(response)
         output = raw_output(response)
         if output is not None:
             self.last_output = output[:_LAST_OUTPUT_CHARS]
+        self.logprobs = token_logprobs(response)
 
 
 _STATS: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("prelabel_call", default=None)
@@ -104,6 +108,7 @@ class ModelCaller:
         rpm: int | None = None,
         tpm: int | None = None,
         concurrency: int | None = None,
+        logprobs: bool = False,
     ):
         self.endpoint = endpoint
         self.answer_model = answer_model
@@ -113,6 +118,7 @@ class ModelCaller:
         self.max_tokens = max_tokens
         self.limits = RateLimiter(rpm, tpm)  # shared by every request of the run
         self.connections = concurrency
+        self.logprobs = logprobs  # ask for token log-probabilities (``logprobs: true`` on every request)
         self._client = client
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
@@ -144,13 +150,16 @@ class ModelCaller:
         return answer
 
     def _call_kwargs(self) -> dict[str, Any]:
-        """Model, temperature and output bound of every request (reasoning models: no temperature)."""
+        """Model, temperature, output bound and log-probabilities (when asked) of every request (reasoning
+        models: no temperature)."""
         kwargs: dict[str, Any] = {"model": self.endpoint.model}
         reasoning = bool(_NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]))
         if self.temperature is not None and not reasoning:
             kwargs["temperature"] = self.temperature
         if self.max_tokens is not None:  # reasoning models take only max_completion_tokens
             kwargs["max_completion_tokens" if reasoning else "max_tokens"] = self.max_tokens
+        if self.logprobs:
+            kwargs["logprobs"] = True
         return kwargs
 
     def request_body(
@@ -210,8 +219,10 @@ class ModelCaller:
         if self._client is not None:
             return self._client
         if self.endpoint.is_local:
-            if self._local_client is None:
-                self._local_client = make_client(self.endpoint)
+            if self._local_client is None:  # llama.cpp computes log-probabilities only with logits_all
+                self._local_client = make_client(
+                    self.endpoint, local_options={"logits_all": True} if self.logprobs else None
+                )
             return self._local_client
         loop = asyncio.get_running_loop()
         client = self._owned.get(loop)

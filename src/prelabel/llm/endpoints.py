@@ -51,6 +51,11 @@ SMOKE_MODEL_NOTE = (
     "labels are poor; use --model local:PATH.gguf with a real instruction-tuned GGUF, or an API model, "
     "for useful labels"
 )
+TOOLS_LOGPROBS_NOTE = (
+    "--logprobs: this endpoint answers in tools mode, and tool-call arguments carry no token "
+    "log-probabilities (OpenAI), so label_prob will stay empty; use --mode json_schema for the signal"
+)
+_TOOL_MODES = (instructor.Mode.TOOLS, instructor.Mode.TOOLS_STRICT, instructor.Mode.FUNCTIONS)
 OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"  # placeholder for servers that take no key (the openai client insists on one)
 
@@ -143,6 +148,11 @@ class Endpoint:
     def smoke_note(self) -> str | None:
         """A warning when this is the bundled smoke model (schema-valid answers, poor labels)."""
         return SMOKE_MODEL_NOTE if self.model == "local" else None
+
+    @property
+    def logprobs_note(self) -> str | None:
+        """A warning for ``logprobs`` in tools mode: tool-call arguments carry no log-probabilities."""
+        return TOOLS_LOGPROBS_NOTE if self.mode in _TOOL_MODES else None
 
     def describe(self) -> dict[str, Any]:
         """What ``run.json`` records about the endpoint (never the key)."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Reply", "RequestRecord", "dump", "first_choice"]
+from prelabel.llm.logprobs import value_spans
+
+__all__ = ["Reply", "RequestRecord", "dump", "first_choice", "logprobs_of"]
 
 _ITEM = re.compile(r"<<<ITEM [0-9a-f]+>>>\n(.*)\n<<<END ITEM [0-9a-f]+>>>", re.S)
 
@@ -23,6 +26,7 @@ class Reply:
     usage: dict[str, int] | None = None
     delay: float = 0.0
     finish_reason: str | None = None
+    label_prob: float | None = None
 
     @classmethod
     def answer(
@@ -35,10 +39,12 @@ class Reply:
         usage: dict[str, int] | None = None,
         delay: float = 0.0,
         headers: dict[str, str] | None = None,
+        label_prob: float | None = None,
         **extra: Any,
     ) -> Reply:
         """An answer; ``label=None`` picks the first label the request allows; a list answers ``labels``;
-        ``headers`` go with it (e.g. ``x-ratelimit-remaining-requests``)."""
+        ``headers`` go with it (e.g. ``x-ratelimit-remaining-requests``). When the request asks for
+        ``logprobs``, the label's tokens get probability ``label_prob`` (each label's, for ``labels``)."""
         body: dict[str, Any] = {
             "rationale": rationale,
             "cited_rules": cited_rules or [],
@@ -46,7 +52,14 @@ class Reply:
         }
         body["labels" if isinstance(label, list) else "label"] = label
         body.update(extra)
-        return cls("answer", content=body, usage=usage, delay=delay, headers=dict(headers or {}))
+        return cls(
+            "answer",
+            content=body,
+            usage=usage,
+            delay=delay,
+            headers=dict(headers or {}),
+            label_prob=label_prob,
+        )
 
     @classmethod
     def raw(
@@ -158,3 +171,34 @@ def first_choice(schema: dict[str, Any] | None, key: str) -> Any:
 def dump(value: Any) -> bytes:
     """``value`` as UTF-8 JSON bytes."""
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+_PIECE = re.compile(r"[A-Za-z]{1,4}|[\x00-\x7f]|[^\x00-\x7f]+")
+_OTHER_LOGPROB = -0.0005  # a token outside the label: nearly sure
+
+
+def logprobs_of(text: str, label_prob: float | None = None) -> dict[str, Any]:
+    """Realistic chat ``logprobs`` for ``text``: small tokens (up to 4 letters, one other ASCII character, or
+    4 bytes of non-ASCII text, so a Thai character can be split over two tokens, as real tokenizers do), each
+    with its ``bytes``; the tokens of the label value (each label's, for ``labels``) share
+    ``log(label_prob)``."""
+    pieces: list[bytes] = []
+    for found in _PIECE.finditer(text):
+        raw = found.group().encode("utf-8")
+        pieces += [raw] if found.group().isascii() else [raw[i : i + 4] for i in range(0, len(raw), 4)]
+    starts = [sum(len(p) for p in pieces[:i]) for i in range(len(pieces))]
+    logprobs = [_OTHER_LOGPROB] * len(pieces)
+    if label_prob is not None:
+        for _, start, end in value_spans(text, "label") or value_spans(text, "labels", many=True) or []:
+            first, last = len(text[:start].encode("utf-8")), len(text[:end].encode("utf-8"))
+            inside = [i for i, at in enumerate(starts) if at < last and at + len(pieces[i]) > first]
+            for i in inside:
+                logprobs[i] = math.log(label_prob) / len(inside)
+    content = []
+    for piece, logprob in zip(pieces, logprobs, strict=True):
+        try:
+            token = piece.decode("utf-8")
+        except UnicodeDecodeError:  # part of a character: OpenAI shows its bytes escaped
+            token = "".join(f"\\x{b:02x}" for b in piece)
+        content.append({"token": token, "logprob": logprob, "bytes": list(piece), "top_logprobs": []})
+    return {"content": content, "refusal": None}

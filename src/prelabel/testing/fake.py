@@ -13,6 +13,8 @@ first label the request's schema allows. Every request is logged. Faults are ord
 Reply kinds: ``answer`` (schema-valid or not), ``raw`` (any assistant text: off-schema answers), ``error``
 (status, body, headers: 401, 404, 429 with Retry-After, ``insufficient_quota``, 5xx), ``malformed`` (a 200
 whose body is not JSON), ``timeout`` and ``disconnect``; any reply can carry ``delay`` seconds of latency.
+A request with ``logprobs: true`` gets token log-probabilities of the content (``Reply.answer(label,
+label_prob=0.3)`` sets the label's probability), none in tools mode, as OpenAI.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 import httpx2
 
-from prelabel.testing._replies import Reply, RequestRecord, dump, first_choice
+from prelabel.testing._replies import Reply, RequestRecord, dump, first_choice, logprobs_of
 from prelabel.testing.fake_batch import FakeBatchAPI
 
 __all__ = ["FakeModel", "FakeServer", "Reply", "RequestRecord"]
@@ -125,6 +127,10 @@ class FakeModel:
             }
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
         finish = reply.finish_reason or ("tool_calls" if tools else "stop")
+        # as OpenAI: log-probabilities when asked, of the content only (tool-call arguments carry none)
+        logprobs = (
+            logprobs_of(output, reply.label_prob) if record.body.get("logprobs") and not tools else None
+        )
         usage = {"prompt_tokens": 100, "completion_tokens": 20, "cached_tokens": 0, **(reply.usage or {})}
         cached = usage.pop("cached_tokens")
         return {
@@ -132,7 +138,7 @@ class FakeModel:
             "object": "chat.completion",
             "created": 0,
             "model": record.body.get("model", self.model),
-            "choices": [{"index": 0, "finish_reason": finish, "message": message}],
+            "choices": [{"index": 0, "finish_reason": finish, "message": message, "logprobs": logprobs}],
             "usage": {
                 **usage,
                 "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"],

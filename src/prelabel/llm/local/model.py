@@ -2,7 +2,9 @@
 
 ``LocalModel.answer`` turns an OpenAI chat request into ``Llama.create_chat_completion``: the JSON schema in
 the request (``response_format`` or a forced tool) becomes a grammar, so every answer parses; decoding is
-greedy (temperature 0, fixed seed), so runs repeat. It runs where it is called: the worker process
+greedy (temperature 0, fixed seed), so runs repeat. Token log-probabilities (``logprobs``) are returned when
+the model was loaded with ``logits_all=True`` (llama.cpp keeps logits for every token then; without it the
+request is answered without them). It runs where it is called: the worker process
 (``prelabel.llm.local.worker``) calls it, so that a native crash cannot take the caller down.
 
 Models load with llama.cpp's extra buffer types off (no weight repacking into CPU-specific buffers): the AMX
@@ -233,6 +235,9 @@ def completion_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     for name in ("tools", "tool_choice", "stop", "top_p"):
         if body.get(name) is not None:
             kwargs[name] = body[name]
+    if body.get("logprobs"):  # llama.cpp returns them only with ``top_logprobs`` set (0: the token alone)
+        kwargs["logprobs"] = True
+        kwargs["top_logprobs"] = body.get("top_logprobs") or 0
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         schema = fmt.get("json_schema", {}).get("schema", {})
@@ -293,6 +298,9 @@ class LocalModel:
             return _error(400, f"invalid chat completion request: {exc!r}", "invalid_request_error")
         if body.get("stream"):
             return _error(400, "the local model does not stream", "invalid_request_error")
+        if not getattr(self._llm, "_logits_all", False):  # llama.cpp refuses logprobs without logits_all
+            kwargs.pop("logprobs", None)
+            kwargs.pop("top_logprobs", None)
         try:
             with self._lock:
                 before = list(self._llm.input_ids)
@@ -311,6 +319,8 @@ class LocalModel:
             answer["content"] = _strict_json(answer.get("content"))
             for call in answer.get("tool_calls") or []:
                 call["function"]["arguments"] = _strict_json(call["function"]["arguments"])
+            if choice.get("logprobs"):  # numpy floats: plain ones, so the reply is JSON
+                choice["logprobs"] = json.loads(json.dumps(choice["logprobs"], default=float))
         return 200, result
 
 
