@@ -1,6 +1,9 @@
 """Opt-in: a real Label Studio imports the export (``pytest -m labelstudio_server``; deselected by default).
 
-Needs the ``label-studio`` command (``LABEL_STUDIO_BIN``, or on PATH): see scripts/labelstudio_import.py.
+Needs the ``label-studio`` command in its own environment (``LABEL_STUDIO_BIN``, or on PATH) and
+``requests``: see scripts/labelstudio_import.py. One server imports every bundled SOP (label trees:
+``taxonomy`` results) and a flat single- and multi-label SOP (``choices`` results), each into its own
+project, and reads every task back.
 """
 
 from __future__ import annotations
@@ -18,19 +21,37 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.labelstudio_server
-def test_real_label_studio_imports_every_task_and_prediction(make_run, tmp_path: Path) -> None:
+def test_real_label_studio_imports_every_task_and_prediction(make_run, flat_sop, tmp_path: Path) -> None:
     binary = os.environ.get("LABEL_STUDIO_BIN") or shutil.which("label-studio")
     if not binary:
         pytest.skip("label-studio is not installed (set LABEL_STUDIO_BIN)")
+    pytest.importorskip("requests")
     spec = importlib.util.spec_from_file_location(
         "labelstudio_import", ROOT / "scripts" / "labelstudio_import.py"
     )
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    run_dir = make_run(prelabel.bundled_sop_path("customer_feedback_intent"), n=25)
-    out = tmp_path / "export" / "tasks.json"
-    prelabel.export(run_dir, "label-studio", out)
-    counts = script.import_tasks(out, binary)
-    assert counts["tasks_imported"] == counts["tasks_sent"] == 25
-    assert counts["predictions_imported"] == counts["predictions_sent"] > 0
+
+    sops = {name: prelabel.bundled_sop_path(name) for name in prelabel.bundled_sops()}
+    for task in ("single_label", "multi_label"):
+        path = flat_sop(task)
+        sops[f"flat_{task}"] = path.with_name(f"flat_{task}_sop.yaml")
+        sops[f"flat_{task}"].write_text(path.read_text().replace("id: flat_demo", f"id: flat_{task}"))
+    exports = {}
+    for name, sop_path in sops.items():
+        exports[name] = tmp_path / "export" / name / "tasks.json"
+        prelabel.export(make_run(sop_path, n=25), "label-studio", exports[name])
+
+    results = script.import_exports(list(exports.values()), binary)
+
+    assert len(results) == len(sops)
+    for name, counts in zip(exports, results, strict=True):
+        assert counts["problems"] == [], name
+        assert counts["tasks_sent"] == counts["tasks_imported"] == counts["tasks_read_back"] == 25, name
+        assert counts["predictions_sent"] > 0, name  # errors and abstentions are tasks without a prediction
+        assert (
+            counts["predictions_imported"] == counts["predictions_matching"] == counts["predictions_sent"]
+        ), name
+        assert counts["results_read_back"] == counts["results_sent"] == 2 * counts["predictions_sent"], name
+        assert script.complete(counts), name
