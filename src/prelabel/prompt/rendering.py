@@ -93,11 +93,23 @@ def _system_message(sop: SOP, template: str, rationale_language: str | None) -> 
 def prompt_hash(sop: SOP, template: str = DEFAULT_TEMPLATE, rationale_language: str | None = None) -> str:
     """``sha256:<hex>`` of template name, template source and the rendered SOP system message."""
     lang = rationale_language if rationale_language is not None else sop.rationale_language
+    return _prompt_hash(sop, template, lang)
+
+
+_HASH_CACHE: dict[tuple[str, str, str, str | None], str] = {}
+
+
+def _prompt_hash(sop: SOP, template: str, lang: str | None) -> str:
+    source = _template_source(template)
+    key = (sop.sha256, template, source, lang)  # once per SOP, not per item: the system message is ~10 kB
+    if key in _HASH_CACHE:
+        return _HASH_CACHE[key]
     digest = hashlib.sha256()
-    for part in (template, _template_source(template), _system_message(sop, template, lang)):
+    for part in (template, source, _system_message(sop, template, lang)):
         digest.update(part.encode("utf-8"))
         digest.update(b"\x00")
-    return "sha256:" + digest.hexdigest()
+    _HASH_CACHE[key] = "sha256:" + digest.hexdigest()
+    return _HASH_CACHE[key]
 
 
 def delimiters(text: str) -> tuple[str, str]:
