@@ -18,6 +18,7 @@ from jinja2 import StrictUndefined
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from prelabel._jsonio import make_parents
 from prelabel._resources import data_dir
 from prelabel.errors import InputError, TemplateError
 
@@ -66,8 +67,7 @@ def output_path(path: str | Path, overwrite: bool = False) -> Path:
         raise InputError(f"{out} is a directory; give a file name")
     if out.exists() and not overwrite:
         raise InputError(f"{out} already exists; pass --force (overwrite=True) to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
+    return make_parents(out)
 
 
 def read_text_table(path: Path, what: str) -> pd.DataFrame:

@@ -23,12 +23,12 @@ def agreement(
     slice_columns: SliceOpt = None,
 ) -> None:
     """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
-    from prelabel._jsonio import write_json
+    from prelabel._jsonio import write_json, writing
 
     loaded = prelabel.load_sop(sop) if sop else None
     metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", metrics.model_dump(mode="json"))
+    with writing(out / "metrics.json") as path:
+        write_json(path, metrics.model_dump(mode="json"))
     shown = {
         "percent_agreement": metrics.percent_agreement,
         "fleiss_kappa": metrics.fleiss_kappa,

@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from prelabel._aio import run_sync
+from prelabel._jsonio import writing
 from prelabel.errors import EndpointError, InputError
 from prelabel.labeling.options import LabelOptions
 from prelabel.llm.caller import CallStats, ModelCaller, explain
@@ -234,7 +235,6 @@ def write_draft_edge_cases(
     root.yaml_set_start_comment(f"{DRAFT_HEADER}\n{drafts.summary()}")
     yaml = YAML()
     yaml.width = 110
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle:
+    with writing(out), out.open("w", encoding="utf-8") as handle:
         yaml.dump(root, handle)
     return out

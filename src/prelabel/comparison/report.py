@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from prelabel._jsonio import writing
+
 if TYPE_CHECKING:
     from prelabel.comparison.comparison import Comparison
     from prelabel.comparison.figures import Confusion, LeafFigures, LevelFigures
@@ -258,6 +260,6 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
 
 def write_html(cmp: Comparison, path: Path) -> Path:
     """Write `render_html` to ``path`` (UTF-8) and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(cmp), encoding="utf-8")
+    with writing(path):
+        path.write_text(render_html(cmp), encoding="utf-8")
     return path

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from prelabel._jsonio import write_json
+from prelabel._jsonio import write_json, writing
 from prelabel.comparison.calibration import (
     CalibrationItems,
     Signal,
@@ -203,11 +203,12 @@ class Routing:
         out = Path(directory)
         paths = {name.split(".")[0]: out / name for name in ROUTE_FILES}
         refuse_overwrite(paths.values(), force)
-        out.mkdir(parents=True, exist_ok=True)
-        for key, rows in (("accept", self.accept), ("review", self.review)):
-            text = "".join(json.dumps(r, ensure_ascii=False, separators=(", ", ": ")) + "\n" for r in rows)
-            paths[key].write_text(text, encoding="utf-8")
-        write_json(paths["route"], self.report.model_dump(mode="json", by_alias=True))
+        with writing(paths["route"]):
+            for key, rows in (("accept", self.accept), ("review", self.review)):
+                lines = (json.dumps(r, ensure_ascii=False, separators=(", ", ": ")) + "\n" for r in rows)
+                text = "".join(lines)
+                paths[key].write_text(text, encoding="utf-8")
+            write_json(paths["route"], self.report.model_dump(mode="json", by_alias=True))
         return paths
 
     def summary(self) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from prelabel._jsonio import writing
 from prelabel.comparison.comparison import Comparison, compare
 from prelabel.errors import InputError
 from prelabel.labeling.options import LabelOptions
@@ -120,13 +121,13 @@ def run_demo(
     sop = bundled_sop(DEMO_SOP)
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     items_file = out / "items.jsonl"
-    items_file.write_text(
-        "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in selected), encoding="utf-8"
-    )
     humans_file = out / "human_labels.csv"
-    shutil.copyfile(_data("human_labels.csv"), humans_file)
+    with writing(items_file):
+        items_file.write_text(
+            "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in selected), encoding="utf-8"
+        )
+        shutil.copyfile(_data("human_labels.csv"), humans_file)
     languages = ", ".join(sorted({str(it.get("language")) for it in selected}))
     echo(f"prelabel demo: SOP {sop.id} {sop.version}, {len(selected)} of {len(items)} items ({languages})")
     echo(f"labeling with {note}")

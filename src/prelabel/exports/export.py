@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
+from prelabel._jsonio import writing
 from prelabel.comparison.run_info import refuse_overwrite
 from prelabel.errors import InputError
 from prelabel.exports.records import ExportSummary, Only, load_run, prediction_status
@@ -55,18 +56,19 @@ def export(
     planned = [target, target.parent / "label_config.xml"] if format == "label-studio" else [target]
     refuse_overwrite(planned, force)
     without: Counter[str] = Counter()
-    if format == "label-studio":
-        from prelabel.exports.label_studio import write_label_studio
+    with writing(target):
+        if format == "label-studio":
+            from prelabel.exports.label_studio import write_label_studio
 
-        paths = write_label_studio(run, target)
-    elif format == "argilla":
-        from prelabel.exports.argilla import write_argilla
+            paths = write_label_studio(run, target)
+        elif format == "argilla":
+            from prelabel.exports.argilla import write_argilla
 
-        paths = write_argilla(run, target)
-    else:
-        from prelabel.exports.flat import write_flat
+            paths = write_argilla(run, target)
+        else:
+            from prelabel.exports.flat import write_flat
 
-        paths = write_flat(run, target, format)
+            paths = write_flat(run, target, format)
     if vendor:
         for row in run.rows:
             reason = prediction_status(row, run.sop)
