@@ -117,6 +117,17 @@ def test_unknown_mode_is_bad_input() -> None:
         parse_mode("telepathy")
 
 
+@pytest.mark.parametrize("url", ["notaurl", "localhost:8000/v1", "ftp://host/v1", "http://"])
+def test_a_base_url_that_is_not_http_is_bad_input_at_once(url: str) -> None:
+    """Not an endpoint failure after minutes of retries (exit 3), but bad input (exit 2) before any request;
+    the environment variable is checked the same way."""
+    with pytest.raises(prelabel.InputError, match="is not an http\\(s\\) URL"):
+        resolve_endpoint(base_url=url, env={})
+    with pytest.raises(prelabel.InputError, match="OPENAI_BASE_URL"):
+        resolve_endpoint(env={"OPENAI_BASE_URL": url})
+    assert resolve_endpoint(base_url="HTTPS://example.com/v1", env={}).base_url == "HTTPS://example.com/v1"
+
+
 def test_local_model_selection() -> None:
     from prelabel.llm.endpoints import LOCAL_MODE
 

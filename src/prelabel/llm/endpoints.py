@@ -180,6 +180,7 @@ def resolve_endpoint(
             chosen_mode = LOCAL_MODE
         return Endpoint(model=model, backend="local", mode=chosen_mode)
     base_url = (base_url or env.get("OPENAI_BASE_URL") or "").rstrip("/") or None
+    _check_base_url(base_url)
     backend = detect_backend(base_url)
     key = api_key or env.get("OPENAI_API_KEY") or None
     if chosen_mode is None and backend == "llamacpp":
@@ -192,6 +193,18 @@ def resolve_endpoint(
         api_key=key,
         schema_in_json_object=wants_schema,
     )
+
+
+def _check_base_url(base_url: str | None) -> None:
+    """A server URL must be ``http(s)://host...``: anything else would only fail after every retry."""
+    if base_url is None:
+        return
+    parsed = urlparse(base_url)
+    if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
+        raise InputError(
+            f"base URL {base_url!r} is not an http(s) URL, e.g. http://localhost:8000/v1 "
+            "(check --base-url or OPENAI_BASE_URL)"
+        )
 
 
 def check_credentials(endpoint: Endpoint) -> None:
