@@ -174,3 +174,22 @@ def test_a_table_without_the_id_or_text_column_is_one_clear_error(tmp_path: Path
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     assert list(read_items(empty)) == []
+
+
+def test_named_id_and_text_columns_never_fall_back_to_fields_called_id_and_text(tmp_path: Path) -> None:
+    """`--text-col body` on a row without `body` is an error record, not an item labeled from its `text` field
+    (nor, in a CSV, from a `text` column); such a field is kept in meta."""
+    path = write(
+        tmp_path,
+        "items.jsonl",
+        '{"id": "1", "body": "real text", "text": "a title"}\n{"id": "2", "text": "only a title"}\n',
+    )
+    first, second = read_items(path, text_col="body")
+    assert isinstance(first, Item) and (first.text, first.meta) == ("real text", {"text": "a title"})
+    assert isinstance(second, BadItem)
+    assert (second.reason, second.item_id) == ("line 2: no 'body' field (--text-col)", "2")
+    csv_path = write(tmp_path, "items.csv", "id,text,images\n1,a title,https://example.com/a.png\n")
+    (only,) = read_items(csv_path, text_col="body")  # images stand in for the text: labeled from the image
+    assert isinstance(only, Item) and only.text is None and only.meta == {"text": "a title"}
+    (row,) = read_items([{"id": "7", "text": "x"}], id_col="review_id")
+    assert isinstance(row, BadItem) and row.reason == "row 1: no 'review_id' field (--id-col)"

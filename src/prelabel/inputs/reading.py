@@ -204,10 +204,15 @@ def _frame_rows(frame: Any) -> Iterator[tuple[str, Any]]:
 
 def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | None) -> dict[str, Any]:
     row = dict(row)
-    if id_col != "id" and id_col in row:
-        row["id"] = row.pop(id_col)
-    if text_col != "text" and text_col in row:
-        row["text"] = row.pop(text_col)
+    # a field named ``id`` or ``text`` is data, not the id or text, when other columns are named for them:
+    # it goes to ``meta`` and a row without the named field is an error record, never labeled from the other
+    renamed = {}
+    for given, field in ((id_col, "id"), (text_col, "text")):
+        if given != field:
+            if field in row:
+                renamed[field] = row.pop(field)
+            if given in row:
+                row[field] = row.pop(given)
     raw_id = row.get("id")
     if raw_id is None:
         row.pop("id", None)  # "id: Field required", not a type error
@@ -228,7 +233,7 @@ def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | Non
     for key in ("text", "language", "meta"):
         if key in row and row[key] is None:
             row.pop(key)
-    extra = {k: row.pop(k) for k in list(row) if k not in _ITEM_FIELDS}
+    extra = {k: row.pop(k) for k in list(row) if k not in _ITEM_FIELDS} | renamed
     if extra:
         meta = row.get("meta")
         row["meta"] = (
@@ -264,10 +269,18 @@ def coerce_item(
     if isinstance(row, ItemError):
         return BadItem(index, f"{prefix}{row}")
     if isinstance(row, dict):
+        raw = row
         try:
             row = _normalise(row, id_col, text_col, base)
         except (ValueError, TypeError) as exc:
-            return BadItem(index, f"{prefix}images: {exc}", _id_of(row, id_col))
+            return BadItem(index, f"{prefix}images: {exc}", _id_of(raw, id_col))
+        missing = [
+            f"no '{given}' field ({flag})"
+            for given, field, flag in ((id_col, "id", "--id-col"), (text_col, "text", "--text-col"))
+            if given != field and given not in raw and not (field == "text" and row.get("images"))
+        ]
+        if missing:
+            return BadItem(index, f"{prefix}{'; '.join(missing)}", _id_of(row, "id"))
     elif not (strings and isinstance(row, str)):
         return BadItem(index, f"{prefix}expected an object, got {_kind(row)}")
     try:
