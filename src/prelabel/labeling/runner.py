@@ -39,6 +39,7 @@ from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.result import LabelResult
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
+from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage, count_tokens
 from prelabel.prompt.rendering import render_prompt
@@ -137,7 +138,8 @@ def estimate(
             bad += 1
             continue
         good += 1
-        prompt_tokens += count_tokens(prompt.messages, endpoint.model) + schema_tokens
+        # the SOP's system message is tokenized once (cached), not once per item
+        prompt_tokens += estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
     samples = opts.samples or 1  # every sample is one more request with the same prompt
     prompt_tokens *= samples
     completion = good * ESTIMATED_COMPLETION_TOKENS * samples
