@@ -149,6 +149,20 @@ def test_pattern_selects_cases_by_id_text_or_glob() -> None:
     ]
 
 
+def test_a_pattern_matching_no_case_is_bad_input_not_a_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`prelabel test -k E33` (a typo) printed "0 cases" and exited 0: a CI gate passed with nothing run."""
+    fake = FakeModel(default=by_keyword())
+    with pytest.raises(prelabel.InputError, match=r"no test or edge case matches -k 'E33' \(cases: tests/T1"):
+        prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="E33")
+    assert fake.requests == []
+    sop_path = write_suite_sop(tmp_path / "fruit.yaml")
+    code, _, err = run_cli(capsys, "test", str(sop_path), "-k", "E33", "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 2 and err.startswith("error: no test or edge case matches -k 'E33'"), err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_a_model_failure_is_a_per_case_error_never_a_pass(tmp_path: Path) -> None:
     script = [Reply.raw("not json at all")] * 3 + [Reply.error(500)] * 3
     fake = FakeModel(script, default=by_keyword())

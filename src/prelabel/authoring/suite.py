@@ -276,6 +276,10 @@ async def arun_sop_tests(
     loaded = sop if isinstance(sop, SOP) else load_sop(sop)
     opts = sampling_options(LabelOptions.build(options, changes), repeat)
     cases = [c for c in collect_cases(loaded, pattern) if only is None or c.node in only]
+    if pattern and not cases:  # a typo in -k must not pass a CI gate with zero cases
+        nodes = [c.node for c in collect_cases(loaded)]
+        shown = ", ".join(nodes[:8]) + (", ..." if len(nodes) > 8 else "") if nodes else "none"
+        raise InputError(f"no test or edge case matches -k {pattern!r} (cases: {shown})")
     store = open_cache(cache)
     answerer = Answerer(loaded, opts, client=client, cache=store, use_cache=use_cache)
     started = time.perf_counter()
