@@ -196,6 +196,7 @@ def test_cli_route_then_export_one_side(tmp_path: Path, capsys) -> None:
         ("empty_dir", "no model results here"),
         ("bad_target", "strictly between 0 and 1"),
         ("changed_sop", "SOP no longer matches the run"),
+        ("no_calibration_dir", "missing: not a calibration directory; pass a directory holding labels.jsonl"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(setup: str, message: str, tmp_path: Path, capsys) -> None:
@@ -207,6 +208,8 @@ def test_cli_bad_input_is_one_line_exit_2(setup: str, message: str, tmp_path: Pa
     humans = tmp_path / "h.csv"
     humans.write_text("item_id,annotator,label\nr1,x,logistics.late_delivery\n")
     args = ["route", str(run_dir), "--calibration", str(run_dir / "labels.jsonl"), "--humans", str(humans)]
+    if setup == "no_calibration_dir":
+        args = ["route", str(run_dir), "--calibration", str(tmp_path / "missing")]
     args += ["--target-precision", "1.2" if setup == "bad_target" else "0.9", "-o", str(tmp_path / "o")]
     if setup == "changed_sop":
         changed = tmp_path / "changed.yaml"

@@ -250,7 +250,11 @@ def _calibration_sources(calibration: Any, humans: Any) -> tuple[Any, Any]:
         raise InputError(
             f"{calibration}: no human labels here ({', '.join(HUMAN_FILES)}); pass them with --humans"
         )
-    raise InputError("calibration: pass human labels (--humans), or a directory holding labels.jsonl and one")
+    name = calibration if isinstance(calibration, str | Path) else "calibration"
+    raise InputError(
+        f"{name}: not a calibration directory; pass a directory holding labels.jsonl and human labels "
+        f"({', '.join(HUMAN_FILES)}), or a results file and --humans FILE"
+    )
 
 
 def _run_rows(results: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
