@@ -75,3 +75,14 @@ def write_run_dir(root: Path, sop: SOP, sop_path: Path, rows: list[dict[str, Any
     info = {"sop": {"id": sop.id, "version": sop.version, "sha256": sop.sha256, "path": str(sop_path)}}
     (run_dir / "run.json").write_text(json.dumps(info))
     return run_dir
+
+
+def quiet_import(name: str) -> Any:
+    """Import a vendor SDK (a test extra: missing is a failure, not a skip), silencing its own deprecation
+    warnings, which the suite otherwise turns into errors."""
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return importlib.import_module(name)

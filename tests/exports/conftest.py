@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,13 +100,3 @@ def flat_sop(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return make
-
-
-def quiet_import(name: str) -> Any:
-    """Import a vendor SDK, silencing its own deprecation warnings (the suite turns warnings into errors)."""
-    import importlib
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pytest.importorskip(name.split(".")[0])
-        return importlib.import_module(name)

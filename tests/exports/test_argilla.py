@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 import prelabel
-from conftest import quiet_import
+from helpers import quiet_import
 
 
 @pytest.fixture
 def offline_argilla():
     """The argilla module with a default client whose one request (who am I) is answered in-process."""
     rg = quiet_import("argilla")
-    httpx = pytest.importorskip("httpx")
+    httpx = quiet_import("httpx")  # argilla's own HTTP client
 
     def handler(request):
         return httpx.Response(200, json={"id": str(uuid.uuid4()), "username": "offline", "role": "owner"})

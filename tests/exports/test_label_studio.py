@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import prelabel
-from conftest import quiet_import
+from helpers import quiet_import
 from prelabel.exports.label_studio import label_config
 
 
