@@ -100,12 +100,21 @@ def test_render_unreadable_image_exit_2(capsys: Capture, tmp_path: Path) -> None
     assert err.startswith("error: cannot read image")
 
 
-@pytest.mark.parametrize("args", [["validate"], ["nosuchcommand"], ["render", FEEDBACK]])
-def test_usage_errors_exit_2(capsys: Capture, args: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["validate"], "Missing argument"),
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+        (["render", FEEDBACK], "Missing option '--item'"),
+        (["run", FEEDBACK, "x.jsonl", "-o", "r", "--samples", "0"], "Invalid value for '--samples'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(capsys: Capture, args: list[str], says: str) -> None:
     code, out, err = run_cli(capsys, *args)
     assert code == 2
     assert out == ""
-    assert "Usage: " in err and "Error: " in err
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and says in line and line.endswith("--help)")
     assert "Traceback" not in err
 
 

@@ -71,8 +71,11 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_INTERRUPTED
     except Exception as exc:  # click usage errors and anything unexpected
         # typer >= 0.20 vendors click as typer._click: its usage errors are TyperExceptions with .show()
-        if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
-            exc.show()
+        if isinstance(exc, typer.TyperException) and hasattr(exc, "format_message"):
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path} --help" if ctx is not None else "prelabel --help"
+            message = " ".join(str(exc.format_message()).split())  # one line, as every other error
+            typer.echo(f"error: {message} (see {where})", err=True)
             sys.exit(EXIT_BAD_INPUT)
         if _state["debug"]:
             raise

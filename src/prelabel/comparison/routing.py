@@ -250,9 +250,9 @@ def _calibration_sources(calibration: Any, humans: Any) -> tuple[Any, Any]:
         raise InputError(
             f"{calibration}: no human labels here ({', '.join(HUMAN_FILES)}); pass them with --humans"
         )
-    name = calibration if isinstance(calibration, str | Path) else "calibration"
+    where = calibration if isinstance(calibration, str | Path) else "calibration"
     raise InputError(
-        f"{name}: not a calibration directory; pass a directory holding labels.jsonl and human labels "
+        f"{where}: not a calibration directory; pass a directory holding labels.jsonl and human labels "
         f"({', '.join(HUMAN_FILES)}), or a results file and --humans FILE"
     )
 
