@@ -193,3 +193,15 @@ def test_named_id_and_text_columns_never_fall_back_to_fields_called_id_and_text(
     assert isinstance(only, Item) and only.text is None and only.meta == {"text": "a title"}
     (row,) = read_items([{"id": "7", "text": "x"}], id_col="review_id")
     assert isinstance(row, BadItem) and row.reason == "row 1: no 'review_id' field (--id-col)"
+
+
+def test_a_csv_row_that_is_not_utf8_is_an_error_record_and_the_rest_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "items.csv"
+    path.write_bytes(b"id,text\n1,fine\n2,caf\xe9 latin-1\n3,also fine\n")
+    entries = list(read_items(path))
+    assert [type(e).__name__ for e in entries] == ["Item", "BadItem", "Item"]
+    assert isinstance(entries[1], BadItem) and "line 3: row is not UTF-8 text" in entries[1].reason
+    bad_header = tmp_path / "header.csv"
+    bad_header.write_bytes(b"id,t\xe9xt\n1,x\n")
+    with pytest.raises(InputError, match="header line is not UTF-8"):
+        list(read_items(bad_header))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,19 +128,26 @@ def _json_rows(path: Path) -> Iterator[tuple[str, Any]]:
     return ((f"item {i + 1}", row) for i, row in enumerate(data))
 
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
+
+
 def _csv_rows(
     path: Path, delimiter: str, check: Callable[[list[str]], None] | None = None
 ) -> Iterator[tuple[str, Any]]:
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        # bytes that are not UTF-8 become lone surrogates, so one bad row is an error record, not a lost file
+        handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, csv.Error) as exc:
         raise InputError(f"{path}: cannot read CSV: {exc}") from None
     if header is None:
         handle.close()
         return iter(())  # an empty file: no items, no columns to check
     header = [h.strip() for h in header]
+    if any(_NOT_UTF8.search(h) for h in header):
+        handle.close()
+        raise InputError(f"{path}: the header line is not UTF-8 text; save the file as UTF-8")
     if check is not None:
         try:
             check(header)
@@ -162,6 +170,9 @@ def _csv_rows(
                 where = f"line {line + 1}"
                 line = reader.line_num
                 if not any(v.strip() for v in values):
+                    continue
+                if any(_NOT_UTF8.search(v) for v in values):
+                    yield where, ItemError("row is not UTF-8 text")
                     continue
                 if len(values) != len(header):
                     yield where, ItemError(f"has {len(values)} fields, the header has {len(header)}")
