@@ -20,8 +20,10 @@ def test_doc_and_doc_diff(tmp_path: Path, capsys: Capture) -> None:
         code == 0 and "wrote" in out and (tmp_path / "guide.md").read_text(encoding="utf-8").startswith("# ")
     )
     code, _, err = run_cli(capsys, "doc", SOP, "-o", str(tmp_path / "guide.md"))
-    assert (code, err.strip()) == (2, f"error: {tmp_path / 'guide.md'} already exists; pass --force "
-                                      "(overwrite=True) to replace it")  # fmt: skip
+    assert (code, err.strip()) == (
+        2,
+        f"error: {tmp_path / 'guide.md'} already exists; pass --force to overwrite it",
+    )
     assert (
         run_cli(capsys, "doc", SOP, "-o", str(tmp_path / "guide.md"), "--force", "--format", "html")[0] == 0
     )

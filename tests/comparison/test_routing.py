@@ -179,7 +179,7 @@ def test_cli_route_then_export_one_side(tmp_path: Path, capsys) -> None:
         accepted[0]["item_id"] == "r1" and accepted[0]["prompt_hash"] == "sha256:00"
     )  # the line, kept whole
     code, _, err = run_cli(capsys, *args)
-    assert code == 2 and err.strip().endswith("pass --force (force=True) to overwrite it")
+    assert code == 2 and err.strip().endswith("already exists; pass --force to overwrite it")
     assert run_cli(capsys, *args, "--force")[0] == 0
     csv = tmp_path / "review.csv"
     code, stdout, err = run_cli(

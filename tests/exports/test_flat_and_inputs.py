@@ -42,6 +42,8 @@ def test_refuses_to_overwrite_unless_forced(make_run, tmp_path: Path) -> None:
     with pytest.raises(prelabel.InputError, match="exists; pass --force"):
         prelabel.export(run_dir, "csv", out)
     prelabel.export(run_dir, "csv", out, force=True)
+    with pytest.raises(prelabel.InputError, match="is a directory; give a file name"):
+        prelabel.export(run_dir, "csv", tmp_path, force=True)
 
 
 def test_run_dir_without_results(tmp_path: Path) -> None:

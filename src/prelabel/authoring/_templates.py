@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from prelabel._jsonio import make_parents
 from prelabel._resources import data_dir
+from prelabel.comparison.run_info import refuse_overwrite
 from prelabel.errors import InputError, TemplateError
 
 if TYPE_CHECKING:
@@ -63,10 +64,7 @@ def render_template(name: str, **context: Any) -> str:
 def output_path(path: str | Path, overwrite: bool = False) -> Path:
     """``path`` made ready for writing: not a directory, not an existing file unless ``overwrite``."""
     out = Path(path)
-    if out.is_dir():
-        raise InputError(f"{out} is a directory; give a file name")
-    if out.exists() and not overwrite:
-        raise InputError(f"{out} already exists; pass --force (overwrite=True) to replace it")
+    refuse_overwrite([out], overwrite)
     return make_parents(out)
 
 

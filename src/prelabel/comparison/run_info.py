@@ -67,9 +67,9 @@ def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None
 
 
 def refuse_overwrite(paths: Iterable[Path], force: bool) -> None:
-    """Raise ``InputError`` naming the first existing path, unless ``force``."""
-    if force:
-        return
+    """Raise ``InputError`` for an output path that is a directory, or that exists unless ``force``."""
     for path in paths:
-        if path.exists():
-            raise InputError(f"{path} exists; pass --force (force=True) to overwrite it")
+        if path.is_dir():
+            raise InputError(f"{path} is a directory; give a file name")
+        if path.exists() and not force:
+            raise InputError(f"{path} already exists; pass --force to overwrite it")
