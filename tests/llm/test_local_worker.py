@@ -122,3 +122,16 @@ def test_the_cli_prints_one_line_exits_3_and_keeps_the_labels_it_wrote(tmp_path:
     summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert summary["status"] == "aborted" and "SIGSEGV" in summary["error"]
     assert time.perf_counter() - started < 60
+
+
+def test_a_hung_worker_is_stopped_after_the_timeout(crashing: pytest.MonkeyPatch, gguf: Path) -> None:
+    crashing.setenv("PRELABEL_CRASH_AFTER", "hang")
+    worker = process.WorkerProcess(str(gguf), {}, timeout=1.0)
+    body = json.dumps({"model": "local", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    started = time.perf_counter()
+    with pytest.raises(LocalModelCrashed, match=r"did not answer within 1 s while answering a request"):
+        worker.request("POST", "/v1/chat/completions", body)
+    assert time.perf_counter() - started < 15
+    crashing.setenv(process.TIMEOUT_ENV, "soon")
+    with pytest.raises(prelabel.EndpointError, match="PRELABEL_LOCAL_TIMEOUT='soon' is not a number"):
+        process.WorkerProcess(str(gguf), {})

@@ -3,7 +3,8 @@
 Run as ``python -m prelabel.testing.crashing_worker`` in place of ``prelabel.llm.local.worker`` (tests set
 ``prelabel.llm.local.process.WORKER_MODULE``). It speaks the worker protocol and answers like ``FakeModel``;
 ``PRELABEL_CRASH_AFTER=N`` (default 0) answers N requests, then the next one dereferences a null pointer, as
-llama.cpp does on the CPUs it was not built for. ``PRELABEL_CRASH_AFTER=load`` dies while loading.
+llama.cpp does on the CPUs it was not built for. ``PRELABEL_CRASH_AFTER=load`` dies while loading;
+``PRELABEL_CRASH_AFTER=hang`` never answers (a hang in native code).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import faulthandler
 import json
 import os
 import sys
+import time
 
 from prelabel.llm.local._wire import read_frame, write_frame
 from prelabel.llm.local.worker import protocol_streams
@@ -34,6 +36,10 @@ def main() -> int:
     print("stand-in llama.cpp: loading model", file=sys.stderr, flush=True)
     if after == "load":
         segfault()
+    if after == "hang":
+        write_frame(answers, {"ready": True})
+        read_frame(requests)
+        time.sleep(3600)
     write_frame(answers, {"ready": True})
     fake, answered = FakeModel(), 0
     while (request := read_frame(requests)) is not None:

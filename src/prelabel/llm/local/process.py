@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -26,10 +27,20 @@ from typing import IO, Any
 from prelabel.errors import EndpointError
 from prelabel.llm.local._wire import read_frame, write_frame
 
-__all__ = ["WORKER_MODULE", "LocalModelCrashed", "WorkerProcess", "crash_message"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TIMEOUT_ENV",
+    "WORKER_MODULE",
+    "LocalModelCrashed",
+    "WorkerProcess",
+    "crash_message",
+]
 
 #: The module run as the worker (``python -m``); tests point it at a deliberately crashing stand-in.
 WORKER_MODULE = "prelabel.llm.local.worker"
+TIMEOUT_ENV = "PRELABEL_LOCAL_TIMEOUT"
+"""Seconds the worker may take to load a model or answer one request before it is stopped (default 900)."""
+DEFAULT_TIMEOUT = 900.0
 _STDERR_TAIL = 4000
 
 _FIX = (
@@ -59,6 +70,14 @@ def crash_message(how: str, during: str, log: str) -> str:
     return f"the embedded model crashed ({how}) in llama.cpp while {during}; {cause}; {_FIX}{said}"
 
 
+def _env_timeout() -> float:
+    value = os.environ.get(TIMEOUT_ENV, "").strip()
+    try:
+        return float(value) if value and float(value) > 0 else DEFAULT_TIMEOUT
+    except ValueError:
+        raise EndpointError(f"{TIMEOUT_ENV}={value!r} is not a number of seconds") from None
+
+
 def _signal_name(returncode: int | None) -> str | None:
     if returncode is None or returncode >= 0:
         return None
@@ -71,9 +90,18 @@ def _signal_name(returncode: int | None) -> str | None:
 class WorkerProcess:
     """One worker process holding one loaded model; ``request`` is thread-safe (one request at a time)."""
 
-    def __init__(self, model_path: str | None, llama_kwargs: dict[str, Any], *, module: str | None = None):
+    def __init__(
+        self,
+        model_path: str | None,
+        llama_kwargs: dict[str, Any],
+        *,
+        module: str | None = None,
+        timeout: float | None = None,
+    ):
         self._lock = threading.Lock()
         self._crash: LocalModelCrashed | None = None
+        self._timeout = timeout if timeout is not None else _env_timeout()
+        self._timed_out = False
         self._log: IO[bytes] = tempfile.TemporaryFile()
         command = [sys.executable, "-X", "faulthandler", "-m", module or WORKER_MODULE]
         self._process = subprocess.Popen(
@@ -103,12 +131,23 @@ class WorkerProcess:
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         reply: dict[str, Any] | None = None
-        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-            write_frame(stdin, message)
-            reply = read_frame(stdout)
+        watchdog = threading.Timer(self._timeout, self._hung)  # a hang in native code is a failure too
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+                write_frame(stdin, message)
+                reply = read_frame(stdout)
+        finally:
+            watchdog.cancel()
         if reply is None:
             raise self._died(during)
         return reply
+
+    def _hung(self) -> None:
+        self._timed_out = True
+        with contextlib.suppress(OSError):
+            self._process.kill()
 
     def _died(self, during: str) -> LocalModelCrashed:
         try:
@@ -119,7 +158,14 @@ class WorkerProcess:
         name = _signal_name(returncode)
         how = name or f"exit status {returncode}"
         log = self._log_tail()
-        self._crash = LocalModelCrashed(crash_message(how, during, log), signal_name=name, log=log)
+        message = crash_message(how, during, log)
+        if self._timed_out:
+            message = (
+                f"the embedded model did not answer within {self._timeout:g} s while {during} and was "
+                "stopped; likely cause: a hang in llama.cpp, or a model too slow for this machine; set "
+                f"{TIMEOUT_ENV} (seconds) for slow models, or use an API model (--model/--base-url)"
+            )
+        self._crash = LocalModelCrashed(message, signal_name=name, log=log)
         self.close()
         return self._crash
 
