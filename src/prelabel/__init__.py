@@ -41,15 +41,14 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.exports.records import ExportSummary
     from prelabel.inputs.items import Item
     from prelabel.inputs.reading import BadItem, read_items
-    from prelabel.labeling.batch import (
+    from prelabel.labeling.batch_collect import (
         BatchCollection,
         BatchProgress,
         BatchStatus,
-        BatchSubmission,
         batch_status,
         collect_batch,
-        submit_batch,
     )
+    from prelabel.labeling.batch_submit import BatchSubmission, submit_batch
     from prelabel.labeling.labeler import Labeler
     from prelabel.labeling.options import LabelOptions
     from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
@@ -67,10 +66,10 @@ _EXPORTS: dict[str, str] = {
     "SOP": "prelabel.sop.spec",
     "AgreementMetrics": "prelabel.comparison.figures",
     "BadItem": "prelabel.inputs.reading",
-    "BatchCollection": "prelabel.labeling.batch",
-    "BatchProgress": "prelabel.labeling.batch",
-    "BatchStatus": "prelabel.labeling.batch",
-    "BatchSubmission": "prelabel.labeling.batch",
+    "BatchCollection": "prelabel.labeling.batch_collect",
+    "BatchProgress": "prelabel.labeling.batch_collect",
+    "BatchStatus": "prelabel.labeling.batch_collect",
+    "BatchSubmission": "prelabel.labeling.batch_submit",
     "CalibrationScore": "prelabel.authoring.calibration_score",
     "CalibrationSet": "prelabel.authoring.calibration",
     "Comparison": "prelabel.comparison.comparison",
@@ -103,12 +102,12 @@ _EXPORTS: dict[str, str] = {
     "Usage": "prelabel.llm.usage",
     "agreement": "prelabel.comparison.comparison",
     "arun": "prelabel.labeling.runner",
-    "batch_status": "prelabel.labeling.batch",
+    "batch_status": "prelabel.labeling.batch_collect",
     "bundled_sop": "prelabel.sop.bundled",
     "bundled_sop_path": "prelabel.sop.bundled",
     "bundled_sops": "prelabel.sop.bundled",
     "calibration_set": "prelabel.authoring.calibration",
-    "collect_batch": "prelabel.labeling.batch",
+    "collect_batch": "prelabel.labeling.batch_collect",
     "compare": "prelabel.comparison.comparison",
     "diff_sops": "prelabel.authoring.docdiff",
     "draft_edge_cases": "prelabel.comparison.drafts",
@@ -132,7 +131,7 @@ _EXPORTS: dict[str, str] = {
     "run_demo": "prelabel.demo.walkthrough",
     "run_sop_tests": "prelabel.authoring.suite",
     "score_calibration": "prelabel.authoring.calibration_score",
-    "submit_batch": "prelabel.labeling.batch",
+    "submit_batch": "prelabel.labeling.batch_submit",
     "to_argilla": "prelabel.exports.argilla",
     "to_dataframe": "prelabel.labeling.result",
     "write_doc_diff": "prelabel.authoring.docdiff",

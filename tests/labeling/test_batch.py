@@ -208,7 +208,7 @@ def test_same_refusals_as_online(tmp_path: Path, items_file: Path, server: FakeS
 def test_large_runs_split_into_several_batches(
     tmp_path: Path, items_file: Path, fake: FakeModel, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("prelabel.labeling.batch.MAX_BATCH_REQUESTS", 4)
+    monkeypatch.setattr("prelabel.labeling.batch_submit.MAX_BATCH_REQUESTS", 4)
     out = tmp_path / "run"
     done = submit(server, items_file, out)
     assert (len(done.batch_ids), done.requests) == (2, N)

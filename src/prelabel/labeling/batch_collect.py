@@ -1,20 +1,16 @@
-"""Batch API runs: a run's pending items through the OpenAI Batch API (half price), then into the same ledger.
+"""Batch API runs, the collecting half: poll a run's batches, then write their answers into the same ledger.
 
-``submit_batch`` writes ``RUN_DIR/batch/requests-NNN.jsonl`` — one line per item the ledger has not
-finished, ``custom_id`` = the item's input position (unique, and the ledger's row key), ``body`` = exactly
-the chat-completions request the online path sends first for that item (built by instructor's request
-handler for the endpoint's mode) — uploads it, creates the batch and records its id in the ledger (batches
-of at most 50,000 requests). ``batch_status`` polls. ``collect_batch`` downloads the output and error files,
+``batch_status`` polls. ``collect_batch`` downloads the output and error files,
 validates each answer as an online answer is validated (an invalid one is an ``invalid_output`` record),
 records usage (billed at the Batch price), and records lines that failed, expired or are missing from the
 output as ``batch_failed`` / ``batch_expired`` / ``batch_missing`` error records; with ``fallback`` (the
 default) those items are then sent online by the resumable runner (``arun``), which also writes
 ``labels.jsonl`` and ``run.json``. Each item has one ledger row, so no item gets two results, and
-collecting again changes nothing. The same refusals as online runs apply (binding, lock), and while a
-batch is not collected, online runs on the directory are refused (its items would be sent twice).
+collecting again changes nothing. Both read how the batch was made from the ledger (the job recorded by
+``labeling.batch_submit``), so RUN_DIR alone is enough.
 
     >>> import tempfile
-    >>> from prelabel import bundled_sop_path
+    >>> from prelabel import bundled_sop_path, submit_batch
     >>> from prelabel.testing import FakeModel
     >>> client, out = FakeModel().async_client(), tempfile.mkdtemp()
     >>> items = [{"id": "a", "text": "late parcel"}, {"id": "b", "text": "broken mug"}]
@@ -27,60 +23,33 @@ batch is not collected, online runs on the directory are refused (its items woul
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import sync_twin
-from prelabel.errors import InputError, ItemError
-from prelabel.inputs.reading import BadItem
-from prelabel.labeling.batch_lines import BATCH_FAILURES, RequestFile, read_lines, result_of_line
-from prelabel.labeling.labeler import Labeler, read_entries
-from prelabel.labeling.ledger import DB_FILE, BatchRecord, Ledger, input_hash, remove_run_files
+from prelabel.errors import InputError
+from prelabel.labeling.batch_lines import BATCH_FAILURES, read_lines, result_of_line
+from prelabel.labeling.batch_submit import BATCH_DIR, _batch_api
+from prelabel.labeling.labeler import Labeler
+from prelabel.labeling.ledger import DB_FILE, BatchRecord, Ledger
 from prelabel.labeling.options import LabelOptions
-from prelabel.labeling.result import LabelResult
-from prelabel.labeling.runner import RunSummary, _load, _now, arun, refuse_open_batches, run_binding
-from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, BatchAPI, BatchState
-from prelabel.llm.clients import make_client
-from prelabel.llm.endpoints import Endpoint
-from prelabel.llm.retry import RetryPolicy
+from prelabel.labeling.runner import RunSummary, _load, _now, arun, run_binding
+from prelabel.llm.batch_api import BatchAPI, BatchState
 from prelabel.llm.usage import PriceTable, Usage
-from prelabel.prompt.rendering import render_prompt
 from prelabel.sop.spec import SOP
 
 __all__ = [
     "BatchCollection",
     "BatchProgress",
     "BatchStatus",
-    "BatchSubmission",
     "abatch_status",
     "acollect_batch",
-    "asubmit_batch",
     "batch_status",
     "collect_batch",
-    "submit_batch",
 ]
-
-BATCH_DIR = "batch"
-
-
-class BatchSubmission(BaseModel):
-    """What ``submit_batch`` did: batches created, request lines sent, items finished or recorded at once."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    run_dir: str
-    batch_ids: list[str]
-    requests: int
-    request_files: list[str]
-    finished: int = 0
-    """Items already finished in the ledger, not submitted."""
-    recorded: int = 0
-    """Unusable items recorded as error records at once (as an online run records them)."""
 
 
 class BatchProgress(BaseModel):
@@ -126,112 +95,6 @@ class BatchCollection(BaseModel):
     summary: RunSummary
 
 
-# ------------------------------------------------------------------------------------------------ submit
-
-
-async def asubmit_batch(
-    sop: SOP | str | Path,
-    items: str | Path | Iterable[Any],
-    out_dir: str | Path,
-    options: LabelOptions | None = None,
-    *,
-    client: Any = None,
-    restart: bool = False,
-    retry_errors: bool = True,
-    **changes: Any,
-) -> BatchSubmission:
-    """Submit the items of ``out_dir`` not finished yet as Batch API requests (async ``submit_batch``)."""
-    opts = LabelOptions.build(options, changes)
-    if (opts.samples or 1) > 1:
-        raise InputError(
-            f"--samples {opts.samples} does not work with the Batch API: label online (without --batch-api) "
-            "to take several samples per item"
-        )
-    sop_obj, sop_path = _load(sop)
-    entries, _ = read_entries(items, opts)
-    labeler = Labeler(sop_obj, opts, client=client)
-    if labeler.endpoint.is_local:
-        raise InputError("the Batch API needs an OpenAI(-compatible) server; the embedded model has none")
-    out = Path(out_dir)
-    if restart:
-        remove_run_files(out)
-    job = _job(labeler, opts, sop_path, items, retry_errors)
-    done = BatchSubmission(run_dir=str(out), batch_ids=[], requests=0, request_files=[])
-    with Ledger.open(out, run_binding(labeler)) as ledger:
-        refuse_open_batches(ledger)
-        (out / BATCH_DIR).mkdir(exist_ok=True)
-        number = len(ledger.batches())
-        async with _batch_api(client, labeler.endpoint, opts.retry) as api:
-
-            async def send(requests: RequestFile) -> None:
-                nonlocal number
-                number += 1
-                path = requests.save(out / BATCH_DIR / f"requests-{number:03d}.jsonl")
-                state = await api.submit(requests.content(), path.name, {"prelabel_run": out.name[:64]})
-                ledger.add_batch(
-                    BatchRecord(
-                        batch_id=state.batch_id,
-                        input_file_id=state.input_file_id,
-                        status=state.status,
-                        created_at=_now(),
-                        positions=requests.positions,
-                        entries=requests.entries,
-                        job=job,
-                    )
-                )
-                done.batch_ids.append(state.batch_id)
-                done.request_files.append(str(path))
-                done.requests += len(requests.positions)
-
-            requests = RequestFile()
-            for position, entry in enumerate(entries):
-                digest = input_hash(entry)
-                if ledger.is_finished(position, digest, retry_errors):
-                    done.finished += 1
-                    continue
-                body = _request_body(labeler, entry)
-                if isinstance(body, LabelResult):  # an unusable item: recorded as online runs record it
-                    ledger.record(position, digest, body)
-                    done.recorded += 1
-                    continue
-                request = {"custom_id": str(position), "method": "POST", "url": BATCH_ENDPOINT, "body": body}
-                line = json.dumps(request, ensure_ascii=False).encode("utf-8")
-                if requests.positions and not requests.fits(line, MAX_BATCH_REQUESTS, MAX_BATCH_BYTES):
-                    await send(requests)
-                    requests = RequestFile()
-                requests.add(position, getattr(entry, "id", None), digest, line)
-            if requests.positions:
-                await send(requests)
-    return done
-
-
-def _request_body(labeler: Labeler, entry: Any) -> dict[str, Any] | LabelResult:
-    """The request body for an item, or the error record of an unusable one (no request made)."""
-    if isinstance(entry, BadItem):
-        return labeler.error_result(entry.item_id, "invalid_item", entry.reason)
-    try:
-        prompt = render_prompt(labeler.sop, entry, labeler.template, labeler.language)
-    except ItemError as exc:  # e.g. an unreadable image
-        return labeler.error_result(exc.item_id or entry.id, "invalid_item", str(exc))
-    return labeler.caller.request_body(prompt.messages)
-
-
-def _job(
-    labeler: Labeler, opts: LabelOptions, sop_path: str | None, items: Any, retry_errors: bool
-) -> dict[str, Any]:
-    """How the batch was made, so that it can be collected from RUN_DIR alone (never the API key)."""
-    options = opts.model_dump(mode="json", exclude={"api_key", "retry", "prices"})
-    options.update(model=labeler.model, base_url=labeler.endpoint.base_url)
-    price = opts.prices.price_for(labeler.model) if opts.prices is not None else None
-    return {
-        "sop": None if sop_path is None else str(Path(sop_path).resolve()),
-        "items": str(Path(items).resolve()) if isinstance(items, str | Path) else None,
-        "options": options,
-        "prices": None if price is None else {labeler.model: price.model_dump()},
-        "retry_errors": retry_errors,
-    }
-
-
 def _job_options(job: dict[str, Any], options: LabelOptions | None, changes: dict[str, Any]) -> LabelOptions:
     stored = dict(job.get("options") or {})
     if job.get("prices"):
@@ -239,19 +102,6 @@ def _job_options(job: dict[str, Any], options: LabelOptions | None, changes: dic
     if options is not None:
         stored.update({name: getattr(options, name) for name in options.model_fields_set})
     return LabelOptions.build(None, {**stored, **changes})
-
-
-@contextlib.asynccontextmanager
-async def _batch_api(client: Any, endpoint: Endpoint, retry: RetryPolicy | None) -> AsyncIterator[BatchAPI]:
-    """A ``BatchAPI`` over the injected client, or over one built for the endpoint (closed afterwards)."""
-    if client is not None:
-        yield BatchAPI(client, retry)
-        return
-    own = make_client(endpoint, timeout=(retry or RetryPolicy()).timeout)
-    try:
-        yield BatchAPI(own, retry)
-    finally:
-        await own.close()
 
 
 # ------------------------------------------------------------------------------------------------ status
@@ -397,22 +247,6 @@ async def _collect_one(
         collected_at=_now(),
     )
     return answered, failed
-
-
-# ------------------------------------------------------------------------------------------------ sync API
-
-
-submit_batch = sync_twin(
-    asubmit_batch,
-    "submit_batch",
-    """Submit the items of ``out_dir`` not finished yet to the OpenAI Batch API (half price).
-
-    Takes ``run``'s arguments; writes ``RUN_DIR/batch/requests-NNN.jsonl`` (``custom_id`` = input position),
-    uploads it, creates the batch and records it in the ledger. Then poll with ``batch_status`` and collect
-    with ``collect_batch``. Raises ``InputError`` for bad input, a directory made with other settings, or
-    one whose last batch is not collected; ``EndpointError`` for an unusable endpoint.
-    """,
-)
 
 
 batch_status = sync_twin(
