@@ -24,7 +24,8 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
     from prelabel.comparison.figures import AgreementMetrics, ComparisonMetrics
     from prelabel.comparison.inputs import read_human_labels, read_results
-    from prelabel.comparison.routing import Routing, route
+    from prelabel.comparison.route_report import Routing
+    from prelabel.comparison.routing import route
     from prelabel.demo.walkthrough import DemoResult, run_demo
     from prelabel.errors import (
         EndpointError,
@@ -94,7 +95,7 @@ _EXPORTS: dict[str, str] = {
     "Problem": "prelabel.errors",
     "Prompt": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
-    "Routing": "prelabel.comparison.routing",
+    "Routing": "prelabel.comparison.route_report",
     "RunSummary": "prelabel.labeling.runner",
     "SOPError": "prelabel.errors",
     "SOPTestReport": "prelabel.authoring.suite",

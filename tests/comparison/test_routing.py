@@ -13,7 +13,7 @@ import pytest
 
 import prelabel
 from helpers import run_cli, write_run_dir
-from prelabel.comparison.routing import fit_threshold
+from prelabel.comparison.thresholds import fit_threshold
 
 
 def curve(s: np.ndarray) -> np.ndarray:

@@ -1,40 +1,21 @@
 """Confidence routing with a precision guarantee: which prelabels to accept without a human.
 
-Thresholds come from a calibration set (model answers with human labels). For each threshold ``t`` of a fixed
-grid, tested from high to low (fixed-sequence testing, as in learn-then-test and "Trust or Escalate", Jung et
-al., ICLR 2025), the accepted calibration items (signal >= ``t``) give a one-sided Clopper-Pearson lower
-bound on their precision (agreement with the human majority); testing stops at the first threshold whose
-bound falls below the target, and the lowest threshold that passed is chosen. Thresholds accepting too few
-items to pass with a precision halfway between the target and 1 are skipped, not tested (`min_tested`).
-
-The guarantee: if the calibration items and the routed items are exchangeable (drawn from the same
-stream), then with probability at least ``1 - delta`` over the calibration draw, the precision of the
-accepted items is at least ``target``. Per label (``by="label"``), each label gets its own threshold at
-``delta / L`` (Bonferroni over the ``L`` labels tested), so the statement holds for every label at once and
-hence overall. Labels with fewer than ``min_count`` calibration items always go to review.
-
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> s = rng.uniform(0.5, 1.0, 2000)
-    >>> fit = fit_threshold(s, rng.uniform(size=2000) < s, target=0.9, delta=0.05)
-    >>> fit.threshold is not None and fit.lower_bound >= 0.9
-    True
+``route`` reads the run and the calibration set (model answers with human labels, or a directory holding
+both), fits thresholds on the calibration set — per label at ``delta / L`` (Bonferroni) or one global —
+with ``comparison.thresholds`` (Clopper-Pearson bounds, fixed-sequence testing; the guarantee and its
+assumption are stated there), and splits the run's lines into accept and review, each with its reason.
+What it returns and writes (``Routing``, ``route.json``) is ``comparison.route_report``.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
-from prelabel._jsonio import write_json, writing
 from prelabel.comparison.calibration import (
     CalibrationItems,
     Signal,
@@ -43,201 +24,15 @@ from prelabel.comparison.calibration import (
     signal_values,
 )
 from prelabel.comparison.inputs import read_results
-from prelabel.comparison.run_info import (
-    check_sop,
-    labels_path,
-    read_label_lines,
-    read_run_info,
-    refuse_overwrite,
-)
+from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
+from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
+from prelabel.comparison.thresholds import fit_threshold
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
-__all__ = [
-    "GRID",
-    "LabelRoute",
-    "RouteReport",
-    "Routing",
-    "ThresholdFit",
-    "fit_threshold",
-    "min_tested",
-    "route",
-]
+__all__ = ["route"]
 
-#: The thresholds tried, high to low: fixed in advance (never taken from the data), as the test requires.
-GRID = np.round(np.linspace(1.0, 0.0, 201), 3)
 HUMAN_FILES = ("human_labels.csv", "humans.csv", "human_labels.parquet", "humans.parquet")
-ROUTE_FILES = ("accept.jsonl", "review.jsonl", "route.json")
-
-By = Literal["label", "global"]
-
-
-class ThresholdFit(BaseModel):
-    """A chosen threshold (``None``: no threshold meets the target) and its calibration figures."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    threshold: float | None
-    delta: float
-    n_calibration: int
-    n_accepted: int = 0
-    precision: float | None = None
-    lower_bound: float | None = None
-    coverage: float = 0.0
-
-
-def _lower_bounds(k: np.ndarray, n: np.ndarray, delta: float) -> np.ndarray:
-    """One-sided Clopper-Pearson lower confidence bounds (level ``1 - delta``) for k successes in n."""
-    from scipy.stats import beta
-
-    out = np.zeros(len(k), dtype=float)
-    ok = (k > 0) & (n > 0)
-    out[ok] = beta.ppf(delta, k[ok], n[ok] - k[ok] + 1)
-    return out
-
-
-@lru_cache(maxsize=256)
-def min_tested(target: float, delta: float) -> int:
-    """The fewest accepted items a threshold needs to be tested: enough that a precision halfway between the
-    target and 1 would pass. Thresholds accepting fewer are skipped (not tested), so a handful of items at
-    the very top cannot end the sequence; the rule depends on ``target`` and ``delta`` only, never the data.
-    """
-    observed = (1 + target) / 2
-    n = math.ceil(math.log(delta) / math.log(target))  # below this, not even n/n correct passes
-    while n < 1_000_000:
-        k = np.array([math.ceil(observed * n)])
-        if _lower_bounds(k, np.array([n]), delta)[0] >= target:
-            return n
-        n = max(n + 1, int(n * 1.05))
-    return n
-
-
-def fit_threshold(
-    signal: Any, correct: Any, *, target: float, delta: float, grid: np.ndarray = GRID
-) -> ThresholdFit:
-    """The lowest grid threshold reached by fixed-sequence testing whose Clopper-Pearson lower bound on the
-    precision of items with ``signal >= threshold`` is at least ``target``."""
-    s = np.asarray(signal, dtype=float)
-    c = np.asarray(correct, dtype=bool)
-    n_total = len(s)
-    order = np.argsort(-s, kind="stable")
-    s_desc, hits = s[order], np.concatenate([[0], np.cumsum(c[order])])
-    n_at = np.searchsorted(-s_desc, -grid, side="right")  # items with signal >= t, for each t
-    k_at = hits[n_at]
-    tested = n_at >= min_tested(target, delta)
-    passed = _lower_bounds(k_at, n_at, delta) >= target
-    failed = np.flatnonzero(tested & ~passed)
-    stop = failed[0] if len(failed) else len(grid)
-    chosen = np.flatnonzero(tested[:stop] & passed[:stop])
-    if not len(chosen):
-        return ThresholdFit(threshold=None, delta=delta, n_calibration=n_total)
-    # Thresholds accepting the same calibration items are equivalent evidence; every one of them passed, so
-    # take the highest (no extrapolation below the lowest accepted signal).
-    i = int(np.flatnonzero(n_at == n_at[chosen[-1]])[0])
-    n, k = int(n_at[i]), int(k_at[i])
-    return ThresholdFit(
-        threshold=float(grid[i]),
-        delta=delta,
-        n_calibration=n_total,
-        n_accepted=n,
-        precision=k / n,
-        lower_bound=float(_lower_bounds(np.array([k]), np.array([n]), delta)[0]),
-        coverage=n / n_total if n_total else 0.0,
-    )
-
-
-class LabelRoute(BaseModel):
-    """One label's routing: its status, threshold fit, and coverage on the run."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: Literal["threshold", "target_not_met", "too_little_calibration_data"]
-    fit: ThresholdFit | None = None
-    n_run: int = 0
-    n_run_accepted: int = 0
-    coverage_run: float | None = None
-
-
-class RunCoverage(BaseModel):
-    """How the run was split."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    n_items: int
-    n_accept: int
-    n_review: int
-    coverage: float
-    review_reasons: dict[str, int]
-
-
-class RouteReport(BaseModel):
-    """Everything ``route.json`` records: settings, the guarantee, thresholds and coverage."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    target_precision: float
-    delta: float
-    signal: str
-    by: By
-    min_count: int
-    guarantee: str
-    calibration: dict[str, Any]
-    global_fit: ThresholdFit = Field(alias="global")
-    labels: dict[str, LabelRoute]
-    run: RunCoverage
-    notes: list[str]
-
-
-@dataclass
-class Routing:
-    """What `route` returns: the ``report`` (``route.json``) and the run's lines split into two lists."""
-
-    report: RouteReport
-    accept: list[dict[str, Any]]
-    review: list[dict[str, Any]]
-
-    def save(self, directory: str | Path, *, force: bool = False) -> dict[str, Path]:
-        """Write ``accept.jsonl``, ``review.jsonl``, ``route.json``; refuse to overwrite unless ``force``."""
-        import json
-
-        out = Path(directory)
-        paths = {name.split(".")[0]: out / name for name in ROUTE_FILES}
-        refuse_overwrite(paths.values(), force)
-        with writing(paths["route"]):
-            for key, rows in (("accept", self.accept), ("review", self.review)):
-                lines = (json.dumps(r, ensure_ascii=False, separators=(", ", ": ")) + "\n" for r in rows)
-                text = "".join(lines)
-                paths[key].write_text(text, encoding="utf-8")
-            write_json(paths["route"], self.report.model_dump(mode="json", by_alias=True))
-        return paths
-
-    def summary(self) -> list[str]:
-        """Lines for the CLI: the split, the thresholds, and which labels always go to review and why."""
-        rep = self.report
-        run = rep.run
-        lines = [
-            f"accept {run.n_accept}, review {run.n_review} of {run.n_items} items "
-            f"(coverage {run.coverage:.1%}; target precision {rep.target_precision} with probability "
-            f">= {1 - rep.delta:.2f}, signal {rep.signal}, thresholds {rep.by})"
-        ]
-        g = rep.global_fit
-        if g.threshold is not None:
-            lines.append(
-                f"global threshold {g.threshold:.3f}: calibration precision {g.precision:.3f}, lower bound "
-                f"{g.lower_bound:.3f}, coverage {g.coverage:.1%}"
-            )
-        else:
-            lines.append("global: no threshold meets the target on this calibration set")
-        few = [k for k, v in rep.labels.items() if v.status == "too_little_calibration_data"]
-        unmet = [k for k, v in rep.labels.items() if v.status == "target_not_met"]
-        if few:
-            lines.append(
-                f"always review (fewer than {rep.min_count} calibration items): {', '.join(sorted(few))}"
-            )
-        if unmet and rep.by == "label":
-            lines.append(f"always review (no threshold meets the target): {', '.join(sorted(unmet))}")
-        lines += [f"note: {n}" for n in rep.notes]
-        return lines
 
 
 def _calibration_sources(calibration: Any, humans: Any) -> tuple[Any, Any]:

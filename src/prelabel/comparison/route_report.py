@@ -1,0 +1,119 @@
+"""What ``route`` returns: ``Routing`` (the run's lines split into accept and review) and ``RouteReport``.
+
+``RouteReport`` is everything ``route.json`` records (settings, the guarantee, per-label thresholds and
+coverage); ``Routing.save`` writes ``accept.jsonl``, ``review.jsonl`` and ``route.json``, and
+``Routing.summary`` gives the CLI's lines. The split itself is ``comparison.routing``; the thresholds and
+their guarantee are ``comparison.thresholds``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prelabel._jsonio import write_json, writing
+from prelabel.comparison.run_info import refuse_overwrite
+from prelabel.comparison.thresholds import ThresholdFit
+
+__all__ = ["LabelRoute", "RouteReport", "Routing"]
+
+ROUTE_FILES = ("accept.jsonl", "review.jsonl", "route.json")
+
+By = Literal["label", "global"]
+
+
+class LabelRoute(BaseModel):
+    """One label's routing: its status, threshold fit, and coverage on the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["threshold", "target_not_met", "too_little_calibration_data"]
+    fit: ThresholdFit | None = None
+    n_run: int = 0
+    n_run_accepted: int = 0
+    coverage_run: float | None = None
+
+
+class RunCoverage(BaseModel):
+    """How the run was split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_items: int
+    n_accept: int
+    n_review: int
+    coverage: float
+    review_reasons: dict[str, int]
+
+
+class RouteReport(BaseModel):
+    """Everything ``route.json`` records: settings, the guarantee, thresholds and coverage."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    target_precision: float
+    delta: float
+    signal: str
+    by: By
+    min_count: int
+    guarantee: str
+    calibration: dict[str, Any]
+    global_fit: ThresholdFit = Field(alias="global")
+    labels: dict[str, LabelRoute]
+    run: RunCoverage
+    notes: list[str]
+
+
+@dataclass
+class Routing:
+    """What `route` returns: the ``report`` (``route.json``) and the run's lines split into two lists."""
+
+    report: RouteReport
+    accept: list[dict[str, Any]]
+    review: list[dict[str, Any]]
+
+    def save(self, directory: str | Path, *, force: bool = False) -> dict[str, Path]:
+        """Write ``accept.jsonl``, ``review.jsonl``, ``route.json``; refuse to overwrite unless ``force``."""
+        import json
+
+        out = Path(directory)
+        paths = {name.split(".")[0]: out / name for name in ROUTE_FILES}
+        refuse_overwrite(paths.values(), force)
+        with writing(paths["route"]):
+            for key, rows in (("accept", self.accept), ("review", self.review)):
+                lines = (json.dumps(r, ensure_ascii=False, separators=(", ", ": ")) + "\n" for r in rows)
+                text = "".join(lines)
+                paths[key].write_text(text, encoding="utf-8")
+            write_json(paths["route"], self.report.model_dump(mode="json", by_alias=True))
+        return paths
+
+    def summary(self) -> list[str]:
+        """Lines for the CLI: the split, the thresholds, and which labels always go to review and why."""
+        rep = self.report
+        run = rep.run
+        lines = [
+            f"accept {run.n_accept}, review {run.n_review} of {run.n_items} items "
+            f"(coverage {run.coverage:.1%}; target precision {rep.target_precision} with probability "
+            f">= {1 - rep.delta:.2f}, signal {rep.signal}, thresholds {rep.by})"
+        ]
+        g = rep.global_fit
+        if g.threshold is not None:
+            lines.append(
+                f"global threshold {g.threshold:.3f}: calibration precision {g.precision:.3f}, lower bound "
+                f"{g.lower_bound:.3f}, coverage {g.coverage:.1%}"
+            )
+        else:
+            lines.append("global: no threshold meets the target on this calibration set")
+        few = [k for k, v in rep.labels.items() if v.status == "too_little_calibration_data"]
+        unmet = [k for k, v in rep.labels.items() if v.status == "target_not_met"]
+        if few:
+            lines.append(
+                f"always review (fewer than {rep.min_count} calibration items): {', '.join(sorted(few))}"
+            )
+        if unmet and rep.by == "label":
+            lines.append(f"always review (no threshold meets the target): {', '.join(sorted(unmet))}")
+        lines += [f"note: {n}" for n in rep.notes]
+        return lines
