@@ -15,7 +15,8 @@ import pytest
 import prelabel
 from helpers import fast_retry
 from prelabel.labeling import ledger as ledger_module
-from prelabel.labeling.ledger import DB_FILE, MIGRATIONS, Ledger
+from prelabel.labeling.ledger import MIGRATIONS, Ledger
+from prelabel.labeling.run_dir import DB_FILE
 from prelabel.testing import FakeModel, Reply
 
 SOP_PATH = prelabel.bundled_sop_path("customer_feedback_intent")

@@ -34,8 +34,10 @@ from prelabel.errors import InputError
 from prelabel.labeling.batch_lines import BATCH_FAILURES, read_lines, result_of_line
 from prelabel.labeling.batch_submit import BATCH_DIR, _batch_api
 from prelabel.labeling.labeler import Labeler
-from prelabel.labeling.ledger import DB_FILE, BatchRecord, Ledger
+from prelabel.labeling.ledger import Ledger
+from prelabel.labeling.ledger_batches import BatchRecord
 from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.run_dir import DB_FILE
 from prelabel.labeling.runner import RunSummary, _load, _now, arun, run_binding
 from prelabel.llm.batch_api import BatchAPI, BatchState
 from prelabel.llm.usage import PriceTable, Usage

@@ -9,6 +9,9 @@ One process at a time: an exclusive lock on ``RUN_DIR/.lock``, released by the O
 
 Schema changes are numbered migrations (``PRAGMA user_version``), applied in order on open.
 
+The batches table (Batch API records) is ``labeling.ledger_batches``; the run directory's file names, its
+lock and ``--restart``'s removal are ``labeling.run_dir``.
+
     >>> import tempfile
     >>> with Ledger.open(tempfile.mkdtemp(), {"model": "m"}) as ledger:
     ...     ledger.schema_version
@@ -18,15 +21,11 @@ Schema changes are numbered migrations (``PRAGMA user_version``), applied in ord
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
-import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,13 +33,11 @@ from typing import Any
 from prelabel.errors import InputError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
+from prelabel.labeling.ledger_batches import LedgerBatches
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE
+from prelabel.labeling.run_dir import DB_FILE, _lock, _probe_writable, _reason, _unlock
 
-__all__ = ["DB_FILE", "LOCK_FILE", "BatchRecord", "Ledger", "LedgerRow", "input_hash", "remove_run_files"]
-
-DB_FILE = "run.db"
-LOCK_FILE = ".lock"
+__all__ = ["Ledger", "LedgerRow", "input_hash"]
 
 #: Numbered schema migrations; ``PRAGMA user_version`` records how many ran. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -101,33 +98,7 @@ class LedgerRow:
         self.status = status
 
 
-@dataclass(frozen=True)
-class BatchRecord:
-    """One Batch API batch of a run: the positions it carries (with item ids and input hashes) and its state.
-
-    ``job`` records how it was made (SOP and items sources, options without the key) so that it can be
-    collected from the run directory alone.
-    """
-
-    batch_id: str
-    input_file_id: str | None
-    status: str
-    created_at: str
-    positions: list[int]
-    entries: list[tuple[str | None, str]]
-    job: dict[str, Any]
-    request_counts: dict[str, int] | None = None
-    output_file_id: str | None = None
-    error_file_id: str | None = None
-    usage: dict[str, int] | None = None
-    collected_at: str | None = None
-
-
-_BATCH_COLUMNS = tuple(f.name for f in fields(BatchRecord))
-_BATCH_JSON = frozenset({"positions", "entries", "job", "request_counts", "usage"})
-
-
-class Ledger:
+class Ledger(LedgerBatches):
     """``RUN_DIR/run.db``, from ``Ledger.open(run_dir, binding)`` (a context manager holding the lock)."""
 
     def __init__(self, run_dir: Path, connection: sqlite3.Connection, lock: Any):
@@ -288,37 +259,6 @@ class Ledger:
         sql = f"DELETE FROM items WHERE status = 'error' AND error_type IN ({marks})"
         return self._db.execute(sql, kinds).rowcount if kinds else 0
 
-    # ---------------------------------------------------------------------------------------------- batches
-
-    def add_batch(self, batch: BatchRecord) -> None:
-        """Record a Batch API batch as soon as it is created (committed at once)."""
-        values = [_to_column(name, getattr(batch, name)) for name in _BATCH_COLUMNS]
-        marks = ", ".join("?" * len(values))
-        self._db.execute(f"INSERT INTO batches ({', '.join(_BATCH_COLUMNS)}) VALUES ({marks})", values)
-
-    def batches(self, *, collected: bool | None = None) -> list[BatchRecord]:
-        """The run's batches, oldest first (``collected=False``: only those not collected yet)."""
-        where = "" if collected is None else f"WHERE collected_at IS {'NOT ' if collected else ''}NULL"
-        rows = self._db.execute(f"SELECT {', '.join(_BATCH_COLUMNS)} FROM batches {where} ORDER BY rowid")
-        return [_batch_record(row) for row in rows]
-
-    def update_batch(self, batch_id: str, **changes: Any) -> None:
-        """Change fields of a batch (``status``, ``request_counts``, ``collected_at``, ...)."""
-        unknown = set(changes) - set(_BATCH_COLUMNS[2:])
-        if unknown:
-            raise ValueError(f"not batch fields: {', '.join(sorted(unknown))}")
-        sets = ", ".join(f"{name} = ?" for name in changes)
-        values = [_to_column(name, value) for name, value in changes.items()]
-        self._db.execute(f"UPDATE batches SET {sets} WHERE batch_id = ?", [*values, batch_id])
-
-    def batch_usage(self) -> dict[str, int]:
-        """Tokens of every collected batch line (billed at the Batch price), summed."""
-        total = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0}
-        for (usage,) in self._db.execute("SELECT usage FROM batches WHERE usage IS NOT NULL"):
-            for key, value in json.loads(usage).items():
-                total[key] = total.get(key, 0) + int(value)
-        return total
-
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when sound)."""
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
@@ -342,79 +282,3 @@ class Ledger:
 
 
 _FRESH = "to start fresh, rerun with --restart (deletes this run's results) or choose another -o directory"
-RUN_FILES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", LABELS_FILE, RUN_FILE, f".{LABELS_FILE}.partial")
-
-
-def _to_column(name: str, value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if name in _BATCH_JSON and value is not None else value
-
-
-def _batch_record(row: tuple[Any, ...]) -> BatchRecord:
-    values = {
-        name: json.loads(value) if name in _BATCH_JSON and value is not None else value
-        for name, value in zip(_BATCH_COLUMNS, row, strict=True)
-    }
-    values["entries"] = [tuple(entry) for entry in values["entries"]]
-    return BatchRecord(**values)
-
-
-def remove_run_files(run_dir: str | Path) -> None:
-    """Delete a run's ledger and outputs (``--restart``), leaving other files in the directory alone."""
-    out = Path(run_dir)
-    if not out.is_dir():
-        return
-    lock = _lock(out)
-    try:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "batch", ignore_errors=True)
-    finally:
-        _unlock(lock)
-
-
-def _probe_writable(out: Path) -> None:
-    """Fail now, before any request, if the directory is read-only or full."""
-    probe = out / f".write-probe-{os.getpid()}"
-    try:
-        with probe.open("wb") as handle:
-            handle.write(b"\0" * 65536)
-            handle.flush()
-            os.fsync(handle.fileno())
-    finally:
-        probe.unlink(missing_ok=True)
-
-
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "it is read-only or not yours"
-    return exc.strerror or str(exc)
-
-
-def _lock(out: Path) -> Any:
-    handle = (out / LOCK_FILE).open("a+")
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            handle.close()
-            raise InputError(f"{out}: another prelabel process is using this run directory") from None
-        return handle
-    import fcntl
-
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise InputError(
-            f"{out}: another prelabel process is using this run directory; wait for it or use another -o"
-        ) from None
-    return handle
-
-
-def _unlock(handle: Any) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        handle.close()  # closing the file releases the lock

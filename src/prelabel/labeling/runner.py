@@ -34,10 +34,11 @@ from prelabel.errors import InputError, ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler, read_entries
-from prelabel.labeling.ledger import Ledger, input_hash, remove_run_files
+from prelabel.labeling.ledger import Ledger, input_hash
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.result import LabelResult
+from prelabel.labeling.run_dir import remove_run_files
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
 from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.retry import redact
