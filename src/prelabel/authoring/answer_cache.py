@@ -158,10 +158,7 @@ class Answerer:
         self.client = client
         self.cache = cache
         self.use_cache = use_cache
-        base_url = options.base_url
-        if client is not None and base_url is None:
-            base_url = str(getattr(client, "base_url", "") or "") or None
-        self.model = options.merged(base_url=base_url).endpoint().model
+        self.model = options.endpoint(client).model
         self.temperature = float(options.temperature or 0.0)
         self.prompt_hash = prompt_hash(sop, options.template, options.rationale_language)
         self.requests = 0

@@ -142,10 +142,7 @@ async def adraft_edge_cases(
     if sop is None:
         raise InputError("drafting edge cases needs the SOP (--sop)")
     opts = LabelOptions.build(options, changes)
-    if client is not None and opts.base_url is None:
-        # an injected client knows its server: detect the backend (and default mode) from its URL
-        opts = opts.merged(base_url=str(getattr(client, "base_url", "") or "") or None)
-    endpoint = opts.endpoint()
+    endpoint = opts.endpoint(client)
     if client is None and not endpoint.is_local:
         check_credentials(endpoint)
     caller = ModelCaller(

@@ -33,7 +33,7 @@ from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dataframe
 from prelabel.labeling.samples import combine_samples
 from prelabel.llm.caller import CallStats, ModelCaller, explain
-from prelabel.llm.endpoints import Endpoint, check_credentials, resolve_endpoint
+from prelabel.llm.endpoints import Endpoint, check_credentials
 from prelabel.llm.logprobs import label_probability
 from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage
@@ -76,13 +76,7 @@ class Labeler:
         sampling default."""
         self.options = opts = sampling_options(opts, self.samples)
         self._label_order = {label: i for i, label in enumerate(sop.label_index)}
-        base_url = opts.base_url
-        if client is not None and base_url is None:
-            # an injected client knows its server: detect the backend (and default mode) from its URL
-            base_url = str(getattr(client, "base_url", "") or "") or None
-        self.endpoint: Endpoint = resolve_endpoint(
-            model=opts.model, base_url=base_url, api_key=opts.api_key, mode=opts.mode
-        )
+        self.endpoint: Endpoint = opts.endpoint(client)
         if client is None and not self.endpoint.is_local:
             check_credentials(self.endpoint)  # fail before any work, not on the first item
         self.prices = opts.price_table()

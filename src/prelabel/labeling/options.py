@@ -109,11 +109,16 @@ class LabelOptions(BaseModel):
         """A copy with ``changes`` applied and validated."""
         return self.build(self, changes)
 
-    def endpoint(self) -> Endpoint:
-        """The endpoint these options resolve to (model, server, key and mode; the environment fills gaps)."""
-        return resolve_endpoint(
-            model=self.model, base_url=self.base_url, api_key=self.api_key, mode=self.mode
-        )
+    def endpoint(self, client: Any = None) -> Endpoint:
+        """The endpoint these options resolve to (model, server, key and mode; the environment fills gaps).
+
+        An injected openai ``client`` knows its server: without ``base_url``, the backend (and its default
+        mode) is detected from the client's URL.
+        """
+        base_url = self.base_url
+        if client is not None and base_url is None:
+            base_url = str(getattr(client, "base_url", "") or "") or None
+        return resolve_endpoint(model=self.model, base_url=base_url, api_key=self.api_key, mode=self.mode)
 
     def price_table(self) -> PriceTable:
         """The prices to use: the table given, else the built-in one."""
