@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from prelabel._aio import sync_twin
+from prelabel._jsonio import writing
 from prelabel.authoring.answer_cache import AnswerCache, Answerer, open_cache
 from prelabel.authoring.suite import SOPTestReport, answer_text, arun_sop_tests
-from prelabel.errors import InputError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, read_items
 from prelabel.labeling.options import LabelOptions
@@ -152,16 +152,13 @@ class LabelFlips:
             "summary": out / "summary.md",
             "prompt_diff": out / "prompt.diff",
         }
-        try:
-            out.mkdir(parents=True, exist_ok=True)
+        with writing(paths["flips"]):  # creates ``out``; any OSError is one "cannot write" line
             with paths["flips"].open("w", encoding="utf-8", newline="") as handle:
                 writer = csv.DictWriter(handle, FLIP_COLUMNS)
                 writer.writeheader()
                 writer.writerows(self.flips)
             paths["summary"].write_text(self.to_markdown(), encoding="utf-8")
             paths["prompt_diff"].write_text(self.prompt_diff, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write into {out}: {exc.strerror or exc}") from None
         return paths
 
 

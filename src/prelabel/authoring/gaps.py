@@ -24,6 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from prelabel._aio import sync_twin
+from prelabel._jsonio import writing
 from prelabel.comparison.run_info import check_sop, read_label_lines, read_run_info
 from prelabel.errors import InputError
 from prelabel.inputs.items import Item
@@ -148,15 +149,10 @@ class LabelGaps:
             proposed.append(entry)
         root["proposed_labels"] = proposed
         root.yaml_set_start_comment(f"{GAPS_HEADER}\n{self.summary()}")
-        out = Path(path)
         yaml = YAML()
         yaml.width = 110
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with out.open("w", encoding="utf-8") as handle:
-                yaml.dump(root, handle)
-        except OSError as exc:
-            raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
+        with writing(path) as out, out.open("w", encoding="utf-8") as handle:
+            yaml.dump(root, handle)
         return out
 
 

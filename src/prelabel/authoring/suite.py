@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prelabel._aio import sync_twin
+from prelabel._jsonio import writing
 from prelabel.authoring.answer_cache import AnswerCache, Answerer, open_cache
 from prelabel.authoring.cases import SOPCase, collect_cases, labels_text
 from prelabel.errors import EndpointError, InputError
@@ -236,12 +237,8 @@ class SOPTestReport:
 
     def write_junit(self, path: str | Path) -> Path:
         """Write ``to_junit()`` to ``path`` (parent folders are created)."""
-        out = Path(path)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
+        with writing(path) as out:
             out.write_text(self.to_junit(), encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
         return out
 
 
