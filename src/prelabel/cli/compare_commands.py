@@ -9,7 +9,7 @@ import typer
 
 import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
-from prelabel.cli.options import BaseUrlOpt, HumansArg, ModelOpt, SliceOpt, SopOpt, WideOpt
+from prelabel.cli.options import AnnotatorOpt, BaseUrlOpt, HumansArg, ModelOpt, SliceOpt, SopOpt, WideOpt
 
 PANEL = "3. Compare with humans"
 
@@ -19,6 +19,7 @@ def agreement(
     humans: HumansArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Report directory (metrics.json).")],
     wide: WideOpt = False,
+    annotators: AnnotatorOpt = None,
     sop: SopOpt = None,
     slice_columns: SliceOpt = None,
 ) -> None:
@@ -26,7 +27,9 @@ def agreement(
     from prelabel._jsonio import write_json, writing
 
     loaded = prelabel.load_sop(sop) if sop else None
-    metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns)
+    metrics = prelabel.agreement(
+        humans, wide=wide, sop=loaded, slices=slice_columns, annotators=annotators
+    )
     with writing(out / "metrics.json") as path:
         write_json(path, metrics.model_dump(mode="json"))
     shown = {
@@ -47,6 +50,7 @@ def compare(
     humans: HumansArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Report directory.")],
     wide: WideOpt = False,
+    annotators: AnnotatorOpt = None,
     sop: SopOpt = None,
     slice_columns: SliceOpt = None,
     confident: Annotated[float, typer.Option(min=0, max=1, help="Certainty a model answer needs.")] = 0.7,
@@ -63,7 +67,13 @@ def compare(
     if draft_edits and loaded is None:
         raise fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
     result = prelabel.compare(
-        results, humans, sop=loaded, wide=wide, slices=slice_columns, confident=confident
+        results,
+        humans,
+        sop=loaded,
+        wide=wide,
+        slices=slice_columns,
+        confident=confident,
+        annotators=annotators,
     )
     paths = list(result.save(out).values())
     drafted = ""

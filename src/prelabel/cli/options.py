@@ -14,5 +14,9 @@ LangOpt = Annotated[str | None, typer.Option("--rationale-language", help="Langu
 TemplateOpt = Annotated[str | None, typer.Option(help="Prompt template name (default: classify.v1).")]
 HumansArg = Annotated[Path, typer.Argument(help="Human labels CSV (long or --wide).", show_default=False)]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Wide form: item_id + one column per annotator.")]
+AnnotatorOpt = Annotated[
+    list[str] | None,
+    typer.Option("--annotator", help="Wide form: an annotator column (repeatable; default: inferred)."),
+]
 SliceOpt = Annotated[list[str] | None, typer.Option("--slice", help="Slice column (repeatable).")]
 SopOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML: check labels, roll up, quote it.")]

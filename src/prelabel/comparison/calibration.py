@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.inputs import as_list, read_human_labels, read_results
 from prelabel.errors import InputError
+from prelabel.inputs.ids import normalize_id
 from prelabel.sop.spec import SOP
 
 if TYPE_CHECKING:
@@ -148,9 +149,9 @@ class CalibrationItems:
 def _majorities(humans: pd.DataFrame, multi_label: bool, order: dict[str, int]) -> dict[str, str | None]:
     """Per item id, the strict majority answer among its annotators (``None`` when tied)."""
     votes: dict[str, Counter[str]] = {}
-    for item, label in zip(humans["item_id"].astype(str), humans["label"], strict=True):
+    for item, label in zip(humans["item_id"].map(normalize_id), humans["label"], strict=True):
         answer = answer_text(label, multi_label, order)
-        if answer:
+        if answer and item is not None:
             votes.setdefault(item, Counter())[answer] += 1
     out: dict[str, str | None] = {}
     for item, counter in votes.items():
@@ -180,7 +181,7 @@ def calibration_items(
     answers = model_answers(res, multi, sop)
     values = signal_values(res, answers, signal, multi_label=multi, sop=sop)
     status = res["status"].fillna("ok").astype(str).str.strip().str.lower().to_numpy()
-    ids = res["item_id"].astype(str).to_numpy()
+    ids = res["item_id"].map(normalize_id).to_numpy()  # the ids every command uses (inputs.ids)
     abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
     skipped = Counter[str]()
     rows = []

@@ -137,6 +137,7 @@ def agreement(
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
     Fields: ``percent_agreement``, ``fleiss_kappa``, ``krippendorff_alpha``, ``n_items``, ``n_annotators``,
+    annotators: list[str] | None = None,
     ``n_annotations``, ``per_annotator`` (each annotator vs the others' consensus), ``slices``, ``skipped``,
     ``notes``. Undefined figures (one annotator, one class) are ``None`` and explained in ``notes``.
 
@@ -147,13 +148,14 @@ def agreement(
         >>> got.n_items, got.percent_agreement, got.skipped.annotations_empty
         (2, 0.75, 0)
     """
-    frame = read_human_labels(humans, wide=wide, slices=slices)
+    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
     prep = prepare(frame, None, _space(sop, multi_label))
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
     humans_metrics = _human_metrics(prep)
     return AgreementMetrics(
         **given(humans_metrics),
+    prep.notes[:0] = frame.attrs.get("notes", [])
         slices=slice_agreement(prep),
         task="multi_label" if prep.space.multi_label else "single_label",
         skipped=prep.skipped_counts(),
@@ -177,13 +179,15 @@ def compare(
 
     ``results``: ``labels.jsonl``, a run directory, or a DataFrame (``item_id``, ``label``/``labels``,
     optional ``status``, ``confidence``, ``cited_rules``, ``samples``). ``humans``: CSV or DataFrame, long
-    form (``item_id,annotator,label``) or wide with ``wide=True``. ``sop`` checks labels against the SOP,
+    form (``item_id,annotator,label``) or wide with ``wide=True`` (``annotators`` names the annotator
+    columns; without it they are inferred, see `read_human_labels`). ``sop`` checks labels against the SOP,
+    annotators: list[str] | None = None,
     rolls leaves up its tree and quotes its text in the candidates. A model answer counts as confident when
     its certainty (agreement of self-consistency ``samples`` if present, else ``confidence``) is at least
     ``confident``.
     """
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide, slices=slices)
+    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
     prep = prepare(frame, res, _space(sop, multi_label, res))
     space = prep.space
     if prep.n_compared == 0:
@@ -191,6 +195,7 @@ def compare(
             f"no item has both a model label and a human label (model rows: {len(res)}, human items: "
             f"{int(prep.human_rows.sum())}; skipped: {_describe(prep.skipped)}); do the item ids match?"
         )
+    prep.notes[:0] = frame.attrs.get("notes", [])
     humans_metrics = _human_metrics(prep)
     rolled = rolled_levels(prep)
     model = model_metrics(prep, rolled)

@@ -1,8 +1,9 @@
 """Reading what the comparator compares: model results and human labels, as plain DataFrames.
 
 Loaders are lossless and light: they check and normalise column names and leave values as given (CSV cells are
-read as text, so ``007`` stays ``007``). `prelabel.compare` compares ids as text (``7``, ``7.0`` and ``"7"``
-match), decides what is skipped and counts why; per-row work is done once per distinct value.
+read as text, so ``007`` stays ``007``). `prelabel.compare` compares ids as text, normalised by
+`prelabel.inputs.ids.normalize_id` (``7``, ``7.0`` and ``"7"`` match), decides what is skipped and counts
+why; per-row work is done once per distinct value.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ import json
 from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from prelabel.comparison.wide import melt_wide
 from prelabel.errors import InputError
+from prelabel.inputs.ids import normalize_id
+from prelabel.inputs.ragged import check_fields
+
+if TYPE_CHECKING:
+    from prelabel.sop.spec import SOP
 
 __all__ = [
     "HUMAN_COLUMNS",
@@ -34,12 +41,6 @@ HUMAN_COLUMNS = ["item_id", "annotator", "label"]
 _ID_ALIASES = ("item_id", "id")
 
 
-def _id_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value if isinstance(value, str) else str(value)
-
-
 class Ids(NamedTuple):
     """Id codes, one array per column (-1 for a missing id), into ``index``, the distinct ids as text."""
 
@@ -48,22 +49,17 @@ class Ids(NamedTuple):
 
 
 def factorize_ids(*columns: pd.Series) -> Ids:
-    """Codes (one array per column) over the distinct ids of all columns, as text: ``7``, ``7.0`` and ``"7"``
-    are one id; missing or empty ids get -1. Work is per distinct value: one hash pass over the rows.
+    """Codes (one array per column) over the distinct ids of all columns, normalised by
+    `prelabel.inputs.ids.normalize_id` (``7``, ``7.0``, ``"7.0"`` and ``" 7 "`` are one id, ``01`` another);
+    missing or blank ids get -1. Work is per distinct value: one hash pass over the rows.
     """
     sizes = np.cumsum([0, *(len(c) for c in columns)])
     values = np.concatenate([c.to_numpy(dtype=object) for c in columns]) if columns else np.empty(0, object)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    index = pd.Index(uniques, dtype=object)
-    converted = pd.api.types.infer_dtype(index, skipna=False) != "string"
-    if converted:  # numbers (or a mix): as text, so 7, 7.0 and "7" become one id
-        index = pd.Index([_id_text(u) for u in index], dtype=object)
-    if (converted and index.has_duplicates) or (index == "").any():
-        merged, text = pd.factorize(pd.Series(index, dtype=object).mask(index == ""))
-        codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
-        index = pd.Index(text, dtype=object)
-    codes = codes.astype(np.int64, copy=False)
-    return Ids([codes[a:b] for a, b in pairwise(sizes)], index)
+    text = pd.Series([normalize_id(u) for u in uniques], dtype=object)
+    merged, index = pd.factorize(text, use_na_sentinel=True)
+    codes = np.where(codes >= 0, np.append(merged, -1)[codes], -1).astype(np.int64, copy=False)
+    return Ids([codes[a:b] for a, b in pairwise(sizes)], pd.Index(index, dtype=object))
 
 
 def _read_table(path: Path, what: str) -> pd.DataFrame:
@@ -72,6 +68,7 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         sep = "\t" if suffix in (".tsv", ".tab") else ","
+        check_fields(path, sep, skipinitialspace=True)  # "FILE:LINE: expected 3 fields, got 5"
         return pd.read_csv(
             path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig", skipinitialspace=True
         )
@@ -185,13 +182,16 @@ def read_human_labels(
     *,
     wide: bool = False,
     slices: list[str] | None = None,
+    annotators: list[str] | None = None,
+    sop: SOP | None = None,
 ) -> pd.DataFrame:
     """Human labels in long form: ``item_id``, ``annotator``, ``label`` plus slice (and ``text``) columns.
 
     Long input has one row per (item, annotator); wide input (``wide=True``) has ``item_id`` and one column
-    per annotator, with ``slices`` (and ``text``) naming the columns that are not annotators. Labels are
-    stripped text (``;``-separated for multi-label); an empty wide cell means that annotator did not label
-    the item.
+    per annotator: ``annotators`` names them, else they are inferred (a column none of whose values is a
+    label — of ``sop`` if given — is a slice; see `prelabel.comparison.wide`) and the split is noted in
+    ``frame.attrs["notes"]``. Labels are stripped text (``;``-separated for multi-label); an empty wide cell
+    means that annotator did not label the item.
     """
     if isinstance(source, pd.DataFrame):
         frame, name = source.copy(deep=False), "human labels"
@@ -208,14 +208,13 @@ def read_human_labels(
     missing = [c for c in (slices or []) if c not in frame.columns]
     if missing:
         raise InputError(f"{name}: slice column(s) not found: {', '.join(missing)}")
+    if annotators and not wide:
+        raise InputError(f"{name}: annotator columns are for wide form; pass --wide, or drop --annotator")
+    notes: list[str] = []
     if wide:
-        annotators = [c for c in frame.columns if c not in ("item_id", *keep)]
-        if not annotators:
-            raise InputError(f"{name}: wide form needs one column per annotator besides item_id")
-        frame = frame.melt(
-            id_vars=["item_id", *keep], value_vars=annotators, var_name="annotator", value_name="label"
-        )
-        frame = frame[frame["label"].notna() & (frame["label"].astype(str).str.strip() != "")]
+        vocabulary = None if sop is None else {*sop.label_index, sop.abstain.label}
+        frame, note = melt_wide(frame, name, slices=slices, annotators=annotators, vocabulary=vocabulary)
+        notes.append(note)
     else:
         absent = [c for c in HUMAN_COLUMNS if c not in frame.columns]
         if absent:
@@ -223,8 +222,9 @@ def read_human_labels(
             raise InputError(f"{name}: missing column(s) {', '.join(absent)}{hint}")
         if slices is None:
             keep = [c for c in frame.columns if c not in HUMAN_COLUMNS]
-    columns = [*HUMAN_COLUMNS, *[c for c in keep if c not in HUMAN_COLUMNS]]
-    if list(frame.columns) != columns:
-        frame = frame[columns]
+        columns = [*HUMAN_COLUMNS, *[c for c in keep if c not in HUMAN_COLUMNS]]
+        if list(frame.columns) != columns:
+            frame = frame[columns]
     frame.attrs["source"] = name
+    frame.attrs["notes"] = notes
     return frame

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prelabel.errors import ItemError
+from prelabel.inputs.ids import normalize_id
 
 __all__ = ["Item", "as_item"]
 
@@ -25,8 +26,10 @@ class Item(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id_as_text(cls, value: Any) -> Any:
-        # CSV readers and JSON authors often produce numeric ids; ids are compared as text everywhere.
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        # ids are text everywhere, normalised once (prelabel.inputs.ids): 7, 7.0 and " 7" are "7"
+        if isinstance(value, list | dict | tuple):
+            return value
+        return normalize_id(value) or ""
 
     @model_validator(mode="after")
     def _has_content(self) -> Item:
@@ -44,7 +47,7 @@ def as_item(value: Item | dict[str, Any] | str, index: int | None = None) -> Ite
     if not isinstance(value, dict):
         raise ItemError(f"item must be an object, got {type(value).__name__}", index=index)
     raw_id = value.get("id")
-    item_id = str(raw_id) if raw_id is not None else None
+    item_id = None if isinstance(raw_id, list | dict) else normalize_id(raw_id)
     try:
         return Item.model_validate(value)
     except Exception as exc:  # pydantic.ValidationError: one readable line

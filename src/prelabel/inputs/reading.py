@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from prelabel.errors import InputError, ItemError
+from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.items import Item, as_item
+from prelabel.inputs.ragged import check_fields
 
 __all__ = ["BadItem", "coerce_item", "read_items"]
 
@@ -148,12 +150,13 @@ def _csv_rows(
     if any(_NOT_UTF8.search(h) for h in header):
         handle.close()
         raise InputError(f"{path}: the header line is not UTF-8 text; save the file as UTF-8")
-    if check is not None:
-        try:
+    try:
+        if check is not None:
             check(header)
-        except InputError:
-            handle.close()
-            raise
+        check_fields(path, delimiter)  # a ragged row is a broken file: exit 2 before any work
+    except InputError:
+        handle.close()
+        raise
 
     def rows() -> Iterator[tuple[str, Any]]:
         with handle:
@@ -225,10 +228,10 @@ def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | Non
             if given in row:
                 row[field] = row.pop(given)
     raw_id = row.get("id")
-    if raw_id is None:
+    if not isinstance(raw_id, list | dict):
+        row["id"] = normalize_id(raw_id)  # the one id normalisation (prelabel.inputs.ids)
+    if row.get("id") is None:
         row.pop("id", None)  # "id: Field required", not a type error
-    elif isinstance(raw_id, float) and raw_id.is_integer():
-        row["id"] = int(raw_id)
     images = row.get("images")
     if isinstance(images, str):
         text = images.strip()
@@ -328,7 +331,7 @@ def _items(
 
 def _id_of(row: dict[str, Any], id_col: str) -> str | None:
     value = row.get(id_col, row.get("id"))
-    return None if value is None else str(value)
+    return None if isinstance(value, list | dict) else normalize_id(value)
 
 
 def _kind(value: Any) -> str:

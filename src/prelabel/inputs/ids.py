@@ -1,0 +1,43 @@
+"""Item ids as text: the one normalisation every command uses (``run`` reading items, ``compare``,
+``agreement``, exports), so an id means the same thing in every file.
+
+- surrounding whitespace is dropped: ``" 7 "`` is ``7``; an empty or blank id is no id (``None``);
+- a whole number is written without a fraction: ``7``, ``7.0``, ``"7.0"`` and ``"7"`` are all ``7``;
+- any other number is its shortest text (``8.5``); true/false are ``true``/``false`` (as JSON writes them);
+- everything else is kept as written, leading zeros included: ``01`` and ``1`` are two ids (zero-padded codes
+  stay codes), ``1e3`` is text.
+
+    >>> [normalize_id(v) for v in (7, 7.0, "7.0", " 7 ", "01", 8.5, True, "", None, float("nan"))]
+    ['7', '7', '7', '7', '01', '8.5', 'true', None, None, None]
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from typing import Any
+
+__all__ = ["normalize_id"]
+
+_WHOLE = re.compile(r"([+-]?\d+)\.0+")
+
+
+def normalize_id(value: Any) -> str | None:
+    """An id as text (see the module docstring); ``None`` for a missing, NaN or blank id."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        whole = _WHOLE.fullmatch(text)
+        return (whole.group(1) if whole else text) or None
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ is no bool
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value).strip() or None
