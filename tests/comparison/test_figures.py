@@ -17,24 +17,26 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "compare"
 SOP = prelabel.bundled_sop("customer_feedback_intent")
 
 _SKIPPED = (
-    "$.skipped: annotations_without_item_id annotations_empty annotations_not_in_sop annotations_duplicate "
-    "model_rows_without_item_id model_rows_duplicate items_model_error items_model_abstained "
-    "items_model_label_missing items_model_label_not_in_sop items_without_human_label "
-    "items_without_valid_human_label items_without_model_label"
+    "$.skipped: annotations_without_item_id annotations_empty annotations_not_in_sop annotations_abstained "
+    "annotations_duplicate model_rows_without_item_id model_rows_duplicate model_rows_truncated "
+    "items_model_error items_model_abstained items_model_label_missing items_model_label_not_in_sop "
+    "items_without_human_label items_without_valid_human_label items_without_model_label items_majority_tied"
 )
 _PER_ANNOTATOR = "per_annotator[]: annotator n_labels n_compared agreement kappa"
 _PER_LABEL = "per_label[]: label precision recall f1 support predicted"
 
 #: Every object of ``metrics.json`` written for the fixture files, as "path: keys in order" (recorded from the
-#: dict-based comparator before the figures became typed records).
+#: dict-based comparator before the figures became typed records; issues 13 and 14 added pairwise agreement,
+#: the n beside each figure, definitions, abstained annotations, ties and certainty counts).
 GOLDEN_COMPARE = {
-    "$: task sop summary counts skipped skipped_examples notes model_vs_majority model_vs_annotators levels "
-    "humans slices ambiguity",
-    "$.ambiguity: confident_threshold kinds",
+    "$: task sop summary counts skipped skipped_examples notes definitions model_vs_majority "
+    "model_vs_annotators levels humans slices ambiguity",
+    "$.ambiguity: confident_threshold kinds certainty_unknown confidence_out_of_range",
     "$.ambiguity.kinds: sop_ambiguity inherent_ambiguity label_error",
+    "$.definitions: percent_agreement pairwise_agreement ties abstentions certainty",
     "$.counts: model_rows human_items human_annotations annotators compared_items",
-    "$.humans: n_items n_annotators n_annotations percent_agreement fleiss_kappa krippendorff_alpha "
-    "per_annotator",
+    "$.humans: n_items n_annotators n_annotations n_items_paired percent_agreement pairwise_agreement "
+    "fleiss_kappa krippendorff_alpha per_annotator",
     f"$.humans.{_PER_ANNOTATOR}",
     "$.levels[]: level leaf n accuracy kappa macro_f1 weighted_f1 per_label n_tied_excluded",
     "$.levels[]: level n_tied_excluded n accuracy kappa confusion macro_f1 weighted_f1 per_label",
@@ -47,24 +49,26 @@ GOLDEN_COMPARE = {
     _SKIPPED,
     "$.skipped_examples: items_without_human_label",
     "$.slices: market",
-    "$.slices.market[]: value n_items percent_agreement fleiss_kappa krippendorff_alpha n_compared accuracy "
-    "macro_f1 kappa_vs_majority per_label levels per_annotator",
+    "$.slices.market[]: value n_items percent_agreement pairwise_agreement fleiss_kappa krippendorff_alpha "
+    "n_compared n_vs_majority accuracy macro_f1 kappa_vs_majority per_label levels per_annotator",
     "$.slices.market[].levels[]: level leaf n accuracy macro_f1 kappa",
     "$.slices.market[].levels[]: level n_tied_excluded n accuracy kappa macro_f1 weighted_f1",
     f"$.slices.market[].{_PER_ANNOTATOR}",
     f"$.slices.market[].{_PER_LABEL}",
     "$.sop: id version sha256",
-    "$.summary: n_compared accuracy macro_f1 kappa_vs_majority percent_agreement fleiss_kappa "
-    "krippendorff_alpha n_disagreements n_candidates",
+    "$.summary: n_compared n_vs_majority accuracy macro_f1 kappa_vs_majority n_human_paired "
+    "percent_agreement pairwise_agreement fleiss_kappa krippendorff_alpha n_disagreements n_candidates",
 }
 GOLDEN_AGREEMENT = {
-    "$: n_items n_annotators n_annotations percent_agreement fleiss_kappa krippendorff_alpha per_annotator "
-    "slices task skipped skipped_examples notes",
+    "$: n_items n_annotators n_annotations n_items_paired percent_agreement pairwise_agreement fleiss_kappa "
+    "krippendorff_alpha per_annotator slices task skipped skipped_examples notes definitions",
+    "$.definitions: percent_agreement pairwise_agreement abstentions",
     f"$.{_PER_ANNOTATOR}",
     _SKIPPED,
     "$.skipped_examples: ",
     "$.slices: market",
-    "$.slices.market[]: value n_items percent_agreement fleiss_kappa krippendorff_alpha per_annotator",
+    "$.slices.market[]: value n_items percent_agreement pairwise_agreement fleiss_kappa krippendorff_alpha "
+    "per_annotator",
     f"$.slices.market[].{_PER_ANNOTATOR}",
 }
 
@@ -124,9 +128,10 @@ def test_multi_label_parts_are_written_only_for_multi_label_tasks() -> None:
     dumped = prelabel.compare(results, humans, sop=sop).metrics.model_dump(mode="json")
     vs = dumped["model_vs_majority"]
     assert list(vs) == [
-        "n", "accuracy", "kappa", "exact_match", "jaccard", "macro_f1", "weighted_f1", "per_label",
-        "n_tied_excluded",
+        "n", "accuracy", "kappa", "exact_match", "jaccard", "micro_f1", "macro_f1", "weighted_f1",
+        "per_label", "n_tied_excluded",
     ]  # fmt: skip
+    assert "micro_f1" in dumped["summary"]
     assert [row["label"] for row in dumped["humans"]["per_label"]] == [a, b]
 
 

@@ -1,20 +1,24 @@
-"""Disagreements, their ambiguity score and kind, and the clusters that point at unclear SOP text.
+"""Disagreements, their kind and ambiguity score, and the clusters that point at unclear SOP text.
 
 For an item where the model and at least one human differ:
 
 - ``human_split`` ∈ [0, 1]: how far the humans are from unanimous, ``(1 − majority share) / (1 − 1/n)``
   (0 = unanimous or a single annotator, 1 = as split as n annotators can be);
 - ``model_certainty`` ∈ [0, 1]: the share of self-consistency ``samples`` agreeing with the model's answer
-  when the results carry samples, else its stated ``confidence``;
+  when the results carry samples, else its stated ``confidence`` (``NaN`` when unknown: no samples and no
+  confidence in [0, 1]; see `prelabel.comparison.certainty`). The model is *sure* when its certainty is known
+  and at least ``confident``;
 - ``off_majority``: 1 when the model's answer is not the human majority (0.5 when it ties for it), else 0.
 
-``raw = split·certainty + ½·split·(1 − certainty) + 0.4·(1 − split)·certainty·off_majority``, then
-``ambiguity_score = raw · (0.75 + 0.25·log(1 + cluster size) / log(1 + largest cluster size))``. So humans
-who split under this SOP while the model is sure rank first (``sop_ambiguity``: the wording, not the item, is
-unclear); humans split *and* a model unsure rank below them (``inherent_ambiguity``: the item is hard);
-unanimous humans against the model are ``label_error`` candidates (either side may be wrong), scored by how
-sure the model is. Each term rises with its signal, and a disagreement shared by many items rises with its
-cluster.
+The ``kind`` says what the humans and the model did, and disagreements are ranked by kind first, in this
+order: ``sop_ambiguity`` (humans split, model sure: the wording, not the item, is unclear),
+``inherent_ambiguity`` (humans split, model not sure: the item is hard), ``label_error`` (humans unanimous,
+model sure: either side may be wrong) and ``model_error`` (humans unanimous, model not sure: most likely the
+model's own mistake). Within a kind, ``raw = split·c + ½·split·(1 − c) + 0.4·(1 − split)·c·off_majority``
+(``c`` the certainty, 0 when unknown, so an unknown certainty ranks below every known one), weighted by the
+cluster, ``within = raw · (0.75 + 0.25·log(1 + cluster size) / log(1 + largest cluster size))``; and
+``ambiguity_score = (3 − kind's position + within) / 4``, so every ``sop_ambiguity`` scores above every
+``inherent_ambiguity``, and so on. Each term rises with its signal.
 
 Candidates cluster disagreements by the pair of answers in contention (the model's, and the most frequent
 human answer that differs from it; the pair is unordered, with both directions counted) and by each SOP rule
@@ -37,7 +41,8 @@ from prelabel.sop.spec import SOP
 
 __all__ = ["DISAGREEMENT_COLUMNS", "KINDS", "candidates_frame", "disagreements_frame", "sop_quote"]
 
-KINDS = ("sop_ambiguity", "inherent_ambiguity", "label_error")
+#: The kinds of disagreement, in ranking order.
+KINDS = ("sop_ambiguity", "inherent_ambiguity", "label_error", "model_error")
 DISAGREEMENT_COLUMNS = [
     "item_id", "model_label", "model_confidence", "model_certainty", "human_labels", "human_majority",
     "majority_share", "majority_tied", "n_annotators", "human_split", "cited_rules", "ambiguity_score",
@@ -71,6 +76,9 @@ def disagreements_frame(prep: Prepared, confident: float = 0.7) -> pd.DataFrame:
     split = np.where(n >= 2, (1 - share) / np.maximum(1 - 1 / np.maximum(n, 1), 1e-12), 0.0)
     split = np.clip(np.round(split, 12), 0.0, 1.0)
     certainty = prep.certainty[idx]
+    known = ~np.isnan(certainty)
+    c = np.where(known, certainty, 0.0)
+    sure = known & (c >= confident)
     model_share = patterns[pattern, m] / n
     off = np.where(tied, np.where(np.isclose(model_share, share), 0.5, 1.0), (m != top).astype(np.float64))
     # the contested human answer depends only on (pattern, model answer): compute it once per distinct pair
@@ -82,10 +90,10 @@ def disagreements_frame(prep: Prepared, confident: float = 0.7) -> pd.DataFrame:
     cluster_keys, cluster = dense_unique(low * n_names + high, n_names * n_names)
     size = np.bincount(cluster, minlength=len(cluster_keys))
     weight = (np.log1p(size) / np.log1p(max(int(size.max(initial=0)), 1)))[cluster]
-    raw = split * certainty + 0.5 * split * (1 - certainty) + 0.4 * (1 - split) * certainty * off
-    score = raw * (0.75 + 0.25 * weight)
-    kind = np.where(split > 0, np.where(certainty >= confident, 0, 1), 2)
-    order = np.argsort(-score, kind="stable")  # highest first; ties keep input order
+    raw = split * c + 0.5 * split * (1 - c) + 0.4 * (1 - split) * c * off
+    kind = np.where(split > 0, np.where(sure, 0, 1), np.where(sure, 2, 3))
+    score = (len(KINDS) - 1 - kind + raw * (0.75 + 0.25 * weight)) / len(KINDS)
+    order = np.lexsort((-score, kind))  # by kind, then highest score first; ties keep input order
     idx, pattern, m, contested, cluster, kind = (
         a[order] for a in (idx, pattern, m, contested, cluster, kind)
     )

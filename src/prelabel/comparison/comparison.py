@@ -26,7 +26,9 @@ from prelabel._jsonio import write_json, writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.calibration import CalibrationReport, calibration_report
+from prelabel.comparison.certainty import certainty_notes
 from prelabel.comparison.figures import (
+    DEFINITIONS,
     AgreementMetrics,
     Ambiguity,
     ComparisonMetrics,
@@ -45,6 +47,7 @@ from prelabel.comparison.metrics import (
     slice_metrics,
 )
 from prelabel.comparison.prep import Prepared, prepare
+from prelabel.comparison.run_info import sop_warnings
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
@@ -88,6 +91,8 @@ class Comparison:
             self.candidates.to_csv(paths["candidates"], index=False)
             if html:
                 paths["report"] = self.to_html(out / "report.html")
+            else:  # an earlier report would not describe these figures
+                (out / "report.html").unlink(missing_ok=True)
         return paths
 
 
@@ -110,7 +115,9 @@ def _human_metrics(prep: Prepared) -> HumanAgreement:
         n_items=ratings.n_items,
         n_annotators=len(ratings.annotators),
         n_annotations=len(ratings.item),
+        n_items_paired=int((ratings.n_raters >= 2).sum()),
         percent_agreement=figures.percent_agreement,
+        pairwise_agreement=figures.pairwise_agreement,
         fleiss_kappa=figures.fleiss_kappa,
         krippendorff_alpha=figures.krippendorff_alpha,
         per_annotator=annotator_rows(irr.per_annotator(ratings, prep.leave_one_out)[0]),
@@ -133,11 +140,12 @@ def agreement(
     sop: SOP | None = None,
     multi_label: bool | None = None,
     slices: list[str] | None = None,
+    annotators: list[str] | None = None,
 ) -> AgreementMetrics:
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
-    Fields: ``percent_agreement``, ``fleiss_kappa``, ``krippendorff_alpha``, ``n_items``, ``n_annotators``,
-    annotators: list[str] | None = None,
+    Fields: ``percent_agreement`` (mean majority share), ``pairwise_agreement``, ``fleiss_kappa``,
+    ``krippendorff_alpha``, ``n_items``, ``n_annotators``,
     ``n_annotations``, ``per_annotator`` (each annotator vs the others' consensus), ``slices``, ``skipped``,
     ``notes``. Undefined figures (one annotator, one class) are ``None`` and explained in ``notes``.
 
@@ -150,17 +158,18 @@ def agreement(
     """
     frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
     prep = prepare(frame, None, _space(sop, multi_label))
+    prep.notes[:0] = frame.attrs.get("notes", [])
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
     humans_metrics = _human_metrics(prep)
     return AgreementMetrics(
         **given(humans_metrics),
-    prep.notes[:0] = frame.attrs.get("notes", [])
         slices=slice_agreement(prep),
         task="multi_label" if prep.space.multi_label else "single_label",
         skipped=prep.skipped_counts(),
         skipped_examples=prep.examples,
         notes=prep.notes,
+        definitions={k: DEFINITIONS[k] for k in ("percent_agreement", "pairwise_agreement", "abstentions")},
     )
 
 
@@ -174,6 +183,7 @@ def compare(
     slices: list[str] | None = None,
     confident: float = 0.7,
     examples: int = 3,
+    annotators: list[str] | None = None,
 ) -> Comparison:
     """Compare model results with human labels.
 
@@ -181,7 +191,6 @@ def compare(
     optional ``status``, ``confidence``, ``cited_rules``, ``samples``). ``humans``: CSV or DataFrame, long
     form (``item_id,annotator,label``) or wide with ``wide=True`` (``annotators`` names the annotator
     columns; without it they are inferred, see `read_human_labels`). ``sop`` checks labels against the SOP,
-    annotators: list[str] | None = None,
     rolls leaves up its tree and quotes its text in the candidates. A model answer counts as confident when
     its certainty (agreement of self-consistency ``samples`` if present, else ``confidence``) is at least
     ``confident``.
@@ -189,24 +198,39 @@ def compare(
     res = read_results(results)
     frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
     prep = prepare(frame, res, _space(sop, multi_label, res))
+    prep.notes[:0] = frame.attrs.get("notes", [])
+    prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
+    warnings = [*res.attrs.get("warnings", []), *sop_warnings(res, sop)]
     space = prep.space
     if prep.n_compared == 0:
         raise InputError(
             f"no item has both a model label and a human label (model rows: {len(res)}, human items: "
             f"{int(prep.human_rows.sum())}; skipped: {_describe(prep.skipped)}); do the item ids match?"
         )
-    prep.notes[:0] = frame.attrs.get("notes", [])
     humans_metrics = _human_metrics(prep)
     rolled = rolled_levels(prep)
     model = model_metrics(prep, rolled)
+    vs = model.vs_majority
+    prep.skipped["items_majority_tied"] = vs.n_tied_excluded
+    if vs.n_tied_excluded:
+        prep.notes.append(
+            f"{vs.n_tied_excluded} of {prep.n_compared} compared items have a tied human majority: the "
+            f"figures against the majority use the other {vs.n}"
+        )
+    unknown, out_of_range, notes = certainty_notes(prep.confidence, prep.certainty, prep.compared)
+    prep.notes.extend(notes)
     dis = disagreements_frame(prep, confident=confident)
     cands = candidates_frame(dis, prep, examples=examples)
     summary = Summary(
         n_compared=prep.n_compared,
-        accuracy=model.vs_majority.accuracy,
-        macro_f1=model.vs_majority.macro_f1,
-        kappa_vs_majority=model.vs_majority.kappa,
+        n_vs_majority=vs.n,
+        accuracy=vs.accuracy,
+        macro_f1=vs.macro_f1,
+        **({"micro_f1": vs.micro_f1} if space.multi_label else {}),
+        kappa_vs_majority=vs.kappa,
+        n_human_paired=humans_metrics.n_items_paired,
         percent_agreement=humans_metrics.percent_agreement,
+        pairwise_agreement=humans_metrics.pairwise_agreement,
         fleiss_kappa=humans_metrics.fleiss_kappa,
         krippendorff_alpha=humans_metrics.krippendorff_alpha,
         n_disagreements=len(dis),
@@ -220,14 +244,18 @@ def compare(
         skipped=prep.skipped_counts(),
         skipped_examples=prep.examples,
         notes=prep.notes,
-        model_vs_majority=model.vs_majority,
+        **({"warnings": warnings} if warnings else {}),
+        definitions=dict(DEFINITIONS),
+        model_vs_majority=vs,
         model_vs_annotators=model.vs_annotators,
         levels=model.levels,
         humans=humans_metrics,
         slices=slice_metrics(prep, rolled),
         ambiguity=Ambiguity(
             confident_threshold=confident,
-            kinds={str(k): int(v) for k, v in dis["kind"].value_counts().items()} if len(dis) else {},
+            kinds={str(k): int(v) for k, v in dis["kind"].value_counts(sort=False).items() if v},
+            certainty_unknown=unknown,
+            confidence_out_of_range=out_of_range,
         ),
     )
     return Comparison(metrics, dis, cands, sop, calibration_report(res, frame, sop=sop))

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 __all__ = [
+    "DEFINITIONS",
     "AgreementMetrics",
     "Ambiguity",
     "AnnotatorAgreement",
@@ -42,6 +43,20 @@ __all__ = [
 ]
 
 Task = Literal["single_label", "multi_label"]
+
+#: How the figures are defined and what they leave out: ``definitions`` in ``metrics.json``.
+DEFINITIONS = {
+    "percent_agreement": "mean, over items with >= 2 human annotations, of the majority answer's share "
+    "(Röttger et al. 2022); two annotators who disagree score 0.5",
+    "pairwise_agreement": "mean, over items with >= 2 human annotations, of the share of agreeing pairs of "
+    "annotations (Fleiss' observed agreement); two annotators who disagree score 0.0",
+    "ties": "items whose human majority is tied are left out of the figures against the majority "
+    "(accuracy, F1, kappa vs majority, confusion matrix; skipped.items_majority_tied) and kept in all others",
+    "abstentions": "an abstention is not an answer on either side: a model abstention leaves the item out "
+    "(skipped.items_model_abstained), a human one leaves that annotation out (skipped.annotations_abstained)",
+    "certainty": "share of samples agreeing with the answer, else its confidence in [0, 1]; unknown when "
+    "neither (never sure; ranked below every known certainty of its kind)",
+}
 
 
 class _Record(BaseModel):
@@ -90,6 +105,7 @@ class LabelAgreement(_Record):
 
     label: str
     percent_agreement: float | None
+    pairwise_agreement: float | None
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
 
@@ -113,13 +129,15 @@ class Confusion(_Record):
 
 
 class Figures(_Record):
-    """Model vs a reference answer: accuracy, κ, F1 (``exact_match``/``jaccard`` for multi-label tasks)."""
+    """Model vs a reference answer over ``n`` items: accuracy, κ, F1 (``exact_match``, ``jaccard`` and
+    ``micro_f1`` for multi-label tasks)."""
 
     n: int
     accuracy: float | None
     kappa: float | None
     exact_match: float | None = None
     jaccard: float | None = None
+    micro_f1: float | None = None
     confusion: Confusion | None = None
     macro_f1: float | None
     weighted_f1: float | None
@@ -164,6 +182,7 @@ class _SliceHead(_Record):
     value: str
     n_items: int
     percent_agreement: float | None
+    pairwise_agreement: float | None
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
 
@@ -178,6 +197,7 @@ class SliceMetrics(_SliceHead):
     """One value of a slice column: agreement among humans and the model against them on its items."""
 
     n_compared: int
+    n_vs_majority: int
     accuracy: float | None
     macro_f1: float | None
     kappa_vs_majority: float | None
@@ -192,7 +212,9 @@ class HumanAgreement(_Record):
     n_items: int
     n_annotators: int
     n_annotations: int
+    n_items_paired: int
     percent_agreement: float | None
+    pairwise_agreement: float | None
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
     per_annotator: list[AnnotatorAgreement]
@@ -200,14 +222,22 @@ class HumanAgreement(_Record):
 
 
 class Skipped(_Record):
-    """How many annotations, model rows and items were left out of the figures, and why."""
+    """How many annotations, model rows and items were left out of the figures, and why.
+
+    ``model_rows_truncated``: a last ``labels.jsonl`` line cut off (as after a crash), skipped with a warning.
+    ``annotations_abstained``: human abstentions (the SOP's abstain label, or the label of the model's
+    abstained rows), left out like the model's (``items_model_abstained``). ``items_majority_tied``: compared
+    items whose human majority is tied, left out of the figures against the majority only.
+    """
 
     annotations_without_item_id: int
     annotations_empty: int
     annotations_not_in_sop: int
+    annotations_abstained: int
     annotations_duplicate: int
     model_rows_without_item_id: int
     model_rows_duplicate: int
+    model_rows_truncated: int = 0
     items_model_error: int
     items_model_abstained: int
     items_model_label_missing: int
@@ -215,6 +245,7 @@ class Skipped(_Record):
     items_without_human_label: int
     items_without_valid_human_label: int
     items_without_model_label: int
+    items_majority_tied: int
 
 
 class AgreementMetrics(HumanAgreement):
@@ -225,6 +256,7 @@ class AgreementMetrics(HumanAgreement):
     skipped: Skipped
     skipped_examples: dict[str, list[str]]
     notes: list[str]
+    definitions: dict[str, str]
 
 
 class SopRef(_Record):
@@ -236,13 +268,21 @@ class SopRef(_Record):
 
 
 class Summary(_Record):
-    """Headline figures of a comparison."""
+    """Headline figures of a comparison, each beside the number of items it is computed on.
+
+    ``n_vs_majority``: the compared items whose human majority is not tied (accuracy, F1, κ vs majority);
+    ``n_human_paired``: the items with at least two human annotations (agreement among humans).
+    """
 
     n_compared: int
+    n_vs_majority: int
     accuracy: float | None
     macro_f1: float | None
+    micro_f1: float | None = None
     kappa_vs_majority: float | None
+    n_human_paired: int
     percent_agreement: float | None
+    pairwise_agreement: float | None
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
     n_disagreements: int
@@ -260,10 +300,13 @@ class Counts(_Record):
 
 
 class Ambiguity(_Record):
-    """The certainty threshold used to sort disagreements, and how many there are of each kind."""
+    """The certainty threshold used to sort disagreements, how many there are of each kind, and how many
+    compared answers have an unknown certainty (never taken as sure) or a confidence outside [0, 1]."""
 
     confident_threshold: float
     kinds: dict[str, int]
+    certainty_unknown: int
+    confidence_out_of_range: int
 
 
 class ComparisonMetrics(_Record):
@@ -276,6 +319,9 @@ class ComparisonMetrics(_Record):
     skipped: Skipped
     skipped_examples: dict[str, list[str]]
     notes: list[str]
+    #: Written only when there are some: results of another SOP or of several versions, a cut-off line.
+    warnings: list[str] = []
+    definitions: dict[str, str]
     model_vs_majority: MajorityFigures
     model_vs_annotators: list[AnnotatorVsModel]
     levels: list[LevelFigures | LeafFigures]

@@ -11,7 +11,10 @@ what statsmodels' ``fleiss_kappa`` and ``krippendorff.alpha(value_counts=...)`` 
 - **Krippendorff's α** (nominal): ``krippendorff.alpha``. That call materialises an items × labels × labels
   array (1.8 GB for a million items and 15 labels), so above `ALPHA_DIRECT_LIMIT` cells the same coincidence
   matrix is computed as one matrix product; tests check both paths agree with ``krippendorff.alpha``.
-- **Percent agreement**: the mean over items with ≥ 2 annotators of the majority label's share.
+- **Percent agreement**: the mean over items with ≥ 2 annotators of the majority label's share (Röttger et
+  al. 2022). **Pairwise agreement**: the mean over the same items of the share of agreeing annotation pairs
+  (what most tools call percent agreement; Fleiss' observed agreement). Two annotators who disagree: 0.5 and
+  0.0.
 - **Per annotator**: agreement and Cohen's κ (scikit-learn) with the consensus of the *other* annotators.
 
 Multi-label answers are label sets, rated as nominal categories here; `prelabel.compare` adds per-label
@@ -46,6 +49,7 @@ __all__ = [
     "leave_one_out",
     "majority",
     "pair_counts",
+    "pairwise_agreement",
     "per_annotator",
     "percent_agreement",
     "row_patterns",
@@ -57,9 +61,11 @@ ALPHA_DIRECT_LIMIT = 500_000
 
 
 class AgreementFigures(NamedTuple):
-    """Percent agreement, Fleiss' κ and Krippendorff's α of one count table (``None`` when undefined)."""
+    """Percent and pairwise agreement, Fleiss' κ and Krippendorff's α of one count table (``None`` when
+    undefined)."""
 
     percent_agreement: float | None
+    pairwise_agreement: float | None
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
 
@@ -201,6 +207,21 @@ def percent_agreement(counts: np.ndarray, weights: np.ndarray | None = None) -> 
     return float(np.average(counts[paired].max(axis=1) / raters[paired], weights=w[paired]))
 
 
+def pairwise_agreement(counts: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    """Mean over items with ≥ 2 annotators of the share of annotation pairs that agree; ``None`` if none.
+
+    >>> pairwise_agreement(np.array([[1, 1], [3, 0]])), percent_agreement(np.array([[1, 1], [3, 0]]))
+    (0.5, 0.75)
+    """
+    w = _weights(counts, weights)
+    raters = counts.sum(axis=1)
+    paired = (raters >= 2) & (w > 0)
+    if not paired.any():
+        return None
+    c, r = counts[paired].astype(np.float64), raters[paired].astype(np.float64)
+    return float(np.average((c * (c - 1)).sum(axis=1) / (r * (r - 1)), weights=w[paired]))
+
+
 def dense_unique(keys: np.ndarray, space: int) -> Unique:
     """``np.unique(keys, return_inverse=True)`` for non-negative keys below ``space``, in O(n) when it can."""
     if space > 50_000_000:
@@ -333,7 +354,11 @@ def per_annotator(
 
 
 def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> AgreementFigures:
-    """Percent agreement, Fleiss' κ and Krippendorff's α of one count table (``None`` when undefined)."""
+    """Percent and pairwise agreement, Fleiss' κ and Krippendorff's α of one count table (``None`` when
+    undefined)."""
     return AgreementFigures(
-        percent_agreement(counts, weights), fleiss_kappa(counts, weights), krippendorff_alpha(counts, weights)
+        percent_agreement(counts, weights),
+        pairwise_agreement(counts, weights),
+        fleiss_kappa(counts, weights),
+        krippendorff_alpha(counts, weights),
     )

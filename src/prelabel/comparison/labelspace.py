@@ -1,7 +1,9 @@
 """The answers a comparison works with: canonical label text, SOP validity and roll-up to tree levels.
 
 An *answer* is what one annotator (or the model) gave one item: a label id, or for multi-label SOPs a label
-set written canonically as ``a;b`` (members in SOP order, else sorted). Agreement, majority votes and
+set written canonically as ``a;b`` (members in SOP order, else sorted). Label text is Unicode-normalised (NFC)
+and stripped of invisible format characters (zero-width spaces and joiners, BOMs, direction marks), so two
+spellings that look the same are one label. Agreement, majority votes and
 disagreement clusters treat answers as nominal categories; per-label figures split sets into their members.
 
 Work is done once per distinct answer, never per row: callers factorize a column and map the uniques.
@@ -9,6 +11,7 @@ Work is done once per distinct answer, never per row: callers factorize a column
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -20,9 +23,21 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from prelabel.comparison.inputs import as_list
 from prelabel.sop.spec import SOP
 
-__all__ = ["SEP", "Binarized", "Codes", "LabelSpace", "Rollup"]
+__all__ = ["SEP", "Binarized", "Codes", "LabelSpace", "Rollup", "clean"]
 
 SEP = ";"
+
+
+def clean(text: str) -> str:
+    """Label text in NFC, without format characters (Unicode category Cf) and surrounding white space.
+
+    >>> clean("cafe\u0301\u200b ") == clean("café")
+    True
+    """
+    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text.strip()
 
 
 def _joined(value: object) -> object:
@@ -64,6 +79,29 @@ class LabelSpace:
             self._order.setdefault(self.sop.abstain.label, len(self._order))
 
     @property
+    def abstain(self) -> str | None:
+        """The SOP's abstain label when abstaining is allowed."""
+        return self.sop.abstain.label if self.sop is not None and self.sop.abstain.allowed else None
+
+    def combined_exclusive(self, answer: str) -> str | None:
+        """Multi-label: an exclusive label (or the abstain label) that ``answer`` combines with others."""
+        members = self.members(answer)
+        if self.sop is None or len(members) < 2:
+            return None
+        index = self.sop.label_index
+        alone = [m for m in members if m == self.abstain or (m in index and index[m].exclusive)]
+        return alone[0] if alone else None
+
+    def exclusive_notes(self, answers: list[str], tally: np.ndarray, what: str) -> list[str]:
+        """A note on how many of ``tally`` (a count per answer) combine an exclusive label with others."""
+        broken = [a for a, n in zip(answers, tally, strict=True) if n and self.combined_exclusive(a)]
+        if not broken:
+            return []
+        count = int(sum(tally[answers.index(a)] for a in broken))
+        shown = ", ".join(f"'{a}'" for a in broken[:3])
+        return [f"{count} {what} combine an exclusive label with others (e.g. {shown}): kept as given"]
+
+    @property
     def valid_labels(self) -> frozenset[str] | None:
         """Label ids an answer may contain (leaves and the abstain label), or ``None`` without an SOP."""
         return None if self.sop is None else frozenset(self.sop.answer_ids)
@@ -83,9 +121,9 @@ class LabelSpace:
         if raw is None or (isinstance(raw, float) and np.isnan(raw)):
             return ""
         if isinstance(raw, list | tuple | np.ndarray):
-            parts = [str(p).strip() for p in raw]
+            parts = [clean(str(p)) for p in raw]
         else:
-            text = str(raw).strip()
+            text = clean(str(raw))
             if not self.multi_label:
                 return text
             parts = as_list(text) or []  # ";"-separated or a JSON list

@@ -1,7 +1,8 @@
 """Model-vs-human figures (scikit-learn): per label, per tree level, per annotator and per slice.
 
 The reference is the human majority answer; items whose majority is tied are left out of these figures (and
-counted in ``n_tied_excluded``), while κ against each annotator uses every compared annotation.
+counted in ``n_tied_excluded`` and ``skipped.items_majority_tied``), while κ against each annotator uses every
+compared annotation. Each set of figures carries the number of items it is computed on (``n``).
 
 Every figure is computed from a contingency table of (reference, predicted) answer codes: scikit-learn gets
 the distinct pairs with their counts as ``sample_weight``, which yields exactly the figures of the item-level
@@ -93,6 +94,11 @@ def versus(space: LabelSpace, names: list[str], table: np.ndarray, full: bool = 
             )
         )
         parts["exact_match"] = accuracy
+        parts["micro_f1"] = float(
+            precision_recall_fscore_support(
+                y_true, y_pred, average="micro", zero_division=0, sample_weight=weight
+            )[2]
+        )
         parts["jaccard"] = float(
             jaccard_score(y_true, y_pred, average="samples", zero_division=1.0, sample_weight=weight)
         )
@@ -272,6 +278,7 @@ def slice_metrics(prep: Prepared, rolled: Rolled) -> dict[str, list[SliceMetrics
                     n_items=int(s.mask.sum()),
                     **s.agreement._asdict(),
                     n_compared=int((s.mask & compared).sum()),
+                    n_vs_majority=figures.n,
                     accuracy=figures.accuracy,
                     macro_f1=figures.macro_f1,
                     kappa_vs_majority=figures.kappa,

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from prelabel.comparison import interrater as irr
+from prelabel.comparison.certainty import certainty
 from prelabel.comparison.figures import Counts, LabelAgreement, Skipped
-from prelabel.comparison.inputs import as_list, factorize_ids
+from prelabel.comparison.inputs import factorize_ids
 from prelabel.comparison.labelspace import Codes, LabelSpace
 
 __all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
@@ -44,6 +45,8 @@ class Prepared:
     skipped: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The answers that mean "abstained" (see `_abstentions`).
+    abstain: frozenset[str] = frozenset()
     model: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     certainty: np.ndarray = field(default_factory=lambda: np.empty(0))
     confidence: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -121,7 +124,8 @@ def _status(values: pd.Series) -> np.ndarray:
 def _per_item(
     frame: pd.DataFrame, item: np.ndarray, n_items: int, notes: list[str]
 ) -> tuple[dict[str, pd.Categorical], np.ndarray | None]:
-    """Slice columns as one categorical value per item (from its first human row), and the ``text`` column."""
+    """Slice columns as one categorical value per item (from its first human row; a note counts the items
+    whose rows disagree), and the ``text`` column."""
     with_id = np.flatnonzero(item >= 0)
     first = np.full(n_items + 1, -1, dtype=np.int64)
     first[item[with_id[::-1]]] = with_id[::-1]
@@ -135,6 +139,13 @@ def _per_item(
         if column == "text":
             text = values
             continue
+        row_codes = pd.factorize(frame[column], use_na_sentinel=True)[0]
+        mixed = np.unique(item[with_id][row_codes[with_id] != row_codes[first[item[with_id]]]])
+        if len(mixed):
+            notes.append(
+                f"column '{column}': {len(mixed)} items have rows with different values; each is counted "
+                "under the value of its first row"
+            )
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         names = [str(u) if str(u) != "" else MISSING for u in uniques] + [MISSING]
         merged, categories = pd.factorize(pd.Series(names, dtype=object), sort=True)
@@ -145,6 +156,16 @@ def _per_item(
         else:
             slices[column] = pd.Categorical.from_codes(merged[codes], categories=[str(c) for c in categories])
     return slices, text
+
+
+def _abstentions(space: LabelSpace, res: pd.DataFrame | None) -> frozenset[str]:
+    """The answers that mean "abstained", on both sides: the SOP's abstain label (when allowed) and the
+    labels of model rows whose status is ``abstained``."""
+    found = {space.abstain} if space.abstain else set()
+    if res is not None:
+        column = res["labels" if space.multi_label else "label"][_status(res["status"]) == "abstained"]
+        found |= set(space.canonical_codes(column).answers)
+    return frozenset(found - {""})
 
 
 def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) -> Prepared:
@@ -164,7 +185,15 @@ def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) ->
     empty = (np.asarray(answers, dtype=object) == "")[answer] & ~no_id
     skipped["annotations_empty"] = int(empty.sum())
     unknown = [space.unknown(a) for a in answers]
-    invalid = np.asarray([bool(u) for u in unknown], dtype=bool)[answer] & ~no_id
+    abstain = _abstentions(space, res)
+    abstained = np.isin(np.asarray(answers, dtype=object), list(abstain))[answer] & ~no_id
+    skipped["annotations_abstained"] = int(abstained.sum())
+    if abstained.any():
+        notes.append(
+            f"{int(abstained.sum())} human annotations are abstentions ({', '.join(sorted(abstain))}): like "
+            "the model's, they are not answers and are left out"
+        )
+    invalid = np.asarray([bool(u) for u in unknown], dtype=bool)[answer] & ~no_id & ~abstained
     if invalid.any():
         skipped["annotations_not_in_sop"] = int(invalid.sum())
         tally = np.bincount(answer[invalid], minlength=len(answers))
@@ -172,9 +201,10 @@ def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) ->
         for a in np.flatnonzero(tally):
             found.update(dict.fromkeys(unknown[a], int(tally[a])))
         examples["annotations_not_in_sop"] = [m for m, _ in found.most_common(10)]
-    keep = ~(no_id | empty | invalid)
+    keep = ~(no_id | empty | invalid | abstained)
+    notes += space.exclusive_notes(answers, np.bincount(answer[keep], minlength=len(answers)), "human labels")
     model_ok = set() if model is None else {a for a in model[1] if a and not space.unknown(a)}
-    valid = {a for a, u in zip(answers, unknown, strict=True) if a and not u}
+    valid = {a for a, u in zip(answers, unknown, strict=True) if a and not u and a not in abstain}
     names = _sorted_answers(space, valid | model_ok)
     (annotator,), annotators = factorize_ids(frame["annotator"])
     if (annotator < 0).any():
@@ -206,24 +236,12 @@ def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) ->
     )
     human_rows = np.bincount(item[~no_id], minlength=n_items) > 0
     slices, text = _per_item(frame, item, n_items, notes)
-    prep = Prepared(space, names, ratings, human_rows, slices, text, skipped, examples, notes)
+    prep = Prepared(space, names, ratings, human_rows, slices, text, skipped, examples, notes, abstain)
     if res is not None and model is not None:
         _align_results(prep, res, model, result_item[0], items)
     else:
         prep.model = np.full(n_items, -1, dtype=np.int64)
     return prep
-
-
-def _samples_certainty(space: LabelSpace, samples: list[str], answer: str) -> float:
-    given = [space.canonical(s) for s in samples]
-    if not space.multi_label:
-        return sum(g == answer for g in given) / len(given)
-    mine = set(space.members(answer))
-    scores = []
-    for g in given:
-        theirs = set(space.members(g))
-        scores.append(len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0)
-    return float(np.mean(scores))
 
 
 def _align_results(prep: Prepared, res: pd.DataFrame, model: Codes, pos: np.ndarray, ids: pd.Index) -> None:
@@ -246,10 +264,8 @@ def _align_results(prep: Prepared, res: pd.DataFrame, model: Codes, pos: np.ndar
     answer, answers = model
     code = pd.Index(prep.names).get_indexer(pd.Index(answers, dtype=object))[answer]
     text = np.asarray(answers, dtype=object)
-    sop = prep.space.sop
-    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
     is_error = ~np.isin(status, ["ok", "abstained"])
-    is_abstained = ((status == "abstained") | (text == abstain)[answer]) & ~is_error
+    is_abstained = ((status == "abstained") | np.isin(text, list(prep.abstain))[answer]) & ~is_error
     is_missing = (text == "")[answer] & ~is_error & ~is_abstained
     is_unknown = (code < 0) & ~is_missing & ~is_error & ~is_abstained
     for key, mask in (
@@ -273,19 +289,13 @@ def _align_results(prep: Prepared, res: pd.DataFrame, model: Codes, pos: np.ndar
     take = usable & has_humans[np.maximum(pos, 0)]
     prep.model = np.full(n, -1, dtype=np.int64)
     prep.model[pos[take]] = code[take]
+    tally = np.bincount(answer[take], minlength=len(answers))
+    prep.notes += prep.space.exclusive_notes(list(answers), tally, "model answers")
     prep.row = np.full(n, -1, dtype=np.int64)
     prep.row[pos[live]] = np.flatnonzero(live)
     skipped["items_without_model_label"] = int((prep.human_rows & (prep.row < 0)).sum())
     confidence = res["confidence"].to_numpy(dtype=np.float64)
     prep.confidence = np.full(n, np.nan)
     prep.confidence[pos[take]] = confidence[take]
-    prep.certainty = np.clip(np.where(np.isnan(prep.confidence), 1.0, prep.confidence), 0.0, 1.0)
-    if np.isnan(prep.confidence[prep.compared]).any():
-        prep.notes.append("some model rows carry no confidence: their answers are taken as confident")
-    if res["samples"].notna().any():
-        samples = res["samples"].to_numpy()
-        for i in np.flatnonzero(prep.compared):
-            given = as_list(samples[prep.row[i]])
-            if given:
-                prep.certainty[i] = _samples_certainty(prep.space, given, prep.names[prep.model[i]])
+    prep.certainty = certainty(prep.space, prep.names, prep.model, prep.row, prep.confidence, res["samples"])
     prep.results = res

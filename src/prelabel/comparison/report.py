@@ -34,12 +34,22 @@ text-align:left;vertical-align:top}th{background:#f4f4f6}td.n{text-align:right;f
 .card{border:1px solid #ccd;border-radius:8px;padding:.8rem 1rem;background:#fbfbfd}
 .kind{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;color:#fff}
 .sop_ambiguity{background:#b3261e}.inherent_ambiguity{background:#8a6d00}.label_error{background:#31579e}
+.model_error{background:#5f6368}
 pre{white-space:pre-wrap;background:#f4f4f6;padding:.5rem;border-radius:6px;font-size:12px}
 .muted{color:#666}img{max-width:100%}
 """
-_SLICE_COLUMNS = ["value", "n_items", "n_compared", "accuracy", "macro_f1", "kappa_vs_majority"]
-_SLICE_COLUMNS += ["percent_agreement", "fleiss_kappa", "krippendorff_alpha"]
-_HUMAN_KEYS = ("n_items", "n_annotators", "percent_agreement", "fleiss_kappa", "krippendorff_alpha")
+_SLICE_COLUMNS = [
+    "value",
+    "n_items",
+    "n_compared",
+    "n_vs_majority",
+    "accuracy",
+    "macro_f1",
+    "kappa_vs_majority",
+]
+_SLICE_COLUMNS += ["percent_agreement", "pairwise_agreement", "fleiss_kappa", "krippendorff_alpha"]
+_HUMAN_KEYS = ["n_items", "n_annotators", "n_items_paired", "percent_agreement", "pairwise_agreement"]
+_HUMAN_KEYS += ["fleiss_kappa", "krippendorff_alpha"]
 _EXAMPLE_COLUMNS = (
     "item_id",
     "text",
@@ -49,17 +59,31 @@ _EXAMPLE_COLUMNS = (
     "cited_rules",
     "rationale",
 )
+#: (figure, label, the count of items it is computed on): ties leave the figures against the majority, and
+#: agreement among humans needs items with two annotations or more.
 _SUMMARY_KEYS = [
-    ("n_compared", "items compared"),
-    ("accuracy", "accuracy vs human majority"),
-    ("macro_f1", "macro F1"),
-    ("kappa_vs_majority", "Cohen's κ vs majority"),
-    ("percent_agreement", "human percent agreement"),
-    ("fleiss_kappa", "human Fleiss' κ"),
-    ("krippendorff_alpha", "human Krippendorff's α"),
-    ("n_disagreements", "disagreements"),
-    ("n_candidates", "ambiguity candidates"),
+    ("n_compared", "items compared", None),
+    ("accuracy", "accuracy vs human majority", "n_vs_majority"),
+    ("macro_f1", "macro F1", "n_vs_majority"),
+    ("micro_f1", "micro F1", "n_vs_majority"),
+    ("kappa_vs_majority", "Cohen's κ vs majority", "n_vs_majority"),
+    ("percent_agreement", "human percent agreement (mean majority share)", "n_human_paired"),
+    ("pairwise_agreement", "human pairwise agreement", "n_human_paired"),
+    ("fleiss_kappa", "human Fleiss' κ", "n_human_paired"),
+    ("krippendorff_alpha", "human Krippendorff's α", "n_human_paired"),
+    ("n_disagreements", "disagreements", None),
+    ("n_candidates", "ambiguity candidates", None),
 ]
+
+
+def _summary_rows(cmp: Comparison) -> list[dict[str, Any]]:
+    """The summary table's rows: figure, value and the number of items it is computed on."""
+    summary = cmp.metrics.summary
+    return [
+        {"figure": label, "value": getattr(summary, key), "n": getattr(summary, n) if n else ""}
+        for key, label, n in _SUMMARY_KEYS
+        if key in summary.model_fields_set or type(summary).model_fields[key].is_required()
+    ]
 
 
 def _fmt(value: Any) -> str:
@@ -75,8 +99,8 @@ def _fmt(value: Any) -> str:
 def markdown_summary(cmp: Comparison, top: int = 5) -> str:
     """Headline figures, skipped counts, notes and the top candidates as Markdown."""
     metrics = cmp.metrics
-    lines = ["## prelabel compare", "", "| figure | value |", "|---|---|"]
-    lines += [f"| {label} | {_fmt(getattr(metrics.summary, key))} |" for key, label in _SUMMARY_KEYS]
+    lines = ["## prelabel compare", "", "| figure | value | n items |", "|---|---|---|"]
+    lines += [f"| {row['figure']} | {_fmt(row['value'])} | {row['n']} |" for row in _summary_rows(cmp)]
     kinds = metrics.ambiguity.kinds
     if kinds:
         lines += ["", "Disagreements by kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items())]
@@ -212,7 +236,16 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
     m = cmp.metrics
     sop = m.sop
     title = f"prelabel comparison — {sop.id} {sop.version}" if sop else "prelabel comparison"
-    summary = [{"figure": label, "value": getattr(m.summary, key)} for key, label in _SUMMARY_KEYS]
+    summary = _summary_rows(cmp)
+    definitions = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in m.definitions.items())
+    amb = m.ambiguity
+    certainty = (
+        f"<p class='muted'>Kinds, in ranking order: sop_ambiguity (humans split, model sure), "
+        f"inherent_ambiguity (humans split, model not sure), label_error (humans unanimous, model sure), "
+        f"model_error (humans unanimous, model not sure). Sure means a known certainty of at least "
+        f"{amb.confident_threshold:g}; {amb.certainty_unknown} compared answers have an unknown certainty "
+        f"and {amb.confidence_out_of_range} a confidence outside [0, 1].</p>"
+    )
     skipped = [{"what": k, "count": v} for k, v in m.skipped.model_dump().items() if v]
     notes = "".join(f"<li>{escape(n)}</li>" for n in m.notes)
     vs = m.model_vs_majority
@@ -232,7 +265,10 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         "<h3>Skipped</h3>",
         _table(skipped) if skipped else "<p class='muted'>nothing skipped</p>",
         f"<ul>{notes}</ul>" if notes else "",
+        "<h3>How ties, abstentions and unknown certainty are treated</h3>",
+        f"<ul>{definitions}</ul>",
         "<h2>Top ambiguity candidates</h2>",
+        certainty,
         _candidate_cards(cmp, top),
         "<h2>Model vs human majority</h2>",
         _table(vs.per_label or [], ["label", "precision", "recall", "f1", "support", "predicted"]),
