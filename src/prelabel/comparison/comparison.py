@@ -25,6 +25,7 @@ import pandas as pd
 from prelabel._jsonio import write_json, writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
+from prelabel.comparison.annotators import per_annotator
 from prelabel.comparison.calibration import CalibrationReport, calibration_report
 from prelabel.comparison.certainty import certainty_notes
 from prelabel.comparison.figures import (
@@ -120,7 +121,7 @@ def _human_metrics(prep: Prepared) -> HumanAgreement:
         pairwise_agreement=figures.pairwise_agreement,
         fleiss_kappa=figures.fleiss_kappa,
         krippendorff_alpha=figures.krippendorff_alpha,
-        per_annotator=annotator_rows(irr.per_annotator(ratings, prep.leave_one_out)[0]),
+        per_annotator=annotator_rows(per_annotator(ratings, prep.leave_one_out)[0]),
     )
     if prep.space.multi_label:
         out.per_label = prep.per_label_agreement()

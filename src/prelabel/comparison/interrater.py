@@ -15,7 +15,8 @@ what statsmodels' ``fleiss_kappa`` and ``krippendorff.alpha(value_counts=...)`` 
   al. 2022). **Pairwise agreement**: the mean over the same items of the share of agreeing annotation pairs
   (what most tools call percent agreement; Fleiss' observed agreement). Two annotators who disagree: 0.5 and
   0.0.
-- **Per annotator**: agreement and Cohen's κ (scikit-learn) with the consensus of the *other* annotators.
+- **Per annotator** (`prelabel.comparison.annotators`): agreement and Cohen's κ with the consensus of the
+  *other* annotators.
 
 Multi-label answers are label sets, rated as nominal categories here; `prelabel.compare` adds per-label
 figures.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import krippendorff
 import numpy as np
@@ -46,11 +47,9 @@ __all__ = [
     "kappa",
     "kappa_from_table",
     "krippendorff_alpha",
-    "leave_one_out",
     "majority",
     "pair_counts",
     "pairwise_agreement",
-    "per_annotator",
     "percent_agreement",
     "row_patterns",
     "summary",
@@ -295,62 +294,6 @@ def row_patterns(counts: np.ndarray) -> Patterns:
     first = np.full(codes.max() + 1, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
     return Patterns(codes.astype(np.int64), counts[first])
-
-
-def leave_one_out(ratings: Ratings) -> np.ndarray:
-    """Per annotation, the majority answer of the item's *other* annotators (-1 if they tie or none exist).
-
-    It depends only on the item's count pattern and the annotation's own label, so it is computed once per
-    distinct (pattern, label) pair.
-    """
-    n_labels = len(ratings.labels)
-    codes, patterns = row_patterns(ratings.counts)
-    key = codes[ratings.item] * n_labels + ratings.label
-    unique_keys, inverse = dense_unique(key, (int(codes.max(initial=0)) + 1) * n_labels)
-    others = patterns[unique_keys // n_labels].astype(np.int32)
-    others[np.arange(len(unique_keys)), unique_keys % n_labels] -= 1
-    top, _, tied = majority(others)
-    return np.where((others.sum(axis=1) > 0) & ~tied, top, -1)[inverse]
-
-
-def per_annotator(
-    ratings: Ratings, loo: np.ndarray | None = None, group: np.ndarray | None = None, n_groups: int = 1
-) -> list[pd.DataFrame]:
-    """Each annotator against the consensus of the *other* annotators on the same items (vendor QA).
-
-    Items where the others tie or where nobody else labeled are not compared (``n_compared`` counts the
-    rest). ``loo`` is `leave_one_out` (computed when omitted). ``group`` (a code per annotation, e.g. its
-    item's slice value) splits the figures: one frame per group code, listing the annotators seen in that
-    group.
-    """
-    loo = leave_one_out(ratings) if loo is None else loo
-    group = np.zeros(len(loo), dtype=np.int64) if group is None else group.astype(np.int64)
-    n_annotators, n_labels = len(ratings.annotators), len(ratings.labels)
-    combined = group * n_annotators + ratings.annotator
-    labeled = np.bincount(combined, minlength=n_groups * n_annotators).reshape(n_groups, n_annotators)
-    ok = loo >= 0
-    tables = grouped_pair_counts(combined[ok], ratings.label[ok], loo[ok], n_groups * n_annotators, n_labels)
-    frames = []
-    for g in range(n_groups):
-        rows: list[dict[str, Any]] = []
-        for code, name in enumerate(ratings.annotators):
-            table = tables[g * n_annotators + code]
-            compared = int(table.sum())
-            if n_groups > 1 and not labeled[g, code]:
-                continue
-            rows.append(
-                {
-                    "annotator": str(name),
-                    "n_labels": int(labeled[g, code]),
-                    "n_compared": compared,
-                    "agreement": float(np.trace(table) / compared) if compared else None,
-                    "kappa": kappa_from_table(table),
-                }
-            )
-        frames.append(
-            pd.DataFrame(rows, columns=["annotator", "n_labels", "n_compared", "agreement", "kappa"])
-        )
-    return frames
 
 
 def summary(counts: np.ndarray, weights: np.ndarray | None = None) -> AgreementFigures:

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fscore_support
 
 from prelabel.comparison import interrater as irr
+from prelabel.comparison.annotators import per_annotator
 from prelabel.comparison.figures import (
     AnnotatorAgreement,
     AnnotatorVsModel,
@@ -65,7 +66,7 @@ def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float | None
 
 
 def annotator_rows(frame: pd.DataFrame) -> list[AnnotatorAgreement]:
-    """The rows of an `irr.per_annotator` frame as typed records (``NaN`` becomes ``None``)."""
+    """The rows of an `per_annotator` frame as typed records (``NaN`` becomes ``None``)."""
     return [AnnotatorAgreement.model_validate(row) for row in frame.to_dict(orient="records")]
 
 
@@ -220,7 +221,7 @@ def _slice_values(prep: Prepared, values: pd.Categorical) -> Iterator[_SliceValu
     has_humans = prep.ratings.n_raters > 0
     pattern, patterns = prep.patterns
     codes, uniques = values.codes, list(values.categories)
-    by_slice = irr.per_annotator(prep.ratings, prep.leave_one_out, codes[prep.ratings.item], len(uniques))
+    by_slice = per_annotator(prep.ratings, prep.leave_one_out, codes[prep.ratings.item], len(uniques))
     for code, value in enumerate(uniques):
         mask = (codes == code) & has_humans
         if mask.any():

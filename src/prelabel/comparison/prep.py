@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from prelabel.comparison import interrater as irr
+from prelabel.comparison.annotators import leave_one_out
 from prelabel.comparison.certainty import certainty
 from prelabel.comparison.figures import Counts, LabelAgreement, Skipped
 from prelabel.comparison.inputs import factorize_ids
@@ -71,7 +72,7 @@ class Prepared:
     @cached_property
     def leave_one_out(self) -> np.ndarray:
         """Per annotation, the other annotators' majority answer (-1 if tied or none)."""
-        return irr.leave_one_out(self.ratings)
+        return leave_one_out(self.ratings)
 
     @cached_property
     def majority(self) -> irr.Majority:
