@@ -9,10 +9,21 @@
     └── InputError                other bad input (items file, human labels, options)
 
 Batch runs never raise ``ItemError`` or ``LabelingError`` mid-run: they become error records.
+
+Secrets never reach a message: ``add_secret`` registers the configured API key (and a password in a base
+URL) when an endpoint is resolved, and every ``PrelabelError`` message, error record, log line of the HTTP
+stack and file a run writes passes through ``redact``.
+
+    >>> add_secret("PROXYKEY-SECRET-123")
+    >>> str(EndpointError("401: key PROXYKEY-SECRET-123 is not valid"))
+    '401: key *** is not valid'
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +36,62 @@ __all__ = [
     "Problem",
     "SOPError",
     "TemplateError",
+    "add_secret",
+    "redact",
 ]
+
+#: Registered secrets shorter than this are placeholders (``EMPTY``, ``ollama``), not keys: not redacted.
+MIN_SECRET_LENGTH = 8
+_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{2,}|Bearer\s+\S+)")
+_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]*):[^/\s@]+@")  # http://user:PASSWORD@host
+_SECRETS: list[str] = []  # longest first, so a key containing another is replaced whole
+_LOCK = threading.Lock()
+_HTTP_LOGGERS = frozenset({"openai", "httpx", "httpx2", "httpcore", "httpcore2", "instructor"})
+
+
+def add_secret(secret: str | None) -> None:
+    """Register a secret (an API key, a password) that ``redact`` replaces in every message from now on."""
+    if not secret or len(secret) < MIN_SECRET_LENGTH or secret in _SECRETS:
+        return
+    with _LOCK:
+        if secret not in _SECRETS:
+            if not _SECRETS:
+                _install_log_redaction()
+            _SECRETS.append(secret)
+            _SECRETS.sort(key=len, reverse=True)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with registered secrets, the given ``secrets`` and anything that looks like an API key
+    (``sk-...``, ``Bearer ...``, a password in a URL) replaced by ``***``."""
+    for secret in (*secrets, *_SECRETS):
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return _URL_PASSWORD.sub(r"\1:***@", _PATTERN.sub("***", text))
+
+
+def _install_log_redaction() -> None:
+    """Redact the log records of the HTTP stack (a request URL may carry a password, a body the key): a record
+    factory, because those libraries log through child loggers (``openai._base_client``) that filters miss."""
+    make = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        if record.name.split(".", 1)[0] in _HTTP_LOGGERS:
+            message = record.getMessage()
+            cleaned = redact(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 class PrelabelError(Exception):
-    """Base class of every error prelabel raises on purpose."""
+    """Base class of every error prelabel raises on purpose; its message never shows a registered secret."""
+
+    def __init__(self, *args: Any):
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 @dataclass(frozen=True)

@@ -167,15 +167,64 @@ def test_non_retryable_errors_raise_at_once() -> None:
     assert len(fn.calls) == 1
 
 
-def test_total_time_is_bounded_by_max_total() -> None:
-    # the server asks for 10 s; the budget is 0.3 s: give up now rather than sleep past it
-    fn = Flaky(status_error(429, oai_error("slow"), {"retry-after": "10"}))
-    policy = RetryPolicy(max_attempts=5, initial_delay=0.001, max_total=0.3)
+def test_a_wait_longer_than_the_budget_left_gives_up_now_and_names_the_wait() -> None:
+    # the server asks for 2 s; 1.5 s of the 2.5 s budget are spent: give up now rather than sleep past it
+    fn = Flaky(status_error(500), status_error(429, oai_error("slow"), {"retry-after": "2"}))
+    policy = RetryPolicy(max_attempts=5, initial_delay=1.5, max_total=2.5, jitter=False)
     started = time.monotonic()
     with pytest.raises(openai.RateLimitError):
         asyncio.run(call_with_retries(fn, policy))
+    assert time.monotonic() - started < 2.0
+    assert len(fn.calls) == 2
+    # the item's error record names the wait asked for
+    message = classify(status_error(429, oai_error("slow"), {"retry-after": "2"})).message
+    assert message == "slow (the server asked to wait 2 s)"
+
+
+def test_a_wait_longer_than_the_whole_budget_stops_the_run() -> None:
+    # Retry-After: 3600 with a 0.3 s budget: no item gets through sooner; an unusable endpoint (exit 3)
+    fn = Flaky(status_error(429, oai_error("slow down"), {"retry-after": "3600"}))
+    policy = RetryPolicy(max_attempts=5, initial_delay=0.001, max_total=0.3)
+    started = time.monotonic()
+    with pytest.raises(prelabel.EndpointError) as info:
+        asyncio.run(call_with_retries(fn, policy, where="http://h/v1"))
     assert time.monotonic() - started < 0.3
     assert len(fn.calls) == 1
+    wait = "rate limited (429) at http://h/v1: slow down (the server asked to wait 3600 s)"
+    assert str(info.value).startswith(wait)
+    assert "longer than the retry budget (0.3 s, --retry-budget)" in str(info.value)
+    assert info.value.code == "retry_after_too_long" and info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-ratelimit-reset-requests": "2s"}, 2.0),
+        ({"x-ratelimit-reset-requests": "2s", "x-ratelimit-reset-tokens": "6m0s"}, 360.0),
+        (
+            {
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": "2s",
+                "x-ratelimit-remaining-tokens": "900",
+                "x-ratelimit-reset-tokens": "6m0s",
+            },
+            2.0,
+        ),
+        ({"retry-after": "1", "x-ratelimit-reset-requests": "2s"}, 1.0),
+        ({"x-ratelimit-reset-requests": "soon"}, None),
+    ],
+)
+def test_ratelimit_reset_headers_are_the_wait_without_retry_after(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    assert classify(status_error(429, oai_error("slow"), headers)).retry_after == expected
+
+
+def test_a_429_waits_for_the_reset_header() -> None:
+    # no Retry-After, x-ratelimit-reset-requests: 0.2s -> the retry comes after 0.2 s, not after the backoff
+    fn = Flaky(status_error(429, oai_error("slow"), {"x-ratelimit-reset-requests": "200ms"}))
+    asyncio.run(call_with_retries(fn, fast_retry(3)))
+    assert fn.calls[1] - fn.calls[0] >= 0.19
 
 
 def test_on_failure_sees_every_failure() -> None:

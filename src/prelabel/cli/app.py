@@ -52,6 +52,15 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _traceback(exc: BaseException) -> None:
+    """``--debug``: the traceback on stderr, the API key and URL passwords redacted as in every message."""
+    import traceback
+
+    from prelabel.errors import redact
+
+    typer.echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map prelabel errors to one line and an exit code."""
     if threading.current_thread() is threading.main_thread():
@@ -62,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except prelabel.PrelabelError as exc:
         if _state["debug"]:
-            raise
+            _traceback(exc)
         lines = [str(p) for p in exc.problems] if isinstance(exc, prelabel.SOPError) else [f"error: {exc}"]
         for line in lines:
             typer.echo(line, err=True)
@@ -78,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             typer.echo(f"error: {message} (see {where})", err=True)
             sys.exit(EXIT_BAD_INPUT)
         if _state["debug"]:
-            raise
+            _traceback(exc)
         typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
         sys.exit(EXIT_FAILURES)
     if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this code

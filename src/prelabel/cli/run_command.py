@@ -76,6 +76,33 @@ def run(
     restart: Annotated[
         bool, typer.Option("--restart", help="Start fresh: delete RUN_DIR's ledger and results first.")
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds one request may take, from sending to the last byte of the answer (default: 120).",
+        ),
+    ] = None,
+    retry_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--retry-budget",
+            help="Seconds one answer may take, its retries and their waits included (default: 300); a "
+            "server asking to wait longer stops the run (exit 3).",
+        ),
+    ] = None,
+    max_attempts: Annotated[
+        int | None,
+        typer.Option(
+            "--max-attempts",
+            min=1,
+            help="Requests per answer on transport failures, first included (default: 6).",
+        ),
+    ] = None,
+    max_reasks: Annotated[
+        int | None,
+        typer.Option("--max-reasks", min=0, help="Re-asks when an answer fails validation (default: 2)."),
+    ] = None,
     no_retry_errors: Annotated[
         bool, typer.Option("--no-retry-errors", help="On a rerun, keep error items as they are.")
     ] = False,
@@ -90,6 +117,10 @@ def run(
     # every flag named like a LabelOptions field and given on the command line; the rest keep their defaults
     fields = prelabel.LabelOptions.model_fields
     given = {name: value for name, value in locals().items() if name in fields and value is not None}
+    if timeout is not None or retry_budget is not None or max_attempts is not None:
+        given["retry"] = prelabel.RetryPolicy.with_defaults(
+            timeout=timeout, max_total=retry_budget, max_attempts=max_attempts
+        )
     options = prelabel.LabelOptions.build(None, given)
     if dry_run:
         guess = prelabel.estimate(sop, items, options)

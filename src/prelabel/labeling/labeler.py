@@ -26,10 +26,11 @@ import instructor
 from pydantic import BaseModel
 
 from prelabel._aio import first_leaf, progress_bar, run_sync
-from prelabel.errors import EndpointError, ItemError
+from prelabel.errors import ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.options import LabelOptions, sampling_options
+from prelabel.labeling.reachability import Reachability
 from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dataframe
 from prelabel.labeling.samples import combine_samples
 from prelabel.llm.caller import CallStats, ModelCaller, explain
@@ -268,7 +269,7 @@ class Labeler:
         completes and the caller keeps them (a batch runner streams them to disk instead of memory)."""
         # items in flight; their requests pass the run's adaptive gate (shrinks on sustained 429s, grows back)
         semaphore = self.caller.limits.slots(max(concurrency or self.options.concurrency, 1))
-        state = {"answered": False}
+        breaker = Reachability()  # stops the batch when the endpoint cannot be reached
 
         with progress_bar(total, enabled=progress) as advance:
 
@@ -277,12 +278,7 @@ class Labeler:
                     result = await self.alabel(item)
                 finally:
                     semaphore.release()
-                error = result.error
-                if error is not None and error.type == "connection_error":
-                    if not state["answered"]:  # nothing ever got through: stop the batch (exit 3)
-                        raise EndpointError(f"endpoint unreachable after retries: {error.message}")
-                elif result.attempts > 0:
-                    state["answered"] = True
+                breaker.observe(result)
                 advance(result)
                 on_result(index, result)
 

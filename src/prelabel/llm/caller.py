@@ -25,13 +25,20 @@ from instructor.core.exceptions import InstructorRetryException
 from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
-from prelabel.errors import EndpointError
+from prelabel.errors import EndpointError, add_secret
 from prelabel.llm.clients import make_client
 from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
 from prelabel.llm.instructed import PreparedAnswer
 from prelabel.llm.logprobs import TokenLogprob, token_logprobs
 from prelabel.llm.ratelimit import RateLimiter, estimate_tokens
-from prelabel.llm.retry import Failure, MalformedResponse, RetryPolicy, call_with_retries, classify
+from prelabel.llm.retry import (
+    Budget,
+    Failure,
+    MalformedResponse,
+    RetryPolicy,
+    call_with_retries,
+    classify,
+)
 from prelabel.llm.usage import Usage, usage_from_completion
 
 __all__ = ["CallStats", "ModelCaller", "explain", "raw_output"]
@@ -252,9 +259,10 @@ class ModelCaller:
         is_async = not isinstance(client, openai.OpenAI)
         where = self.endpoint.describe()["base_url"]
         in_process = self.endpoint.is_local or str(getattr(client, "base_url", "")).startswith(LOCAL_BASE_URL)
-        extra: dict[str, Any] = {} if in_process else {"timeout": self.retry.timeout}  # slow CPU is no outage
+        add_secret(getattr(client, "api_key", None))  # an injected client's key is redacted too
+        create = client.chat.completions.with_raw_response.create  # (first use imports openai's modules)
 
-        async def once(kwargs: dict[str, Any]) -> Any:
+        async def once(kwargs: dict[str, Any], budget: Budget) -> Any:
             stats = _STATS.get()
             if stats is not None:
                 stats.requests += 1
@@ -262,27 +270,34 @@ class ModelCaller:
             estimate = (
                 estimate_tokens(kwargs["messages"], self.endpoint.model, self.max_tokens) if limits.tpm else 0
             )
-            await limits.acquire(estimate)
+            with budget.queueing():  # waiting for a rate-limit slot is not the server's time
+                await limits.acquire(estimate)
+            # a deadline for the whole request (a server trickling bytes resets an idle timeout forever), cut
+            # to the budget left; none in process: a slow CPU is no outage (the worker has its own watchdog)
+            deadline = None if in_process else budget.deadline()
+            extra: dict[str, Any] = {} if deadline is None else {"timeout": deadline}
             try:
-                if is_async:
-                    raw = await client.chat.completions.with_raw_response.create(**kwargs, **extra)
-                else:
-                    create = functools.partial(
-                        client.chat.completions.with_raw_response.create, **kwargs, **extra
-                    )
-                    raw = await asyncio.to_thread(create)
-                limits.observe(raw.headers)
-                completion = raw.parse()
+                async with asyncio.timeout(deadline):
+                    if is_async:
+                        raw = await create(**kwargs, **extra)
+                    else:
+                        raw = await asyncio.to_thread(functools.partial(create, **kwargs, **extra))
+                    limits.observe(raw.headers)
+                    completion = raw.parse()
             except openai.APIStatusError as exc:
                 limits.observe(exc.response.headers)
                 raise
             except json.JSONDecodeError as exc:
                 raise MalformedResponse(f"response body is not valid JSON ({exc.msg})") from exc
+            except TimeoutError:
+                raise budget.timed_out(deadline) from None
             finally:
                 limits.release()
-            if not isinstance(completion, ChatCompletion) or not getattr(completion, "choices", None):
-                raise MalformedResponse(f"response is not a chat completion: {str(completion)[:200]!r}")
             used = usage_from_completion(completion)
+            if not isinstance(completion, ChatCompletion) or not getattr(completion, "choices", None):
+                if stats is not None:  # rejected, but the tokens it reports were paid for
+                    stats.usage = stats.usage + used
+                raise MalformedResponse(f"response is not a chat completion: {str(completion)[:200]!r}")
             limits.settle(estimate, used.prompt_tokens + used.completion_tokens)
             return completion
 
@@ -292,8 +307,9 @@ class ModelCaller:
 
         async def send(**kwargs: Any) -> Any:
             kwargs = _with_schema(kwargs, _SCHEMA.get(None))
+            budget = Budget(self.retry)
             return await call_with_retries(
-                lambda: once(kwargs), self.retry, where=where, on_failure=on_failure
+                lambda: once(kwargs, budget), self.retry, where=where, on_failure=on_failure, budget=budget
             )
 
         return send

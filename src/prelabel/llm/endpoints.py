@@ -7,11 +7,16 @@ Resolution order: explicit arguments (``--model``, ``--base-url``, ``--mode``), 
 The instructor mode follows the backend: OpenAI → TOOLS; vLLM and Ollama → JSON_SCHEMA; llama.cpp's server
 → JSON (``json_object`` with the schema in the prompt); anything else → TOOLS. Every choice can be overridden.
 
-API keys live only in memory: ``Endpoint`` never shows the key in ``repr``, ``describe()`` or dumps.
+API keys live only in memory: ``Endpoint`` never shows the key in ``repr``, ``describe()`` or dumps, and
+the key (with any password in the base URL) is registered for redaction (``prelabel.errors.add_secret``).
+Credentials in a base URL (``http://user:PASSWORD@host/v1``) are used for the requests but never shown:
+``describe()`` and ``repr`` give the URL without them.
 
     >>> endpoint = resolve_endpoint(model="llama3.1", base_url="http://localhost:11434/v1", env={})
     >>> endpoint.backend, endpoint.mode.name
     ('ollama', 'JSON_SCHEMA')
+    >>> resolve_endpoint(model="m", base_url="http://me:PASSWORD@gpu:8000/v1", env={}).describe()["base_url"]
+    'http://gpu:8000/v1'
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlunparse
 
 import instructor
 
-from prelabel.errors import EndpointError, InputError
+from prelabel.errors import EndpointError, InputError, add_secret
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -38,6 +43,7 @@ __all__ = [
     "is_local_model",
     "local_model_path",
     "parse_mode",
+    "public_url",
     "resolve_endpoint",
 ]
 
@@ -115,6 +121,14 @@ def detect_backend(base_url: str | None) -> str:
     return "unknown"
 
 
+def public_url(url: str) -> str:
+    """``url`` without the ``user:password@`` part (what may be written or printed)."""
+    parsed = urlparse(url)
+    if "@" not in parsed.netloc:
+        return url
+    return urlunparse(parsed._replace(netloc=parsed.netloc.rpartition("@")[2]))
+
+
 def is_local_model(model: str) -> bool:
     """True for the embedded model: ``local`` or ``local:PATH.gguf``."""
     return model == "local" or model.startswith("local:")
@@ -154,9 +168,16 @@ class Endpoint:
         """A warning for ``logprobs`` in tools mode: tool-call arguments carry no log-probabilities."""
         return TOOLS_LOGPROBS_NOTE if self.mode in _TOOL_MODES else None
 
+    def __repr__(self) -> str:
+        url = None if self.base_url is None else public_url(self.base_url)
+        return (
+            f"Endpoint(model={self.model!r}, backend={self.backend!r}, mode={self.mode!r}, base_url={url!r}, "
+            f"schema_in_json_object={self.schema_in_json_object!r})"
+        )
+
     def describe(self) -> dict[str, Any]:
-        """What ``run.json`` records about the endpoint (never the key)."""
-        url = "in-process" if self.is_local else (self.base_url or OPENAI_URL)
+        """What ``run.json`` records about the endpoint (never the key, nor credentials in the URL)."""
+        url = "in-process" if self.is_local else public_url(self.base_url or OPENAI_URL)
         mode = _SCHEMA_IN_JSON_OBJECT.upper() if self.schema_in_json_object else self.mode.name
         return {"model": self.model, "backend": self.backend, "base_url": url, "mode": mode}
 
@@ -183,6 +204,9 @@ def resolve_endpoint(
     _check_base_url(base_url)
     backend = detect_backend(base_url)
     key = api_key or env.get("OPENAI_API_KEY") or None
+    add_secret(key)
+    if base_url is not None:
+        add_secret(urlparse(base_url).password)
     if chosen_mode is None and backend == "llamacpp":
         wants_schema = True
     return Endpoint(
@@ -202,7 +226,7 @@ def _check_base_url(base_url: str | None) -> None:
     parsed = urlparse(base_url)
     if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
         raise InputError(
-            f"base URL {base_url!r} is not an http(s) URL, e.g. http://localhost:8000/v1 "
+            f"base URL {public_url(base_url)!r} is not an http(s) URL, e.g. http://localhost:8000/v1 "
             "(check --base-url or OPENAI_BASE_URL)"
         )
 

@@ -23,34 +23,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from prelabel.llm.retry import parse_duration
 from prelabel.llm.usage import count_tokens
 
 __all__ = ["BURST_S", "AdaptiveConcurrency", "RateLimiter", "parse_duration"]
 
 #: Seconds of traffic an RPM/TPM bucket may send at once.
 BURST_S = 1.0
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def parse_duration(text: str | None) -> float | None:
-    """Seconds in an OpenAI reset header (``"1s"``, ``"6m0s"``, ``"120ms"``, a number); else ``None``."""
-    if text is None:
-        return None
-    text = text.strip()
-    try:
-        return max(float(text), 0.0)
-    except ValueError:
-        pass
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    return sum(float(number) * _UNIT_S[unit] for number, unit in parts)
 
 
 def _int(value: str | None) -> int | None:

@@ -15,36 +15,59 @@ Failures that no retry can fix — authentication (401/403), ``insufficient_quot
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from prelabel.errors import EndpointError
+from prelabel.errors import EndpointError, InputError, redact
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["Failure", "MalformedResponse", "RetryPolicy", "call_with_retries", "classify", "redact"]
+__all__ = [
+    "Budget",
+    "Failure",
+    "MalformedResponse",
+    "RequestTimeout",
+    "RetryPolicy",
+    "call_with_retries",
+    "classify",
+    "parse_duration",
+    "redact",
+]
 
 T = TypeVar("T")
-_SECRET = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{2,}|Bearer\s+\S+)")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
-def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with the given secrets and anything that looks like an API key replaced by ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _SECRET.sub("***", text)
+def parse_duration(text: str | None) -> float | None:
+    """Seconds in an OpenAI reset header (``"1s"``, ``"6m0s"``, ``"120ms"``, a number); else ``None``."""
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(number) * _UNIT_S[unit] for number, unit in parts)
 
 
 class MalformedResponse(Exception):
     """The server answered 2xx with a body that is not a chat completion (bad JSON, HTML, ...)."""
+
+
+class RequestTimeout(Exception):
+    """A request got no complete answer within its deadline (``RetryPolicy.timeout``, cut to the budget)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +75,9 @@ class RetryPolicy:
     """How transport failures are retried.
 
     ``max_attempts`` counts requests per model call (first try included); ``max_total`` bounds the time
-    spent in one call, waits included; ``timeout`` is the per-request timeout in seconds.
+    spent in one call, requests and backoff waits included (not the time queued behind ``--rpm``/``--tpm``);
+    ``timeout`` is each request's deadline in seconds, from sending to the last byte of the answer, cut to
+    the budget left. A ``Retry-After`` longer than ``max_total`` stops the run (``EndpointError``).
     """
 
     max_attempts: int = 6
@@ -62,10 +87,73 @@ class RetryPolicy:
     timeout: float = 120.0
     jitter: bool = True
 
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name} ({flag}) must be above 0"
+            for name, flag in (("timeout", "--timeout"), ("max_total", "--retry-budget"))
+            if not getattr(self, name) > 0  # NaN too
+        ]
+        if self.max_attempts < 1:
+            problems.append("max_attempts (--max-attempts) must be at least 1")
+        if problems:
+            raise InputError(f"bad retry policy: {'; '.join(problems)}")
+
+    @classmethod
+    def with_defaults(
+        cls,
+        *,
+        timeout: float | None = None,
+        max_total: float | None = None,
+        max_attempts: int | None = None,
+    ) -> RetryPolicy:
+        """The default policy with the values given (``None``: keep the default), e.g. from CLI flags."""
+        given = {"timeout": timeout, "max_total": max_total, "max_attempts": max_attempts}
+        return cls(**{name: value for name, value in given.items() if value is not None})  # type: ignore[arg-type]
+
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based) when the server gave no hint."""
         base = min(self.max_delay, self.initial_delay * 2 ** max(attempt - 1, 0))
         return base / 2 + random.uniform(0, base / 2) if self.jitter else base
+
+
+class Budget:
+    """The time one model call may take (``RetryPolicy.max_total``), not counting time queued behind the run's
+    rate limits; ``deadline()`` is the next request's deadline (the policy's timeout, cut to what is left)."""
+
+    def __init__(self, policy: RetryPolicy):
+        self.policy = policy
+        self.started = time.monotonic()
+        self.queued = 0.0
+
+    def spent(self) -> float:
+        """Seconds spent so far, queueing excluded."""
+        return time.monotonic() - self.started - self.queued
+
+    def left(self) -> float:
+        """Seconds left (never below 0)."""
+        return max(self.policy.max_total - self.spent(), 0.0)
+
+    def deadline(self) -> float:
+        """Seconds the next request may take."""
+        return max(min(self.policy.timeout, self.left()), 0.001)
+
+    def timed_out(self, deadline: float) -> RequestTimeout:
+        """The error for a request that took its whole ``deadline``."""
+        if deadline < self.policy.timeout:
+            return RequestTimeout(
+                f"no complete answer within the {deadline:.3g} s left of the retry budget "
+                f"({_seconds(self.policy.max_total)})"
+            )
+        return RequestTimeout(f"no complete answer within {deadline:.3g} s")
+
+    @contextlib.contextmanager
+    def queueing(self) -> Iterator[None]:
+        """Time spent inside does not count (waiting for a rate-limit slot)."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.queued += time.monotonic() - start
 
 
 @dataclass(frozen=True)
@@ -93,7 +181,7 @@ def _retry_after(response: Any) -> float | None:
             pass
     value = headers.get("retry-after")
     if value is None:
-        return None
+        return _ratelimit_reset(headers)
     try:
         return max(float(value), 0.0)
     except ValueError:
@@ -103,6 +191,20 @@ def _retry_after(response: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(parsed.timestamp() - time.time(), 0.0)
+
+
+def _ratelimit_reset(headers: Any) -> float | None:
+    """The wait OpenAI's ``x-ratelimit-reset-requests``/``-tokens`` name: the reset of the limit that is used
+    up (remaining 0), else the longer of the two."""
+    waits = {}
+    for kind in ("requests", "tokens"):
+        reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+        if reset is not None:
+            waits[kind] = reset
+    used_up = {kind for kind in waits if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0"}
+    spent = [wait for kind, wait in waits.items() if kind in used_up]
+    chosen = spent or list(waits.values())
+    return max(chosen) if chosen else None
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -144,6 +246,8 @@ def classify(exc: BaseException) -> Failure:
         return Failure("endpoint", str(exc), fatal=True, status_code=exc.status_code, code=exc.code)
     if isinstance(exc, MalformedResponse):
         return Failure("malformed_response", str(exc), retryable=True)
+    if isinstance(exc, RequestTimeout):
+        return Failure("timeout", str(exc), retryable=True)
     if isinstance(exc, openai.APITimeoutError):
         return Failure("timeout", "request timed out", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
@@ -153,6 +257,8 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, openai.APIStatusError):
         status, code, message = exc.status_code, _code(exc), _body_message(exc)
         hint = _retry_after(exc.response)
+        if hint is not None and (status in (408, 409, 429) or status >= 500):
+            message = f"{message} (the server asked to wait {_seconds(hint)})"
         if status in (401, 403):
             return Failure("auth", message, fatal=True, status_code=status, code=code)
         if status == 429 and code == "insufficient_quota":
@@ -192,24 +298,42 @@ def endpoint_error(failure: Failure, where: str | None = None) -> EndpointError:
     return EndpointError(redact(text), status_code=failure.status_code, code=failure.code or failure.kind)
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.3g} s"
+
+
+def _too_long_wait(failure: Failure, policy: RetryPolicy, where: str | None) -> EndpointError:
+    """A server that asks for a wait longer than the whole retry budget: nothing in this run gets through
+    sooner, so the run stops as for an exhausted quota."""
+    status = f" ({failure.status_code})" if failure.status_code else ""
+    at = f" at {where}" if where else ""
+    return EndpointError(
+        f"{failure.kind.replace('_', ' ')}{status}{at}: {failure.message}; that is longer than the retry "
+        f"budget ({_seconds(policy.max_total)}, --retry-budget) — rerun later: finished items are kept and "
+        "not sent again",
+        status_code=failure.status_code,
+        code="retry_after_too_long",
+    )
+
+
 async def call_with_retries(
     fn: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     *,
     where: str | None = None,
     on_failure: Callable[[Failure], None] | None = None,
+    budget: Budget | None = None,
 ) -> T:
-    """Await ``fn()``, retrying transient failures per ``policy``.
+    """Await ``fn()``, retrying transient failures per ``policy`` within ``budget`` (by default one that
+    starts now; ``fn`` may take its request deadline from it and exclude its queueing).
 
-    Fatal failures raise ``EndpointError`` at once; once retries are exhausted the last error is re-raised.
+    Fatal failures raise ``EndpointError`` at once, and so does a server wait longer than the whole budget;
+    once retries are exhausted the last error is re-raised.
     """
-    from tenacity import (
-        AsyncRetrying,
-        RetryCallState,
-        retry_if_exception,
-        stop_after_attempt,
-        stop_before_delay,
-    )
+    from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+    from tenacity.stop import stop_base
+
+    clock = budget or Budget(policy)
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -218,9 +342,13 @@ async def call_with_retries(
             return failure.retry_after
         return policy.backoff(state.attempt_number)
 
+    class OutOfTime(stop_base):  # stop_before_delay, on the budget's clock (queueing excluded)
+        def __call__(self, state: RetryCallState) -> bool:
+            return clock.spent() + state.upcoming_sleep >= policy.max_total
+
     retrying = AsyncRetrying(
         retry=retry_if_exception(lambda exc: classify(exc).retryable),
-        stop=stop_after_attempt(max(policy.max_attempts, 1)) | stop_before_delay(policy.max_total),
+        stop=stop_after_attempt(max(policy.max_attempts, 1)) | OutOfTime(),
         wait=wait,
         reraise=True,
     )
@@ -236,6 +364,9 @@ async def call_with_retries(
                     cause = exc if isinstance(exc, EndpointError) else exc.__cause__
                     if isinstance(cause, EndpointError):  # e.g. the embedded model's worker crashed
                         raise cause from None
-                    raise endpoint_error(failure, where) from exc
+                    # not chained: the cause's text (a server echoing the key) would reach tracebacks
+                    raise endpoint_error(failure, where) from None
+                if failure.retryable and (failure.retry_after or 0.0) > policy.max_total:
+                    raise _too_long_wait(failure, policy, where) from None
                 raise
     raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
