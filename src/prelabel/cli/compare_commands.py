@@ -34,6 +34,7 @@ def agreement(
         write_json(path, metrics.model_dump(mode="json"))
     shown = {
         "percent_agreement": metrics.percent_agreement,
+        "pairwise_agreement": metrics.pairwise_agreement,
         "fleiss_kappa": metrics.fleiss_kappa,
         "krippendorff_alpha": metrics.krippendorff_alpha,
     }
