@@ -24,6 +24,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
     from prelabel.comparison.figures import AgreementMetrics, ComparisonMetrics
     from prelabel.comparison.inputs import read_human_labels, read_results
+    from prelabel.comparison.report_dir import check_report_dir
     from prelabel.comparison.route_report import Routing
     from prelabel.comparison.routing import route
     from prelabel.demo.walkthrough import DemoResult, run_demo
@@ -108,6 +109,7 @@ _EXPORTS: dict[str, str] = {
     "bundled_sop_path": "prelabel.sop.bundled",
     "bundled_sops": "prelabel.sop.bundled",
     "calibration_set": "prelabel.authoring.calibration",
+    "check_report_dir": "prelabel.comparison.report_dir",
     "collect_batch": "prelabel.labeling.batch_collect",
     "compare": "prelabel.comparison.comparison",
     "diff_sops": "prelabel.authoring.docdiff",
@@ -186,6 +188,7 @@ __all__ = [
     "bundled_sop_path",
     "bundled_sops",
     "calibration_set",
+    "check_report_dir",
     "collect_batch",
     "compare",
     "diff_sops",

@@ -216,7 +216,7 @@ def test_no_overlap_is_a_clear_input_error() -> None:
     ("name", "content", "message"),
     [
         ("labels.jsonl", "", "empty"),
-        ("labels.jsonl", '{"item_id": "1", "label": "a"}\nnot json\n', ":2: not a JSON object"),
+        ("labels.jsonl", '{"item_id": "1"}\nnot json\n{"item_id": "2"}\n', ":2: not a JSON object"),
         ("labels.jsonl", "[1, 2]\n", ":1: expected a JSON object"),
         ("labels.csv", "label\na\n", "no 'item_id' column"),
     ],

@@ -26,10 +26,9 @@ def agreement(
     """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
     from prelabel._jsonio import write_json, writing
 
+    prelabel.check_report_dir(out, "agreement")  # a file, unwritable or mixed with compare's: exit 2 now
     loaded = prelabel.load_sop(sop) if sop else None
-    metrics = prelabel.agreement(
-        humans, wide=wide, sop=loaded, slices=slice_columns, annotators=annotators
-    )
+    metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns, annotators=annotators)
     with writing(out / "metrics.json") as path:
         write_json(path, metrics.model_dump(mode="json"))
     shown = {
@@ -64,9 +63,10 @@ def compare(
 ) -> None:
     """Compare model labels with human labels: metrics.json, disagreements.csv, ambiguity_candidates.csv,
     report.html (and draft_edge_cases.yaml with --draft-edits)."""
-    loaded = prelabel.load_sop(sop) if sop else None
-    if draft_edits and loaded is None:
+    if draft_edits and sop is None:
         raise fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
+    prelabel.check_report_dir(out, "compare", drafts=draft_edits)  # before any work
+    loaded = prelabel.load_sop(sop) if sop else None
     result = prelabel.compare(
         results,
         humans,
@@ -82,6 +82,8 @@ def compare(
         drafts = prelabel.draft_edge_cases(result.candidates, loaded, model=model, base_url=base_url, top=top)
         paths.append(prelabel.write_draft_edge_cases(drafts, out / "draft_edge_cases.yaml", loaded))
         drafted = drafts.summary()
+    for warning in result.metrics.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.to_markdown())
     if drafted:
         typer.echo(drafted)

@@ -80,29 +80,48 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    return pd.DataFrame.from_records(read_json_lines(path))
+    rows, cut = _json_lines(path, last_may_be_cut=True)
+    frame = pd.DataFrame.from_records(rows)
+    if cut:
+        frame.attrs["truncated"] = 1
+        frame.attrs["warnings"] = [
+            f"{path}:{cut}: the last line is cut off (as after a crash); skipped, counted in "
+            "skipped.model_rows_truncated"
+        ]
+    return frame
 
 
 def read_json_lines(path: Path) -> list[dict[str, Any]]:
     """Every non-blank line of a JSONL file as a dict; ``InputError`` names the file and line of a bad one."""
+    return _json_lines(path)[0]
+
+
+def _json_lines(path: Path, last_may_be_cut: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """The rows, and the number of a last line that is not JSON when ``last_may_be_cut`` (else 0): a run
+    that crashed mid-write leaves one, and the rows before it are good."""
     rows: list[dict[str, Any]] = []
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read model results: {exc}") from None
+    last = max((i for i, line in enumerate(lines, start=1) if line.strip()), default=0)
+    cut = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
+            if last_may_be_cut and number == last and rows:
+                cut = number
+                continue
             raise InputError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
         if not isinstance(row, dict):
             raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)
     if not rows:
         raise InputError(f"{path}: model results file is empty")
-    return rows
+    return rows, cut
 
 
 def _id_column(frame: pd.DataFrame, source: str) -> pd.DataFrame:

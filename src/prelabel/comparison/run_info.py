@@ -1,7 +1,11 @@
 """What a run directory says about itself (``run.json``), the raw lines of its ``labels.jsonl``, and the
-checks shared by ``route`` and the exports: the SOP still matches the run, outputs are not overwritten.
+checks shared by ``route``, ``compare`` and the exports: the SOP still matches the run (or the results name
+the SOP given), outputs are not overwritten.
 
     >>> check_sop({"sop": {"id": "demo", "sha256": "abc"}}, None, "run")  # no SOP given: nothing to check
+    >>> rows = pd.DataFrame({"sop_id": ["a", "a", "b"], "sop_version": ["1", "2", "1"]})
+    >>> sop_warnings(rows, None)
+    ['the results were labeled under several SOPs or versions: a@1 (1 row), a@2 (1 row), b@1 (1 row)']
 """
 
 from __future__ import annotations
@@ -11,12 +15,22 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from prelabel.comparison.inputs import read_json_lines
 from prelabel.errors import InputError
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE
 from prelabel.sop.spec import SOP
 
-__all__ = ["RUN_FILE", "check_sop", "labels_path", "read_label_lines", "read_run_info", "refuse_overwrite"]
+__all__ = [
+    "RUN_FILE",
+    "check_sop",
+    "labels_path",
+    "read_label_lines",
+    "read_run_info",
+    "refuse_overwrite",
+    "sop_warnings",
+]
 
 
 def labels_path(source: str | Path) -> Path:
@@ -64,6 +78,28 @@ def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None
             f"{source}: the SOP no longer matches the run (run.json sop.sha256 {recorded[:12]}…, "
             f"{sop.id}@{sop.version} is {sop.sha256[:12]}…); rerun, or pass the SOP the run used"
         )
+
+
+def sop_warnings(results: pd.DataFrame, sop: SOP | None) -> list[str]:
+    """Warnings when the results name (``sop_id``, ``sop_version`` per row) an SOP other than ``sop``, or
+    several SOPs or versions; empty when they name none or just the one."""
+    if "sop_id" not in results.columns:
+        return []
+    version = results["sop_version"] if "sop_version" in results.columns else pd.Series(None, results.index)
+    ids, versions = results["sop_id"], version.astype(object).where(version.notna(), "?")
+    named = ids.notna() & (ids.astype(str).str.strip() != "")
+    found = (ids[named].astype(str) + "@" + versions[named].astype(str)).value_counts(sort=False).sort_index()
+    if found.empty:
+        return []
+    listed = ", ".join(f"{key} ({n} row{'s' if n != 1 else ''})" for key, n in found.items())
+    if sop is not None and list(found.index) != [f"{sop.id}@{sop.version}"]:
+        return [
+            f"the results were labeled under {listed}, not {sop.id}@{sop.version} (--sop): labels are "
+            "checked against an SOP they were not asked under"
+        ]
+    if len(found) > 1:
+        return [f"the results were labeled under several SOPs or versions: {listed}"]
+    return []
 
 
 def refuse_overwrite(paths: Iterable[Path], force: bool) -> None:
