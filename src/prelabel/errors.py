@@ -82,6 +82,8 @@ def _install_log_redaction() -> None:
             cleaned = redact(message)
             if cleaned != message:
                 record.msg, record.args = cleaned, None
+            if record.exc_info and not record.exc_text:  # the traceback a handler would print
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return record
 
     logging.setLogRecordFactory(factory)
