@@ -290,6 +290,8 @@ class ModelCaller:
             except json.JSONDecodeError as exc:
                 raise MalformedResponse(f"response body is not valid JSON ({exc.msg})") from exc
             except TimeoutError:
+                if deadline is None:  # not ours: no deadline was set
+                    raise
                 raise budget.timed_out(deadline) from None
             finally:
                 limits.release()
