@@ -120,3 +120,32 @@ def test_the_tokens_of_a_rejected_200_are_counted() -> None:
     result = Labeler(SOP, client=fake.async_client(), retry=fast_retry(3)).label({"id": "a", "text": "late"})
     assert result.status == "ok" and result.attempts == 2
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (1007, 103)
+
+
+def test_an_item_cut_off_mid_re_ask_keeps_the_tokens_it_paid_for(tmp_path: Path) -> None:
+    # item a: an off-schema answer (500 + 50 tokens), then a slow re-ask; item b: a bad key stops the run
+    asked = {"a": 0}
+
+    def reply(record: RequestRecord) -> Reply:
+        if record.item_text == "parcel a":
+            asked["a"] += 1
+            if asked["a"] == 1:
+                return Reply.raw('{"label": "nope"}', usage={"prompt_tokens": 500, "completion_tokens": 50})
+            return Reply.answer(delay=5.0)
+        return Reply.error(401, "bad key", delay=0.3)
+
+    fake = FakeModel(default=reply)
+    out = tmp_path / "run"
+    rows = [{"id": "a", "text": "parcel a"}, {"id": "b", "text": "parcel b"}]
+    started = time.monotonic()
+    with pytest.raises(prelabel.EndpointError, match="auth"):
+        run(SOP, rows, out, client=fake.async_client(), concurrency=2, retry=fast_retry(2))
+    assert time.monotonic() - started < 4  # the slow re-ask was cancelled, not waited for
+    lines, record = on_disk(out)
+    assert [(line["item_id"], line["error"]["type"]) for line in lines] == [("a", "interrupted")]
+    assert lines[0]["usage"]["prompt_tokens"] == record["usage"]["prompt_tokens"] == 500
+    assert record["counts"]["total"] == 1
+    # the rerun labels it again, even when told to keep error items
+    fake.default = Reply.answer()
+    summary = run(SOP, rows, out, client=fake.async_client(), retry=fast_retry(2), retry_errors=False)
+    assert summary.counts["ok"] == 2

@@ -29,6 +29,7 @@ from prelabel._aio import first_leaf, progress_bar, run_sync
 from prelabel.errors import ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
+from prelabel.labeling.inflight import paid_record, start_item, track
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.reachability import Reachability
 from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dataframe
@@ -200,6 +201,7 @@ class Labeler:
     async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
         """One answer to ``messages`` as a result (an error record when the call fails)."""
         stats = CallStats()
+        track(stats)  # if the run stops mid-item, what its answers cost is still counted
         try:
             answer = await self.caller.ask(messages, self.max_reasks, stats)
         except Exception as exc:
@@ -274,8 +276,14 @@ class Labeler:
         with progress_bar(total, enabled=progress) as advance:
 
             async def work(index: int, item: ItemLike) -> None:
+                calls, started = start_item(), time.perf_counter()
                 try:
                     result = await self.alabel(item)
+                except asyncio.CancelledError:  # the run stops: keep what this item already paid for
+                    paid = paid_record(calls, item, started, self._error)
+                    if paid is not None:
+                        on_result(index, paid)
+                    raise
                 finally:
                     semaphore.release()
                 breaker.observe(result)

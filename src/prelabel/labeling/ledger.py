@@ -90,12 +90,13 @@ def input_hash(entry: Item | BadItem) -> str:
 class LedgerRow:
     """What the ledger knows about one input position (a light view: no parsed result)."""
 
-    __slots__ = ("input_hash", "item_id", "status")
+    __slots__ = ("error_type", "input_hash", "item_id", "status")
 
-    def __init__(self, item_id: str | None, input_hash: str, status: str):
+    def __init__(self, item_id: str | None, input_hash: str, status: str, error_type: str | None = None):
         self.item_id = item_id
         self.input_hash = input_hash
         self.status = status
+        self.error_type = error_type
 
 
 class Ledger(LedgerBatches):
@@ -187,15 +188,17 @@ class Ledger(LedgerBatches):
     def row(self, position: int) -> LedgerRow | None:
         """What is recorded at ``position`` (0-based input position), if anything."""
         found = self._db.execute(
-            "SELECT item_id, input_hash, status FROM items WHERE position = ?", (position,)
+            "SELECT item_id, input_hash, status, error_type FROM items WHERE position = ?", (position,)
         ).fetchone()
-        return None if found is None else LedgerRow(found[0], found[1], found[2])
+        return None if found is None else LedgerRow(found[0], found[1], found[2], found[3])
 
     def is_finished(self, position: int, digest: str, retry_errors: bool = True) -> bool:
         """True when ``position`` holds a result for this input that a rerun keeps (an error only when
-        ``retry_errors`` is off)."""
+        ``retry_errors`` is off; an item the run stopped in the middle of, never)."""
         known = self.row(position)
         if known is None or known.input_hash != digest:
+            return False
+        if known.status == "error" and known.error_type == "interrupted":
             return False
         return known.status != "error" or not retry_errors
 
