@@ -151,8 +151,9 @@ def test_directory_and_bad_json_file(tmp_path: Path) -> None:
         read_items(write(tmp_path, "one.json", '{"id": "a"}'))
 
 
-def test_empty_csv_yields_nothing(tmp_path: Path) -> None:
-    assert list(read_items(write(tmp_path, "empty.csv", ""))) == []
+def test_an_empty_csv_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"empty\.csv: is empty; there are no items to label"):
+        read_items(write(tmp_path, "empty.csv", ""))
 
 
 def test_a_table_without_the_id_or_text_column_is_one_clear_error(tmp_path: Path) -> None:
@@ -169,9 +170,6 @@ def test_a_table_without_the_id_or_text_column_is_one_clear_error(tmp_path: Path
     images_only = tmp_path / "images.csv"
     images_only.write_text("id,images\n1,https://example.com/a.png\n", encoding="utf-8")
     assert len(list(read_items(images_only))) == 1  # images stand in for text
-    empty = tmp_path / "empty.csv"
-    empty.write_text("", encoding="utf-8")
-    assert list(read_items(empty)) == []
 
 
 def test_named_id_and_text_columns_never_fall_back_to_fields_called_id_and_text(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from prelabel.errors import InputError, ItemError
+from prelabel.inputs.file_checks import check_head, check_items_file
 from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.items import Item, as_item
 from prelabel.inputs.ragged import check_fields
@@ -53,9 +54,11 @@ def read_items(
     """Items from a file path (by suffix), a DataFrame or an iterable of dicts/strings/``Item``s.
 
     Raises ``InputError`` at once for an unusable source (missing file, unknown format, a table without the id
-    or text column); bad rows are yielded as ``BadItem``.
+    or text column, a file failing ``inputs.file_checks``); bad rows are yielded as ``BadItem``.
     """
     rows = _rows(source, lambda columns: _check_columns(columns, id_col, text_col, source))
+    if isinstance(source, str | Path):  # an empty file, or one without the id or text field: exit 2 now
+        rows = check_head(rows, str(source), id_col, text_col)
     base = Path(source).parent if isinstance(source, str | Path) else None
     return _items(
         rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=base is None
@@ -84,6 +87,8 @@ def _rows(
         if path.is_dir():
             raise InputError(f"{path}: is a directory, expected an items file ({', '.join(_SUFFIXES)})")
         suffix = path.suffix.lower()
+        if suffix in _SUFFIXES:
+            check_items_file(path)  # empty, UTF-16, a JSON array in .jsonl, a CSV without commas
         if suffix in (".jsonl", ".ndjson"):
             return _jsonl_rows(path)
         if suffix == ".json":
