@@ -265,7 +265,7 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         "<h3>Skipped</h3>",
         _table(skipped) if skipped else "<p class='muted'>nothing skipped</p>",
         f"<ul>{notes}</ul>" if notes else "",
-        "<h3>How ties, abstentions and unknown certainty are treated</h3>",
+        "<h3>Definitions: how ties, abstentions and unknown certainty are treated</h3>",
         f"<ul>{definitions}</ul>",
         "<h2>Top ambiguity candidates</h2>",
         certainty,
