@@ -172,7 +172,7 @@ def test_tied_items_are_counted_with_the_skips_and_beside_each_figure(tmp_path: 
     assert "| accuracy vs human majority | 0.500 | 2 |" in cmp.to_markdown()
     assert "Skipped: items_majority_tied 2" in cmp.to_markdown()
     html = cmp.to_html(tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "How ties, abstentions and unknown certainty are treated" in html
+    assert "how ties, abstentions and unknown certainty are treated" in html
     assert "items_majority_tied" in html and "<th>n</th>" in html
     written = json.loads(cmp.save(tmp_path, html=False)["metrics"].read_text(encoding="utf-8"))
     assert written["skipped"]["items_majority_tied"] == 2
