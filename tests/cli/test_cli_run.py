@@ -233,3 +233,209 @@ def test_run_help_lists_options(capsys: Capture) -> None:
     for option in ("--model", "--base-url", "--mode", "--concurrency", "--max-items", "--dry-run",
                    "--rationale-language", "--id-col", "--text-col", "--prices", "-o"):  # fmt: skip
         assert option in out
+
+
+# --- issue 13: reruns, wrong columns, options, sizes (the `run` side) -------------------------------------
+
+
+def test_a_failed_rerun_keeps_earlier_results_and_says_what_it_does(
+    capsys: Capture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeServer, fake: FakeModel
+) -> None:
+    """Item 1: a rerun into a finished RUN_DIR with an unreachable --base-url (exit 3) leaves labels.jsonl and
+    run.json holding the earlier results; a rerun says what it does with them."""
+    rows = [json.dumps({"id": f"i{n}", "text": f"label=product.damaged {n}"}) for n in range(4)]
+    items, out = write_items(tmp_path, rows[:3]), tmp_path / "run"
+    code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url)
+    assert code == 0, stderr
+    before = (out / "labels.jsonl").read_text(encoding="utf-8")
+    with FakeServer() as gone:
+        unreachable = gone.url  # a port that is free once the server stops
+    use_fast_default_retry(monkeypatch, 2)
+    more = write_items(tmp_path, rows, name="more.jsonl")  # one new item must be sent: it cannot be
+    code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(more), "-o", str(out), "--base-url", unreachable)
+    assert code == 3 and "unreachable" in stderr
+    assert stderr.startswith(
+        f"resuming {out}: 3 finished items in its run.db are kept and not sent again, 0 error items are "
+        "retried; --restart starts fresh\n"
+    )
+    assert (out / "labels.jsonl").read_text(encoding="utf-8") == before
+    info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert info["counts"] == {"total": 3, "ok": 3, "abstained": 0, "error": 0} and info["status"] == "aborted"
+    code, stdout, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", unreachable
+    )
+    assert code == 0 and "labeled 3 items (3 already done, not sent again)" in stdout  # nothing to send
+    assert (out / "labels.jsonl").read_text(encoding="utf-8") == before
+    assert len(fake.requests) == 3
+
+
+def test_results_without_a_ledger_are_never_replaced(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
+) -> None:
+    """labels.jsonl and run.json in a RUN_DIR without run.db (copied, the ledger deleted) would be rewritten
+    from an empty ledger: refused, exit 2, before any request; --restart replaces them."""
+    items, out = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})]), tmp_path / "run"
+    out.mkdir()
+    (out / "labels.jsonl").write_text('{"item_id": "old"}\n', encoding="utf-8")
+    code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url)
+    assert code == 2 and stderr.count("\n") == 1
+    assert stderr.startswith(f"error: {out} holds labels.jsonl but no run.db ledger to resume from")
+    assert (out / "labels.jsonl").read_text(encoding="utf-8") == '{"item_id": "old"}\n'
+    assert fake.requests == [] and not (out / "run.db").exists()
+    code, _, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url, "--restart"
+    )
+    assert code == 0, stderr
+    assert json.loads((out / "labels.jsonl").read_text(encoding="utf-8"))["item_id"] == "a"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "flags", "message"),
+    [
+        (
+            "c.csv",
+            "id,text,body\n1,late,b1\n",
+            ["--text-col", "bdy"],
+            "no text column 'bdy' (columns: id, text, body)",
+        ),
+        (
+            "c.csv",
+            "id,text,body\n1,late,b1\n",
+            ["--id-col", "idnet"],
+            "no id column 'idnet' (columns: id, text, body)",
+        ),
+        ("semi.csv", "id;text\n1;late\n", [], "the header line 'id;text' has no comma"),
+        ("other.csv", "a,b\n1,late\n", [], "no id column 'id' (columns: a, b)"),
+        ("i.jsonl", '{"id": 1, "text": "x"}\n', ["--id-col", "idnet"], "no 'idnet' field in the only item"),
+    ],
+)
+def test_wrong_columns_are_one_file_level_line_and_exit_2(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel,
+    name: str, content: str, flags: list[str], message: str,
+) -> None:  # fmt: skip
+    """Item 3: exit 2 with one line naming the columns found, before any request or output."""
+    items = tmp_path / name
+    items.write_text(content, encoding="utf-8")
+    out = tmp_path / "r"
+    code, _, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url, *flags
+    )
+    assert code == 2 and stderr.startswith(f"error: {items}: {message}") and stderr.count("\n") == 1
+    assert fake.requests == [] and not out.exists()
+
+
+def test_a_parquet_file_without_the_columns_is_exit_2(capsys: Capture, tmp_path: Path) -> None:
+    import pandas as pd
+
+    items = tmp_path / "items.parquet"
+    pd.DataFrame({"a": [1], "b": ["x"]}).to_parquet(items)
+    code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(tmp_path / "r"), "--dry-run")
+    assert (
+        code == 2
+        and stderr == f"error: {items}: no id column 'id' (columns: a, b); name yours with --id-col\n"
+    )
+
+
+def test_a_run_in_which_every_item_is_an_error_is_not_a_success(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
+) -> None:
+    """Every item bad input: exit 2; every item failed at the model: exit 3; the records are written."""
+    rows = [json.dumps({"id": str(n), "text": " "}) for n in range(3)]
+    items, out = write_items(tmp_path, rows), tmp_path / "bad"
+    code, stdout, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url
+    )
+    assert code == 2 and "0 ok, 0 abstained, 3 errors" in stdout
+    assert (
+        stderr.splitlines()[-1]
+        == f"error: every item is an error (bad input); see the error field in {out}/labels.jsonl"
+    )
+    assert len(lines(out)) == 3 and fake.requests == []
+    code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(tmp_path / "d"), "--dry-run")
+    assert code == 2 and stderr == "error: every item is unusable (bad input); nothing would be labeled\n"
+    off_schema = FakeModel(default=Reply.raw("no JSON here"))
+    good = write_items(tmp_path, [json.dumps({"id": "a", "text": "late"})], name="good.jsonl")
+    with FakeServer(off_schema) as other:
+        code, _, stderr = run_cli(
+            capsys,
+            "run",
+            SOP_PATH,
+            str(good),
+            "-o",
+            str(tmp_path / "m"),
+            "--base-url",
+            other.url,
+            "--max-reasks",
+            "0",
+        )
+    assert code == 3 and stderr.splitlines()[-1].startswith(
+        "error: every item is an error (no answer from the model)"
+    )
+
+
+@pytest.mark.parametrize("model", ["", "   "])
+def test_an_empty_model_name_is_exit_2(
+    capsys: Capture, tmp_path: Path, server: FakeServer, model: str
+) -> None:
+    """Item 11: --model "" silently used gpt-4o-mini; "   " was sent as-is."""
+    items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
+    out = tmp_path / "r"
+    code, _, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url, "--model", model
+    )
+    assert code == 2 and stderr == "error: bad option: model: a model name is required, not an empty one\n"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("url", ["garbage", "ftp://x", "localhost:8000/v1"])
+def test_a_base_url_that_is_not_http_is_exit_2_at_once(capsys: Capture, tmp_path: Path, url: str) -> None:
+    """Item 11: no connection retries (it took 21 s, then exit 3)."""
+    items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
+    code, _, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(tmp_path / "r"), "--base-url", url
+    )
+    assert code == 2 and f"base URL '{url}' is not an http(s) URL" in stderr and stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_o_that_cannot_be_a_run_directory_is_exit_2_before_any_request(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
+) -> None:
+    """Item 5: -o an existing file, or a path under one: exit 2, one line, nothing sent."""
+    items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
+    regular = tmp_path / "a_file"
+    regular.write_text("keep me", encoding="utf-8")
+    for out, message in (
+        (regular, "exists and is not a directory"),
+        (regular / "sub", "cannot write the run directory"),
+    ):
+        code, _, stderr = run_cli(
+            capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url
+        )
+        assert code == 2 and stderr.startswith(f"error: {out}: {message}") and stderr.count("\n") == 1
+    assert fake.requests == [] and regular.read_text(encoding="utf-8") == "keep me"
+
+
+def test_max_item_tokens_flag(capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel) -> None:
+    """Item 10: the limit is a flag; an item over it is an error record, never sent; the dry run counts it."""
+    rows = [json.dumps({"id": "long", "text": "word " * 500}), json.dumps({"id": "short", "text": "late"})]
+    items, out = write_items(tmp_path, rows), tmp_path / "r"
+    code, stdout, _ = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--dry-run", "--max-item-tokens", "100"
+    )
+    assert code == 0 and stdout.startswith("dry run: 1 items (1 unusable)")
+    code, _, stderr = run_cli(
+        capsys,
+        "run",
+        SOP_PATH,
+        str(items),
+        "-o",
+        str(out),
+        "--base-url",
+        server.url,
+        "--max-item-tokens",
+        "100",
+    )
+    assert code == 0, stderr
+    assert [line["status"] for line in lines(out)] == ["error", "ok"] and len(fake.requests) == 1
+    assert "per-item limit of 100 tokens" in str(lines(out)[0]["error"])

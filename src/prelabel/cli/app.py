@@ -25,7 +25,7 @@ app = typer.Typer(
 
 EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED = 1, 2, 3, 130
 INTERRUPTED = "interrupted; finished results are kept (a run resumes when you rerun the same command)"
-_state = {"debug": False}
+_state = {"debug": False, "said": False}
 
 
 def _print_version(value: bool) -> None:
@@ -44,11 +44,13 @@ def _root(
 ) -> None:
     """LLM prelabeling driven by structured SOPs."""
     _state["debug"] = debug
+    _state["said"] = False
 
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``error: message`` on stderr and return the ``Exit`` to raise."""
     typer.echo(f"error: {message}", err=True)
+    _state["said"] = True
     return typer.Exit(code)
 
 
@@ -90,6 +92,6 @@ def main(argv: list[str] | None = None) -> None:
             _traceback(exc)
         typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
         sys.exit(EXIT_FAILURES)
-    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this code
+    if code == EXIT_INTERRUPTED and not _state.get("said"):  # typer turns Ctrl-C into this code
         typer.echo(f"error: {INTERRUPTED}", err=True)
     sys.exit(code if isinstance(code, int) else 0)

@@ -9,7 +9,7 @@ import typer
 
 import prelabel
 from prelabel.cli import batch_commands
-from prelabel.cli.app import app
+from prelabel.cli.app import EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED, app, fail
 from prelabel.cli.options import BaseUrlOpt, LangOpt, ModelOpt, SopArg, TemplateOpt
 
 PANEL = "2. Label"
@@ -67,6 +67,15 @@ def run(
     ] = None,
     text_col: Annotated[
         str | None, typer.Option("--text-col", help="Item text column (default: text).")
+    ] = None,
+    max_item_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--max-item-tokens",
+            min=1,
+            help="Items whose text is over this many tokens become error records, never sent "
+            "(default: 100000).",
+        ),
     ] = None,
     prices: PricesOpt = None,
     template: TemplateOpt = None,
@@ -130,6 +139,8 @@ def run(
             f"~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
+        if guess.bad_items and not guess.items:  # as a run would: every item an error is not a success
+            raise fail("every item is unusable (bad input); nothing would be labeled", EXIT_BAD_INPUT)
         return
     _note_endpoint(options)
     if batch_api:
@@ -137,9 +148,13 @@ def run(
         done = prelabel.submit_batch(sop, items, out, options, **flags)
         typer.echo(batch_commands.submitted_line(done))
         return
-    summary = prelabel.run(
-        sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
-    )
+    try:
+        summary = prelabel.run(
+            sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
+        )
+    except KeyboardInterrupt as stopped:  # "stopped by SIGTERM": run.json says so too
+        kept = f"finished results are kept in {out} (rerun the same command to resume)"
+        raise fail(f"{str(stopped) or 'interrupted'}; {kept}", EXIT_INTERRUPTED) from None
     n, usage = summary.counts, summary.usage
     cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
     resumed = f" ({summary.resumed} already done, not sent again)" if summary.resumed else ""
@@ -152,6 +167,13 @@ def run(
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
         typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
+    if n["total"] and n["error"] == n["total"]:  # nothing labeled is not a success
+        bad_input = set(summary.errors_by_type) <= {"invalid_item"}
+        what = "bad input" if bad_input else "no answer from the model"
+        raise fail(
+            f"every item is an error ({what}); see the error field in {out / 'labels.jsonl'}",
+            EXIT_BAD_INPUT if bad_input else EXIT_ENDPOINT,
+        )
 
 
 def _note_endpoint(options: prelabel.LabelOptions) -> None:

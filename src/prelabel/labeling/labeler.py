@@ -30,6 +30,7 @@ from prelabel.errors import ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import paid_record, start_item, track
+from prelabel.labeling.item_size import within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.reachability import Reachability
 from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dataframe
@@ -52,9 +53,11 @@ ItemLike = Item | BadItem | dict[str, Any] | str
 def read_entries(
     items: Iterable[Any] | str | Path, options: LabelOptions
 ) -> tuple[Iterator[Item | BadItem], int | None]:
-    """The one read of ``items`` (streamed; bad rows become ``BadItem``), and their count when it is known
-    without reading a file (lists, DataFrames). A missing or unreadable source raises ``InputError`` here."""
+    """The one read of ``items`` (streamed; bad rows and items over ``max_item_tokens`` become ``BadItem``),
+    and their count when it is known without reading a file (lists, DataFrames). A missing or unreadable
+    source raises ``InputError`` here."""
     entries = read_items(items, id_col=options.id_col, text_col=options.text_col, max_items=options.max_items)
+    entries = within_size(entries, options.max_item_tokens, options.model or "gpt-4o-mini")  # the tokenizer
     sized = isinstance(items, Sized) and not isinstance(items, str | Path)
     total = len(items) if sized else None  # type: ignore[arg-type]
     if total is not None and options.max_items is not None:

@@ -35,7 +35,14 @@ from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.ledger_batches import LedgerBatches
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.run_dir import DB_FILE, _lock, _probe_writable, _reason, _unlock
+from prelabel.labeling.run_dir import (
+    DB_FILE,
+    _lock,
+    _probe_writable,
+    _reason,
+    _unlock,
+    refuse_unledgered_results,
+)
 
 __all__ = ["Ledger", "LedgerRow", "input_hash"]
 
@@ -127,6 +134,8 @@ class Ledger(LedgerBatches):
             raise InputError(f"{out}: cannot write the run directory ({_reason(exc)})") from None
         lock = _lock(out)
         try:
+            if binding is not None:
+                refuse_unledgered_results(out)
             connection = sqlite3.connect(out / DB_FILE, timeout=30, isolation_level=None)
             ledger = cls(out, connection, lock)
             ledger._prepare()

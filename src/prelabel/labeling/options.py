@@ -28,6 +28,7 @@ from prelabel.prompt.rendering import DEFAULT_TEMPLATE
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_MAX_ITEM_TOKENS",
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_SAMPLE_TEMPERATURE",
     "DEFAULT_TEMPLATE",
@@ -38,6 +39,8 @@ __all__ = [
 #: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_CONCURRENCY = 8
+#: Item text tokens allowed per item: near a 128k-token context, less the SOP and the answer.
+DEFAULT_MAX_ITEM_TOKENS = 100_000
 #: The temperature used to sample several answers (``samples``, ``prelabel test --repeat``) when the options
 #: leave it at 0.
 DEFAULT_SAMPLE_TEMPERATURE = 0.7
@@ -81,6 +84,15 @@ class LabelOptions(BaseModel):
     max_items: int | None = Field(default=None, ge=1)
     id_col: str = "id"
     text_col: str = "text"
+    max_item_tokens: int | None = Field(default=DEFAULT_MAX_ITEM_TOKENS, ge=1)
+    """Items whose text is over this many tokens become error records, never sent (``None``: no limit)."""
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("a model name is required, not an empty one")
+        return None if value is None else value.strip()
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -100,7 +112,7 @@ class LabelOptions(BaseModel):
             return cls(**{**base, **changes})
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                f"{'.'.join(str(p) for p in err['loc'])}: {str(err['msg']).removeprefix('Value error, ')}"
                 for err in exc.errors(include_url=False)
             )
             raise InputError(f"bad option: {problems}") from None

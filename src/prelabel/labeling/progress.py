@@ -117,6 +117,13 @@ class RunProgress:
     def _print(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
 
+    def note(self, line: str) -> None:
+        """Print one line above the progress display (e.g. what a rerun does with earlier results)."""
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self._print(line)
+
     def close(self, completed: bool = True) -> None:
         """Stop the live display; print a final line when the run completed and progress was on show (a
         live display, or periodic lines), so that an aborted run ends on its one error line."""

@@ -1,4 +1,5 @@
-"""The run directory's own files: their names, the one-process lock, the write probe, and ``--restart``.
+"""The run directory's own files: their names, the one-process lock, the write probe, the refusal to
+overwrite results that no ledger holds, and ``--restart``.
 
 ``DB_FILE`` is the ledger (``labeling.ledger``); ``LOCK_FILE`` holds an exclusive lock while a process uses
 the directory (released by the OS when the process dies); ``remove_run_files`` deletes a run's ledger and
@@ -18,7 +19,7 @@ from typing import Any
 from prelabel.errors import InputError
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE
 
-__all__ = ["DB_FILE", "LOCK_FILE", "remove_run_files"]
+__all__ = ["DB_FILE", "LOCK_FILE", "refuse_unledgered_results", "remove_run_files"]
 
 DB_FILE = "run.db"
 LOCK_FILE = ".lock"
@@ -37,6 +38,19 @@ def remove_run_files(run_dir: str | Path) -> None:
         shutil.rmtree(out / "batch", ignore_errors=True)
     finally:
         _unlock(lock)
+
+
+def refuse_unledgered_results(out: Path) -> None:
+    """Raise ``InputError`` when ``out`` holds ``labels.jsonl`` or ``run.json`` but no ledger: a run there
+    would write both from an empty ledger and lose those results."""
+    if (out / DB_FILE).exists():
+        return
+    found = [name for name in (LABELS_FILE, RUN_FILE) if (out / name).exists()]
+    if found:
+        raise InputError(
+            f"{out} holds {' and '.join(found)} but no {DB_FILE} ledger to resume from, and a run would "
+            "replace them: move them away, choose another -o, or rerun with --restart to replace them"
+        )
 
 
 def _probe_writable(out: Path) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from prelabel._aio import sync_twin
+from prelabel._aio import stop_on_signals, sync_twin
 from prelabel._jsonio import write_json
 from prelabel._version import __version__
 from prelabel.errors import InputError, ItemError
@@ -135,12 +135,13 @@ def estimate(
             continue
         try:
             prompt = render_prompt(sop_obj, entry, opts.template, opts.rationale_language, embed_images=False)
-        except ItemError:  # a bad template is the caller's error and propagates
+            # the SOP's system message is tokenized once (cached), not once per item
+            tokens = estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
+        except (ItemError, ValueError):  # ValueError: too long for the tokenizer; a bad template propagates
             bad += 1
             continue
         good += 1
-        # the SOP's system message is tokenized once (cached), not once per item
-        prompt_tokens += estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
+        prompt_tokens += tokens
     samples = opts.samples or 1  # every sample is one more request with the same prompt
     prompt_tokens *= samples
     completion = good * ESTIMATED_COMPLETION_TOKENS * samples
@@ -186,7 +187,7 @@ async def arun(
         remove_run_files(out)
     started_at, started = _now(), time.perf_counter()
     # refuses another SOP/model/template, a locked or read-only dir
-    with Ledger.open(out, run_binding(labeler)) as ledger:
+    with stop_on_signals() as stop, Ledger.open(out, run_binding(labeler)) as ledger:
         refuse_open_batches(ledger)
         extra = sink(out) if sink is not None else None
         shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
@@ -251,19 +252,35 @@ async def arun(
             write_json(out / RUN_FILE, result.model_dump(mode="json"))
             return result
 
-        try:
-            await labeler.alabel_entries(pending(), total=total, on_result=on_result)
+        _say_resume(ledger, shown, retry_errors)
+        try:  # SIGINT/SIGTERM cancel the labeling (stop.guard); what finished is written either way
+            await stop.guard(labeler.alabel_entries(pending(), total=total, on_result=on_result))
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
-                reason = "interrupted (Ctrl-C or a stop signal); rerun the same command to resume"
-            else:
-                reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # no key on disk
+            if stop.signal_name or isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
+                how = f"stopped by {stop.signal_name}" if stop.signal_name else "interrupted"
+                finish("aborted", f"{how}; finished results are kept, rerun the same command to resume")
+                if stop.signal_name:  # the caller sees a signal as Ctrl-C, not as a cancelled task
+                    raise KeyboardInterrupt(how) from None
+                raise
+            reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # no key on disk
             finish("aborted", reason)
             raise
         finally:
             await labeler.aclose()
         ledger.truncate(read["count"])  # the input got shorter since the last run: forget the tail
         return finish("completed")
+
+
+def _say_resume(ledger: Ledger, shown: RunProgress | None, retry_errors: bool) -> None:
+    """On a rerun into a RUN_DIR holding results, say what happens to them (on the progress stream)."""
+    counts = ledger.totals()["counts"]
+    if shown is None or not counts["total"]:
+        return
+    errors = f"{counts['error']} error items are {'retried' if retry_errors else 'kept as they are'}"
+    shown.note(
+        f"resuming {ledger.run_dir}: {counts['total'] - counts['error']} finished items in its run.db are "
+        f"kept and not sent again, {errors}; --restart starts fresh"
+    )
 
 
 def run_binding(labeler: Labeler) -> dict[str, Any]:
