@@ -174,7 +174,7 @@ def calibration_items(
     without the signal. Raises ``InputError`` when nothing is left.
     """
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide)
+    frame = read_human_labels(humans, wide=wide, sop=sop)
     multi = _is_multi(res, sop)
     order = _order(sop)
     majority = _majorities(frame, multi, order)
