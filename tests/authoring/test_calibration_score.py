@@ -92,3 +92,11 @@ def test_save_and_bad_input(tmp_path: Path) -> None:
     only_unknown = pd.DataFrame({"item_id": ["zz"], "annotator": ["x"], "label": ["a"]})
     with pytest.raises(prelabel.InputError, match="no answer can be scored"):
         prelabel.score_calibration(DATA / "key.csv", only_unknown)
+
+
+def test_ids_are_normalised_like_compare() -> None:
+    """The key's ``7`` and an answer's ``7.0`` or `` 7 `` are one item, as in compare and agreement."""
+    key = pd.DataFrame({"item_id": [7, 8], "label": ["a", "b"]})
+    answers = pd.DataFrame({"item_id": ["7.0", " 8 "], "annotator": ["x", "x"], "label": ["a", "b"]})
+    score = prelabel.score_calibration(key, answers)
+    assert score.problems.empty and score.summary["accuracy"] == pytest.approx(1.0)

@@ -31,6 +31,7 @@ from prelabel.authoring._templates import output_path, read_text_table
 from prelabel.comparison.comparison import compare
 from prelabel.comparison.inputs import as_list, read_human_labels
 from prelabel.errors import InputError
+from prelabel.inputs.ids import normalize_id
 from prelabel.sop.spec import SOP
 
 __all__ = ["SCORE_FILES", "CalibrationScore", "read_key", "score_calibration"]
@@ -60,7 +61,9 @@ def read_key(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         raise InputError(f"{name}: missing column(s) {', '.join(missing)} (is this the _key.csv file?)")
     if frame.empty:
         raise InputError(f"{name}: the answer key is empty")
-    frame["item_id"] = frame["item_id"].astype(str).str.strip()
+    frame["item_id"] = frame["item_id"].map(normalize_id)
+    if frame["item_id"].isna().any():
+        raise InputError(f"{name}: row {int(frame['item_id'].isna().to_numpy().argmax()) + 2} has no item_id")
     frame["label"] = frame["label"].map(_canonical)
     if (frame["label"] == "").any():
         raise InputError(f"{name}: item {frame.loc[frame['label'] == '', 'item_id'].iloc[0]} has no label")
@@ -151,7 +154,7 @@ def _problems(answers: pd.DataFrame, key: pd.DataFrame, allowed: set[str], sourc
 def _read_answers(answers: str | Path | pd.DataFrame, wide: bool) -> pd.DataFrame:
     frame = read_human_labels(answers, wide=wide).reset_index(drop=True)
     return frame.assign(
-        item_id=frame["item_id"].astype(str).str.strip(),
+        item_id=frame["item_id"].map(lambda value: normalize_id(value) or ""),
         annotator=frame["annotator"].astype(str).str.strip(),
         label=frame["label"].map(_canonical),
     )
