@@ -51,10 +51,11 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
         collect_batch,
     )
     from prelabel.labeling.batch_submit import BatchSubmission, submit_batch
+    from prelabel.labeling.dry_run import Estimate, estimate
     from prelabel.labeling.labeler import Labeler
     from prelabel.labeling.options import LabelOptions
     from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
-    from prelabel.labeling.runner import Estimate, RunSummary, arun, estimate, run
+    from prelabel.labeling.runner import RunSummary, arun, run
     from prelabel.llm.retry import RetryPolicy
     from prelabel.llm.usage import PriceTable, Usage
     from prelabel.prompt.rendering import Prompt, list_templates, prompt_hash, render, render_prompt
@@ -80,7 +81,7 @@ _EXPORTS: dict[str, str] = {
     "DocDiff": "prelabel.authoring.docdiff",
     "EndpointError": "prelabel.errors",
     "ErrorInfo": "prelabel.labeling.result",
-    "Estimate": "prelabel.labeling.runner",
+    "Estimate": "prelabel.labeling.dry_run",
     "ExportSummary": "prelabel.exports.records",
     "InputError": "prelabel.errors",
     "Item": "prelabel.inputs.items",
@@ -114,7 +115,7 @@ _EXPORTS: dict[str, str] = {
     "compare": "prelabel.comparison.comparison",
     "diff_sops": "prelabel.authoring.docdiff",
     "draft_edge_cases": "prelabel.comparison.drafts",
-    "estimate": "prelabel.labeling.runner",
+    "estimate": "prelabel.labeling.dry_run",
     "export": "prelabel.exports.export",
     "find_gaps": "prelabel.authoring.gaps",
     "label_flips": "prelabel.authoring.flips",

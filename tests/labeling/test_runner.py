@@ -168,7 +168,7 @@ def test_estimate_sends_nothing_and_writes_nothing(tmp_path: Path, items_file: P
 def test_estimate_tokenizes_the_sop_system_message_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A dry run of 200,000 items took 37 s re-tokenizing the ~6 kB system message for every item (5.7 s
     now); the count is the same as tokenizing each whole prompt."""
-    from prelabel.labeling import runner
+    from prelabel.labeling import dry_run
     from prelabel.llm import ratelimit, usage
     from prelabel.prompt.rendering import render_prompt
 
@@ -183,7 +183,7 @@ def test_estimate_tokenizes_the_sop_system_message_once(monkeypatch: pytest.Monk
         tokenized.append(sum(len(str(m.get("content"))) for m in messages))
         return usage.count_tokens(messages, model)
 
-    monkeypatch.setattr(runner, "count_tokens", counting)
+    monkeypatch.setattr(dry_run, "count_tokens", counting)
     monkeypatch.setattr(ratelimit, "count_tokens", counting)
     guess = prelabel.estimate(sop, items, model="gpt-4o-mini")
     schema = (guess.prompt_tokens - expected) / len(items)  # the answer schema, counted per item as before

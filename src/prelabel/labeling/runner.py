@@ -18,7 +18,6 @@ Items stream in (one read); each result is committed to the ledger (``labeling.l
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from prelabel._aio import stop_on_signals, sync_twin
 from prelabel._jsonio import write_json
 from prelabel._version import __version__
-from prelabel.errors import InputError, ItemError
+from prelabel.errors import InputError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler, read_entries
@@ -40,17 +39,11 @@ from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.result import LabelResult
 from prelabel.labeling.run_dir import remove_run_files
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
-from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.retry import redact
-from prelabel.llm.usage import Usage, count_tokens
-from prelabel.prompt.rendering import render_prompt
-from prelabel.prompt.schema import response_model
+from prelabel.llm.usage import Usage
 from prelabel.sop.spec import SOP, load_sop
 
-__all__ = ["Estimate", "RunSummary", "arun", "estimate", "refuse_open_batches", "run", "run_binding"]
-
-#: Completion tokens assumed per item by dry runs (a short rationale plus the JSON answer).
-ESTIMATED_COMPLETION_TOKENS = 120
+__all__ = ["RunSummary", "arun", "refuse_open_batches", "run", "run_binding"]
 
 
 class RunSummary(BaseModel):
@@ -83,20 +76,6 @@ class RunSummary(BaseModel):
     error: str | None = None
 
 
-class Estimate(BaseModel):
-    """A dry run's token and cost estimate (nothing is sent)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str
-    items: int
-    bad_items: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-    note: str
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -109,59 +88,6 @@ def _source_name(items: Any) -> str:
     if isinstance(items, str | Path):
         return str(items)
     return f"<{type(items).__name__}>"
-
-
-def estimate(
-    sop: SOP | str | Path,
-    items: str | Path | Iterable[Any],
-    options: LabelOptions | None = None,
-    **changes: Any,
-) -> Estimate:
-    """Estimate prompt/completion tokens and cost offline (``bpe-openai``); sends nothing, needs no key.
-
-    Takes the same options as ``run``; an image counts a fixed number of tokens and is not read. With
-    ``samples`` K, prompt and completion tokens (and cost) are K times those of one answer per item.
-    """
-    opts = LabelOptions.build(options, changes)
-    sop_obj, _ = _load(sop)
-    endpoint = opts.endpoint()
-    schema = json.dumps(response_model(sop_obj).model_json_schema(), ensure_ascii=False)
-    schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)
-    good = bad = prompt_tokens = 0
-    entries, _ = read_entries(items, opts)
-    for entry in entries:
-        if isinstance(entry, BadItem):
-            bad += 1
-            continue
-        try:
-            prompt = render_prompt(sop_obj, entry, opts.template, opts.rationale_language, embed_images=False)
-            # the SOP's system message is tokenized once (cached), not once per item
-            tokens = estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
-        except (ItemError, ValueError):  # ValueError: too long for the tokenizer; a bad template propagates
-            bad += 1
-            continue
-        good += 1
-        prompt_tokens += tokens
-    samples = opts.samples or 1  # every sample is one more request with the same prompt
-    prompt_tokens *= samples
-    completion = good * ESTIMATED_COMPLETION_TOKENS * samples
-    cost = opts.price_table().cost(
-        endpoint.model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
-    )
-    per_item = f"{samples} samples per item, " if samples > 1 else ""
-    note = (
-        f"{per_item}completion tokens assume ~{ESTIMATED_COMPLETION_TOKENS} per answer; cost assumes no "
-        "prompt-cache hits and no retries (an upper bound for the prompt side)"
-    )
-    return Estimate(
-        model=endpoint.model,
-        items=good,
-        bad_items=bad,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion,
-        cost_usd=cost,
-        note=note,
-    )
 
 
 async def arun(
@@ -324,6 +250,6 @@ run = sync_twin(
     fresh. ``progress`` shows progress on stderr. Returns the ``RunSummary`` written to ``run.json``. Raises
     ``InputError``/``SOPError`` for bad input (and a run directory made with other settings) and
     ``EndpointError`` for an unusable endpoint; bad and failed items become error records. For a dry run, call
-    ``estimate`` with the same options.
+    ``estimate`` (``labeling.dry_run``) with the same options.
     """,
 )

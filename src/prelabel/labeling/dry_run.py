@@ -1,0 +1,99 @@
+"""Dry runs: a token and cost estimate for labeling items, offline (``bpe-openai``); nothing is sent.
+
+>>> from prelabel import bundled_sop_path, estimate
+>>> guess = estimate(bundled_sop_path("customer_feedback_intent"), [{"id": "a", "text": "late parcel"}])
+>>> guess.items, guess.completion_tokens
+(1, 120)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from prelabel.errors import ItemError
+from prelabel.inputs.reading import BadItem
+from prelabel.labeling.labeler import read_entries
+from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.runner import _load
+from prelabel.llm.ratelimit import estimate_tokens
+from prelabel.llm.usage import Usage, count_tokens
+from prelabel.prompt.rendering import render_prompt
+from prelabel.prompt.schema import response_model
+from prelabel.sop.spec import SOP
+
+__all__ = ["ESTIMATED_COMPLETION_TOKENS", "Estimate", "estimate"]
+
+#: Completion tokens assumed per item by dry runs (a short rationale plus the JSON answer).
+ESTIMATED_COMPLETION_TOKENS = 120
+
+
+class Estimate(BaseModel):
+    """A dry run's token and cost estimate (nothing is sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    items: int
+    bad_items: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    note: str
+
+
+def estimate(
+    sop: SOP | str | Path,
+    items: str | Path | Iterable[Any],
+    options: LabelOptions | None = None,
+    **changes: Any,
+) -> Estimate:
+    """Estimate prompt/completion tokens and cost offline (``bpe-openai``); sends nothing, needs no key.
+
+    Takes the same options as ``run``; an image counts a fixed number of tokens and is not read. With
+    ``samples`` K, prompt and completion tokens (and cost) are K times those of one answer per item.
+    """
+    opts = LabelOptions.build(options, changes)
+    sop_obj, _ = _load(sop)
+    endpoint = opts.endpoint()
+    schema = json.dumps(response_model(sop_obj).model_json_schema(), ensure_ascii=False)
+    schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)
+    good = bad = prompt_tokens = 0
+    entries, _ = read_entries(items, opts)
+    for entry in entries:
+        if isinstance(entry, BadItem):
+            bad += 1
+            continue
+        try:
+            prompt = render_prompt(sop_obj, entry, opts.template, opts.rationale_language, embed_images=False)
+            # the SOP's system message is tokenized once (cached), not once per item
+            tokens = estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
+        except (ItemError, ValueError):  # ValueError: too long for the tokenizer; a bad template propagates
+            bad += 1
+            continue
+        good += 1
+        prompt_tokens += tokens
+    samples = opts.samples or 1  # every sample is one more request with the same prompt
+    prompt_tokens *= samples
+    completion = good * ESTIMATED_COMPLETION_TOKENS * samples
+    cost = opts.price_table().cost(
+        endpoint.model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
+    )
+    per_item = f"{samples} samples per item, " if samples > 1 else ""
+    note = (
+        f"{per_item}completion tokens assume ~{ESTIMATED_COMPLETION_TOKENS} per answer; cost assumes no "
+        "prompt-cache hits and no retries (an upper bound for the prompt side)"
+    )
+    return Estimate(
+        model=endpoint.model,
+        items=good,
+        bad_items=bad,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion,
+        cost_usd=cost,
+        note=note,
+    )
