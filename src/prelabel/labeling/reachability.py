@@ -26,7 +26,7 @@ __all__ = ["UNREACHABLE", "Reachability"]
 
 #: Error types that mean no answer came back at all.
 UNREACHABLE = frozenset({"connection_error", "timeout"})
-_ADVICE = "if the server is only slow, raise --timeout / --retry-budget"
+_ADVICE = " (if the server is only slow, raise --timeout / --retry-budget)"
 
 
 class Reachability:
@@ -42,13 +42,14 @@ class Reachability:
         error = result.error
         if error is not None and error.type in UNREACHABLE:
             self.failed_in_a_row += 1
+            advice = _ADVICE if error.type == "timeout" else ""
             if not self.answered:  # nothing ever got through: stop now (exit 3)
-                raise EndpointError(f"endpoint unreachable after retries: {error.message} ({_ADVICE})")
+                raise EndpointError(f"endpoint unreachable after retries: {error.message}{advice}")
             if self.failed_in_a_row >= self.limit:
                 raise EndpointError(
                     f"endpoint stopped answering: {self.failed_in_a_row} items in a row failed to reach it "
                     f"after retries (last: {error.message}); finished items are kept — rerun the same "
-                    f"command to resume ({_ADVICE})"
+                    f"command to resume{advice}"
                 )
         elif result.attempts > 0:
             self.answered = True
