@@ -76,3 +76,47 @@ def test_compare_report_shows_the_reliability_diagram(tmp_path: Path) -> None:
     html = cmp.to_html(tmp_path / "report.html").read_text(encoding="utf-8")
     assert "reliability diagram and expected calibration error" in html
     assert html.count("data:image/png;base64") >= 2
+
+
+def test_out_of_range_confidence_is_not_trusted_and_counted() -> None:
+    """A confidence of 7 or -1 is not clipped to sure/unsure: it leaves the diagram and is counted."""
+    results = pd.DataFrame(
+        {"item_id": ["1", "2", "3"], "status": "ok", "label": ["a", "a", "a"], "confidence": [7.0, -1.0, 0.8]}
+    )
+    humans = pd.DataFrame({"item_id": ["1", "2", "3"], "annotator": "x", "label": ["b", "a", "a"]})
+    cal = calibration_items(results, humans)
+    assert list(cal.frame["item_id"]) == ["3"]
+    assert cal.skipped == {"confidence_out_of_range": 2}
+
+
+def test_human_majority_follows_compare_abstentions_and_unicode() -> None:
+    """Abstentions are not votes and NFD/zero-width spellings are one label, as in compare."""
+    results = pd.DataFrame(
+        {
+            "item_id": ["1", "2"],
+            "status": "ok",
+            "label": ["product.damaged", "logistics.late_delivery"],
+            "confidence": [0.9, 0.9],
+        }
+    )
+    humans = pd.DataFrame(
+        {
+            "item_id": ["1", "1", "2", "2", "2"],
+            "annotator": ["x", "y", "x", "y", "z"],
+            "label": [
+                "product.\u200bdamaged",
+                "\ufeffproduct.damaged",
+                "needs_review",
+                "needs_review",
+                "logistics.late_delivery",
+            ],
+        }
+    )
+    cal = calibration_items(results, humans, sop=_abstaining_sop())
+    assert list(cal.frame["correct"]) == [True, True] and cal.skipped == {}
+
+
+def _abstaining_sop() -> prelabel.SOP:
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    assert sop.abstain.allowed and sop.abstain.label == "needs_review"
+    return sop

@@ -218,3 +218,14 @@ def test_cli_bad_input_is_one_line_exit_2(setup: str, message: str, tmp_path: Pa
     code, _, err = run_cli(capsys, *args)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_out_of_range_confidence_goes_to_review_with_its_reason() -> None:
+    """A confidence of 1.7 is not clipped to 1.0 and accepted: it is untrusted, and routed to review."""
+    cal, humans = _frames(np.random.default_rng(3), {"a": 1500})
+    run = pd.DataFrame(
+        {"item_id": ["r1", "r2"], "status": "ok", "label": ["a", "a"], "confidence": [1.7, 0.999]}
+    )
+    split = prelabel.route(run, cal, humans, target_precision=0.9, delta=0.05)
+    assert [r["item_id"] for r in split.accept] == ["r2"]
+    assert split.review[0]["route"]["reason"] == "confidence_out_of_range"

@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from prelabel.comparison.inputs import as_list, read_human_labels, read_results
+from prelabel.comparison.certainty import in_range
+from prelabel.comparison.inputs import as_list, factorize_ids, read_human_labels, read_results
+from prelabel.comparison.labelspace import clean
 from prelabel.errors import InputError
-from prelabel.inputs.ids import normalize_id
 from prelabel.sop.spec import SOP
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "model_answers",
     "reliability",
     "reliability_figure",
+    "signal_out_of_range",
     "signal_values",
 ]
 
@@ -58,8 +60,8 @@ SIGNALS: tuple[Signal, ...] = ("confidence", "agreement", "logprob")
 
 def answer_text(value: Any, multi_label: bool, order: dict[str, int] | None = None) -> str:
     """One answer as canonical text: a label id, or for multi-label a ``;``-joined set in SOP order."""
-    parts = as_list(value) if multi_label else ([] if _missing(value) else [str(value).strip()])
-    parts = [p.strip() for p in parts or [] if p.strip()]
+    parts = as_list(value) if multi_label else ([] if _missing(value) else [str(value)])
+    parts = [c for c in map(clean, parts or []) if c]  # NFC, no zero-width characters, as compare does
     if not multi_label:
         return parts[0] if parts else ""
     rank = order or {}
@@ -84,14 +86,15 @@ def _agreement(samples: Any, answer: str, multi_label: bool, order: dict[str, in
 def signal_values(
     results: pd.DataFrame, answers: list[str], signal: Signal, *, multi_label: bool, sop: SOP | None = None
 ) -> np.ndarray:
-    """The chosen signal per result row (NaN where a row has none); ``answers`` are the rows' answers.
+    """The chosen signal per result row (NaN where a row has none, or a confidence or ``label_prob``
+    outside [0, 1]: not trusted, see `signal_out_of_range`); ``answers`` are the rows' answers.
 
     Raises ``InputError`` for ``agreement`` when no result carries self-consistency ``samples``, and for
     ``logprob`` when none carries a ``label_prob``.
     """
     source = results.attrs.get("source", "results")
     if signal == "confidence":
-        return np.clip(pd.to_numeric(results["confidence"], errors="coerce").to_numpy(dtype=float), 0, 1)
+        return in_range(pd.to_numeric(results["confidence"], errors="coerce").to_numpy(dtype=float))
     if signal == "logprob":
         probs = pd.to_numeric(results["label_prob"], errors="coerce") if "label_prob" in results else None
         if probs is None or probs.isna().all():
@@ -99,7 +102,7 @@ def signal_values(
                 f"{source}: signal 'logprob' needs the label's token probabilities (label_prob: run with "
                 "--logprobs in a JSON mode such as --mode json_schema); these results carry none"
             )
-        return np.clip(probs.to_numpy(dtype=float), 0, 1)
+        return in_range(probs.to_numpy(dtype=float))
     if signal != "agreement":
         raise InputError(f"unknown signal '{signal}' (choose from: {', '.join(SIGNALS)})")
     if "samples" not in results.columns or not results["samples"].map(lambda v: bool(as_list(v))).any():
@@ -110,6 +113,36 @@ def signal_values(
     order = _order(sop)
     samples = results["samples"].to_numpy(dtype=object)
     return np.array([_agreement(s, a, multi_label, order) for s, a in zip(samples, answers, strict=True)])
+
+
+def signal_out_of_range(results: pd.DataFrame, signal: Signal) -> np.ndarray:
+    """Per result row: whether its ``confidence`` (or ``label_prob``) is a number outside [0, 1]."""
+    column = {"confidence": "confidence", "logprob": "label_prob"}.get(signal)
+    if column is None or column not in results:
+        return np.zeros(len(results), dtype=bool)
+    raw = pd.to_numeric(results[column], errors="coerce").to_numpy(dtype=float)
+    return ~np.isnan(raw) & np.isnan(in_range(raw))
+
+
+def _ids(column: pd.Series) -> np.ndarray:
+    """Item ids normalised once per distinct value (`prelabel.inputs.ids`); ``None`` where missing."""
+    (codes,), index = factorize_ids(column)
+    names = np.empty(len(index) + 1, dtype=object)  # the last slot (None) is where code -1 points
+    names[:-1] = index.to_numpy(dtype=object)
+    return names[codes]
+
+
+def _abstain_answers(results: pd.DataFrame, answers: list[str], sop: SOP | None) -> frozenset[str]:
+    """What means "abstained" on both sides, as in compare: the SOP's abstain label and the answers of
+    model rows whose status is ``abstained``."""
+    found = {sop.abstain.label} if sop is not None and sop.abstain.allowed else set()
+    status = _status(results)
+    found |= {a for a, s in zip(answers, status, strict=True) if s == "abstained"}
+    return frozenset(found - {""})
+
+
+def _status(results: pd.DataFrame) -> np.ndarray:
+    return results["status"].fillna("ok").astype(str).str.strip().str.lower().to_numpy()
 
 
 def _order(sop: SOP | None) -> dict[str, int]:
@@ -124,9 +157,17 @@ def _is_multi(results: pd.DataFrame, sop: SOP | None) -> bool:
 
 def model_answers(results: pd.DataFrame, multi_label: bool, sop: SOP | None = None) -> list[str]:
     """Each result row's answer as canonical text (``""`` for errors and empty answers)."""
-    order = _order(sop)
-    column = results["labels" if multi_label else "label"].to_numpy(dtype=object)
-    return [answer_text(v, multi_label, order) for v in column]
+    return list(_answer_texts(results["labels" if multi_label else "label"], multi_label, _order(sop)))
+
+
+def _answer_texts(column: pd.Series, multi_label: bool, order: dict[str, int]) -> np.ndarray:
+    """`answer_text` of every cell, computed once per distinct single-label value."""
+    values = column.to_numpy(dtype=object)
+    if multi_label:  # list cells are not hashable: one by one
+        return np.array([answer_text(v, True, order) for v in values], dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([*(answer_text(u, False, order) for u in uniques), ""], dtype=object)
+    return texts[codes]  # code -1 (missing) points at the trailing ""
 
 
 @dataclass
@@ -146,18 +187,26 @@ class CalibrationItems:
         return len(self.frame)
 
 
-def _majorities(humans: pd.DataFrame, multi_label: bool, order: dict[str, int]) -> dict[str, str | None]:
-    """Per item id, the strict majority answer among its annotators (``None`` when tied)."""
-    votes: dict[str, Counter[str]] = {}
-    for item, label in zip(humans["item_id"].map(normalize_id), humans["label"], strict=True):
-        answer = answer_text(label, multi_label, order)
-        if answer and item is not None:
-            votes.setdefault(item, Counter())[answer] += 1
-    out: dict[str, str | None] = {}
-    for item, counter in votes.items():
-        (top, n), *rest = counter.most_common(2)
-        out[item] = None if rest and rest[0][1] == n else top
-    return out
+def _majorities(
+    humans: pd.DataFrame, multi_label: bool, order: dict[str, int], abstain: frozenset[str]
+) -> dict[str, str | None]:
+    """Per item id, the strict majority answer among its annotators (``None`` when tied); abstentions are
+    not answers."""
+    ids = _ids(humans["item_id"])
+    answers = _answer_texts(humans["label"], multi_label, order)
+    keep = (ids != None) & (answers != "")  # noqa: E711 (elementwise over object arrays)
+    if abstain:
+        keep &= ~np.isin(answers, list(abstain))
+    votes = pd.DataFrame({"item": ids[keep], "answer": answers[keep]}).value_counts(sort=False)
+    item = votes.index.get_level_values("item").to_numpy(dtype=object)
+    answer = votes.index.get_level_values("answer").to_numpy(dtype=object)
+    n = votes.to_numpy()
+    at = np.lexsort((-n, pd.factorize(item)[0]))  # per item, the most votes first
+    item, answer, n = item[at], answer[at], n[at]
+    first = np.flatnonzero(np.r_[True, item[1:] != item[:-1]]) if len(item) else np.empty(0, dtype=np.int64)
+    after = np.minimum(first + 1, max(len(item) - 1, 0))
+    tied = (first + 1 < len(item)) & (item[after] == item[first]) & (n[after] == n[first])
+    return {i: None if t else a for i, a, t in zip(item[first], answer[first], tied, strict=True)}
 
 
 def calibration_items(
@@ -171,31 +220,32 @@ def calibration_items(
     """Score each model answer against the human majority, with its ``signal``; count what is skipped.
 
     Skipped: model errors and abstentions, items without a human label or with a tied majority, answers
-    without the signal. Raises ``InputError`` when nothing is left.
+    without the signal or with one outside [0, 1]. Human abstentions (the SOP's abstain label, or what the
+    model's abstained rows answer) are not votes, as in compare. Raises ``InputError`` when nothing is left.
     """
     res = read_results(results)
     frame = read_human_labels(humans, wide=wide, sop=sop)
     multi = _is_multi(res, sop)
     order = _order(sop)
-    majority = _majorities(frame, multi, order)
     answers = model_answers(res, multi, sop)
+    abstain = _abstain_answers(res, answers, sop)
+    majority = _majorities(frame, multi, order, abstain)
     values = signal_values(res, answers, signal, multi_label=multi, sop=sop)
-    status = res["status"].fillna("ok").astype(str).str.strip().str.lower().to_numpy()
-    ids = res["item_id"].map(normalize_id).to_numpy()  # the ids every command uses (inputs.ids)
-    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
+    untrusted = signal_out_of_range(res, signal)
+    ids = _ids(res["item_id"])  # the ids every command uses (inputs.ids)
     skipped = Counter[str]()
     rows = []
-    for item, state, answer, value in zip(ids, status, answers, values, strict=True):
+    for item, state, answer, value, bad in zip(ids, _status(res), answers, values, untrusted, strict=True):
         if state == "error":
             skipped["model_error"] += 1
-        elif state == "abstained" or (abstain is not None and answer == abstain) or not answer:
+        elif state == "abstained" or answer in abstain or not answer:
             skipped["model_abstained_or_empty"] += 1
         elif item not in majority:
             skipped["no_human_label"] += 1
         elif majority[item] is None:
             skipped["humans_tied"] += 1
         elif np.isnan(value):
-            skipped[f"no_{signal}"] += 1
+            skipped[f"{signal}_out_of_range" if bad else f"no_{signal}"] += 1
         else:
             rows.append((item, answer, float(value), answer == majority[item]))
     out = pd.DataFrame(rows, columns=["item_id", "label", "signal", "correct"])
@@ -287,9 +337,13 @@ def calibration_report(
     """Reliability and ECE for every signal the results carry (``None`` if none can be scored)."""
     overall: dict[str, Reliability] = {}
     per_label: dict[str, dict[str, Reliability]] = {}
+    try:  # read once for all signals
+        results, humans = read_results(results), read_human_labels(humans, wide=wide, sop=sop)
+    except InputError:
+        return None
     for signal in SIGNALS:
         try:
-            cal = calibration_items(results, humans, sop=sop, signal=signal, wide=wide)
+            cal = calibration_items(results, humans, sop=sop, signal=signal)
         except InputError:
             continue
         frame = cal.frame

@@ -21,6 +21,7 @@ from prelabel.comparison.calibration import (
     Signal,
     calibration_items,
     model_answers,
+    signal_out_of_range,
     signal_values,
 )
 from prelabel.comparison.inputs import read_results
@@ -134,6 +135,7 @@ def route(
             f"calibration: {', '.join(sorted(cal_labels)[:5])}); is it for the same SOP?"
         )
     values = signal_values(frame, answers, signal, multi_label=multi, sop=sop)
+    untrusted = signal_out_of_range(frame, signal)
     labels = _fit_labels(cal, target=target_precision, delta=delta, min_count=min_count)
     supported = {k for k, v in labels.items() if v.status != "too_little_calibration_data"}
     in_scope = cal.frame[cal.frame["label"].isin(supported)]
@@ -152,15 +154,15 @@ def route(
     reasons: Counter[str] = Counter()
     run_counts: Counter[str] = Counter()
     run_accepts: Counter[str] = Counter()
-    rows = zip(_run_rows(results, frame), status, answers, labeled, values, strict=True)
-    for row, state, answer, ok, value in rows:
+    rows = zip(_run_rows(results, frame), status, answers, labeled, values, untrusted, strict=True)
+    for row, state, answer, ok, value, bad in rows:
         t = threshold(answer) if ok else None
         if state == "error":
             reason = "error"
         elif not ok:
             reason = "abstained"
         elif np.isnan(value):
-            reason = f"no_{signal}"
+            reason = f"{signal}_out_of_range" if bad else f"no_{signal}"
         elif answer not in supported:
             reason = "too_little_calibration_data"
         elif t is None:
