@@ -420,10 +420,11 @@ def test_max_item_tokens_flag(capsys: Capture, tmp_path: Path, server: FakeServe
     """Item 10: the limit is a flag; an item over it is an error record, never sent; the dry run counts it."""
     rows = [json.dumps({"id": "long", "text": "word " * 500}), json.dumps({"id": "short", "text": "late"})]
     items, out = write_items(tmp_path, rows), tmp_path / "r"
-    code, stdout, _ = run_cli(
+    code, stdout, stderr = run_cli(
         capsys, "run", SOP_PATH, str(items), "-o", str(out), "--dry-run", "--max-item-tokens", "100"
     )
     assert code == 0 and stdout.startswith("dry run: 1 items (1 unusable)")
+    assert stderr == "note: 1 unusable items are over --max-item-tokens (100)\n"
     code, _, stderr = run_cli(
         capsys,
         "run",

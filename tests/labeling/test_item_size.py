@@ -46,7 +46,7 @@ def test_a_5_mb_item_is_an_error_record_and_the_rest_are_labeled(tmp_path: Path,
 
 def test_a_dry_run_estimates_the_rest_and_counts_the_huge_item_unusable(items_file: Path) -> None:
     guess = estimate(SOP_PATH, items_file)  # crashed with "Input too long to encode safely"
-    assert (guess.items, guess.bad_items) == (2, 1)
+    assert (guess.items, guess.bad_items, guess.too_large) == (2, 1, 1)
     assert guess.prompt_tokens < 10_000
 
 

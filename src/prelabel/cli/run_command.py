@@ -139,6 +139,11 @@ def run(
             f"~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
+        if guess.too_large:
+            limit = options.max_item_tokens
+            typer.echo(
+                f"note: {guess.too_large} unusable items are over --max-item-tokens ({limit})", err=True
+            )
         if guess.bad_items and not guess.items:  # as a run would: every item an error is not a success
             raise fail("every item is unusable (bad input); nothing would be labeled", EXIT_BAD_INPUT)
         return

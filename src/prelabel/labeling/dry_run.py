@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel.errors import ItemError
 from prelabel.inputs.reading import BadItem
+from prelabel.labeling.item_size import TOO_LARGE
 from prelabel.labeling.labeler import read_entries
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.runner import _load
@@ -40,6 +41,8 @@ class Estimate(BaseModel):
     model: str
     items: int
     bad_items: int
+    too_large: int = 0
+    """Of ``bad_items``, those whose text is over ``max_item_tokens``."""
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
@@ -62,11 +65,12 @@ def estimate(
     endpoint = opts.endpoint()
     schema = json.dumps(response_model(sop_obj).model_json_schema(), ensure_ascii=False)
     schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)
-    good = bad = prompt_tokens = 0
+    good = bad = too_large = prompt_tokens = 0
     entries, _ = read_entries(items, opts)
     for entry in entries:
         if isinstance(entry, BadItem):
             bad += 1
+            too_large += entry.reason.startswith(TOO_LARGE)
             continue
         try:
             prompt = render_prompt(sop_obj, entry, opts.template, opts.rationale_language, embed_images=False)
@@ -92,6 +96,7 @@ def estimate(
         model=endpoint.model,
         items=good,
         bad_items=bad,
+        too_large=too_large,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion,
         cost_usd=cost,

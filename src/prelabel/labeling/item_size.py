@@ -19,8 +19,10 @@ from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.llm.usage import count_tokens
 
-__all__ = ["oversize_reason", "within_size"]
+__all__ = ["TOO_LARGE", "oversize_reason", "within_size"]
 
+#: How the reason of an item over the limit begins.
+TOO_LARGE = "text too large"
 _CHUNK = 100_000  # characters tokenized at once (the tokenizer refuses inputs of 1,000,000 and more)
 _FRAMING = 7  # what count_tokens adds for one message around its text
 
@@ -41,7 +43,7 @@ def oversize_reason(item: Item, limit: int | None, model: str = "gpt-4o-mini") -
     if limit is None or not item.text or not _text_tokens_over(item.text, limit, model):
         return None
     return (
-        f"text too large: {len(item.text):,} characters, over the per-item limit of {limit:,} tokens "
+        f"{TOO_LARGE}: {len(item.text):,} characters, over the per-item limit of {limit:,} tokens "
         "(raise it with --max-item-tokens)"
     )
 
