@@ -261,3 +261,12 @@ def test_custom_sink_receives_every_result(tmp_path: Path) -> None:
     items = [{"id": "a", "text": "x"}, {"bad": "row"}, {"id": "b", "text": "y"}]
     run(SOP_PATH, items, tmp_path / "run", client=FakeModel().async_client(), sink=lambda out: Recorder())
     assert seen == {0: "a", 1: None, 2: "b", -1: "closed"}
+
+
+def test_options_never_show_a_password_in_the_base_url() -> None:
+    """A notebook printing its options (or dumping them) shows no ``user:password@``; the options still
+    reach the server with it."""
+    options = prelabel.LabelOptions(base_url="http://user:S3CRET-PW@proxy.local/v1", api_key="k" * 20)
+    shown = [repr(options), str(options), json.dumps(options.model_dump())]
+    assert all("S3CRET-PW" not in text and "proxy.local/v1" in text for text in shown)
+    assert "S3CRET-PW" in (options.merged(concurrency=2).base_url or "")

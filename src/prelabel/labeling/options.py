@@ -18,10 +18,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from prelabel.errors import InputError
-from prelabel.llm.endpoints import Endpoint, resolve_endpoint
+from prelabel.llm.endpoints import Endpoint, public_url, resolve_endpoint
 from prelabel.llm.retry import RetryPolicy
 from prelabel.llm.usage import PriceTable
 from prelabel.prompt.rendering import DEFAULT_TEMPLATE
@@ -93,6 +93,14 @@ class LabelOptions(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("a model name is required, not an empty one")
         return None if value is None else value.strip()
+
+    @field_serializer("base_url")
+    def _public_base_url(self, value: str | None) -> str | None:
+        return None if value is None else public_url(value)  # never a user:password@ in dumps
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, (public_url(value) if name == "base_url" and isinstance(value, str) else value)
 
     @field_validator("mode", mode="before")
     @classmethod
