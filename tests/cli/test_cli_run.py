@@ -387,6 +387,24 @@ def test_an_empty_model_name_is_exit_2(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("value", "model"), [("   ", "gpt-4o-mini"), (" gpt-4o ", "gpt-4o")])
+def test_a_blank_prelabel_model_counts_as_unset(
+    capsys: Capture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    server: FakeServer,
+    value: str,
+    model: str,
+) -> None:
+    """PRELABEL_MODEL="   " was sent as the model name."""
+    monkeypatch.setenv("PRELABEL_MODEL", value)
+    items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
+    code, stdout, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(tmp_path / "r"), "--base-url", server.url
+    )
+    assert code == 0 and f"labeled 1 items with {model}:" in stdout, stderr
+
+
 @pytest.mark.parametrize("url", ["garbage", "ftp://x", "localhost:8000/v1"])
 def test_a_base_url_that_is_not_http_is_exit_2_at_once(capsys: Capture, tmp_path: Path, url: str) -> None:
     """Item 11: no connection retries (it took 21 s, then exit 3)."""

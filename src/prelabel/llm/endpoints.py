@@ -191,7 +191,8 @@ def resolve_endpoint(
 ) -> Endpoint:
     """Resolve model, server, key and instructor mode from arguments, then the environment, then defaults."""
     env = os.environ if env is None else env
-    model = model or env.get("PRELABEL_MODEL") or DEFAULT_MODEL
+    # a blank PRELABEL_MODEL counts as unset
+    model = model or env.get("PRELABEL_MODEL", "").strip() or DEFAULT_MODEL
     if mode is None and env.get("PRELABEL_MODE"):
         mode = env["PRELABEL_MODE"]
     chosen_mode = parse_mode(mode) if mode is not None else None
