@@ -140,15 +140,8 @@ def test_max_reasks_bounds_the_re_asks(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     fake = FakeModel([Reply.answer()], default=Reply.raw('{"label": "nope"}'))  # one answer, then off-schema
     with FakeServer(fake) as server:
-        args = [
-            "run",
-            SOP_PATH,
-            str(items_file(tmp_path, 2)),
-            "-o",
-            str(tmp_path / "run"),
-            "--base-url",
-            server.url,
-        ]
+        args = ["run", SOP_PATH, str(items_file(tmp_path, 2)), "-o", str(tmp_path / "run")]
+        args += ["--base-url", server.url]
         code, _, stderr = run_cli(capsys, *args, *flags, "--concurrency", "1")
     assert code == 0 and "invalid_output: 1" in stderr
     assert len(fake.requests) == 1 + requests
@@ -160,15 +153,8 @@ def test_max_attempts_bounds_the_transport_retries(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     fake = FakeModel([Reply.answer()], default=Reply.error(500, "boom"))
     with FakeServer(fake) as server:
-        args = [
-            "run",
-            SOP_PATH,
-            str(items_file(tmp_path, 2)),
-            "-o",
-            str(tmp_path / "run"),
-            "--base-url",
-            server.url,
-        ]
+        args = ["run", SOP_PATH, str(items_file(tmp_path, 2)), "-o", str(tmp_path / "run")]
+        args += ["--base-url", server.url]
         code, _, stderr = run_cli(capsys, *args, "--max-attempts", "2", "--concurrency", "1")
     assert code == 0 and "server_error: 1" in stderr
     assert len(fake.requests) == 3  # one answer, then one item's two attempts
