@@ -17,13 +17,24 @@ from pathlib import Path
 
 from prelabel.errors import InputError
 
-__all__ = ["check_fields"]
+__all__ = ["check_fields", "lift_field_limit"]
+
+#: The largest CSV field read (the ``csv`` module's default, 131,072 characters, is a long review or a short
+#: document: far under ``--max-item-tokens``, which is what bounds an item's size).
+FIELD_LIMIT = 2**31 - 1
+
+
+def lift_field_limit() -> None:
+    """Let the ``csv`` module read fields up to ``FIELD_LIMIT`` characters (a process-wide setting)."""
+    if csv.field_size_limit() < FIELD_LIMIT:
+        csv.field_size_limit(FIELD_LIMIT)
 
 
 def check_fields(path: Path, delimiter: str = ",", *, skipinitialspace: bool = False) -> None:
     """Raise ``InputError("FILE:LINE: expected N fields, got M")`` for the first row whose number of fields
     differs from the header's; blank rows are skipped, rows the ``csv`` module cannot parse are left to the
     reader. One streamed pass (about 0.4 s per million rows)."""
+    lift_field_limit()
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=skipinitialspace)
         try:

@@ -27,7 +27,7 @@ from prelabel.errors import InputError, ItemError
 from prelabel.inputs.file_checks import check_head, check_items_file
 from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.items import Item, as_item
-from prelabel.inputs.ragged import check_fields
+from prelabel.inputs.ragged import check_fields, lift_field_limit
 
 __all__ = ["BadItem", "coerce_item", "read_items"]
 
@@ -141,6 +141,7 @@ _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes
 def _csv_rows(
     path: Path, delimiter: str, check: Callable[[list[str]], None] | None = None
 ) -> Iterator[tuple[str, Any]]:
+    lift_field_limit()  # a long text is bounded by --max-item-tokens, not by the csv module's 128 KiB
     try:
         # bytes that are not UTF-8 become lone surrogates, so one bad row is an error record, not a lost file
         handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
