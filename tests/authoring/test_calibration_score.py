@@ -100,3 +100,16 @@ def test_ids_are_normalised_like_compare() -> None:
     answers = pd.DataFrame({"item_id": ["7.0", " 8 "], "annotator": ["x", "x"], "label": ["a", "b"]})
     score = prelabel.score_calibration(key, answers)
     assert score.problems.empty and score.summary["accuracy"] == pytest.approx(1.0)
+
+
+def test_a_ragged_or_utf16_key_or_answers_file_is_one_clear_error(tmp_path: Path) -> None:
+    # a ragged row was read with its first fields as the index: "item product.damaged has no label"
+    ragged = tmp_path / "key.csv"
+    ragged.write_text("item_id,label,source,source_id\nq1,a,edge_case,E1,extra\nq2,a,edge_case,E2\n")
+    with pytest.raises(prelabel.InputError) as info:
+        prelabel.score_calibration(ragged, DATA / "answers.csv")
+    assert str(info.value) == f"{ragged}:2: expected 4 fields, got 5"
+    wide = tmp_path / "key16.csv"
+    wide.write_bytes((DATA / "key.csv").read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(prelabel.InputError, match="is UTF-16 text; save it as UTF-8"):
+        prelabel.score_calibration(wide, DATA / "answers.csv")

@@ -97,3 +97,18 @@ def test_a_ragged_items_csv_fails_before_any_item(tmp_path: Path) -> None:
     with pytest.raises(prelabel.InputError) as info:
         prelabel.read_items(path)
     assert str(info.value) == f"{path}:3: expected 3 fields, got 5"
+
+
+def test_utf16_human_labels_and_results_say_so(tmp_path: Path) -> None:
+    # read as UTF-8, a UTF-16 humans.csv was "humans.csv:31: expected 4 fields, got 1"
+    humans = tmp_path / "humans.csv"
+    humans.write_bytes((DATA / "humans.csv").read_text(encoding="utf-8").encode("utf-16"))
+    results = tmp_path / "labels.jsonl"
+    results.write_bytes((DATA / "labels.jsonl").read_text(encoding="utf-8").encode("utf-16"))
+    for read, path in ((prelabel.read_human_labels, humans), (prelabel.read_results, results)):
+        with pytest.raises(prelabel.InputError) as info:
+            read(path)
+        assert (
+            str(info.value)
+            == f"{path}: is UTF-16 text; save it as UTF-8 (PowerShell: Out-File -Encoding utf8)"
+        )

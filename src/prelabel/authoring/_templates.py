@@ -22,6 +22,8 @@ from prelabel._jsonio import make_parents
 from prelabel._resources import data_dir
 from prelabel.comparison.run_info import refuse_overwrite
 from prelabel.errors import InputError, TemplateError
+from prelabel.inputs.file_checks import check_not_wide_text
+from prelabel.inputs.ragged import check_fields
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,6 +77,8 @@ def read_text_table(path: Path, what: str) -> pd.DataFrame:
 
     if not path.is_file():
         raise InputError(f"{path}: no such {what} file")
+    check_not_wide_text(path)
+    check_fields(path)  # a ragged row is "FILE:LINE: expected 3 fields, got 5", not an id read from a label
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

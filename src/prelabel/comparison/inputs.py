@@ -19,6 +19,7 @@ import pandas as pd
 
 from prelabel.comparison.wide import melt_wide
 from prelabel.errors import InputError
+from prelabel.inputs.file_checks import check_not_wide_text
 from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.ragged import check_fields
 
@@ -68,6 +69,7 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         sep = "\t" if suffix in (".tsv", ".tab") else ","
+        check_not_wide_text(path)  # UTF-16 read as UTF-8 is "expected 3 fields, got 1"
         check_fields(path, sep, skipinitialspace=True)  # "FILE:LINE: expected 3 fields, got 5"
         return pd.read_csv(
             path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig", skipinitialspace=True
@@ -100,6 +102,7 @@ def _json_lines(path: Path, last_may_be_cut: bool = False) -> tuple[list[dict[st
     """The rows, and the number of a last line that is not JSON when ``last_may_be_cut`` (else 0): a run
     that crashed mid-write leaves one, and the rows before it are good."""
     rows: list[dict[str, Any]] = []
+    check_not_wide_text(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

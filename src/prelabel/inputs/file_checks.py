@@ -24,7 +24,7 @@ from typing import Any
 
 from prelabel.errors import InputError
 
-__all__ = ["HEAD_ROWS", "check_head", "check_items_file"]
+__all__ = ["HEAD_ROWS", "check_head", "check_items_file", "check_not_wide_text"]
 
 #: How many rows ``check_head`` looks at for the id and text fields.
 HEAD_ROWS = 100
@@ -43,11 +43,7 @@ def check_items_file(path: Path) -> None:
     with path.open("rb") as handle:
         head = handle.read(4)
         first_line = head + handle.readline()
-    encoding = _wide_encoding(head)
-    if encoding:
-        raise InputError(
-            f"{path}: is {encoding} text; save it as UTF-8 (PowerShell: Out-File -Encoding utf8)"
-        )
+    _refuse_wide(path, head)
     size = path.stat().st_size
     if size == 0 or (size <= _SMALL and not path.read_bytes().strip()):
         raise InputError(f"{path}: is empty; there are no items to label")
@@ -62,6 +58,25 @@ def check_items_file(path: Path) -> None:
                 f"{path}: the header line {header[:80]!r} has no {kind}; {suffix} items are "
                 f"{kind}-separated ({hint})"
             )
+
+
+def check_not_wide_text(path: Path) -> None:
+    """Raise ``InputError`` when ``path`` is UTF-16 or UTF-32 text (human labels, answer keys, results): read
+    as UTF-8 it would be one mangled column, or "expected 3 fields, got 1"."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        return  # the reader says what is wrong with a file it cannot open
+    _refuse_wide(path, head)
+
+
+def _refuse_wide(path: Path, head: bytes) -> None:
+    encoding = _wide_encoding(head)
+    if encoding:
+        raise InputError(
+            f"{path}: is {encoding} text; save it as UTF-8 (PowerShell: Out-File -Encoding utf8)"
+        )
 
 
 def _wide_encoding(head: bytes) -> str | None:
