@@ -210,3 +210,20 @@ def test_multi_label_cases_compare_label_sets() -> None:
     fake = FakeModel(default=Reply.answer(list(reversed(case.label))))
     report = prelabel.run_sop_tests(sop, client=fake.async_client(), pattern=case.id, cache=False)
     assert [c.status for c in report] == ["pass"]
+
+
+def test_the_retry_flags_bound_what_prelabel_test_sends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--max-reasks``/``--max-attempts`` reach the model calls of ``prelabel test`` as they do ``run``'s."""
+    sop = write_suite_sop(tmp_path / "sop.yaml")
+    for flags, per_case in ((["--max-reasks", "0"], 1), (["--max-reasks", "1"], 2)):
+        fake = FakeModel(default=Reply.raw('{"label": "nope"}'))  # off-schema: re-asked until the bound
+        with FakeServer(fake) as server:
+            code, _, _ = run_cli(capsys, "test", str(sop), "--base-url", server.url, "--no-cache", *flags)
+        assert code == 1 and len(fake.requests) == per_case * len(NODES)
+    fake = FakeModel(default=Reply.error(500, "boom"))
+    with FakeServer(fake) as server:
+        args = ["test", str(sop), "--base-url", server.url, "--no-cache", "--max-attempts", "1", "-k", "T1"]
+        code, _, _ = run_cli(capsys, *args)
+    assert len(fake.requests) == 1

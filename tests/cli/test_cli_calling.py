@@ -196,3 +196,20 @@ def test_the_retry_flags_are_documented_with_their_defaults(capsys: Capture) -> 
         ("--max-reasks", "2"),
     ):
         assert flag in text and f"(default: {default})" in text
+
+
+@pytest.mark.parametrize("command", ["run", "test", "diff", "gaps", "compare"])
+def test_every_command_that_calls_the_model_takes_the_retry_flags(capsys: Capture, command: str) -> None:
+    code, out, _ = run_cli(capsys, command, "--help")
+    text = " ".join(out.replace("│", " ").split())  # help wraps inside a box
+    assert code == 0
+    for flag, default in (("--timeout", "120"), ("--retry-budget", "300"), ("--max-attempts", "6")):
+        assert flag in text and f"(default: {default})" in text
+    assert "--max-reasks" in text
+
+
+def test_a_bad_retry_flag_on_compare_is_exit_2_before_any_work(capsys: Capture, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    args = ["compare", str(tmp_path / "missing.jsonl"), str(tmp_path / "h.csv"), "-o", str(out)]
+    code, _, stderr = run_cli(capsys, *args, "--timeout", "0")
+    assert code == 2 and "--timeout" in stderr and stderr.count("\n") == 1 and not out.exists()

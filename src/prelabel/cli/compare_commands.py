@@ -9,7 +9,20 @@ import typer
 
 import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
-from prelabel.cli.options import AnnotatorOpt, BaseUrlOpt, HumansArg, ModelOpt, SliceOpt, SopOpt, WideOpt
+from prelabel.cli.options import (
+    AnnotatorOpt,
+    BaseUrlOpt,
+    HumansArg,
+    MaxAttemptsOpt,
+    MaxReasksOpt,
+    ModelOpt,
+    RetryBudgetOpt,
+    SliceOpt,
+    SopOpt,
+    TimeoutOpt,
+    WideOpt,
+    label_options,
+)
 
 PANEL = "3. Compare with humans"
 
@@ -60,11 +73,23 @@ def compare(
     top: Annotated[int, typer.Option(min=1, help="Clusters to draft edge cases for.")] = 3,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
+    timeout: TimeoutOpt = None,
+    retry_budget: RetryBudgetOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+    max_reasks: MaxReasksOpt = None,
 ) -> None:
     """Compare model labels with human labels: metrics.json, disagreements.csv, ambiguity_candidates.csv,
     report.html (and draft_edge_cases.yaml with --draft-edits)."""
     if draft_edits and sop is None:
         raise fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
+    options = label_options(
+        model=model,
+        base_url=base_url,
+        timeout=timeout,
+        retry_budget=retry_budget,
+        max_attempts=max_attempts,
+        max_reasks=max_reasks,
+    )  # bad flags: exit 2 before any work
     prelabel.check_report_dir(out, "compare", drafts=draft_edits)  # before any work
     loaded = prelabel.load_sop(sop) if sop else None
     result = prelabel.compare(
@@ -79,7 +104,7 @@ def compare(
     paths = list(result.save(out).values())
     drafted = ""
     if draft_edits and loaded is not None:
-        drafts = prelabel.draft_edge_cases(result.candidates, loaded, model=model, base_url=base_url, top=top)
+        drafts = prelabel.draft_edge_cases(result.candidates, loaded, options, top=top)
         paths.append(prelabel.write_draft_edge_cases(drafts, out / "draft_edge_cases.yaml", loaded))
         drafted = drafts.summary()
     for warning in result.metrics.warnings:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+import prelabel
 
 SopArg = Annotated[Path, typer.Argument(help="SOP YAML file.", show_default=False)]
 ModelOpt = Annotated[str | None, typer.Option(help="Model; 'local' or 'local:PATH.gguf': embedded model.")]
@@ -20,3 +22,47 @@ AnnotatorOpt = Annotated[
 ]
 SliceOpt = Annotated[list[str] | None, typer.Option("--slice", help="Slice column (repeatable).")]
 SopOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML: check labels, roll up, quote it.")]
+
+# how hard to try the model: one set of flags for every command that calls it
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Seconds one request may take, from sending to the last byte of the answer (default: 120).",
+    ),
+]
+RetryBudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--retry-budget",
+        help="Seconds one answer may take, its retries and their waits included (default: 300); a "
+        "server asking to wait longer stops the run (exit 3).",
+    ),
+]
+MaxAttemptsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-attempts",
+        min=1,
+        help="Requests per answer on transport failures, first included (default: 6).",
+    ),
+]
+MaxReasksOpt = Annotated[
+    int | None,
+    typer.Option("--max-reasks", min=0, help="Re-asks when an answer fails validation (default: 2)."),
+]
+
+
+#: The flags `label_options` turns into a ``RetryPolicy`` (the other flags are ``LabelOptions`` fields).
+RETRY_FLAGS = ("timeout", "retry_budget", "max_attempts")
+
+
+def label_options(**given: Any) -> prelabel.LabelOptions:
+    """``LabelOptions`` from the flags given (``None``: not given); ``timeout``, ``retry_budget`` and
+    ``max_attempts`` become its ``retry`` policy. Bad values raise ``InputError`` (exit 2)."""
+    retry = {"timeout": given.pop("timeout", None), "max_total": given.pop("retry_budget", None)}
+    retry["max_attempts"] = given.pop("max_attempts", None)
+    changes = {name: value for name, value in given.items() if value is not None}
+    if any(value is not None for value in retry.values()):
+        changes["retry"] = prelabel.RetryPolicy.with_defaults(**retry)
+    return prelabel.LabelOptions.build(None, changes)

@@ -10,7 +10,19 @@ import typer
 import prelabel
 from prelabel.cli import batch_commands
 from prelabel.cli.app import EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED, app, fail
-from prelabel.cli.options import BaseUrlOpt, LangOpt, ModelOpt, SopArg, TemplateOpt
+from prelabel.cli.options import (
+    RETRY_FLAGS,
+    BaseUrlOpt,
+    LangOpt,
+    MaxAttemptsOpt,
+    MaxReasksOpt,
+    ModelOpt,
+    RetryBudgetOpt,
+    SopArg,
+    TemplateOpt,
+    TimeoutOpt,
+    label_options,
+)
 
 PANEL = "2. Label"
 
@@ -85,33 +97,10 @@ def run(
     restart: Annotated[
         bool, typer.Option("--restart", help="Start fresh: delete RUN_DIR's ledger and results first.")
     ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            help="Seconds one request may take, from sending to the last byte of the answer (default: 120).",
-        ),
-    ] = None,
-    retry_budget: Annotated[
-        float | None,
-        typer.Option(
-            "--retry-budget",
-            help="Seconds one answer may take, its retries and their waits included (default: 300); a "
-            "server asking to wait longer stops the run (exit 3).",
-        ),
-    ] = None,
-    max_attempts: Annotated[
-        int | None,
-        typer.Option(
-            "--max-attempts",
-            min=1,
-            help="Requests per answer on transport failures, first included (default: 6).",
-        ),
-    ] = None,
-    max_reasks: Annotated[
-        int | None,
-        typer.Option("--max-reasks", min=0, help="Re-asks when an answer fails validation (default: 2)."),
-    ] = None,
+    timeout: TimeoutOpt = None,
+    retry_budget: RetryBudgetOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+    max_reasks: MaxReasksOpt = None,
     no_retry_errors: Annotated[
         bool, typer.Option("--no-retry-errors", help="On a rerun, keep error items as they are.")
     ] = False,
@@ -123,14 +112,10 @@ def run(
     """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json.
 
     Rerunning the same command resumes from RUN_DIR/run.db: finished items are not sent again."""
-    # every flag named like a LabelOptions field and given on the command line; the rest keep their defaults
+    # every flag named like a LabelOptions field (or a retry flag); the rest keep their defaults
     fields = prelabel.LabelOptions.model_fields
-    given = {name: value for name, value in locals().items() if name in fields and value is not None}
-    if timeout is not None or retry_budget is not None or max_attempts is not None:
-        given["retry"] = prelabel.RetryPolicy.with_defaults(
-            timeout=timeout, max_total=retry_budget, max_attempts=max_attempts
-        )
-    options = prelabel.LabelOptions.build(None, given)
+    flags = {name: value for name, value in locals().items() if name in fields or name in RETRY_FLAGS}
+    options = label_options(**flags)
     if dry_run:
         guess = prelabel.estimate(sop, items, options)
         cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"

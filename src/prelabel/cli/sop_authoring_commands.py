@@ -9,7 +9,16 @@ import typer
 
 import prelabel
 from prelabel.cli.app import EXIT_FAILURES, app
-from prelabel.cli.options import BaseUrlOpt, ModelOpt, SopArg
+from prelabel.cli.options import (
+    BaseUrlOpt,
+    MaxAttemptsOpt,
+    MaxReasksOpt,
+    ModelOpt,
+    RetryBudgetOpt,
+    SopArg,
+    TimeoutOpt,
+    label_options,
+)
 
 PANEL = "5. Author the SOP"
 
@@ -19,16 +28,16 @@ NoCacheOpt = Annotated[
 ModeOpt = Annotated[str | None, typer.Option(help="Instructor mode (default: chosen by backend).")]
 
 
-def _options(**given: object) -> prelabel.LabelOptions:
-    return prelabel.LabelOptions.build(None, {k: v for k, v in given.items() if v is not None})
-
-
 @app.command("test", rich_help_panel=PANEL)
 def sop_test(
     sop: SopArg,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
+    timeout: TimeoutOpt = None,
+    retry_budget: RetryBudgetOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+    max_reasks: MaxReasksOpt = None,
     repeat: Annotated[
         int, typer.Option("--repeat", min=1, help="Answers per case (sampled; < 100% pass = unstable).")
     ] = 1,
@@ -43,7 +52,16 @@ def sop_test(
 ) -> None:
     """Run the SOP's tests: and edge_cases: through the model; exit 1 unless every case passes."""
     loaded = prelabel.load_sop(sop)
-    options = _options(model=model, base_url=base_url, mode=mode, temperature=temperature)
+    options = label_options(
+        model=model,
+        base_url=base_url,
+        mode=mode,
+        temperature=temperature,
+        timeout=timeout,
+        retry_budget=retry_budget,
+        max_attempts=max_attempts,
+        max_reasks=max_reasks,
+    )
     report = prelabel.run_sop_tests(loaded, options, repeat=repeat, pattern=pattern, use_cache=not no_cache)
     typer.echo(report.to_text())
     if junit is not None:
@@ -63,6 +81,10 @@ def sop_diff(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
+    timeout: TimeoutOpt = None,
+    retry_budget: RetryBudgetOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+    max_reasks: MaxReasksOpt = None,
     max_items: Annotated[
         int | None, typer.Option("--max-items", min=1, help="Use the first N items.")
     ] = None,
@@ -73,7 +95,16 @@ def sop_diff(
 ) -> None:
     """Show what a wording change does: the system prompt diff and the items whose label flips."""
     a, b = prelabel.load_sop(sop_a), prelabel.load_sop(sop_b)
-    options = _options(model=model, base_url=base_url, mode=mode, max_items=max_items)
+    options = label_options(
+        model=model,
+        base_url=base_url,
+        mode=mode,
+        max_items=max_items,
+        timeout=timeout,
+        retry_budget=retry_budget,
+        max_attempts=max_attempts,
+        max_reasks=max_reasks,
+    )
     flips = prelabel.label_flips(a, b, items, options, tests=not no_tests, use_cache=not no_cache)
     if flips.prompt_diff:
         typer.echo(flips.prompt_diff, nl=False)
@@ -106,10 +137,22 @@ def gaps(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
+    timeout: TimeoutOpt = None,
+    retry_budget: RetryBudgetOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+    max_reasks: MaxReasksOpt = None,
 ) -> None:
     """Draft candidate new leaves from the items the model abstained on or put in catch-all leaves."""
     loaded = prelabel.load_sop(sop) if sop is not None else None
-    options = _options(model=model, base_url=base_url, mode=mode)
+    options = label_options(
+        model=model,
+        base_url=base_url,
+        mode=mode,
+        timeout=timeout,
+        retry_budget=retry_budget,
+        max_attempts=max_attempts,
+        max_reasks=max_reasks,
+    )
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)
     typer.echo(found.summary())
     for proposal in found:
