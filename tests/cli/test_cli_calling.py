@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -213,3 +215,41 @@ def test_a_bad_retry_flag_on_compare_is_exit_2_before_any_work(capsys: Capture, 
     args = ["compare", str(tmp_path / "missing.jsonl"), str(tmp_path / "h.csv"), "-o", str(out)]
     code, _, stderr = run_cli(capsys, *args, "--timeout", "0")
     assert code == 2 and "--timeout" in stderr and stderr.count("\n") == 1 and not out.exists()
+
+
+def test_a_batch_submission_refused_by_an_echoing_server_shows_no_key(
+    capsys: Capture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    body = json.dumps({"error": {"message": f"bad request for key {KEY}"}}).encode()
+    head = (
+        f"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    )
+
+    def refuse(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(head.encode() + body)
+
+    out = tmp_path / "run"
+    with RawServer(refuse) as server:
+        args = ["run", SOP_PATH, str(items_file(tmp_path)), "-o", str(out), "--base-url", server.url]
+        code, stdout, stderr = run_cli(capsys, "--debug", *args, "--batch-api")
+    assert code == 3, stderr
+    assert "upload failed (400)" in stderr and "Traceback" in stderr
+    assert KEY not in stdout and KEY not in stderr
+    for path in files_under(out):
+        assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_an_unexpected_error_carrying_the_key_is_redacted(
+    capsys: Capture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"the server said: key {KEY} refused")
+
+    monkeypatch.setattr(prelabel, "submit_batch", broken)
+    args = ["run", SOP_PATH, str(items_file(tmp_path)), "-o", str(tmp_path / "run"), "--batch-api"]
+    code, stdout, stderr = run_cli(capsys, *args, "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 1 and "RuntimeError: the server said: key *** refused" in stderr
+    assert KEY not in stdout + stderr

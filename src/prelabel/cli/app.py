@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(EXIT_BAD_INPUT)
         if _state["debug"]:
             _traceback(exc)
-        typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
+        from prelabel.errors import redact
+
+        message = redact(f"{type(exc).__name__}: {exc}")  # an unexpected error may carry a server's echo
+        typer.echo(f"error: {message} (run with --debug for a traceback)", err=True)
         sys.exit(EXIT_FAILURES)
     if code == EXIT_INTERRUPTED and not _state.get("said"):  # typer turns Ctrl-C into this code
         typer.echo(f"error: {INTERRUPTED}", err=True)

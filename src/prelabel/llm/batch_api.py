@@ -2,7 +2,8 @@
 
 A thin wrapper: upload a request file (``purpose="batch"``), create a batch on ``/v1/chat/completions`` with
 a 24 h window, poll it, download its output and error files. Every call goes through ``llm.retry`` (429/5xx,
-timeouts and connection errors are retried; auth and quota failures raise ``EndpointError``, exit 3). Works
+timeouts and connection errors are retried; auth and quota failures, and any other failure once retries are
+spent, raise ``EndpointError`` (exit 3, the key redacted even where the server echoes it)). Works
 with a sync ``openai.OpenAI`` or an async ``openai.AsyncOpenAI`` client.
 
     >>> BatchState(batch_id="b1", status="in_progress", total=10, completed=4, failed=1).finished
@@ -18,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prelabel.errors import EndpointError
-from prelabel.llm.retry import RetryPolicy, call_with_retries
+from prelabel.errors import EndpointError, add_secret
+from prelabel.llm.retry import RetryPolicy, call_with_retries, classify
 
 __all__ = ["BATCH_ENDPOINT", "FINISHED", "MAX_BATCH_BYTES", "MAX_BATCH_REQUESTS", "BatchAPI", "BatchState"]
 
@@ -80,6 +81,7 @@ class BatchAPI:
         self.client = client
         self.retry = retry or RetryPolicy()
         self.where = str(getattr(client, "base_url", "") or "") or None
+        add_secret(getattr(client, "api_key", None))  # an injected client's key is redacted too
 
     async def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         async def once() -> Any:
@@ -97,6 +99,19 @@ class BatchAPI:
                     code="not_found",
                 ) from None
             raise
+        except Exception as exc:
+            import openai
+
+            if not isinstance(exc, openai.APIError):
+                raise
+            # a 400 or the last 5xx: one redacted line (the body may echo the key), not openai's raw error
+            failure = classify(exc)
+            status = f" ({failure.status_code})" if failure.status_code else ""
+            raise EndpointError(
+                f"{what} failed{status} at {self.where}: {failure.message}",
+                status_code=failure.status_code,
+                code=failure.code or failure.kind,
+            ) from None
 
     async def submit(self, lines: bytes, filename: str, metadata: dict[str, str] | None = None) -> BatchState:
         """Upload ``lines`` (the request JSONL) and create a batch over it."""
