@@ -251,3 +251,15 @@ def test_pairwise_agreement_next_to_the_mean_majority_share() -> None:
     codes, rows = irr.row_patterns(ratings.counts)
     weighted = irr.pairwise_agreement(rows, np.bincount(codes))
     assert weighted == pytest.approx(metrics.pairwise_agreement, rel=1e-12)
+
+
+def test_unknown_certainty_scores_as_certainty_zero_and_the_docs_say_so() -> None:
+    fully, split = ["x", "y", "z"], ["x", "x", "y"]
+    results, humans = frames([(fully, "w", None), (split, "y", 0.1), (fully, "w", 0.0)])
+    cmp = prelabel.compare(results, humans)
+    dis = cmp.disagreements.set_index("item_id")
+    assert dis.loc["0", "ambiguity_score"] == pytest.approx(dis.loc["2", "ambiguity_score"])
+    assert dis.loc["0", "ambiguity_score"] > dis.loc["1", "ambiguity_score"]  # a wider split outranks
+    promised = [cmp.metrics.definitions["certainty"], (Path(__file__).parents[2] / "README.md").read_text()]
+    for text in promised:  # neither may claim it ranks below *every* known certainty
+        assert "below every known" not in text and "certainty 0 within its kind" in text

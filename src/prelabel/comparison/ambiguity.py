@@ -15,8 +15,9 @@ order: ``sop_ambiguity`` (humans split, model sure: the wording, not the item, i
 ``inherent_ambiguity`` (humans split, model not sure: the item is hard), ``label_error`` (humans unanimous,
 model sure: either side may be wrong) and ``model_error`` (humans unanimous, model not sure: most likely the
 model's own mistake). Within a kind, ``raw = split·c + ½·split·(1 − c) + 0.4·(1 − split)·c·off_majority``
-(``c`` the certainty, 0 when unknown, so an unknown certainty ranks below every known one), weighted by the
-cluster, ``within = raw · (0.75 + 0.25·log(1 + cluster size) / log(1 + largest cluster size))``; and
+(``c`` the certainty, 0 when unknown: below a known one with the same split and cluster, not below every
+known one), weighted by the cluster,
+``within = raw · (0.75 + 0.25·log(1 + cluster size) / log(1 + largest cluster size))``; and
 ``ambiguity_score = (3 − kind's position + within) / 4``, so every ``sop_ambiguity`` scores above every
 ``inherent_ambiguity``, and so on. Each term rises with its signal.
 

@@ -55,7 +55,7 @@ DEFINITIONS = {
     "abstentions": "an abstention is not an answer on either side: a model abstention leaves the item out "
     "(skipped.items_model_abstained), a human one leaves that annotation out (skipped.annotations_abstained)",
     "certainty": "share of samples agreeing with the answer, else its confidence in [0, 1]; unknown when "
-    "neither (never sure; ranked below every known certainty of its kind)",
+    "neither (never sure; scored as certainty 0 within its kind, so a wider human split still ranks higher)",
 }
 
 
