@@ -7,6 +7,7 @@ usage and cost, and ``EndpointError`` for an unusable endpoint.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ruamel.yaml import YAML
 
 import prelabel
 from helpers import fast_retry, run_cli
+from loopback import RawServer, hang
 from prelabel.comparison.drafts import edge_case_model
 from prelabel.testing.fake import FakeModel, FakeServer, Reply
 
@@ -287,3 +289,15 @@ def test_drafts_record_usage_and_cost(candidates: Any, tmp_path: Path) -> None:
         prices=prelabel.PriceTable({"my-llm": {"input": 1, "output": 2}}),
     )
     assert priced.cost == pytest.approx((1000 * 1 + 50 * 2) / 1_000_000)
+
+
+def test_a_hung_endpoint_stops_the_drafts_after_the_first(candidates: Any) -> None:
+    retry = fast_retry(2, timeout=0.3, max_total=1.0)
+    with RawServer(hang) as server:
+        started = time.monotonic()
+        with pytest.raises(prelabel.EndpointError, match="unreachable after retries: timeout"):
+            prelabel.draft_edge_cases(
+                candidates, SOP, base_url=server.url, api_key="sk-test", top=3, retry=retry
+            )
+        assert server.requests == 2  # the first draft's attempts only, not 3 drafts x the budget
+    assert time.monotonic() - started < 3

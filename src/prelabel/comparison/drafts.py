@@ -23,6 +23,7 @@ from prelabel._aio import run_sync
 from prelabel._jsonio import writing
 from prelabel.errors import EndpointError, InputError
 from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.reachability import UNREACHABLE
 from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import check_credentials
 from prelabel.llm.retry import redact
@@ -163,7 +164,8 @@ async def adraft_edge_cases(
                 answer = await caller.ask(_prompt(row, sop), opts.max_reasks, stats)
             except Exception as exc:
                 kind, message = explain(exc, stats)  # re-raises EndpointError
-                if kind == "connection_error" and not any("error" not in e for e in entries):
+                # nothing answered yet and no answer came back (refused, reset or timed out): stop now
+                if kind in UNREACHABLE and not any("error" not in e for e in entries):
                     raise EndpointError(f"endpoint unreachable after retries: {message}") from None
                 entry["error"] = redact(" ".join(message.split()), endpoint.api_key)
             else:
