@@ -13,6 +13,7 @@ import pytest
 import prelabel
 from helpers import fast_retry
 from prelabel import InputError, PriceTable, Usage, batch_status, collect_batch, submit_batch
+from prelabel.labeling import batch_collect
 from prelabel.labeling.ledger import Ledger
 from prelabel.testing.fake import FakeModel, FakeServer, Reply, RequestRecord
 from prelabel.testing.fake_batch import BATCH_HEADER
@@ -230,3 +231,26 @@ def test_status_without_a_batch_is_bad_input(tmp_path: Path, items_file: Path, f
     prelabel.run(SOP_PATH, items_file, tmp_path / "online", client=fake.async_client())
     with pytest.raises(InputError, match="no Batch API batch"):
         batch_status(tmp_path / "online")
+
+
+def test_a_password_in_the_base_url_is_not_stored_and_collect_takes_it_from_the_environment(
+    tmp_path: Path, items_file: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "URLPASS-SECRET-456"
+    url = server.url.replace("http://", f"http://me:{password}@")
+    out = tmp_path / "run"
+    submit_batch(SOP_PATH, items_file, out, base_url=url, api_key="sk-test", retry=FAST)
+    for path in out.rglob("*"):
+        assert not path.is_file() or password.encode() not in path.read_bytes(), path
+    with Ledger.open(out, None) as ledger:
+        assert ledger.batches()[0].job["options"]["base_url"] == server.url
+    seen: list[str | None] = []
+    real = batch_collect._batch_api
+
+    def spy(client: Any, endpoint: Any, retry: Any) -> Any:
+        seen.append(endpoint.base_url)
+        return real(client, endpoint, retry)
+
+    monkeypatch.setenv("OPENAI_BASE_URL", url)  # the credentials come back from the environment
+    monkeypatch.setattr(batch_collect, "_batch_api", spy)
+    assert collect(out).answered == N and seen == [url]

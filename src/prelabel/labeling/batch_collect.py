@@ -23,6 +23,7 @@ collecting again changes nothing. Both read how the batch was made from the ledg
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.run_dir import DB_FILE
 from prelabel.labeling.runner import RunSummary, _load, _now, arun, run_binding
 from prelabel.llm.batch_api import BatchAPI, BatchState
+from prelabel.llm.endpoints import public_url
 from prelabel.llm.usage import PriceTable, Usage
 from prelabel.sop.spec import SOP
 
@@ -103,6 +105,9 @@ def _job_options(job: dict[str, Any], options: LabelOptions | None, changes: dic
         stored["prices"] = PriceTable(job["prices"])
     if options is not None:
         stored.update({name: getattr(options, name) for name in options.model_fields_set})
+    env_url = os.environ.get("OPENAI_BASE_URL")
+    if env_url and stored.get("base_url") and public_url(env_url) == stored["base_url"]:
+        stored["base_url"] = env_url  # its password, never written to the job, comes from the environment
     return LabelOptions.build(None, {**stored, **changes})
 
 

@@ -35,7 +35,7 @@ from prelabel.labeling.run_dir import remove_run_files
 from prelabel.labeling.runner import _load, _now, refuse_open_batches, run_binding
 from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, BatchAPI
 from prelabel.llm.clients import make_client
-from prelabel.llm.endpoints import Endpoint
+from prelabel.llm.endpoints import Endpoint, public_url
 from prelabel.llm.retry import RetryPolicy
 from prelabel.prompt.rendering import render_prompt
 from prelabel.sop.spec import SOP
@@ -150,9 +150,11 @@ def _request_body(labeler: Labeler, entry: Any) -> dict[str, Any] | LabelResult:
 def _job(
     labeler: Labeler, opts: LabelOptions, sop_path: str | None, items: Any, retry_errors: bool
 ) -> dict[str, Any]:
-    """How the batch was made, so that it can be collected from RUN_DIR alone (never the API key)."""
+    """How the batch was made, so that it can be collected from RUN_DIR alone (never the API key, nor a
+    password in the base URL: collecting takes it from ``OPENAI_BASE_URL`` or ``base_url=`` again)."""
     options = opts.model_dump(mode="json", exclude={"api_key", "retry", "prices"})
-    options.update(model=labeler.model, base_url=labeler.endpoint.base_url)
+    url = labeler.endpoint.base_url
+    options.update(model=labeler.model, base_url=None if url is None else public_url(url))
     price = opts.prices.price_for(labeler.model) if opts.prices is not None else None
     return {
         "sop": None if sop_path is None else str(Path(sop_path).resolve()),
