@@ -128,6 +128,18 @@ def test_a_base_url_that_is_not_http_is_bad_input_at_once(url: str) -> None:
     assert resolve_endpoint(base_url="HTTPS://example.com/v1", env={}).base_url == "HTTPS://example.com/v1"
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [("http://[::1", "Invalid IPv6 URL"), ("http://user:s3cret@127.0.0.1:99999/v1", "Port out of range")],
+)
+def test_a_base_url_python_cannot_parse_is_bad_input_not_a_value_error(url: str, reason: str) -> None:
+    """These ended with exit 1 and 'ValueError: Port out of range 0-65535'; the password stays hidden."""
+    for kwargs in ({"base_url": url, "env": {}}, {"env": {"OPENAI_BASE_URL": url}}):
+        with pytest.raises(prelabel.InputError, match=f"is not a valid URL: {reason}") as info:
+            resolve_endpoint(**kwargs)  # type: ignore[arg-type]
+        assert "s3cret" not in str(info.value)
+
+
 def test_local_model_selection() -> None:
     from prelabel.llm.endpoints import LOCAL_MODE
 

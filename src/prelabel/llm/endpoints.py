@@ -22,6 +22,7 @@ Credentials in a base URL (``http://user:PASSWORD@host/v1``) are used for the re
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,7 +225,14 @@ def _check_base_url(base_url: str | None) -> None:
     """A server URL must be ``http(s)://host...``: anything else would only fail after every retry."""
     if base_url is None:
         return
-    parsed = urlparse(base_url)
+    try:
+        parsed = urlparse(base_url)
+        _ = parsed.port  # a port out of range raises here, else only when the client is built
+    except ValueError as exc:  # 'http://[::1', 'http://host:99999/v1'
+        shown = re.sub(r"//[^/]*@", "//", base_url)  # no user:password@, even in a broken URL
+        raise InputError(
+            f"base URL {shown!r} is not a valid URL: {exc} (check --base-url or OPENAI_BASE_URL)"
+        ) from None
     if parsed.scheme.lower() not in ("http", "https") or not parsed.netloc:
         raise InputError(
             f"base URL {public_url(base_url)!r} is not an http(s) URL, e.g. http://localhost:8000/v1 "
