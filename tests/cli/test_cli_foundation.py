@@ -140,3 +140,20 @@ def test_python_dash_m_prelabel_validate_exit_code(tmp_path: Path) -> None:
     assert result.stdout.startswith(f"{FEEDBACK}: ok")
     assert all(line.startswith(f"{bad}:") for line in result.stderr.splitlines())
     assert len(result.stderr.splitlines()) == 4  # labels empty; id, title, version missing
+
+
+def test_ctrl_c_outside_run_does_not_promise_a_resume(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only ``prelabel run`` keeps results and resumes; Ctrl-C in ``compare`` says just that it stopped."""
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prelabel, "compare", interrupted)
+    humans = tmp_path / "h.csv"
+    humans.write_text("item_id,annotator,label\n1,a,x\n", encoding="utf-8")
+    code, _, stderr = run_cli(
+        capsys, "compare", str(tmp_path / "labels.jsonl"), str(humans), "-o", str(tmp_path / "o")
+    )
+    assert (code, stderr) == (130, "error: interrupted\n")

@@ -221,7 +221,8 @@ def test_dry_run_prints_estimate_and_sends_nothing(capsys: Capture, tmp_path: Pa
         )
     assert code == 0, stderr
     assert (
-        stdout.startswith("dry run: 3 items (0 unusable), ~") and "on gpt-4o-mini; estimated cost $" in stdout
+        stdout.startswith("dry run: 3 items to label, 0 unusable; ~")
+        and "on gpt-4o-mini; estimated cost $" in stdout
     )
     assert "nothing was sent" in stdout
     assert fake.requests == [] and not (tmp_path / "r").exists()
@@ -441,7 +442,7 @@ def test_max_item_tokens_flag(capsys: Capture, tmp_path: Path, server: FakeServe
     code, stdout, stderr = run_cli(
         capsys, "run", SOP_PATH, str(items), "-o", str(out), "--dry-run", "--max-item-tokens", "100"
     )
-    assert code == 0 and stdout.startswith("dry run: 1 items (1 unusable)")
+    assert code == 0 and stdout.startswith("dry run: 1 items to label, 1 unusable;")
     assert stderr == "note: 1 unusable items are over --max-item-tokens (100)\n"
     code, _, stderr = run_cli(
         capsys,
@@ -458,3 +459,24 @@ def test_max_item_tokens_flag(capsys: Capture, tmp_path: Path, server: FakeServe
     assert code == 0, stderr
     assert [line["status"] for line in lines(out)] == ["error", "ok"] and len(fake.requests) == 1
     assert "per-item limit of 100 tokens" in str(lines(out)[0]["error"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--base-url", ""], "error: bad option: base_url: an empty base URL; leave it out to use OpenAI\n"),
+        (
+            ["--base-url", "  "],
+            "error: bad option: base_url: an empty base URL; leave it out to use OpenAI\n",
+        ),
+        (["--samples", "100000"], "error: bad option: samples: Input should be less than or equal to 100\n"),
+    ],
+)
+def test_an_empty_base_url_or_absurd_samples_are_exit_2_at_once(
+    capsys: Capture, tmp_path: Path, flags: list[str], message: str
+) -> None:
+    """``--base-url ''`` fell back to OpenAI, exit 3 after retries; ``--samples 100000`` grew to 15 GB."""
+    items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
+    out = tmp_path / "r"
+    code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(out), *flags)
+    assert (code, stderr) == (2, message) and not out.exists()

@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED = 1, 2, 3, 130
-INTERRUPTED = "interrupted; finished results are kept (a run resumes when you rerun the same command)"
+INTERRUPTED = "interrupted"  # `prelabel run` says itself what it kept and how to resume
 _state = {"debug": False, "said": False}
 
 

@@ -120,8 +120,8 @@ def run(
         guess = prelabel.estimate(sop, items, options)
         cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"
         typer.echo(
-            f"dry run: {guess.items} items ({guess.bad_items} unusable), ~{guess.prompt_tokens} prompt + "
-            f"~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
+            f"dry run: {guess.items} items to label, {guess.bad_items} unusable; ~{guess.prompt_tokens} "
+            f"prompt + ~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
         if guess.too_large:

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_SAMPLE_TEMPERATURE",
     "DEFAULT_TEMPLATE",
+    "MAX_SAMPLES",
     "LabelOptions",
     "sampling_options",
 ]
@@ -39,6 +40,8 @@ __all__ = [
 #: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_CONCURRENCY = 8
+#: Answers per item at most (``samples``): self-consistency needs a handful; thousands only burn money.
+MAX_SAMPLES = 100
 #: Item text tokens allowed per item: near a 128k-token context, less the SOP and the answer.
 DEFAULT_MAX_ITEM_TOKENS = 100_000
 #: The temperature used to sample several answers (``samples``, ``prelabel test --repeat``) when the options
@@ -67,7 +70,7 @@ class LabelOptions(BaseModel):
     temperature: float | None = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=DEFAULT_MAX_TOKENS, ge=1)
     max_reasks: int = Field(default=2, ge=0)
-    samples: int | None = Field(default=None, ge=1)
+    samples: int | None = Field(default=None, ge=1, le=MAX_SAMPLES)
     """Answers per item (self-consistency): with ``K >= 2`` the majority answer is the label and the result
     records the distribution; ``None`` or 1: one answer, as without it."""
     logprobs: bool = False
@@ -92,6 +95,13 @@ class LabelOptions(BaseModel):
     def _model_name(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("a model name is required, not an empty one")
+        return None if value is None else value.strip()
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_given(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("an empty base URL; leave it out to use OpenAI")
         return None if value is None else value.strip()
 
     @field_serializer("base_url")
