@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import prelabel
+from prelabel.comparison.inputs import read_json_lines
 
 DATA = Path(__file__).parents[1] / "data" / "compare"
 FEEDBACK = prelabel.bundled_sop("customer_feedback_intent")
@@ -75,3 +76,11 @@ def test_save_without_html_removes_an_old_report(tmp_path: Path) -> None:
     cmp = prelabel.compare(DATA / "labels.jsonl", DATA / "humans.csv")
     assert "report" not in cmp.save(tmp_path, html=False)
     assert not (tmp_path / "report.html").exists()
+
+
+def test_readers_that_refuse_a_cut_off_last_line_say_how_to_repair_it(tmp_path: Path) -> None:
+    """``export`` and ``route`` read every line; a cut-off last line is named as such, with the repair."""
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"item_id": "1"}\n{"item_id": "2", "lab', encoding="utf-8")
+    with pytest.raises(prelabel.InputError, match=r":2: .*last line is cut off.*rerun `prelabel run`"):
+        read_json_lines(labels)

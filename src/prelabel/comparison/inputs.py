@@ -118,7 +118,10 @@ def _json_lines(path: Path, last_may_be_cut: bool = False) -> tuple[list[dict[st
             if last_may_be_cut and number == last and rows:
                 cut = number
                 continue
-            raise InputError(f"{path}:{number}: not a JSON object: {exc.msg}") from None
+            hint = ""
+            if number == last and rows:  # what a crash mid-write leaves; the run's ledger has the rest
+                hint = " (the last line is cut off, as after a crash: rerun `prelabel run` to rewrite it)"
+            raise InputError(f"{path}:{number}: not a JSON object: {exc.msg}{hint}") from None
         if not isinstance(row, dict):
             raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)
