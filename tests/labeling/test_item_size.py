@@ -86,3 +86,13 @@ def test_counting_stops_once_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(item_size, "count_tokens", counting)
     assert oversize_reason(Item(id="a", text=HUGE), 1000) is not None
     assert calls == [100_000]  # one chunk of 100,000 characters, not the 5,000,000
+
+
+def test_one_item_labeled_directly_is_bounded_too() -> None:
+    """``Labeler.label`` (a notebook's one-off call) refuses what a run would, and sends nothing."""
+    fake = FakeModel()
+    labeler = prelabel.Labeler(prelabel.load_sop(SOP_PATH), client=fake.async_client(), max_item_tokens=100)
+    result = labeler.label({"id": "big", "text": "word " * 300})
+    assert result.status == "error" and result.error is not None and result.error.type == "invalid_item"
+    assert result.item_id == "big" and fake.requests == []
+    assert labeler.label({"id": "small", "text": "late parcel"}).status == "ok"

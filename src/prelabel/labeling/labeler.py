@@ -30,7 +30,7 @@ from prelabel.errors import ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import paid_record, start_item, track
-from prelabel.labeling.item_size import within_size
+from prelabel.labeling.item_size import oversize_reason, within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.reachability import Reachability
 from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dataframe
@@ -182,6 +182,9 @@ class Labeler:
         (``prelabel.labeling.samples``)."""
         started = time.perf_counter()
         entry = coerce_item(item)
+        if isinstance(entry, Item):  # one item labeled directly is bounded like those of a run
+            too_large = oversize_reason(entry, self.options.max_item_tokens, self.endpoint.model)
+            entry = entry if too_large is None else BadItem(0, too_large, entry.id)
         if isinstance(entry, BadItem):
             return self._error(entry.item_id, CallStats(), started, "invalid_item", entry.reason)
         try:
