@@ -227,3 +227,19 @@ def test_the_retry_flags_bound_what_prelabel_test_sends(
         args = ["test", str(sop), "--base-url", server.url, "--no-cache", "--max-attempts", "1", "-k", "T1"]
         code, _, _ = run_cli(capsys, *args)
     assert len(fake.requests) == 1
+
+
+def test_the_same_model_name_on_another_server_is_asked_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two servers (two vLLMs, a proxy) may serve different models under one name: no answer crosses over."""
+    sop = write_suite_sop(tmp_path / "sop.yaml")
+    with (
+        FakeServer(FakeModel(default=by_keyword())) as first,
+        FakeServer(FakeModel(default=by_keyword())) as second,
+    ):
+        assert run_cli(capsys, "test", str(sop), "--base-url", first.url)[0] == 0
+        assert run_cli(capsys, "test", str(sop), "--base-url", second.url)[0] == 0
+        assert len(first.requests) == 4 and len(second.requests) == 4
+        run_cli(capsys, "test", str(sop), "--base-url", first.url)
+        assert len(first.requests) == 4  # its own answers are still cached

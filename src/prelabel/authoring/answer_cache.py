@@ -2,10 +2,10 @@
 
 The cache is one small SQLite file, ``$PRELABEL_CACHE_DIR/answers.sqlite`` (default
 ``~/.cache/prelabel/answers.sqlite``). A key is the SOP's prompt hash (template + rendered system prompt),
-the model name, the sampling temperature, a hash of what the user message shows of the item (text,
-language, images) and the sample index (``--repeat``/``--samples`` ask for several). Only answers are stored
-(``ok`` and ``abstained``): errors are asked again next time. ``use_cache=False`` (``--no-cache``) ignores
-what is stored and replaces it with fresh answers.
+the model name (with the server's URL, unless OpenAI's or in-process), the sampling temperature, a hash of
+what the user message shows of the item (text, language, images) and the sample index (``--repeat``/
+``--samples`` ask for several). Only answers are stored (``ok`` and ``abstained``): errors are asked again
+next time. ``use_cache=False`` (``--no-cache``) ignores what is stored and replaces it with fresh answers.
 
 ``Answerer`` puts the cache in front of a ``Labeler``: the labeler (and its credential check) is built only
 when some answer is missing, and missing answers go through ``Labeler.alabel_entries``, the batch path with
@@ -40,6 +40,7 @@ from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import LabelResult
+from prelabel.llm.endpoints import OPENAI_URL
 from prelabel.prompt.rendering import prompt_hash
 from prelabel.sop.spec import SOP
 
@@ -158,7 +159,12 @@ class Answerer:
         self.client = client
         self.cache = cache
         self.use_cache = use_cache
-        self.model = options.endpoint(client).model
+        endpoint = options.endpoint(client)
+        self.model = endpoint.model
+        server = endpoint.describe()["base_url"]  # never credentials
+        # the same model name on another server (two vLLMs, a proxy) is another model; OpenAI's and the
+        # embedded model's keys are the bare name, as before
+        self.cache_model = self.model if server in ("in-process", OPENAI_URL) else f"{self.model} @ {server}"
         self.temperature = float(options.temperature or 0.0)
         self.prompt_hash = prompt_hash(sop, options.template, options.rationale_language)
         self.requests = 0
@@ -173,7 +179,7 @@ class Answerer:
 
     def key(self, item: Item, sample: int) -> AnswerKey:
         """The cache key of one sample of ``item``."""
-        return AnswerKey(self.prompt_hash, self.model, self.temperature, item_hash(item), sample)
+        return AnswerKey(self.prompt_hash, self.cache_model, self.temperature, item_hash(item), sample)
 
     def _cached(self, entry: Item | BadItem, sample: int) -> LabelResult | None:
         if not isinstance(entry, Item) or self.cache is None or not self.use_cache:
