@@ -60,7 +60,9 @@ def test_only_the_last_line_may_be_cut(tmp_path: Path) -> None:
 
 def test_check_report_dir(tmp_path: Path) -> None:
     out = prelabel.check_report_dir(tmp_path / "a" / "b", "agreement")
-    assert out.is_dir() and list(out.iterdir()) == []  # the probe leaves nothing behind
+    assert not (tmp_path / "a").exists()  # probed and removed: bad input found later leaves no empty folder
+    out.mkdir(parents=True)
+    assert prelabel.check_report_dir(out, "agreement") == out and list(out.iterdir()) == []
     (out / "report.html").write_text("old")
     with pytest.raises(prelabel.InputError, match=r"holds outputs of prelabel compare \(report.html\)"):
         prelabel.check_report_dir(out, "agreement")

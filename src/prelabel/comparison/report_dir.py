@@ -8,8 +8,8 @@ never cleaned: nothing paid for is deleted.
 
     >>> import tempfile
     >>> out = check_report_dir(Path(tempfile.mkdtemp()) / "report", "compare")
-    >>> out.is_dir()
-    True
+    >>> out.exists()  # probed, then removed again: bad input later leaves no empty directory behind
+    False
 """
 
 from __future__ import annotations
@@ -31,18 +31,22 @@ AGREEMENT_FILES = ("metrics.json",)
 def check_report_dir(
     directory: str | Path, command: Literal["compare", "agreement"], *, drafts: bool = False
 ) -> Path:
-    """Create ``directory`` and check it can take ``command``'s outputs, or raise ``InputError`` (exit 2):
+    """Check ``directory`` can take ``command``'s outputs, or raise ``InputError`` (exit 2):
     a path that is a file, a directory that cannot be created or written, or one holding outputs the new
     ones would leave stale (see the module docstring). ``drafts``: ``compare --draft-edits``."""
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; -o takes a directory (it is created if missing)")
+    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
     make_parents(out / "metrics.json")
     try:
         with tempfile.TemporaryFile(dir=out):  # read-only or not ours: fail now, not after the work
             pass
     except OSError as exc:
         raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        for folder in created:  # the outputs create them again; a rejected input leaves none behind
+            folder.rmdir()
     owned = COMPARE_FILES if command == "compare" else AGREEMENT_FILES
     stale = [name for name in COMPARE_FILES if name not in owned and (out / name).exists()]
     if command == "compare" and not drafts and (out / DRAFTS_FILE).exists():
