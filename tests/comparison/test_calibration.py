@@ -120,3 +120,35 @@ def _abstaining_sop() -> prelabel.SOP:
     sop = prelabel.bundled_sop("customer_feedback_intent")
     assert sop.abstain.allowed and sop.abstain.label == "needs_review"
     return sop
+
+
+def test_compare_diagram_is_the_direct_calibration_report() -> None:
+    """compare builds its diagram from its own prepared items; the figures equal the direct computation
+    (ties, abstentions, missing and out-of-range confidences, repeated ids, Unicode spellings included)."""
+    rng = np.random.default_rng(5)
+    n = 400
+    labels = np.array(["a", "b", "c", "needs_review"], dtype=object)
+    confidence = rng.uniform(size=n)
+    confidence[rng.uniform(size=n) < 0.1] = np.nan
+    confidence[rng.uniform(size=n) < 0.05] = 1.5
+    status = rng.choice(np.array(["ok", "error", "abstained"], dtype=object), n, p=[0.9, 0.05, 0.05])
+    results = pd.DataFrame(
+        {
+            "item_id": [str(i) for i in range(n)],
+            "status": status,
+            "label": np.where(status == "abstained", "needs_review", rng.choice(labels[:3], n)),
+            "confidence": confidence,
+        }
+    )
+    humans = pd.DataFrame(
+        {
+            "item_id": [f"{i}.0" if i % 7 == 0 else str(i) for i in np.repeat(np.arange(n), 3)],
+            "annotator": np.tile(["x", "y", "z"], n),
+            "label": rng.choice(np.array(["a", "b", "c", "needs_review", "\u200ba"], dtype=object), 3 * n),
+        }
+    )
+    direct = calibration_report(results, humans)
+    via_compare = prelabel.compare(results, humans).calibration
+    assert direct is not None and via_compare is not None
+    assert via_compare.model_dump() == direct.model_dump()
+    assert via_compare.overall["confidence"].n > 200

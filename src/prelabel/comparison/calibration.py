@@ -37,6 +37,8 @@ from prelabel.sop.spec import SOP
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from prelabel.comparison.prep import Prepared
+
 __all__ = [
     "SIGNALS",
     "CalibrationItems",
@@ -48,6 +50,7 @@ __all__ = [
     "calibration_items",
     "calibration_report",
     "model_answers",
+    "prepared_calibration_report",
     "reliability",
     "reliability_figure",
     "signal_out_of_range",
@@ -335,18 +338,50 @@ def calibration_report(
     bins: int = 10,
 ) -> CalibrationReport | None:
     """Reliability and ECE for every signal the results carry (``None`` if none can be scored)."""
-    overall: dict[str, Reliability] = {}
-    per_label: dict[str, dict[str, Reliability]] = {}
     try:  # read once for all signals
         results, humans = read_results(results), read_human_labels(humans, wide=wide, sop=sop)
     except InputError:
         return None
+    frames = {}
     for signal in SIGNALS:
         try:
-            cal = calibration_items(results, humans, sop=sop, signal=signal)
+            frames[signal] = calibration_items(results, humans, sop=sop, signal=signal).frame
         except InputError:
             continue
-        frame = cal.frame
+    return _report(frames, bins)
+
+
+def prepared_calibration_report(
+    prep: Prepared, results: pd.DataFrame, sop: SOP | None = None, bins: int = 10
+) -> CalibrationReport | None:
+    """`calibration_report` from compare's prepared inputs: the items, human majority, ties, abstentions and
+    label checks of compare's own figures, so the diagram's accuracy is the report's (and nothing is
+    computed twice)."""
+    top, _, tied = prep.majority
+    use = prep.compared & ~tied
+    rows = results.iloc[prep.row[use]]
+    multi = prep.space.multi_label
+    answers = np.asarray(model_answers(rows, multi, sop), dtype=object)
+    correct = prep.model[use] == top[use]
+    frames = {}
+    for signal in SIGNALS:
+        try:
+            values = signal_values(rows, list(answers), signal, multi_label=multi, sop=sop)
+        except InputError:  # no samples, no label_prob: not a signal of these results
+            continue
+        keep = ~np.isnan(values)
+        if keep.any():
+            frames[signal] = pd.DataFrame(
+                {"label": answers[keep], "signal": values[keep], "correct": correct[keep]}
+            )
+    return _report(frames, bins)
+
+
+def _report(frames: dict[Signal, pd.DataFrame], bins: int) -> CalibrationReport | None:
+    """Reliability overall and per label (the model's answer) of each signal's scored items."""
+    overall: dict[str, Reliability] = {}
+    per_label: dict[str, dict[str, Reliability]] = {}
+    for signal, frame in frames.items():
         overall[signal] = reliability(frame["signal"], frame["correct"], bins)
         per_label[signal] = {
             str(label): reliability(group["signal"], group["correct"], bins)

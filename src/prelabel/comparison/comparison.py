@@ -26,7 +26,7 @@ from prelabel._jsonio import write_json, writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
-from prelabel.comparison.calibration import CalibrationReport, calibration_report
+from prelabel.comparison.calibration import CalibrationReport, prepared_calibration_report
 from prelabel.comparison.certainty import certainty_notes
 from prelabel.comparison.figures import (
     DEFINITIONS,
@@ -260,7 +260,7 @@ def compare(
             confidence_out_of_range=out_of_range,
         ),
     )
-    return Comparison(metrics, dis, cands, sop, calibration_report(res, frame, sop=sop))
+    return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res, sop))
 
 
 def _describe(skipped: dict[str, int]) -> str:
