@@ -270,6 +270,27 @@ def test_a_failed_rerun_keeps_earlier_results_and_says_what_it_does(
     assert len(fake.requests) == 3
 
 
+def test_a_restart_that_gets_no_answer_puts_the_earlier_run_back(
+    capsys: Capture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeServer, fake: FakeModel
+) -> None:
+    """--restart against an unreachable endpoint used to leave labels.jsonl empty: the earlier run is set
+    aside and put back when no answer comes; a restart that gets answers replaces it."""
+    rows = [json.dumps({"id": f"i{n}", "text": f"label=product.damaged {n}"}) for n in range(3)]
+    items, out = write_items(tmp_path, rows), tmp_path / "run"
+    assert run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url)[0] == 0
+    before = {name: (out / name).read_bytes() for name in ("labels.jsonl", "run.json", "run.db")}
+    with FakeServer() as gone:
+        unreachable = gone.url
+    use_fast_default_retry(monkeypatch, 2)
+    args = ["run", SOP_PATH, str(items), "-o", str(out), "--restart"]
+    code, _, stderr = run_cli(capsys, *args, "--base-url", unreachable)
+    assert code == 3 and "unreachable" in stderr
+    assert {name: (out / name).read_bytes() for name in before} == before and not (out / ".previous").exists()
+    code, stdout, _ = run_cli(capsys, *args, "--base-url", server.url)
+    assert code == 0 and "labeled 3 items" in stdout and "already done" not in stdout
+    assert len(fake.requests) == 6 and not (out / ".previous").exists()
+
+
 def test_results_without_a_ledger_are_never_replaced(
     capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
 ) -> None:

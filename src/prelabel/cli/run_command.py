@@ -95,7 +95,8 @@ def run(
         int | None, typer.Option("--max-tokens", min=1, help="Output tokens per answer (default: 1024).")
     ] = None,
     restart: Annotated[
-        bool, typer.Option("--restart", help="Start fresh: delete RUN_DIR's ledger and results first.")
+        bool,
+        typer.Option("--restart", help="Start fresh: the earlier results go once the new run has an answer."),
     ] = False,
     timeout: TimeoutOpt = None,
     retry_budget: RetryBudgetOpt = None,

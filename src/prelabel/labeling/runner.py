@@ -37,7 +37,7 @@ from prelabel.labeling.ledger import Ledger, input_hash
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.run_dir import remove_run_files
+from prelabel.labeling.run_dir import restarting
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
 from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage
@@ -109,11 +109,14 @@ async def arun(
     entries, total = read_entries(items, opts)  # a missing or unreadable file fails here, before any output
     labeler = Labeler(sop_obj, opts, client=client)
     out = Path(out_dir)
-    if restart:
-        remove_run_files(out)
     started_at, started = _now(), time.perf_counter()
-    # refuses another SOP/model/template, a locked or read-only dir
-    with stop_on_signals() as stop, Ledger.open(out, run_binding(labeler)) as ledger:
+    # --restart sets the earlier run aside (put back if no answer comes); the ledger refuses another
+    # SOP/model/template, a locked or read-only dir
+    with (
+        restarting(out, restart) as fresh,
+        stop_on_signals() as stop,
+        Ledger.open(out, run_binding(labeler)) as ledger,
+    ):
         refuse_open_batches(ledger)
         extra = sink(out) if sink is not None else None
         shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
@@ -136,6 +139,7 @@ async def arun(
         def on_result(position: int, result: LabelResult) -> None:
             ledger.record(position, digests.pop(position), result)  # committed before we go on
             session["labeled"] += 1
+            fresh.keep_new |= result.status != "error"  # a paid answer: the earlier run may go
             if extra is not None:
                 extra.write(position, result)
             if shown is not None:
@@ -194,6 +198,7 @@ async def arun(
         finally:
             await labeler.aclose()
         ledger.truncate(read["count"])  # the input got shorter since the last run: forget the tail
+        fresh.keep_new = True
         return finish("completed")
 
 
