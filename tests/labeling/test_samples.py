@@ -310,3 +310,11 @@ def test_cli_samples_flag(
         code, stdout, _ = run_cli(capsys, "run", *base, "--samples", "3", "--dry-run")
         assert code == 0 and "3 samples per item" in stdout
         assert len(fake.requests) == 8
+
+
+def test_run_json_records_samples_and_the_temperature_sent(tmp_path: Path) -> None:
+    prelabel.run(FEEDBACK, ITEMS, tmp_path / "one", client=FakeModel().async_client())
+    prelabel.run(FEEDBACK, ITEMS, tmp_path / "five", client=FakeModel().async_client(), samples=5)
+    one, five = (json.loads((tmp_path / name / "run.json").read_text()) for name in ("one", "five"))
+    assert (one["samples"], one["temperature"]) == (1, 0.0)
+    assert (five["samples"], five["temperature"]) == (5, 0.7)

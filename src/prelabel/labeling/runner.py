@@ -66,6 +66,10 @@ class RunSummary(BaseModel):
     cost_usd: float | None
     concurrency: int
     max_items: int | None
+    temperature: float | None = None
+    """The sampling temperature sent (0.7 when ``samples`` >= 2 and the options left it at 0)."""
+    samples: int = 1
+    """Answers per item (self-consistency); 1 without ``--samples``."""
     labeled_now: int = 0
     """Items sent to the model (or recorded as bad input) in this invocation."""
     resumed: int = 0
@@ -164,6 +168,8 @@ async def arun(
                 cost_usd=labeler.prices.cost(labeler.model, usage, batch_usage=Usage(**ledger.batch_usage())),
                 concurrency=opts.concurrency,
                 max_items=opts.max_items,
+                temperature=labeler.options.temperature,
+                samples=labeler.samples,
                 labeled_now=session["labeled"],
                 resumed=session["resumed"],
                 started_at=started_at,
