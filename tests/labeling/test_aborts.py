@@ -149,3 +149,28 @@ def test_an_item_cut_off_mid_re_ask_keeps_the_tokens_it_paid_for(tmp_path: Path)
     fake.default = Reply.answer()
     summary = run(SOP, rows, out, client=fake.async_client(), retry=fast_retry(2), retry_errors=False)
     assert summary.counts["ok"] == 2
+
+
+def test_the_item_that_stops_the_run_is_recorded_with_what_it_paid(tmp_path: Path) -> None:
+    """An off-schema answer (5,000 prompt tokens), then the server goes away during the re-ask: the run stops,
+    and that item is an error record carrying its tokens (it was dropped, and a rerun kept stopping on it)."""
+    usage = {"prompt_tokens": 5000, "completion_tokens": 500, "total_tokens": 5500}
+    fake = FakeModel([Reply.raw("not json", usage=usage)], default=Reply.disconnect())
+    with pytest.raises(prelabel.EndpointError, match="unreachable"):
+        run(SOP, items(2), tmp_path, client=fake.async_client(), concurrency=1, retry=fast_retry(2))
+    lines, info = on_disk(tmp_path)
+    assert [line["item_id"] for line in lines] == ["i00"] and lines[0]["status"] == "error"
+    assert info["usage"]["prompt_tokens"] == 5000 and info["counts"]["error"] == 1
+
+
+def test_a_restart_that_paid_only_for_errors_keeps_them(tmp_path: Path) -> None:
+    """--restart puts the earlier run back only when the new one paid for nothing: three off-schema answers
+    (15,000 prompt tokens), then an exhausted quota, keep the new run and its tokens."""
+    run(SOP, items(2), tmp_path, client=FakeModel().async_client())
+    bad = Reply.raw("not json", usage={"prompt_tokens": 5000, "completion_tokens": 500, "total_tokens": 5500})
+    script = [bad] * 3 + [Reply.error(429, "quota", code="insufficient_quota")] * 10
+    with pytest.raises(prelabel.EndpointError):
+        run(SOP, items(2), tmp_path, client=FakeModel(script).async_client(), restart=True, concurrency=1)
+    lines, info = on_disk(tmp_path)
+    assert info["status"] == "aborted" and info["usage"]["prompt_tokens"] == 15_000
+    assert [line["status"] for line in lines] == ["error"] and not (tmp_path / ".previous").exists()

@@ -16,7 +16,7 @@ from prelabel import InputError, PriceTable, Usage, batch_status, collect_batch,
 from prelabel.labeling import batch_collect
 from prelabel.labeling.ledger import Ledger
 from prelabel.testing.fake import FakeModel, FakeServer, Reply, RequestRecord
-from prelabel.testing.fake_batch import BATCH_HEADER
+from prelabel.testing.fake_batch import BATCH_HEADER, FakeBatchAPI
 
 SOP_PATH = prelabel.bundled_sop_path("customer_feedback_intent")
 FAST = fast_retry(2)
@@ -254,3 +254,20 @@ def test_a_password_in_the_base_url_is_not_stored_and_collect_takes_it_from_the_
     monkeypatch.setenv("OPENAI_BASE_URL", url)  # the credentials come back from the environment
     monkeypatch.setattr(batch_collect, "_batch_api", spy)
     assert collect(out).answered == N and seen == [url]
+
+
+def test_a_restarted_submit_that_fails_puts_the_earlier_run_back(
+    tmp_path: Path, items_file: Path, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--batch-api --restart`` deleted the earlier run before the upload; a refused upload left nothing."""
+    out = tmp_path / "run"
+    prelabel.run(SOP_PATH, items_file, out, base_url=server.url, api_key="sk-test", retry=FAST)
+    before = {name: (out / name).read_bytes() for name in ("labels.jsonl", "run.json", "run.db")}
+    refused = (401, {"content-type": "application/json"}, b'{"error": {"message": "bad key", "code": null}}')
+    with monkeypatch.context() as patched:
+        patched.setattr(FakeBatchAPI, "respond", lambda *_: refused)  # the upload is refused
+        with pytest.raises(prelabel.EndpointError, match="401"):
+            submit(server, items_file, out, restart=True)
+    assert {name: (out / name).read_bytes() for name in before} == before and not (out / ".previous").exists()
+    done = submit(server, items_file, out, restart=True)  # a batch is created: the restart stands
+    assert done.requests == N and not (out / ".previous").exists() and not (out / "labels.jsonl").exists()

@@ -31,7 +31,7 @@ from prelabel.labeling.ledger import Ledger, input_hash
 from prelabel.labeling.ledger_batches import BatchRecord
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.run_dir import remove_run_files
+from prelabel.labeling.run_dir import restarting
 from prelabel.labeling.runner import _load, _now, refuse_open_batches, run_binding
 from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, BatchAPI
 from prelabel.llm.clients import make_client
@@ -84,11 +84,10 @@ async def asubmit_batch(
     if labeler.endpoint.is_local:
         raise InputError("the Batch API needs an OpenAI(-compatible) server; the embedded model has none")
     out = Path(out_dir)
-    if restart:
-        remove_run_files(out)
     job = _job(labeler, opts, sop_path, items, retry_errors)
     done = BatchSubmission(run_dir=str(out), batch_ids=[], requests=0, request_files=[])
-    with Ledger.open(out, run_binding(labeler)) as ledger:
+    # --restart sets the earlier run aside: deleted once a batch is created, put back if none could be
+    with restarting(out, restart) as fresh, Ledger.open(out, run_binding(labeler)) as ledger:
         refuse_open_batches(ledger)
         (out / BATCH_DIR).mkdir(exist_ok=True)
         number = len(ledger.batches())
@@ -110,6 +109,7 @@ async def asubmit_batch(
                         job=job,
                     )
                 )
+                fresh.keep_new = True  # a batch exists now: its answers will be collected into this run
                 done.batch_ids.append(state.batch_id)
                 done.request_files.append(str(path))
                 done.requests += len(requests.positions)
@@ -133,6 +133,7 @@ async def asubmit_batch(
                 requests.add(position, getattr(entry, "id", None), digest, line)
             if requests.positions:
                 await send(requests)
+            fresh.keep_new = True  # submitted (or nothing left to submit): the new run stands
     return done
 
 

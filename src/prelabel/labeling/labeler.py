@@ -292,9 +292,9 @@ class Labeler:
                     raise
                 finally:
                     semaphore.release()
-                breaker.observe(result)
                 advance(result)
-                on_result(index, result)
+                on_result(index, result)  # recorded first: the item that trips the breaker is not lost
+                breaker.observe(result)
 
             try:
                 async with asyncio.TaskGroup() as group:

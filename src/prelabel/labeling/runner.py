@@ -143,7 +143,9 @@ async def arun(
         def on_result(position: int, result: LabelResult) -> None:
             ledger.record(position, digests.pop(position), result)  # committed before we go on
             session["labeled"] += 1
-            fresh.keep_new |= result.status != "error"  # a paid answer: the earlier run may go
+            # an answer, or an error record that paid for tokens: the earlier run may go
+            used = result.usage.prompt_tokens + result.usage.completion_tokens
+            fresh.keep_new |= result.status != "error" or used > 0
             if extra is not None:
                 extra.write(position, result)
             if shown is not None:
