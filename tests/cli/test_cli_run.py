@@ -259,9 +259,11 @@ def test_a_failed_rerun_keeps_earlier_results_and_says_what_it_does(
         f"resuming {out}: 3 finished items in its run.db are kept and not sent again, 0 error items are "
         "retried; --restart starts fresh\n"
     )
-    assert (out / "labels.jsonl").read_text(encoding="utf-8") == before
+    after = (out / "labels.jsonl").read_text(encoding="utf-8")
+    assert after.startswith(before)  # every earlier line stays; the new item is an error record
+    assert json.loads(after.splitlines()[-1])["error"]["type"] == "connection_error"
     info = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    assert info["counts"] == {"total": 3, "ok": 3, "abstained": 0, "error": 0} and info["status"] == "aborted"
+    assert info["counts"] == {"total": 4, "ok": 3, "abstained": 0, "error": 1} and info["status"] == "aborted"
     code, stdout, stderr = run_cli(
         capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", unreachable
     )
