@@ -200,24 +200,40 @@ def test_a_wait_longer_than_the_whole_budget_stops_the_run() -> None:
     ("headers", "expected"),
     [
         ({"x-ratelimit-reset-requests": "2s"}, 2.0),
-        ({"x-ratelimit-reset-requests": "2s", "x-ratelimit-reset-tokens": "6m0s"}, 360.0),
-        (
-            {
-                "x-ratelimit-remaining-requests": "0",
-                "x-ratelimit-reset-requests": "2s",
-                "x-ratelimit-remaining-tokens": "900",
-                "x-ratelimit-reset-tokens": "6m0s",
-            },
-            2.0,
-        ),
-        ({"retry-after": "1", "x-ratelimit-reset-requests": "2s"}, 1.0),
+        ({"x-ratelimit-reset-requests": "2s", "x-ratelimit-reset-tokens": "6m0s"}, 2.0),  # none used up
         ({"x-ratelimit-reset-requests": "soon"}, None),
     ],
 )
 def test_ratelimit_reset_headers_are_the_wait_without_retry_after(
     headers: dict[str, str], expected: float | None
 ) -> None:
-    assert classify(status_error(429, oai_error("slow"), headers)).retry_after == expected
+    failure = classify(status_error(429, oai_error("slow"), headers))
+    assert (failure.reset_after, failure.retry_after) == (expected, None)
+
+
+def test_the_reset_of_a_used_up_limit_is_the_wait_the_server_asks_for() -> None:
+    used_up = {
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "2s",
+        "x-ratelimit-remaining-tokens": "900",
+        "x-ratelimit-reset-tokens": "6m0s",
+    }
+    failure = classify(status_error(429, oai_error("slow"), used_up))
+    assert (failure.retry_after, failure.reset_after) == (2.0, None) and "resets in 2 s" in failure.message
+
+
+def test_reset_headers_are_a_wait_for_429s_only_and_never_stop_the_run() -> None:
+    """OpenAI sends x-ratelimit-* on every response: a 503 carrying ``reset-tokens: 6m0s`` stopped the whole
+    run as "asked to wait 360 s"; a Retry-After still wins over them."""
+    usual = {"x-ratelimit-remaining-tokens": "149000", "x-ratelimit-reset-tokens": "6m0s"}
+    assert classify(status_error(503, oai_error("busy"), usual)).reset_after is None
+    asked = classify(status_error(429, oai_error("slow"), {"retry-after": "1", **usual}))
+    assert (asked.retry_after, asked.reset_after) == (1.0, None)
+    fn = Flaky(status_error(503, oai_error("busy"), usual))
+    assert asyncio.run(call_with_retries(fn, fast_retry(3))) == "done" and len(fn.calls) == 2
+    refill = {"x-ratelimit-remaining-tokens": "900", "x-ratelimit-reset-tokens": "1h"}  # a full refill
+    with pytest.raises(openai.RateLimitError):  # past the budget: this item is an error, the run goes on
+        asyncio.run(call_with_retries(Flaky(status_error(429, oai_error("slow"), refill)), fast_retry(3)))
 
 
 def test_a_429_waits_for_the_reset_header() -> None:

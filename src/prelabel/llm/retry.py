@@ -158,13 +158,16 @@ class Budget:
 
 @dataclass(frozen=True)
 class Failure:
-    """What a failed call means: ``kind`` names it in error records; ``retry_after`` is the server's hint."""
+    """What a failed call means: ``kind`` names it in error records; ``retry_after`` is the wait the server
+    asked for (``Retry-After``; longer than the whole budget stops the run); ``reset_after`` is when a 429's
+    used-up rate limit resets (``x-ratelimit-reset-*``: a wait, never a reason to stop)."""
 
     kind: str
     message: str
     retryable: bool = False
     fatal: bool = False
     retry_after: float | None = None
+    reset_after: float | None = None
     status_code: int | None = None
     code: str | None = None
 
@@ -181,7 +184,7 @@ def _retry_after(response: Any) -> float | None:
             pass
     value = headers.get("retry-after")
     if value is None:
-        return _ratelimit_reset(headers)
+        return None
     try:
         return max(float(value), 0.0)
     except ValueError:
@@ -193,9 +196,10 @@ def _retry_after(response: Any) -> float | None:
     return max(parsed.timestamp() - time.time(), 0.0)
 
 
-def _ratelimit_reset(headers: Any) -> float | None:
-    """The wait OpenAI's ``x-ratelimit-reset-requests``/``-tokens`` name: the reset of the limit that is used
-    up (remaining 0), else the longer of the two."""
+def _ratelimit_reset(headers: Any) -> tuple[float | None, bool]:
+    """When a 429's limit frees up, from OpenAI's ``x-ratelimit-reset-requests``/``-tokens``, and whether a
+    limit is reported used up (remaining 0): then its reset, else the sooner of the two (a reset is the time
+    to refill the whole bucket, and a request needs only part of it)."""
     waits = {}
     for kind in ("requests", "tokens"):
         reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
@@ -203,8 +207,9 @@ def _ratelimit_reset(headers: Any) -> float | None:
             waits[kind] = reset
     used_up = {kind for kind in waits if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0"}
     spent = [wait for kind, wait in waits.items() if kind in used_up]
-    chosen = spent or list(waits.values())
-    return max(chosen) if chosen else None
+    if spent:
+        return max(spent), True
+    return (min(waits.values()) if waits else None), False
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -266,8 +271,20 @@ def classify(exc: BaseException) -> Failure:
         if status == 404:
             return Failure("model_not_found", message, fatal=True, status_code=status, code=code)
         if status == 429:
+            reset, used_up = _ratelimit_reset(exc.response.headers) if hint is None else (None, False)
+            if used_up and reset is not None:  # a limit at 0 names its reset: as explicit as a Retry-After
+                hint, reset = reset, None
+                message = f"{message} (its used-up rate limit resets in {_seconds(hint)})"
+            elif reset is not None:
+                message = f"{message} (its rate limit resets in {_seconds(reset)})"
             return Failure(
-                "rate_limited", message, retryable=True, retry_after=hint, status_code=status, code=code
+                "rate_limited",
+                message,
+                retryable=True,
+                retry_after=hint,
+                reset_after=reset,
+                status_code=status,
+                code=code,
             )
         if status == 408 or status == 409 or status >= 500:
             kind = "timeout" if status == 408 else "server_error"
@@ -340,6 +357,8 @@ async def call_with_retries(
         failure = classify(exc) if exc else None
         if failure is not None and failure.retry_after is not None:
             return failure.retry_after
+        if failure is not None and failure.reset_after is not None:
+            return failure.reset_after  # past the budget left, the item ends as an error (OutOfTime)
         return policy.backoff(state.attempt_number)
 
     class OutOfTime(stop_base):  # stop_before_delay, on the budget's clock (queueing excluded)
