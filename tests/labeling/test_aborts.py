@@ -174,3 +174,16 @@ def test_a_restart_that_paid_only_for_errors_keeps_them(tmp_path: Path) -> None:
     lines, info = on_disk(tmp_path)
     assert info["status"] == "aborted" and info["usage"]["prompt_tokens"] == 15_000
     assert [line["status"] for line in lines] == ["error"] and not (tmp_path / ".previous").exists()
+
+
+def test_tokens_of_a_retried_error_stay_in_run_json(tmp_path: Path) -> None:
+    """A rerun replaces an error record (here an off-schema answer that cost 5,000 prompt tokens) with the new
+    answer; run.json's usage and cost still count what the replaced record paid for."""
+    usage = {"prompt_tokens": 5000, "completion_tokens": 500, "total_tokens": 5500}
+    off_schema = FakeModel(default=Reply.raw("not json", usage=usage))
+    first = run(SOP, items(1), tmp_path, client=off_schema.async_client(), max_reasks=0)
+    assert first.counts["error"] == 1 and first.usage.prompt_tokens == 5000
+    second = run(SOP, items(1), tmp_path, client=FakeModel().async_client(), max_reasks=0)
+    lines, info = on_disk(tmp_path)
+    assert second.counts == {"total": 1, "ok": 1, "abstained": 0, "error": 0}
+    assert info["usage"]["prompt_tokens"] == 5000 + lines[0]["usage"]["prompt_tokens"]

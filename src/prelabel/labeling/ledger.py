@@ -215,6 +215,10 @@ class Ledger(LedgerBatches):
         """Store one result and commit it (autocommit: durable as soon as this returns)."""
         usage = result.usage
         try:
+            replaced = self._tokens("position = ?", (position,))  # a rerun's error, an interrupted item
+            if replaced:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._add_superseded(replaced)
             self._db.execute(
                 "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -223,11 +227,33 @@ class Ledger(LedgerBatches):
                     usage.completion_tokens, usage.cached_tokens, result.latency_s, result.to_json(),
                 ),
             )  # fmt: skip
+            if replaced:
+                self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise InputError(f"{self.run_dir / DB_FILE}: cannot record a result ({exc})") from None
 
+    def _tokens(self, where: str, params: tuple[Any, ...]) -> list[int] | None:
+        """Summed prompt, completion and cached tokens of the rows ``where`` selects (``None``: none)."""
+        found = self._db.execute(
+            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+            f"COALESCE(SUM(cached_tokens), 0) FROM items WHERE {where}",
+            params,
+        ).fetchone()
+        return list(found) if any(found) else None
+
+    def _add_superseded(self, tokens: list[int]) -> None:
+        """Paid for in this RUN_DIR by rows now replaced or dropped: ``totals`` keeps counting them."""
+        before = json.loads(self._meta("superseded_usage") or "[0, 0, 0]")
+        self._set_meta("superseded_usage", json.dumps([a + b for a, b in zip(before, tokens, strict=True)]))
+
     def truncate(self, count: int) -> int:
-        """Forget rows at positions ``>= count`` (the input got shorter); how many were removed."""
+        """Forget rows at positions ``>= count`` (the input got shorter); how many were removed (their tokens
+        stay in ``totals``)."""
+        dropped = self._tokens("position >= ?", (count,))
+        if dropped:
+            self._add_superseded(dropped)
         return self._db.execute("DELETE FROM items WHERE position >= ?", (count,)).rowcount
 
     def results(self) -> Iterator[str]:
@@ -236,7 +262,8 @@ class Ledger(LedgerBatches):
             yield str(line)
 
     def totals(self) -> dict[str, Any]:
-        """Counts by status and error type, and summed usage, over every stored item."""
+        """Counts by status and error type over every stored item, and the usage of the whole RUN_DIR: the
+        stored items' plus what replaced or dropped rows had paid for (retried errors, interrupted items)."""
         counts = {"total": 0, "ok": 0, "abstained": 0, "error": 0}
         for status, n in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status"):
             counts[status] = n
@@ -250,7 +277,9 @@ class Ledger(LedgerBatches):
             "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
             "COALESCE(SUM(cached_tokens), 0) FROM items"
         ).fetchone()
-        usage = {"prompt_tokens": sums[0], "completion_tokens": sums[1], "cached_tokens": sums[2]}
+        earlier = json.loads(self._meta("superseded_usage") or "[0, 0, 0]")
+        total = [a + b for a, b in zip(sums, earlier, strict=True)]
+        usage = {"prompt_tokens": total[0], "completion_tokens": total[1], "cached_tokens": total[2]}
         return {"counts": counts, "errors_by_type": errors, "usage": usage}
 
     def write_labels(self, path: Path) -> int:
@@ -268,8 +297,11 @@ class Ledger(LedgerBatches):
         """Delete the error rows of these types (so a resumed run sends their items again); how many."""
         kinds = sorted(set(error_types))
         marks = ", ".join("?" * len(kinds))
-        sql = f"DELETE FROM items WHERE status = 'error' AND error_type IN ({marks})"
-        return self._db.execute(sql, kinds).rowcount if kinds else 0
+        where = f"status = 'error' AND error_type IN ({marks})"
+        dropped = self._tokens(where, tuple(kinds)) if kinds else None
+        if dropped:
+            self._add_superseded(dropped)
+        return self._db.execute(f"DELETE FROM items WHERE {where}", kinds).rowcount if kinds else 0
 
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when sound)."""
