@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -291,6 +292,27 @@ def test_a_restart_that_gets_no_answer_puts_the_earlier_run_back(
     code, stdout, _ = run_cli(capsys, *args, "--base-url", server.url)
     assert code == 0 and "labeled 3 items" in stdout and "already done" not in stdout
     assert len(fake.requests) == 6 and not (out / ".previous").exists()
+
+
+def test_a_killed_restart_is_recovered_by_the_next_run(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
+) -> None:
+    """A --restart killed (SIGKILL, a lost ssh session) before its first answer leaves the earlier run in
+    RUN_DIR/.previous/ and an empty ledger in its place: the next run puts the earlier run back, resumes."""
+    rows = [json.dumps({"id": f"i{n}", "text": f"label=product.damaged {n}"}) for n in range(3)]
+    items, out = write_items(tmp_path, rows), tmp_path / "run"
+    args = ["run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url]
+    assert run_cli(capsys, *args)[0] == 0
+    before = (out / "labels.jsonl").read_bytes()
+    (out / ".previous").mkdir()  # what the killed restart left: the earlier run aside, a fresh ledger
+    for name in ("run.db", "labels.jsonl", "run.json"):
+        (out / name).rename(out / ".previous" / name)
+    with sqlite3.connect(out / "run.db") as fresh:
+        fresh.execute("CREATE TABLE items (status TEXT, prompt_tokens INT, completion_tokens INT)")
+    code, stdout, stderr = run_cli(capsys, *args)
+    assert code == 0 and "the earlier run is back in place" in stderr
+    assert "3 already done" in stdout and len(fake.requests) == 3 and not (out / ".previous").exists()
+    assert (out / "labels.jsonl").read_bytes() == before
 
 
 def test_results_without_a_ledger_are_never_replaced(

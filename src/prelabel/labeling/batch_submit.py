@@ -30,8 +30,8 @@ from prelabel.labeling.labeler import Labeler, read_entries
 from prelabel.labeling.ledger import Ledger, input_hash
 from prelabel.labeling.ledger_batches import BatchRecord
 from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.restart import restarting
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.run_dir import restarting
 from prelabel.labeling.runner import _load, _now, refuse_open_batches, run_binding
 from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, BatchAPI
 from prelabel.llm.clients import make_client

@@ -3,9 +3,7 @@ overwrite results that no ledger holds, and ``--restart``.
 
 ``DB_FILE`` is the ledger (``labeling.ledger``); ``LOCK_FILE`` holds an exclusive lock while a process uses
 the directory (released by the OS when the process dies); ``remove_run_files`` deletes a run's ledger and
-outputs, leaving other files in the directory alone. ``--restart`` does not delete at once (``restarting``):
-the earlier run is moved into ``RUN_DIR/.previous/``, deleted once the new run has an answer or completed, and
-put back when the new run stopped before any answer.
+outputs, leaving other files in the directory alone. ``--restart`` is ``labeling.restart``.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,85 +23,45 @@ from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE
 __all__ = [
     "DB_FILE",
     "LOCK_FILE",
-    "Restart",
+    "RUN_FILES",
+    "locked",
     "refuse_unledgered_results",
+    "remove_files",
     "remove_run_files",
-    "restarting",
 ]
 
 DB_FILE = "run.db"
 LOCK_FILE = ".lock"
 RUN_FILES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", LABELS_FILE, RUN_FILE, f".{LABELS_FILE}.partial")
-ASIDE = ".previous"
 
 
 def remove_run_files(run_dir: str | Path) -> None:
-    """Delete a run's ledger and outputs (``--restart``), leaving other files in the directory alone."""
+    """Delete a run's ledger and outputs, leaving other files in the directory alone."""
     out = Path(run_dir)
     if not out.is_dir():
         return
-    lock = _lock(out)
-    try:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "batch", ignore_errors=True)
-    finally:
-        _unlock(lock)
+    with locked(out):
+        remove_files(out)
 
 
-@dataclass
-class Restart:
-    """A ``--restart`` in progress: the earlier run set aside (``None``: nothing to restart), and whether the
-    new run has earned its place (``keep_new``: an answer came back, or it completed)."""
-
-    aside: Path | None = None
-    keep_new: bool = False
+def remove_files(out: Path) -> None:
+    """Delete the run files of ``out`` (hold ``locked(out)``)."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "batch", ignore_errors=True)
 
 
 @contextlib.contextmanager
-def restarting(run_dir: str | Path, restart: bool) -> Iterator[Restart]:
-    """Around a run: with ``restart``, set the earlier run aside first and, when the block ends, delete it
-    if ``keep_new`` was set, else put it back in place of the new run's files."""
-    state = Restart(_set_aside(Path(run_dir)) if restart else None)
-    try:
-        yield state
-    finally:
-        if state.aside is not None:
-            _settle(state.aside, keep_new=state.keep_new)
-
-
-def _set_aside(run_dir: Path) -> Path | None:
-    """Move a run's ledger and outputs (and ``batch/``) into ``RUN_DIR/.previous/``; the folder, or ``None``
-    when there was nothing to move."""
-    out = run_dir
-    if not out.is_dir():
-        return None
+def locked(out: Path) -> Iterator[None]:
+    """Hold the run directory's lock (``InputError`` when another process holds it); an ``OSError`` inside
+    becomes ``InputError("cannot change OUT: reason")``."""
     lock = _lock(out)
     try:
-        aside = out / ASIDE
-        shutil.rmtree(aside, ignore_errors=True)  # what an earlier, interrupted restart left
-        found = [name for name in (*RUN_FILES, "batch") if (out / name).exists()]
-        if not found:
-            return None
-        aside.mkdir()
-        for name in found:
-            (out / name).rename(aside / name)
-        return aside
+        yield
     except OSError as exc:
-        raise InputError(f"cannot restart {out}: {_reason(exc)}") from None
+        raise InputError(f"cannot change {out}: {_reason(exc)}") from None
     finally:
         _unlock(lock)
-
-
-def _settle(aside: Path, *, keep_new: bool) -> None:
-    """After a restarted run: delete the earlier run set aside (``keep_new``), or put it back in place of
-    the new run's files (the new run stopped before any answer: nothing was gained, nothing is lost)."""
-    out = aside.parent
-    if not keep_new:
-        remove_run_files(out)
-        for moved in aside.iterdir():
-            moved.rename(out / moved.name)
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def refuse_unledgered_results(out: Path) -> None:

@@ -36,8 +36,8 @@ from prelabel.labeling.labeler import Labeler, read_entries
 from prelabel.labeling.ledger import Ledger, input_hash
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
+from prelabel.labeling.restart import restarting
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.run_dir import restarting
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
 from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage
@@ -190,6 +190,9 @@ async def arun(
             write_json(out / RUN_FILE, result.model_dump(mode="json"))
             return result
 
+        if fresh.recovered and shown is not None:
+            killed = "a --restart killed before its first answer had set it aside"
+            shown.note(f"{out}: the earlier run is back in place ({killed})")
         _say_resume(ledger, shown, retry_errors)
         try:  # SIGINT/SIGTERM cancel the labeling (stop.guard); what finished is written either way
             await stop.guard(labeler.alabel_entries(pending(), total=total, on_result=on_result))
@@ -212,10 +215,14 @@ async def arun(
 
 def _say_resume(ledger: Ledger, shown: RunProgress | None, retry_errors: bool) -> None:
     """On a rerun into a RUN_DIR holding results, say what happens to them (on the progress stream)."""
-    counts = ledger.totals()["counts"]
+    totals = ledger.totals()
+    counts, interrupted = totals["counts"], totals["errors_by_type"].get("interrupted", 0)
     if shown is None or not counts["total"]:
         return
-    errors = f"{counts['error']} error items are {'retried' if retry_errors else 'kept as they are'}"
+    errors = f"{counts['error']} error items are retried"
+    if not retry_errors:  # an item a stopping run cut off mid-flight is always sent again
+        errors = f"{counts['error'] - interrupted} error items are kept as they are"
+        errors += f", {interrupted} interrupted ones are sent again" if interrupted else ""
     shown.note(
         f"resuming {ledger.run_dir}: {counts['total'] - counts['error']} finished items in its run.db are "
         f"kept and not sent again, {errors}; --restart starts fresh"
