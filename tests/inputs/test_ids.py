@@ -86,3 +86,12 @@ def test_ids_match_across_compare_agreement_and_files(tmp_path: Path) -> None:
     cmp = prelabel.compare(labels, humans)
     assert cmp.metrics.summary.n_compared == 3
     assert cmp.metrics.skipped.items_without_human_label == 0
+
+
+def test_signs_negative_zero_numpy_floats_and_decimals() -> None:
+    """``"+7.0"`` was ``+7``, ``"-0.0"`` was ``-0`` (the number -0.0 is ``0``), a float32 0.1 was
+    ``0.10000000149011612`` and ``Decimal("7.0")`` stayed ``7.0``."""
+    import decimal
+
+    values = ("+7.0", "-0.0", -0.0, np.float32(0.1), decimal.Decimal("7.0"), "007.0")
+    assert [normalize_id(v) for v in values] == ["7", "0", "0", "0.1", "7", "007"]

@@ -356,7 +356,8 @@ def prepared_calibration_report(
 ) -> CalibrationReport | None:
     """`calibration_report` from compare's prepared inputs: the items, human majority, ties, abstentions and
     label checks of compare's own figures, so the diagram's accuracy is the report's (and nothing is
-    computed twice)."""
+    computed twice). Unlike `calibration_items` (route's calibration set), a model answer outside the SOP is
+    left out here, as compare leaves it out of its figures (``items_model_label_not_in_sop``)."""
     top, _, tied = prep.majority
     use = prep.compared & ~tied
     rows = results.iloc[prep.row[use]]

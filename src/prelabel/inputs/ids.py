@@ -9,6 +9,8 @@
 
     >>> [normalize_id(v) for v in (7, 7.0, "7.0", " 7 ", "01", 8.5, True, "", None, float("nan"))]
     ['7', '7', '7', '7', '01', '8.5', 'true', None, None, None]
+    >>> [normalize_id(v) for v in ("+7.0", "-0.0", -0.0)]
+    ['7', '0', '0']
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ def normalize_id(value: Any) -> str | None:
     if isinstance(value, str):
         text = value.strip()
         whole = _WHOLE.fullmatch(text)
-        return (whole.group(1) if whole else text) or None
+        if whole is None:
+            return text or None
+        digits = whole.group(1).removeprefix("+")
+        return "0" if not digits.lstrip("-").strip("0") else digits  # "-0.0" is 0, as the number -0.0 is
     if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ is no bool
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
@@ -39,5 +44,7 @@ def normalize_id(value: Any) -> str | None:
         number = float(value)
         if math.isnan(number):
             return None
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value).strip() or None
+        if number.is_integer():
+            return str(int(number))
+        return str(value) if type(value).__module__ == "numpy" else repr(number)  # float32 0.1: "0.1"
+    return normalize_id(str(value))  # Decimal("7.0") and the like: as their text
