@@ -29,7 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.certainty import in_range
-from prelabel.comparison.inputs import as_list, factorize_ids, read_human_labels, read_results
+from prelabel.comparison.inputs import as_list, factorize_ids, read_human_labels, read_results, result_status
 from prelabel.comparison.labelspace import clean
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
@@ -139,13 +139,9 @@ def _abstain_answers(results: pd.DataFrame, answers: list[str], sop: SOP | None)
     """What means "abstained" on both sides, as in compare: the SOP's abstain label and the answers of
     model rows whose status is ``abstained``."""
     found = {sop.abstain.label} if sop is not None and sop.abstain.allowed else set()
-    status = _status(results)
+    status = result_status(results["status"])
     found |= {a for a, s in zip(answers, status, strict=True) if s == "abstained"}
     return frozenset(found - {""})
-
-
-def _status(results: pd.DataFrame) -> np.ndarray:
-    return results["status"].fillna("ok").astype(str).str.strip().str.lower().to_numpy()
 
 
 def _order(sop: SOP | None) -> dict[str, int]:
@@ -238,7 +234,8 @@ def calibration_items(
     ids = _ids(res["item_id"])  # the ids every command uses (inputs.ids)
     skipped = Counter[str]()
     rows = []
-    for item, state, answer, value, bad in zip(ids, _status(res), answers, values, untrusted, strict=True):
+    status = result_status(res["status"])
+    for item, state, answer, value, bad in zip(ids, status, answers, values, untrusted, strict=True):
         if state == "error":
             skipped["model_error"] += 1
         elif state == "abstained" or answer in abstain or not answer:

@@ -35,6 +35,7 @@ __all__ = [
     "read_human_labels",
     "read_json_lines",
     "read_results",
+    "result_status",
 ]
 
 RESULT_COLUMNS = ["item_id", "status", "label", "labels", "confidence", "cited_rules", "samples"]
@@ -136,6 +137,14 @@ def _id_column(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             return frame.rename(columns={name: "item_id"}, copy=False) if name != "item_id" else frame
     found = ", ".join(map(str, frame.columns[:8])) or "none"
     raise InputError(f"{source}: no 'item_id' column (columns: {found})")
+
+
+def result_status(values: pd.Series) -> np.ndarray:
+    """Each result row's ``status`` as lower-case text; a missing status is ``ok`` (exports without it).
+    Computed once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = np.array([str(u).strip().lower() for u in uniques] + ["ok"], dtype=object)
+    return text[codes]
 
 
 def as_list(value: Any) -> list[str] | None:

@@ -21,7 +21,7 @@ from prelabel.comparison import interrater as irr
 from prelabel.comparison.annotators import leave_one_out
 from prelabel.comparison.certainty import certainty
 from prelabel.comparison.figures import Counts, LabelAgreement, Skipped
-from prelabel.comparison.inputs import factorize_ids
+from prelabel.comparison.inputs import factorize_ids, result_status
 from prelabel.comparison.labelspace import Codes, LabelSpace
 
 __all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
@@ -116,12 +116,6 @@ def _sorted_answers(space: LabelSpace, answers: set[str]) -> list[str]:
     return sorted(answers, key=lambda a: ([order.get(m, len(order)) for m in space.members(a)], a))
 
 
-def _status(values: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = np.array([str(u).strip().lower() for u in uniques] + ["ok"], dtype=object)
-    return text[codes]
-
-
 def _per_item(
     frame: pd.DataFrame, item: np.ndarray, n_items: int, notes: list[str]
 ) -> tuple[dict[str, pd.Categorical], np.ndarray | None]:
@@ -164,7 +158,7 @@ def _abstentions(space: LabelSpace, res: pd.DataFrame | None) -> frozenset[str]:
     labels of model rows whose status is ``abstained``."""
     found = {space.abstain} if space.abstain else set()
     if res is not None:
-        column = res["labels" if space.multi_label else "label"][_status(res["status"]) == "abstained"]
+        column = res["labels" if space.multi_label else "label"][result_status(res["status"]) == "abstained"]
         found |= set(space.canonical_codes(column).answers)
     return frozenset(found - {""})
 
@@ -261,7 +255,7 @@ def _align_results(prep: Prepared, res: pd.DataFrame, model: Codes, pos: np.ndar
         prep.examples["model_rows_duplicate"] = _examples(ids[pos[duplicate]])
         prep.notes.append("the model results repeat some item ids: the last row of each is used")
     live = ~(no_id | duplicate)
-    status = _status(res["status"])
+    status = result_status(res["status"])
     answer, answers = model
     code = pd.Index(prep.names).get_indexer(pd.Index(answers, dtype=object))[answer]
     text = np.asarray(answers, dtype=object)

@@ -24,7 +24,7 @@ from prelabel.comparison.calibration import (
     signal_out_of_range,
     signal_values,
 )
-from prelabel.comparison.inputs import read_results
+from prelabel.comparison.inputs import read_results, result_status
 from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
 from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
 from prelabel.comparison.thresholds import fit_threshold
@@ -121,7 +121,7 @@ def route(
     cal = calibration_items(cal_results, cal_humans, sop=sop, signal=signal, wide=wide)
     multi = sop.multi_label if sop is not None else cal.multi_label
     answers = model_answers(frame, multi, sop)
-    status = frame["status"].fillna("ok").astype(str).str.strip().str.lower().to_numpy()
+    status = result_status(frame["status"])
     abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
     labeled = [
         (s not in ("error", "abstained")) and bool(a) and a != abstain
