@@ -21,7 +21,7 @@ from prelabel.cli.options import (
     SopOpt,
     TimeoutOpt,
     WideOpt,
-    label_options,
+    options_from,
 )
 
 PANEL = "3. Compare with humans"
@@ -82,14 +82,7 @@ def compare(
     report.html (and draft_edge_cases.yaml with --draft-edits)."""
     if draft_edits and sop is None:
         raise fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
-    options = label_options(
-        model=model,
-        base_url=base_url,
-        timeout=timeout,
-        retry_budget=retry_budget,
-        max_attempts=max_attempts,
-        max_reasks=max_reasks,
-    )  # bad flags: exit 2 before any work
+    options = options_from(locals())  # bad flags: exit 2 before any work
     prelabel.check_report_dir(out, "compare", drafts=draft_edits)  # before any work
     loaded = prelabel.load_sop(sop) if sop else None
     result = prelabel.compare(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +56,13 @@ MaxReasksOpt = Annotated[
 
 #: The flags `label_options` turns into a ``RetryPolicy`` (the other flags are ``LabelOptions`` fields).
 RETRY_FLAGS = ("timeout", "retry_budget", "max_attempts")
+
+
+def options_from(scope: Mapping[str, Any]) -> prelabel.LabelOptions:
+    """``label_options`` from a command's ``locals()``: every flag named like a ``LabelOptions`` field or a
+    retry flag (the command's other parameters are left alone)."""
+    fields = prelabel.LabelOptions.model_fields
+    return label_options(**{name: v for name, v in scope.items() if name in fields or name in RETRY_FLAGS})
 
 
 def label_options(**given: Any) -> prelabel.LabelOptions:

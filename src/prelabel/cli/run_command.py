@@ -11,7 +11,6 @@ import prelabel
 from prelabel.cli import batch_commands
 from prelabel.cli.app import EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED, app, fail
 from prelabel.cli.options import (
-    RETRY_FLAGS,
     BaseUrlOpt,
     LangOpt,
     MaxAttemptsOpt,
@@ -21,7 +20,7 @@ from prelabel.cli.options import (
     SopArg,
     TemplateOpt,
     TimeoutOpt,
-    label_options,
+    options_from,
 )
 
 PANEL = "2. Label"
@@ -114,9 +113,7 @@ def run(
 
     Rerunning the same command resumes from RUN_DIR/run.db: finished items are not sent again."""
     # every flag named like a LabelOptions field (or a retry flag); the rest keep their defaults
-    fields = prelabel.LabelOptions.model_fields
-    flags = {name: value for name, value in locals().items() if name in fields or name in RETRY_FLAGS}
-    options = label_options(**flags)
+    options = options_from(locals())
     if dry_run:
         guess = prelabel.estimate(sop, items, options)
         cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"

@@ -17,7 +17,7 @@ from prelabel.cli.options import (
     RetryBudgetOpt,
     SopArg,
     TimeoutOpt,
-    label_options,
+    options_from,
 )
 
 PANEL = "5. Author the SOP"
@@ -52,16 +52,7 @@ def sop_test(
 ) -> None:
     """Run the SOP's tests: and edge_cases: through the model; exit 1 unless every case passes."""
     loaded = prelabel.load_sop(sop)
-    options = label_options(
-        model=model,
-        base_url=base_url,
-        mode=mode,
-        temperature=temperature,
-        timeout=timeout,
-        retry_budget=retry_budget,
-        max_attempts=max_attempts,
-        max_reasks=max_reasks,
-    )
+    options = options_from(locals())
     report = prelabel.run_sop_tests(loaded, options, repeat=repeat, pattern=pattern, use_cache=not no_cache)
     typer.echo(report.to_text())
     if junit is not None:
@@ -95,16 +86,7 @@ def sop_diff(
 ) -> None:
     """Show what a wording change does: the system prompt diff and the items whose label flips."""
     a, b = prelabel.load_sop(sop_a), prelabel.load_sop(sop_b)
-    options = label_options(
-        model=model,
-        base_url=base_url,
-        mode=mode,
-        max_items=max_items,
-        timeout=timeout,
-        retry_budget=retry_budget,
-        max_attempts=max_attempts,
-        max_reasks=max_reasks,
-    )
+    options = options_from(locals())
     flips = prelabel.label_flips(a, b, items, options, tests=not no_tests, use_cache=not no_cache)
     if flips.prompt_diff:
         typer.echo(flips.prompt_diff, nl=False)
@@ -144,15 +126,7 @@ def gaps(
 ) -> None:
     """Draft candidate new leaves from the items the model abstained on or put in catch-all leaves."""
     loaded = prelabel.load_sop(sop) if sop is not None else None
-    options = label_options(
-        model=model,
-        base_url=base_url,
-        mode=mode,
-        timeout=timeout,
-        retry_budget=retry_budget,
-        max_attempts=max_attempts,
-        max_reasks=max_reasks,
-    )
+    options = options_from(locals())
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)
     typer.echo(found.summary())
     for proposal in found:
