@@ -14,7 +14,8 @@ import pytest
 
 import prelabel
 from helpers import fast_retry
-from prelabel.llm.retry import MalformedResponse, RetryPolicy, call_with_retries, classify, redact
+from prelabel.errors import redact
+from prelabel.llm.retry import MalformedResponse, RetryPolicy, call_with_retries, classify
 
 FAST = fast_retry(4)
 

@@ -26,13 +26,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from prelabel._aio import sync_twin
 from prelabel._jsonio import writing
 from prelabel.comparison.run_info import check_sop, read_label_lines, read_run_info
-from prelabel.errors import InputError
+from prelabel.errors import InputError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import read_items
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.options import LabelOptions
 from prelabel.llm.caller import CallStats, explain
-from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage
 from prelabel.sop._checks import LABEL_ID
 from prelabel.sop.spec import SOP, load_sop

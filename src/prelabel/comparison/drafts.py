@@ -21,12 +21,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from prelabel._aio import run_sync
 from prelabel._jsonio import writing
-from prelabel.errors import EndpointError, InputError
+from prelabel.errors import EndpointError, InputError, redact
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.reachability import UNREACHABLE
 from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import check_credentials
-from prelabel.llm.retry import redact
 from prelabel.llm.usage import PriceTable, Usage
 from prelabel.sop.spec import SOP
 

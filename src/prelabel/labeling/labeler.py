@@ -26,7 +26,7 @@ import instructor
 from pydantic import BaseModel
 
 from prelabel._aio import first_leaf, progress_bar, run_sync
-from prelabel.errors import ItemError
+from prelabel.errors import ItemError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import paid_record, start_item, track
@@ -38,7 +38,6 @@ from prelabel.labeling.samples import combine_samples
 from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import Endpoint, check_credentials
 from prelabel.llm.logprobs import label_probability
-from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage
 from prelabel.prompt.rendering import prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model

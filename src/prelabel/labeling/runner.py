@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from prelabel._aio import stop_on_signals, sync_twin
 from prelabel._jsonio import write_json
 from prelabel._version import __version__
-from prelabel.errors import InputError
+from prelabel.errors import InputError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler, read_entries
@@ -39,7 +39,6 @@ from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.restart import restarting
 from prelabel.labeling.result import LabelResult
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
-from prelabel.llm.retry import redact
 from prelabel.llm.usage import Usage
 from prelabel.sop.spec import SOP, load_sop
 

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from prelabel.errors import EndpointError, InputError, redact
+from prelabel.errors import EndpointError, InputError
 
 if TYPE_CHECKING:
     import openai
@@ -39,7 +39,6 @@ __all__ = [
     "call_with_retries",
     "classify",
     "parse_duration",
-    "redact",
 ]
 
 T = TypeVar("T")
@@ -312,7 +311,7 @@ def endpoint_error(failure: Failure, where: str | None = None) -> EndpointError:
     text = f"{failure.kind.replace('_', ' ')}{status}{at}: {failure.message}"
     if advice:
         text += f" — {advice}"
-    return EndpointError(redact(text), status_code=failure.status_code, code=failure.code or failure.kind)
+    return EndpointError(text, status_code=failure.status_code, code=failure.code or failure.kind)
 
 
 def _seconds(value: float) -> str:
