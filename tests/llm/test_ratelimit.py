@@ -12,7 +12,8 @@ import pytest
 
 from helpers import fast_retry
 from prelabel import InputError, Labeler, LabelOptions, bundled_sop
-from prelabel.llm.ratelimit import AdaptiveConcurrency, RateLimiter, parse_duration
+from prelabel.llm.ratelimit import AdaptiveConcurrency, RateLimiter
+from prelabel.llm.retry import parse_duration
 from prelabel.testing import FakeModel, FakeServer, Reply, RequestRecord
 
 SOP = bundled_sop("customer_feedback_intent")

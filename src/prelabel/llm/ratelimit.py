@@ -11,11 +11,7 @@ about a second's worth (``BURST_S``), so a run starts smoothly instead of spendi
 AIMD — the limit halves when 429s persist (``sustain`` of them within ``window`` seconds, at most once per
 ``window``) and grows by one per round of answers back to the configured concurrency. It gates each HTTP
 request, not each item, so an item waiting to retry a 429 holds no slot and retries queue behind the limit.
-
-    >>> parse_duration("6m0s"), parse_duration("120ms"), parse_duration("1.5s"), parse_duration("2")
-    (360.0, 0.12, 1.5, 2.0)
-    >>> parse_duration("soon") is None
-    True
+The reset headers are read by ``llm.retry.parse_duration``.
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ from typing import Any
 from prelabel.llm.retry import parse_duration
 from prelabel.llm.usage import count_tokens
 
-__all__ = ["BURST_S", "AdaptiveConcurrency", "RateLimiter", "parse_duration"]
+__all__ = ["BURST_S", "AdaptiveConcurrency", "RateLimiter"]
 
 #: Seconds of traffic an RPM/TPM bucket may send at once.
 BURST_S = 1.0

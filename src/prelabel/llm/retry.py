@@ -47,7 +47,13 @@ _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 def parse_duration(text: str | None) -> float | None:
-    """Seconds in an OpenAI reset header (``"1s"``, ``"6m0s"``, ``"120ms"``, a number); else ``None``."""
+    """Seconds in an OpenAI reset header (``"1s"``, ``"6m0s"``, ``"120ms"``, a number); else ``None``.
+
+    >>> parse_duration("6m0s"), parse_duration("120ms"), parse_duration("1.5s"), parse_duration("2")
+    (360.0, 0.12, 1.5, 2.0)
+    >>> parse_duration("soon") is None
+    True
+    """
     if text is None:
         return None
     text = text.strip()
