@@ -56,7 +56,7 @@ def read_entries(
     and their count when it is known without reading a file (lists, DataFrames). A missing or unreadable
     source raises ``InputError`` here."""
     entries = read_items(items, id_col=options.id_col, text_col=options.text_col, max_items=options.max_items)
-    entries = within_size(entries, options.max_item_tokens, options.model or "gpt-4o-mini")  # the tokenizer
+    entries = within_size(entries, options.max_item_tokens, options.endpoint().model)  # as Labeler.alabel
     sized = isinstance(items, Sized) and not isinstance(items, str | Path)
     total = len(items) if sized else None  # type: ignore[arg-type]
     if total is not None and options.max_items is not None:
