@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from openai.types.chat import ChatCompletion
 
 import prelabel
 from helpers import fast_retry
-from prelabel.llm.local.model import completion_kwargs
+from prelabel.llm.local.model import completion_kwargs, default_model_path
+from prelabel.llm.local.process import shared_worker
 from prelabel.llm.logprobs import TokenLogprob, label_probability, token_logprobs, value_spans
 from prelabel.testing import FakeModel, Reply
 
@@ -189,10 +191,28 @@ def test_the_embedded_model_request_passes_logprobs_through() -> None:
     assert "logprobs" not in completion_kwargs({"messages": []})
 
 
+def test_the_embedded_model_loads_without_logits_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    # logits_all holds n_ctx x vocabulary floats: 4.3 GB, twice, for the bundled Gemma 3 at n_ctx 4096
+    fake, loaded = FakeModel([Reply.answer("product.damaged", label_prob=0.3)]), []
+
+    def local_clients(path: str | None, **llama_kwargs: Any) -> tuple[Any, Any]:
+        loaded.append(llama_kwargs)
+        return fake.client(), fake.async_client()
+
+    monkeypatch.setattr("prelabel.llm.local.transport.local_clients", local_clients)
+    labeler = prelabel.Labeler(FEEDBACK, model="local", logprobs=True, retry=FAST)
+    result = labeler.label({"id": "i1", "text": "the box was crushed"})
+    assert loaded == [{}] and result.label_prob == pytest.approx(0.3)
+
+
 @pytest.mark.local_model
 def test_the_local_smoke_model_gives_a_label_probability() -> None:
-    # llama.cpp returns log-probabilities when the model keeps every token's logits (logits_all)
     labeler = prelabel.Labeler(FEEDBACK, model="local", logprobs=True)
     result = labeler.label({"id": "en", "text": "Where is my order?? It's been 10 days", "language": "en"})
     assert result.status in ("ok", "abstained"), result.error
     assert result.label_prob is not None and 0.0 < result.label_prob <= 1.0
+    # the worker answered at n_ctx 4096 without logits_all: the model, its KV cache and one row of logits
+    worker = shared_worker(default_model_path(), {})
+    status = Path(f"/proc/{worker.pid}/status").read_text()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    assert peak_kb < 1_500_000, f"the model worker peaked at {peak_kb / 1e6:.2f} GB"

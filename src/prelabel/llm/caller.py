@@ -226,10 +226,8 @@ class ModelCaller:
         if self._client is not None:
             return self._client
         if self.endpoint.is_local:
-            if self._local_client is None:  # llama.cpp computes log-probabilities only with logits_all
-                self._local_client = make_client(
-                    self.endpoint, local_options={"logits_all": True} if self.logprobs else None
-                )
+            if self._local_client is None:  # one model for every event loop (and with or without logprobs)
+                self._local_client = make_client(self.endpoint)
             return self._local_client
         loop = asyncio.get_running_loop()
         client = self._owned.get(loop)

@@ -23,14 +23,12 @@ def make_client(
     sync: bool = False,
     max_retries: int = 0,
     connections: int | None = None,
-    local_options: dict[str, Any] | None = None,
 ) -> Any:
     """An ``openai.AsyncOpenAI`` (``sync=True``: ``openai.OpenAI``) for ``endpoint``.
 
     ``max_retries`` stays 0: prelabel retries itself. ``connections`` sizes the one connection pool of an
     async client to the run's concurrency (kept alive between requests). The embedded model returns the
-    clients of ``prelabel.llm.local.transport.local_clients`` (``local_options`` go to ``llama_cpp.Llama``,
-    e.g. ``logits_all`` for log-probabilities). Raises ``EndpointError`` when OpenAI is the
+    clients of ``prelabel.llm.local.transport.local_clients``. Raises ``EndpointError`` when OpenAI is the
     endpoint and no key is set.
     """
     if endpoint.is_local:
@@ -40,7 +38,7 @@ def make_client(
             raise EndpointError(
                 f"the local model needs the 'local' extra: pip install 'prelabel[local]' ({exc})"
             ) from None
-        sync_client, async_client = local_clients(local_model_path(endpoint.model), **(local_options or {}))
+        sync_client, async_client = local_clients(local_model_path(endpoint.model))
         return sync_client if sync else async_client
     import openai
 

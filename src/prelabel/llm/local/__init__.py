@@ -4,8 +4,9 @@ llama.cpp is native code: it runs in a worker process, so a crash in it (SIGSEGV
 ``EndpointError`` in the caller, never a dead notebook kernel or batch job; models load with extra buffer
 types (CPU-specific weight repacking, e.g. AMX) off unless ``PRELABEL_LLAMA_EXTRA_BUFTS=1``.
 
-Modules: ``model`` (loading with safe options, answering one request), ``worker`` (the worker process),
-``process`` (starting it, crash reports), ``transport`` (the openai clients), ``_wire`` (frames on the pipe).
+Modules: ``model`` (loading with safe options, answering one request), ``logprobs`` (token log-probabilities
+read as tokens are sampled, without llama.cpp's ``logits_all``), ``worker`` (the worker process), ``process``
+(starting it, crash reports), ``transport`` (the openai clients), ``_wire`` (frames on the pipe).
 May import: ``llm.endpoints``, ``errors``.
 """
 

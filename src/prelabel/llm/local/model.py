@@ -2,10 +2,11 @@
 
 ``LocalModel.answer`` turns an OpenAI chat request into ``Llama.create_chat_completion``: the JSON schema in
 the request (``response_format`` or a forced tool) becomes a grammar, so every answer parses; decoding is
-greedy (temperature 0, fixed seed), so runs repeat. Token log-probabilities (``logprobs``) are returned when
-the model was loaded with ``logits_all=True`` (llama.cpp keeps logits for every token then; without it the
-request is answered without them). It runs where it is called: the worker process
-(``prelabel.llm.local.worker``) calls it, so that a native crash cannot take the caller down.
+greedy (temperature 0, fixed seed), so runs repeat. Token log-probabilities (``logprobs``, ``top_logprobs``)
+are read as each token is sampled (``prelabel.llm.local.logprobs``), so models load without ``logits_all``
+(which holds n_ctx x vocabulary floats: 4.3 GB, twice, for Gemma 3 at n_ctx 4096). It runs where it is called:
+the worker process (``prelabel.llm.local.worker``) calls it, so that a native crash cannot take the caller
+down.
 
 Models load with llama.cpp's extra buffer types off (no weight repacking into CPU-specific buffers): the AMX
 repack segfaults on AMX virtual machines (ggml-org/llama.cpp#20824). ``PRELABEL_LLAMA_EXTRA_BUFTS=1`` or
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from prelabel.errors import EndpointError
+from prelabel.llm.local.logprobs import chat_logprobs, recording
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -235,7 +237,7 @@ def completion_kwargs(body: dict[str, Any]) -> dict[str, Any]:
     for name in ("tools", "tool_choice", "stop", "top_p"):
         if body.get(name) is not None:
             kwargs[name] = body[name]
-    if body.get("logprobs"):  # llama.cpp returns them only with ``top_logprobs`` set (0: the token alone)
+    if body.get("logprobs"):
         kwargs["logprobs"] = True
         kwargs["top_logprobs"] = body.get("top_logprobs") or 0
     fmt = body.get("response_format")
@@ -298,14 +300,17 @@ class LocalModel:
             return _error(400, f"invalid chat completion request: {exc!r}", "invalid_request_error")
         if body.get("stream"):
             return _error(400, "the local model does not stream", "invalid_request_error")
-        if not getattr(self._llm, "_logits_all", False):  # llama.cpp refuses logprobs without logits_all
-            kwargs.pop("logprobs", None)
-            kwargs.pop("top_logprobs", None)
+        # read as tokens are sampled: llama-cpp-python's own need logits_all (the logits of every position)
+        logprobs, top = kwargs.pop("logprobs", False), kwargs.pop("top_logprobs", 0)
         try:
             with self._lock:
                 before = list(self._llm.input_ids)
-                result: dict[str, Any] = dict(cast(Any, self._llm.create_chat_completion(**kwargs)))
+                with recording(self._llm, top) if logprobs else contextlib.nullcontext([]) as sampled:
+                    result: dict[str, Any] = dict(cast(Any, self._llm.create_chat_completion(**kwargs)))
                 usage = result.get("usage") or {}
+                if logprobs and result.get("choices"):
+                    answer_tokens = usage.get("completion_tokens", len(sampled))
+                    result["choices"][0]["logprobs"] = chat_logprobs(self._llm, sampled, answer_tokens)
                 prompt = list(self._llm.input_ids[: usage.get("prompt_tokens", 0)])
                 # tokens whose KV cache was reused from the previous request (the shared SOP prefix)
                 cached = self._llm.longest_token_prefix(before, prompt) if before and prompt else 0
@@ -319,8 +324,6 @@ class LocalModel:
             answer["content"] = _strict_json(answer.get("content"))
             for call in answer.get("tool_calls") or []:
                 call["function"]["arguments"] = _strict_json(call["function"]["arguments"])
-            if choice.get("logprobs"):  # numpy floats: plain ones, so the reply is JSON
-                choice["logprobs"] = json.loads(json.dumps(choice["logprobs"], default=float))
         return 200, result
 
 
