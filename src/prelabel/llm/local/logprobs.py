@@ -25,8 +25,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
@@ -45,7 +43,8 @@ class Sampled:
 @contextlib.contextmanager
 def recording(llm: Llama, top_logprobs: int = 0) -> Iterator[list[Sampled]]:
     """A list that fills with every token ``llm`` samples inside the block (hold the model's lock)."""
-    import llama_cpp
+    import llama_cpp  # and numpy: imported here, not when the worker (or a caller) imports this module
+    import numpy as np
 
     sampled: list[Sampled] = []
     original = llm.sample
@@ -71,6 +70,8 @@ def recording(llm: Llama, top_logprobs: int = 0) -> Iterator[list[Sampled]]:
 def _top(logprobs: Any, k: int) -> tuple[tuple[int, float], ...]:
     if k <= 0:
         return ()
+    import numpy as np
+
     ids = np.argpartition(logprobs, -k)[-k:]
     ids = ids[np.argsort(-logprobs[ids], kind="stable")]
     return tuple((int(i), float(logprobs[i])) for i in ids)

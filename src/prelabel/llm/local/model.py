@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from prelabel.errors import EndpointError
-from prelabel.llm.local.logprobs import chat_logprobs, recording
+from prelabel.llm.local.logprobs import Sampled, chat_logprobs, recording
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -302,10 +302,13 @@ class LocalModel:
             return _error(400, "the local model does not stream", "invalid_request_error")
         # read as tokens are sampled: llama-cpp-python's own need logits_all (the logits of every position)
         logprobs, top = kwargs.pop("logprobs", False), kwargs.pop("top_logprobs", 0)
+        sampling: contextlib.AbstractContextManager[list[Sampled]] = (
+            recording(self._llm, top) if logprobs else contextlib.nullcontext([])
+        )
         try:
             with self._lock:
                 before = list(self._llm.input_ids)
-                with recording(self._llm, top) if logprobs else contextlib.nullcontext([]) as sampled:
+                with sampling as sampled:
                     result: dict[str, Any] = dict(cast(Any, self._llm.create_chat_completion(**kwargs)))
                 usage = result.get("usage") or {}
                 if logprobs and result.get("choices"):
