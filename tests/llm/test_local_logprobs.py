@@ -105,23 +105,14 @@ def test_chat_logprobs_are_the_answer_tokens_with_their_bytes() -> None:
 # ------------------------------------------------------------------------------------------- the real model
 
 LABELS = ["product.damaged", "logistics.late_delivery", "billing.double_charge"]
+SCHEMA = {"type": "object", "properties": {"label": {"enum": LABELS}}, "required": ["label"]}
 REQUEST = {
     "model": "local",
     "messages": [
         {"role": "system", "content": f"Label the buyer's message with one of: {', '.join(LABELS)}."},
         {"role": "user", "content": "The parcel came two weeks late and the box was crushed."},
     ],
-    "response_format": {
-        "type": "json_schema",
-        "json_schema": {
-            "name": "Answer",
-            "schema": {
-                "type": "object",
-                "properties": {"label": {"enum": LABELS}},
-                "required": ["label"],
-            },
-        },
-    },
+    "response_format": {"type": "json_schema", "json_schema": {"name": "Answer", "schema": SCHEMA}},
     "max_tokens": 32,
     "logprobs": True,
     "top_logprobs": 2,
@@ -163,3 +154,11 @@ def test_the_same_logprobs_as_llama_cpp_with_logits_all() -> None:
     status, cut = model.answer("POST", "/v1/chat/completions", cut_short)
     assert cut["choices"][0]["finish_reason"] == "length"
     assert cut["choices"][0]["logprobs"]["content"] == content[:4]
+    # a forced tool call: the arguments are the answer, and their tokens carry log-probabilities too
+    function = {"name": "answer", "parameters": SCHEMA}
+    tool_call = {**REQUEST, "response_format": None, "tools": [{"type": "function", "function": function}]}
+    tool_call["tool_choice"] = {"type": "function", "function": {"name": "answer"}}
+    status, called = model.answer("POST", "/v1/chat/completions", json.dumps(tool_call).encode())
+    arguments = called["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    tokens = called["choices"][0]["logprobs"]["content"]
+    assert status == 200 and b"".join(bytes(t["bytes"]) for t in tokens).decode() == arguments

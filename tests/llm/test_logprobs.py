@@ -192,7 +192,7 @@ def test_the_embedded_model_request_passes_logprobs_through() -> None:
 
 
 def test_the_embedded_model_loads_without_logits_all(monkeypatch: pytest.MonkeyPatch) -> None:
-    # logits_all holds n_ctx x vocabulary floats: 4.3 GB, twice, for the bundled Gemma 3 at n_ctx 4096
+    # logits_all holds n_ctx x vocabulary floats: 4.3 GB for the bundled Gemma 3 at n_ctx 4096
     fake, loaded = FakeModel([Reply.answer("product.damaged", label_prob=0.3)]), []
 
     def local_clients(path: str | None, **llama_kwargs: Any) -> tuple[Any, Any]:
