@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,32 @@ def test_one_version_string(wheel: Path) -> None:
     from prelabel._version import __version__
 
     assert f"prelabel-{__version__}-" in wheel.name
+
+
+def setup_targets() -> list[str]:
+    """What the README's two set-up commands install, in order (the demo's extras, then the tests')."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"""scripts/install\.sh -e ["'](\.\[[a-z,]+\])["']""", section)
+
+
+def resolve(target: str, report: Path) -> dict[str, str]:
+    """The versions pip would install for ``target`` on a fresh machine (``--dry-run --ignore-installed``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--disable-pip-version-check", "--report", str(report), target],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    installed = json.loads(report.read_text())["install"]
+    return {entry["metadata"]["name"].lower(): entry["metadata"]["version"] for entry in installed}
+
+
+def test_the_second_set_up_command_changes_no_version_the_first_installed(tmp_path: Path) -> None:
+    first, second = setup_targets()
+    assert "local" in first and {"test", "local"} <= set(second[2:-1].split(","))
+    with ThreadPoolExecutor(2) as pool:  # two resolutions of about a minute each, side by side
+        demo, tests = pool.map(resolve, (first, second), (tmp_path / "first.json", tmp_path / "second.json"))
+    changed = {name: (version, tests[name]) for name, version in demo.items() if tests.get(name) != version}
+    assert not changed, f"the test extras move versions the first command installed: {changed}"
+    assert int(demo["numpy"].split(".")[0]) >= 2  # nothing in either set holds numpy back
