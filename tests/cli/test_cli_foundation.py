@@ -42,9 +42,9 @@ def test_validate_ok(capsys: Capture) -> None:
     assert code == 0
     assert err == ""
     sop = prelabel.bundled_sop("customer_feedback_intent")
-    assert (
-        out
-        == f"{FEEDBACK}: ok ({sop.id} {sop.version}, {len(sop.leaf_ids)} labels, {len(sop.tests)} tests)\n"
+    assert out == f"{FEEDBACK}: ok ({sop.id} {sop.version}, {sop.size()})\n"
+    assert sop.size().startswith(
+        f"{len(sop.leaf_ids)} leaf labels ({len(sop.label_index)} labels in the tree)"
     )
 
 
