@@ -151,9 +151,7 @@ def test_every_output_of_a_smoke_model_demo_names_it_and_says_what_it_is_worth(t
         in top
     )
     ranked = [line for line in lines if line.startswith("  #")]
-    assert ranked and all(
-        line.endswith("ranked from answers of local (smoke model: mechanics only))") for line in ranked
-    )
+    assert len(ranked) == 3 and not any("smoke" in line for line in ranked)  # said once, in the heading
     run_json = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert run_json["smoke_model"] is True and run_json["model_note"] == SMOKE_MODEL_NOTE
     metrics = json.loads((result.report_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -164,6 +162,20 @@ def test_every_output_of_a_smoke_model_demo_names_it_and_says_what_it_is_worth(t
     assert list(candidates.columns[:2]) == ["rank", "model_note"] and candidates["model_note"].notna().all()
     html = (result.report_dir / "report.html").read_text(encoding="utf-8")
     assert "<b>Smoke-model results.</b>" in html.split("<h2>", 1)[0]  # a banner above the first section
+
+
+def test_with_mixed_models_each_candidate_ranked_from_smoke_answers_is_marked() -> None:
+    data = Path(__file__).parents[1] / "data" / "compare"
+    results = prelabel.read_results(data / "labels.jsonl").assign(model="gpt-4o-mini")
+    results.loc[results["item_id"].isin(["2", "3"]), "model"] = "local"
+    lines = demo._summary_lines(prelabel.compare(results, data / "humans.csv", sop=SOP))
+    heading = next(line for line in lines if "SOP ambiguity candidate(s)" in line)
+    assert "(those marked are ranked from answers of local (smoke model: mechanics only): " in heading
+    ranked = [line for line in lines if line.startswith("  #")]
+    marked = [
+        line.endswith("; ranked from answers of local (smoke model: mechanics only))") for line in ranked
+    ]
+    assert any(marked) and not all(marked)
 
 
 def test_a_rerun_of_the_demo_says_it_resumed(tmp_path: Path) -> None:

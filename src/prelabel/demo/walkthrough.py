@@ -194,7 +194,9 @@ def _summary_lines(cmp: Comparison) -> list[str]:
     """A few plain lines: humans among themselves, the model against them, and what to look at."""
     s = cmp.metrics.summary
     humans = cmp.metrics.humans
-    smoke = "model_note" in cmp.candidates.columns
+    notes = cmp.candidates["model_note"] if "model_note" in cmp.candidates.columns else None
+    smoke = notes is not None
+    every = smoke and bool((notes != "").all())  # all ranked from smoke answers: the heading says it once
     lines = [
         f"results compared: {describe(cmp.metrics.provenance)}",
         f"humans among themselves: {_fmt(s.percent_agreement)} mean majority share, Fleiss' kappa "
@@ -204,15 +206,23 @@ def _summary_lines(cmp: Comparison) -> list[str]:
         f"Cohen's kappa {_fmt(s.kappa_vs_majority)}, macro F1 {_fmt(s.macro_f1)}",
         f"  {coverage(cmp.metrics)}",
         f"{_items(s.n_disagreements)} where the model and at least one annotator differ; "
-        f"{s.n_candidates} SOP ambiguity candidate(s), top 3"
-        + (f" ({SMOKE_CANDIDATE_NOTE}: they illustrate the mechanics only):" if smoke else ":"),
+        f"{s.n_candidates} SOP ambiguity candidate(s), top 3{_smoke_heading(smoke, every)}:",
     ]
     for row in cmp.candidates.head(3).to_dict(orient="records"):
-        marked = f"; {row['model_note']}" if smoke and row["model_note"] else ""
+        marked = f"; {row['model_note']}" if smoke and not every and row["model_note"] else ""
         lines.append(
             f"  #{row['rank']} {row['cluster']} ({_items(int(row['n_items']))}, {row['kind']}{marked})"
         )
     return lines
+
+
+def _smoke_heading(smoke: bool, every: bool) -> str:
+    """Beside the ranking: all of it, or the clusters marked, come from the smoke model's answers."""
+    if not smoke:
+        return ""
+    if every:
+        return f" ({SMOKE_CANDIDATE_NOTE}: they illustrate the mechanics only)"
+    return f" (those marked are {SMOKE_CANDIDATE_NOTE}: their place illustrates the mechanics only)"
 
 
 def _items(n: int) -> str:
