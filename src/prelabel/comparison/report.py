@@ -328,8 +328,8 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         "<h3>Definitions: how ties, abstentions and unknown certainty are treated</h3>",
         f"<ul>{definitions}</ul>",
         "<h2>Top ambiguity candidates</h2>",
-        f"<div class='banner'>{escape(SMOKE_CANDIDATE_NOTE)}: the clusters marked so are ranked by "
-        "answers that illustrate the mechanics only.</div>"
+        f"<div class='banner'>Clusters marked “{escape(SMOKE_CANDIDATE_NOTE)}” hold answers of the smoke "
+        "model: their place in this ranking illustrates the mechanics only.</div>"
         if "model_note" in cmp.candidates.columns
         else "",
         certainty,
