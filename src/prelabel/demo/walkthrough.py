@@ -8,7 +8,7 @@ With ``OPENAI_API_KEY`` set the demo labels every item with OpenAI; otherwise it
 on a few items per language, because the bundled Gemma 3 270M runs on a CPU and is only a smoke model.
 
     >>> from prelabel.demo import demo_items, demo_human_labels
-    >>> len(demo_items()), demo_human_labels().groupby("item_id").size().min()
+    >>> len(demo_items()), int(demo_human_labels().groupby("item_id").size().min())
     (32, 3)
 """
 
@@ -26,11 +26,20 @@ from typing import Any
 import pandas as pd
 
 from prelabel._jsonio import writing
+from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.comparison.comparison import Comparison, compare
+from prelabel.comparison.provenance import describe
+from prelabel.comparison.report import coverage
 from prelabel.errors import InputError
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.runner import RunSummary, run
-from prelabel.llm.endpoints import DEFAULT_MODEL, SMOKE_MODEL_NOTE, is_local_model
+from prelabel.llm.endpoints import (
+    DEFAULT_MODEL,
+    SMOKE_MODEL_NOTE,
+    is_local_model,
+    is_smoke_model,
+    model_label,
+)
 from prelabel.sop.bundled import bundled_sop, bundled_sop_path
 
 __all__ = ["DEMO_SOP", "LOCAL_DEMO_ITEMS", "DemoResult", "demo_human_labels", "demo_items", "run_demo"]
@@ -67,7 +76,12 @@ def _balanced(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 
 def _choose_model(model: str | None, env: Mapping[str, str], client: Any) -> tuple[str, str]:
-    """The model to use and a sentence saying why."""
+    """The model to use and a sentence saying why (with the smoke-model note when it is the smoke model)."""
+    chosen, why = _model_and_reason(model, env, client)
+    return chosen, f"{why}; note: {SMOKE_MODEL_NOTE}" if is_smoke_model(chosen) else why
+
+
+def _model_and_reason(model: str | None, env: Mapping[str, str], client: Any) -> tuple[str, str]:
     if client is not None:
         return model or "custom", f"model {model or 'custom'} through the client passed in"
     if model:
@@ -76,7 +90,7 @@ def _choose_model(model: str | None, env: Mapping[str, str], client: Any) -> tup
         chosen = env.get("PRELABEL_MODEL") or DEFAULT_MODEL
         where = f"at {env['OPENAI_BASE_URL']}" if env.get("OPENAI_BASE_URL") else "on OpenAI"
         return chosen, f"{chosen} {where} (OPENAI_API_KEY is set)"
-    return "local", f"the embedded local model (OPENAI_API_KEY is not set); note: {SMOKE_MODEL_NOTE}"
+    return "local", "the embedded local model (OPENAI_API_KEY is not set)"
 
 
 @dataclass
@@ -112,6 +126,7 @@ def run_demo(
     """
     env = os.environ if env is None else env
     chosen, note = _choose_model(model, env, client)
+    why = _model_and_reason(model, env, client)[1]
     is_local = is_local_model(chosen)
     limit = max_items if max_items is not None else (LOCAL_DEMO_ITEMS if is_local else None)
     if limit is not None and limit < 1:
@@ -130,7 +145,9 @@ def run_demo(
         shutil.copyfile(_data("human_labels.csv"), humans_file)
     languages = ", ".join(sorted({str(it.get("language")) for it in selected}))
     echo(f"prelabel demo: SOP {sop.id} {sop.version}, {len(selected)} of {len(items)} items ({languages})")
-    echo(f"labeling with {note}")
+    echo(f"labeling with {model_label(chosen)}: {why}")
+    if not progress and is_smoke_model(chosen):  # with progress on, the run prints it itself
+        echo(f"note: {SMOKE_MODEL_NOTE}")
 
     options = LabelOptions(
         model=chosen,
@@ -141,9 +158,15 @@ def run_demo(
     )
     summary = run(bundled_sop_path(DEMO_SOP), items_file, out, options, client=client, progress=progress)
     n = summary.counts
+    took = f"in {summary.duration_s:.1f}s"
+    if summary.resumed:  # a rerun into the same directory resumes from its run.db
+        took = (
+            f"(resumed: {summary.resumed} already done in {out / 'run.db'}, not sent again; "
+            f"{summary.labeled_now} labeled now in {summary.duration_s:.1f}s)"
+        )
     echo(
-        f"labeled {n['total']} items in {summary.duration_s:.1f}s: {n['ok']} ok, {n['abstained']} abstained, "
-        f"{n['error']} errors -> {out / 'labels.jsonl'}"
+        f"labeled {n['total']} items with {summary.model_label} {took}: {n['ok']} ok, "
+        f"{n['abstained']} abstained, {n['error']} errors -> {out / 'labels.jsonl'}"
     )
 
     # all human labels: agreement among humans covers every item; items the model skipped are counted
@@ -153,6 +176,8 @@ def run_demo(
     for line in _summary_lines(comparison):
         echo(line)
     echo(f"report: {report_dir / 'report.html'}")
+    if comparison.metrics.provenance.note:  # beside the results it qualifies, not only before the run
+        echo(f"note: {comparison.metrics.provenance.note}")
     slice_flags = " ".join(f"--slice {column}" for column in _SLICES)
     echo(
         f"next: prelabel compare {out} {humans_file} -o {report_dir} "
@@ -169,18 +194,35 @@ def _summary_lines(cmp: Comparison) -> list[str]:
     """A few plain lines: humans among themselves, the model against them, and what to look at."""
     s = cmp.metrics.summary
     humans = cmp.metrics.humans
+    notes = cmp.candidates["model_note"] if "model_note" in cmp.candidates.columns else None
+    smoke = notes is not None
+    every = smoke and bool((notes != "").all())  # all ranked from smoke answers: the heading says it once
     lines = [
+        f"results compared: {describe(cmp.metrics.provenance)}",
         f"humans among themselves: {_fmt(s.percent_agreement)} mean majority share, Fleiss' kappa "
         f"{_fmt(s.fleiss_kappa)}, Krippendorff's alpha {_fmt(s.krippendorff_alpha)} "
         f"({humans.n_items} items, {humans.n_annotators} annotators)",
-        f"model vs human majority on {_items(s.n_compared)}: accuracy {_fmt(s.accuracy)}, "
+        f"model vs human majority on {_items(s.n_vs_majority)}: accuracy {_fmt(s.accuracy)}, "
         f"Cohen's kappa {_fmt(s.kappa_vs_majority)}, macro F1 {_fmt(s.macro_f1)}",
+        f"  {coverage(cmp.metrics)}",
         f"{_items(s.n_disagreements)} where the model and at least one annotator differ; "
-        f"{s.n_candidates} SOP ambiguity candidate(s), top 3:",
+        f"{s.n_candidates} SOP ambiguity candidate(s), top 3{_smoke_heading(smoke, every)}:",
     ]
-    for row in cmp.candidates.head(3).itertuples():
-        lines.append(f"  #{row.rank} {row.cluster} ({_items(int(row.n_items))}, {row.kind})")
+    for row in cmp.candidates.head(3).to_dict(orient="records"):
+        marked = f"; {row['model_note']}" if smoke and not every and row["model_note"] else ""
+        lines.append(
+            f"  #{row['rank']} {row['cluster']} ({_items(int(row['n_items']))}, {row['kind']}{marked})"
+        )
     return lines
+
+
+def _smoke_heading(smoke: bool, every: bool) -> str:
+    """Beside the ranking: all of it, or the clusters marked, come from the smoke model's answers."""
+    if not smoke:
+        return ""
+    if every:
+        return f" ({SMOKE_CANDIDATE_NOTE}: they illustrate the mechanics only)"
+    return f" (those marked are {SMOKE_CANDIDATE_NOTE}: their place illustrates the mechanics only)"
 
 
 def _items(n: int) -> str:
