@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +90,31 @@ def quiet_import(name: str) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return importlib.import_module(name)
+
+
+def readme_commands(section: str) -> list[str]:
+    """The shell commands of the ```bash blocks of the README section titled ``## {section}``, in order
+    (lines joined over ``\\`` continuations, comments and blank lines dropped)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    commands: list[str] = []
+    for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        lines = (line.strip() for line in joined.splitlines())
+        commands += [line for line in lines if line and not line.startswith("#")]
+    return commands
+
+
+def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with bash in ``cwd``, ``prelabel`` on PATH being this interpreter's
+    ``python -m prelabel`` (the code under test, also where the ``prelabel`` on PATH is another install's)."""
+    shim = cwd.parent / f"{cwd.name}.bin" / "prelabel"
+    if not shim.exists():
+        shim.parent.mkdir(parents=True)
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m prelabel "$@"\n', encoding="utf-8")
+        shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    path = f"{shim.parent}{os.pathsep}{env.get('PATH', os.environ.get('PATH', ''))}"
+    return subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env={**env, "PATH": path}, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
