@@ -5,12 +5,12 @@ Shared settings live here once: fast retry policies and the environment variable
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
-import stat
+import shlex
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +105,20 @@ def readme_commands(section: str) -> list[str]:
     return commands
 
 
+def run_command_line(capsys: pytest.CaptureFixture[str], command: str) -> tuple[int, str, str]:
+    """Run a README command line ``prelabel ARGS`` in-process in the current directory, split as bash splits
+    it (quotes, ``#`` comments, ``*`` globs); pipes, redirections and variables are refused."""
+    bare = re.sub(r"'[^']*'|\"[^\"]*\"", "", command).split(" #")[0]  # unquoted, before any comment
+    assert not re.search(r"[|&;<>`$()]", bare), command
+    argv: list[str] = []
+    for word in shlex.split(command, comments=True):
+        argv += (sorted(glob.glob(word)) or [word]) if "*" in word else [word]
+    assert argv[0] == "prelabel", command
+    return run_cli(capsys, *argv[1:])
+
+
 def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` with bash in ``cwd``, ``prelabel`` on PATH being this interpreter's
-    ``python -m prelabel`` (the code under test, also where the ``prelabel`` on PATH is another install's)."""
-    shim = cwd.parent / f"{cwd.name}.bin" / "prelabel"
-    if not shim.exists():
-        shim.parent.mkdir(parents=True)
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m prelabel "$@"\n', encoding="utf-8")
-        shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-    path = f"{shim.parent}{os.pathsep}{env.get('PATH', os.environ.get('PATH', ''))}"
+    """Run ``command`` with bash in ``cwd`` and ``env`` (``jupyter`` and the like)."""
     return subprocess.run(
-        ["bash", "-c", command], cwd=cwd, env={**env, "PATH": path}, capture_output=True, text=True,
-        timeout=600,
-    )  # fmt: skip
+        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )

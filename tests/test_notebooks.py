@@ -94,7 +94,7 @@ def test_the_readme_runs_the_notebooks_with_jupyter_execute(tmp_path: Path) -> N
     ]
     root = tmp_path / "repo"
     shutil.copytree(NOTEBOOKS[0].parent, root / "notebooks")
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # an activated venv
     done = shell(commands[1], root, {**os.environ, "PATH": path})
     assert done.returncode == 0, done.stderr
     assert (root / "notebooks" / "authoring-diff" / "flips.csv").is_file()  # it ran, beside the notebook

@@ -1,8 +1,9 @@
 """Every command of the README's Quickstart runs as written, from a copy of the repository's root.
 
 The commands are read from the ```bash blocks of README.md's "## Quickstart (CLI)" section, so a README change
-that breaks a command breaks this test. Each runs in ``bash -c`` in a temporary directory holding copies of
-``sop_specs/`` and ``examples/`` (the ``runs/`` they write stay there), ``prelabel`` being this interpreter's.
+that breaks a command breaks this test. Each runs in-process (``prelabel.cli.main``, split as bash splits it:
+quotes, comments, ``*`` globs), in a temporary directory holding copies of ``sop_specs/`` and ``examples/``
+(the ``runs/`` they write stay there).
 
 Where a model is needed:
 
@@ -17,14 +18,13 @@ Where a model is needed:
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from helpers import ENDPOINT_ENV, readme_commands, shell
+from helpers import readme_commands, run_command_line
 from prelabel.testing import FakeServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,11 +49,6 @@ def repo_copy(tmp_path: Path, items: int | None = None) -> Path:
     return root
 
 
-def clean_env() -> dict[str, str]:
-    """This environment without endpoint settings (``conftest.py`` clears them from ``os.environ`` too)."""
-    return {k: v for k, v in os.environ.items() if k not in ENDPOINT_ENV}
-
-
 def labeled(root: Path, command: str) -> list[dict[str, object]]:
     """The ``labels.jsonl`` lines written by ``prelabel run ... -o RUN_DIR`` or ``batch collect RUN_DIR``."""
     run_dir = re.search(r"-o (\S+)|batch collect (\S+)", command)
@@ -74,18 +69,23 @@ def test_the_quickstart_has_its_commands_and_placeholders() -> None:
                 assert (ROOT / word).is_file(), f"{word} in {command!r} is not in the repository"
 
 
-def test_every_quickstart_command_runs_as_written(tmp_path: Path) -> None:
+def test_every_quickstart_command_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = repo_copy(tmp_path)
+    monkeypatch.chdir(root)
     n_items = len((root / "examples" / "items.jsonl").read_text(encoding="utf-8").splitlines())
     with FakeServer() as server:
         for command in [c for c in COMMANDS if not is_local(c)]:
-            env = clean_env()
             if SERVER_PLACEHOLDER in command:  # a server of your own: no key
+                monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+                monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
                 command = command.replace(SERVER_PLACEHOLDER, server.url)
             else:
-                env |= {"OPENAI_API_KEY": "sk-quickstart", "OPENAI_BASE_URL": server.url}
-            done = shell(command, root, env)
-            assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+                monkeypatch.setenv("OPENAI_API_KEY", "sk-quickstart")
+                monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+            code, stdout, stderr = run_command_line(capsys, command)
+            assert code == 0, f"{command}\n{stdout}\n{stderr}"
             if command.startswith(("prelabel run ", "prelabel batch collect ")) and not re.search(
                 r"--dry-run|--batch-api", command
             ):
@@ -97,12 +97,15 @@ def test_every_quickstart_command_runs_as_written(tmp_path: Path) -> None:
 
 
 @pytest.mark.local_model
-def test_the_quickstart_local_model_commands_run_as_written(tmp_path: Path) -> None:
+def test_the_quickstart_local_model_commands_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from prelabel.llm.local.model import default_model_path
 
-    root = repo_copy(tmp_path, items=LOCAL_ITEMS)
     gguf = str(default_model_path())
+    root = repo_copy(tmp_path, items=LOCAL_ITEMS)
+    monkeypatch.chdir(root)
     for command in [c for c in COMMANDS if is_local(c)]:
-        done = shell(command.replace(GGUF_PLACEHOLDER, gguf), root, clean_env())
-        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        code, stdout, stderr = run_command_line(capsys, command.replace(GGUF_PLACEHOLDER, gguf))
+        assert code == 0, f"{command}\n{stdout}\n{stderr}"
         assert len(labeled(root, command)) == LOCAL_ITEMS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import prelabel
-from helpers import ENDPOINT_ENV, readme_commands, shell
+from helpers import readme_commands, run_command_line
 from prelabel.cli.app import app
 from prelabel.demo import walkthrough as demo
 from prelabel.testing.fake import FakeModel, Reply, RequestRecord
@@ -194,7 +193,7 @@ def test_from_the_repository_root_the_next_steps_are_quickstart_commands(
 
 
 def test_from_elsewhere_the_next_steps_run_as_printed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Run from any other folder, the next steps name the example files by absolute path; the OpenAI and
     server steps and the comparison run as printed against a loopback server (the placeholder server URL
@@ -205,12 +204,13 @@ def test_from_elsewhere_the_next_steps_run_as_printed(
     commands = printed_commands(demo_lines(tmp_path / "demo"))
     assert str(prelabel.bundled_sop_path(demo.DEMO_SOP)) in commands[0]
     assert len(commands) == 4 and f"local:{demo.OWN_GGUF}" in commands[2]
-    env = {k: v for k, v in os.environ.items() if k not in ENDPOINT_ENV}
     with FakeServer() as server:
-        for command in (commands[0], commands[1].replace(demo.SERVER_URL, server.url), commands[3]):
-            key = {} if "--base-url" in command else {"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": server.url}
-            done = shell(command, tmp_path, {**env, **key})
-            assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+        for command in (commands[1].replace(demo.SERVER_URL, server.url), commands[0], commands[3]):
+            if "--base-url" not in command:
+                monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+                monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+            code, stdout, stderr = run_command_line(capsys, command)
+            assert code == 0, f"{command}\n{stdout}\n{stderr}"
     assert len(server.model.requests) == 2 * len(ITEMS)
     for run_dir in ("runs/openai", "runs/server"):
         assert len((tmp_path / run_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines()) == len(

@@ -9,7 +9,7 @@ With ``OPENAI_API_KEY`` set the demo labels every item with OpenAI; otherwise it
 on a few items per language, because the bundled Gemma 3 270M runs on a CPU and is only a smoke model.
 
     >>> from prelabel.demo import demo_items, demo_human_labels
-    >>> len(demo_items()), demo_human_labels().groupby("item_id").size().min()
+    >>> len(demo_items()), int(demo_human_labels().groupby("item_id").size().min())
     (32, 3)
 """
 
