@@ -34,7 +34,9 @@ def reference_table(entry: dict) -> pd.DataFrame:
 
 def long_form(table: pd.DataFrame) -> pd.DataFrame:
     """irrCAC's subjects × raters table as prelabel's long form (missing ratings dropped)."""
-    stacked = table.rename_axis("item_id").reset_index().melt("item_id", var_name="annotator", value_name="label")
+    stacked = (
+        table.rename_axis("item_id").reset_index().melt("item_id", var_name="annotator", value_name="label")
+    )
     stacked = stacked[stacked["label"].notna()].reset_index(drop=True)
     stacked["item_id"] = stacked["item_id"].astype(str)
     stacked["label"] = stacked["label"].map(lambda v: str(int(v)) if isinstance(v, float) else str(v))

@@ -12,10 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 import prelabel
+from helpers import readme_commands, run_command_line
 from prelabel.cli.app import app
 from prelabel.demo import walkthrough as demo
 from prelabel.testing.fake import FakeModel, Reply, RequestRecord
 
+ROOT = Path(__file__).resolve().parents[2]
 SOP = prelabel.bundled_sop(demo.DEMO_SOP)
 ITEMS = demo.demo_items()
 HUMANS = demo.demo_human_labels()
@@ -229,5 +231,70 @@ def test_demo_takes_key_and_server_from_env_too(tmp_path: Path, monkeypatch: pyt
         env = {"OPENAI_API_KEY": "sk-demo-env", "OPENAI_BASE_URL": server.url}
         result = prelabel.run_demo(tmp_path, max_items=2, echo=lines.append, env=env)
     assert result.summary.counts["ok"] == 2 and len(fake.requests) == 2
-    next_line = next(line for line in lines if line.startswith("next:"))
-    assert "--sop " in next_line and "--slice market --slice language" in next_line
+
+
+# ------------------------------------------------------------------------------------------- next steps
+
+
+def printed_commands(lines: list[str]) -> list[str]:
+    """The commands among the demo's lines: indented under their step."""
+    return [line.strip() for line in lines if line.startswith("     prelabel ")]
+
+
+def demo_lines(out: Path) -> list[str]:
+    lines: list[str] = []
+    fake = FakeModel(default=Reply.answer("logistics.late_delivery"))
+    prelabel.run_demo(out, max_items=1, client=fake.async_client(), echo=lines.append, env={})
+    return lines
+
+
+def test_from_the_repository_root_the_next_steps_are_quickstart_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from the repository root, the demo ends with the README Quickstart's own commands (which
+    ``tests/test_quickstart.py`` runs as written), on the example files the demo labeled. (Installed from a
+    wheel, as in CI, it names the wheel's copies by absolute path: the same files.)"""
+    from prelabel._resources import data_dir
+
+    monkeypatch.chdir(ROOT)
+    lines = demo_lines(tmp_path / "demo")
+    commands = printed_commands(lines)
+    for folder in ("sop_specs", "examples"):
+        commands = [c.replace(f"{data_dir(folder)}/", f"{folder}/") for c in commands]
+    openai, server, gguf, compare = commands
+    assert "--base-url" not in openai and "--model" not in openai  # the key and default model decide
+    assert f"--base-url {demo.SERVER_URL} --model {demo.SERVER_MODEL}" in server
+    assert gguf.endswith(f"--model local:{demo.OWN_GGUF}")
+    assert compare.startswith("prelabel compare runs/openai examples/human_labels.csv")
+    for command in commands:
+        assert "examples/" in command and "sop_specs/customer_feedback_intent.yaml" in command
+        assert command in readme_commands("Quickstart (CLI)")
+    text = "\n".join(lines)
+    assert "OPENAI_API_KEY" in text and "--text-col" in text  # how to use a key, and your own file
+
+
+def test_from_elsewhere_the_next_steps_run_as_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run from any other folder, the next steps name the example files by absolute path; the OpenAI and
+    server steps and the comparison run as printed against a loopback server (the placeholder server URL
+    replaced by its URL). The GGUF step is the Quickstart's command, run by ``tests/test_quickstart.py``."""
+    from prelabel.testing.fake import FakeServer
+
+    monkeypatch.chdir(tmp_path)
+    commands = printed_commands(demo_lines(tmp_path / "demo"))
+    assert str(prelabel.bundled_sop_path(demo.DEMO_SOP)) in commands[0]
+    assert len(commands) == 4 and f"local:{demo.OWN_GGUF}" in commands[2]
+    with FakeServer() as server:
+        for command in (commands[1].replace(demo.SERVER_URL, server.url), commands[0], commands[3]):
+            if "--base-url" not in command:
+                monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+                monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+            code, stdout, stderr = run_command_line(capsys, command)
+            assert code == 0, f"{command}\n{stdout}\n{stderr}"
+    assert len(server.model.requests) == 2 * len(ITEMS)
+    for run_dir in ("runs/openai", "runs/server"):
+        assert len((tmp_path / run_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines()) == len(
+            ITEMS
+        )
+    assert (tmp_path / "runs" / "openai-report" / "report.html").is_file()

@@ -1,4 +1,4 @@
-"""The CPU check before llama.cpp loads: instructions the build needs that this CPU lacks are one clear error."""
+"""The CPU check before llama.cpp loads: instructions the build needs and this CPU lacks are one error."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 from prelabel.errors import EndpointError
 from prelabel.llm.local.cpu import check_cpu, missing_instructions
 
-PORTABLE = "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | LLAMAFILE = 1 | "
-NATIVE_SPR = PORTABLE + "AVX512 = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | OPENMP = 1 | "
+PORTABLE = (
+    "CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | LLAMAFILE = 1 | "
+)
+NATIVE_SPR = PORTABLE + " AVX512 = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | OPENMP = 1 | "
 EPYC_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 pni ssse3 fma sse4_1 avx f16c avx2 bmi2\n"
 OLD_XEON_FLAGS = "flags\t\t: fpu sse2 pni ssse3 sse4_1 sse4_2 avx\n"
 
@@ -28,7 +30,12 @@ def test_a_portable_build_runs_on_an_avx2_cpu() -> None:
 
 
 def test_a_native_sapphire_rapids_build_on_an_epyc_names_what_is_missing() -> None:
-    assert missing_instructions(NATIVE_SPR, EPYC_FLAGS) == ["AVX512", "AVX512_VNNI", "AVX512_BF16", "AMX_INT8"]
+    assert missing_instructions(NATIVE_SPR, EPYC_FLAGS) == [
+        "AVX512",
+        "AVX512_VNNI",
+        "AVX512_BF16",
+        "AMX_INT8",
+    ]
 
 
 def test_a_portable_build_on_a_cpu_without_avx2_is_refused_with_the_fix(tmp_path: Path) -> None:

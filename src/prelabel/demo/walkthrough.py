@@ -1,8 +1,9 @@
 """``prelabel demo``: the whole loop on a bundled example, from SOP to agreement with human labels.
 
 The example is the ``customer_feedback_intent`` SOP, 32 buyer messages in English, Indonesian, Thai and
-Vietnamese (``demo/data/items.jsonl``), and three human annotators per item (``demo/data/human_labels.csv``,
-long form with ``market`` and ``language`` slice columns, disagreements included).
+Vietnamese (``examples/items.jsonl``), and three human annotators per item (``examples/human_labels.csv``,
+long form with ``market`` and ``language`` slice columns, disagreements included): the files the README's
+Quickstart uses, at the top of the repository (inside the wheel, ``prelabel/examples/``).
 
 With ``OPENAI_API_KEY`` set the demo labels every item with OpenAI; otherwise it uses the embedded local model
 on a few items per language, because the bundled Gemma 3 270M runs on a CPU and is only a smoke model.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from prelabel._jsonio import writing
+from prelabel._resources import data_dir
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.comparison.comparison import Comparison, compare
 from prelabel.comparison.provenance import describe
@@ -52,7 +55,7 @@ _SLICES = ["market", "language"]
 
 
 def _data(name: str) -> Path:
-    return Path(__file__).resolve().parent / "data" / name
+    return data_dir("examples") / name
 
 
 def demo_items() -> list[dict[str, Any]]:
@@ -178,12 +181,52 @@ def run_demo(
     echo(f"report: {report_dir / 'report.html'}")
     if comparison.metrics.provenance.note:  # beside the results it qualifies, not only before the run
         echo(f"note: {comparison.metrics.provenance.note}")
-    slice_flags = " ".join(f"--slice {column}" for column in _SLICES)
-    echo(
-        f"next: prelabel compare {out} {humans_file} -o {report_dir} "
-        f"--sop {bundled_sop_path(DEMO_SOP)} {slice_flags}"
-    )
+    for line in _next_steps(Path.cwd()):
+        echo(line)
     return DemoResult(out, report_dir, chosen, note, summary, comparison)
+
+
+SERVER_URL = "http://localhost:8000/v1"
+"""The server of the demo's second next step (vLLM's default port); yours goes in its place."""
+SERVER_MODEL = "my-model"
+"""The model name of the second next step: the one your server serves."""
+OWN_GGUF = "/path/to/model.gguf"
+"""The GGUF path of the third next step: an instruction-tuned model of your own."""
+
+
+def _next_steps(cwd: Path) -> list[str]:
+    """Three commands that label the example items with a real model, and one that compares a run.
+
+    Paths are relative to ``cwd`` when inside it (the repository root: ``examples/items.jsonl``), else
+    absolute, so each command runs as printed from where the demo ran.
+    """
+
+    def shown(path: Path) -> str:
+        try:
+            return shlex.quote(str(path.relative_to(cwd.resolve())))
+        except ValueError:
+            return shlex.quote(str(path))
+
+    sop, items, humans = (
+        shown(bundled_sop_path(DEMO_SOP)),
+        shown(_data("items.jsonl")),
+        shown(_data("human_labels.csv")),
+    )
+    run_cmd = f"prelabel run {sop} {items}"
+    slice_flags = " ".join(f"--slice {column}" for column in _SLICES)
+    return [
+        f"next steps: label the example items (or your own file in place of {items}: JSONL, CSV or Parquet; "
+        "--id-col and --text-col name its id and text columns)",
+        "  1. with OpenAI (export OPENAI_API_KEY=... first; "
+        f"--model picks the model, default {DEFAULT_MODEL}):",
+        f"     {run_cmd} -o runs/openai",
+        "  2. with any OpenAI-compatible server (vLLM, Ollama, llama.cpp, LiteLLM: your URL and model name):",
+        f"     {run_cmd} -o runs/server --base-url {SERVER_URL} --model {SERVER_MODEL}",
+        "  3. with your own GGUF model on this machine (an instruction-tuned one: your path):",
+        f"     {run_cmd} -o runs/gguf --model local:{OWN_GGUF}",
+        "  then compare a run with the human labels:",
+        f"     prelabel compare runs/openai {humans} -o runs/openai-report --sop {sop} {slice_flags}",
+    ]
 
 
 def _fmt(value: Any) -> str:
@@ -196,7 +239,7 @@ def _summary_lines(cmp: Comparison) -> list[str]:
     humans = cmp.metrics.humans
     notes = cmp.candidates["model_note"] if "model_note" in cmp.candidates.columns else None
     smoke = notes is not None
-    every = smoke and bool((notes != "").all())  # all ranked from smoke answers: the heading says it once
+    every = notes is not None and bool(notes.ne("").all())  # all ranked from smoke answers: the heading says it once
     lines = [
         f"results compared: {describe(cmp.metrics.provenance)}",
         f"humans among themselves: {_fmt(s.percent_agreement)} mean majority share, Fleiss' kappa "
