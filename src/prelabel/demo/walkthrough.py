@@ -239,7 +239,9 @@ def _summary_lines(cmp: Comparison) -> list[str]:
     humans = cmp.metrics.humans
     notes = cmp.candidates["model_note"] if "model_note" in cmp.candidates.columns else None
     smoke = notes is not None
-    every = notes is not None and bool(notes.ne("").all())  # all ranked from smoke answers: the heading says it once
+    every = notes is not None and bool(
+        notes.ne("").all()
+    )  # all ranked from smoke answers: the heading says it once
     lines = [
         f"results compared: {describe(cmp.metrics.provenance)}",
         f"humans among themselves: {_fmt(s.percent_agreement)} mean majority share, Fleiss' kappa "

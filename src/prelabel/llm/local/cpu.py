@@ -3,7 +3,7 @@
 llama.cpp says which instruction sets it was compiled with (``llama_print_system_info``: ``AVX2 = 1 |
 ...``); Linux lists the CPU's own in ``/proc/cpuinfo``. A build that needs one the CPU lacks dies of SIGILL on
 its first answer (a wheel compiled with ``-march=native`` on a newer machine and reused here through pip's
-cache, say); checked before a model loads, that is one clear error naming the missing instructions and the fix.
+cache, say); checked before a model loads, it is one clear error naming the missing instructions and the fix.
 
     >>> info = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 1 | LLAMAFILE = 1 | "
     >>> missing_instructions(info, "flags\\t\\t: fpu pni avx avx2 fma f16c")
