@@ -5,8 +5,12 @@ Shared settings live here once: fast retry policies and the environment variable
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
+import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +90,35 @@ def quiet_import(name: str) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return importlib.import_module(name)
+
+
+def readme_commands(section: str) -> list[str]:
+    """The shell commands of the ```bash blocks of the README section titled ``## {section}``, in order
+    (lines joined over ``\\`` continuations, comments and blank lines dropped)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    commands: list[str] = []
+    for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        lines = (line.strip() for line in joined.splitlines())
+        commands += [line for line in lines if line and not line.startswith("#")]
+    return commands
+
+
+def run_command_line(capsys: pytest.CaptureFixture[str], command: str) -> tuple[int, str, str]:
+    """Run a README command line ``prelabel ARGS`` in-process in the current directory, split as bash splits
+    it (quotes, ``#`` comments, ``*`` globs); pipes, redirections and variables are refused."""
+    bare = re.sub(r"'[^']*'|\"[^\"]*\"", "", command).split(" #")[0]  # unquoted, before any comment
+    assert not re.search(r"[|&;<>`$()]", bare), command
+    argv: list[str] = []
+    for word in shlex.split(command, comments=True):
+        argv += (sorted(glob.glob(word)) or [word]) if "*" in word else [word]
+    assert argv[0] == "prelabel", command
+    return run_cli(capsys, *argv[1:])
+
+
+def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with bash in ``cwd`` and ``env`` (``jupyter`` and the like)."""
+    return subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )

@@ -1,12 +1,16 @@
 """The notebooks under ``notebooks/`` are committed without outputs and run top to bottom (nbclient).
 
 The quickstart labels items with the embedded local model, so it runs offline (marker ``local_model``); the
-SOP authoring notebook answers with a scripted ``FakeServer`` it starts itself.
+SOP authoring notebook answers with a scripted ``FakeServer`` it starts itself. The README's commands that run
+them from the shell (``jupyter execute``) name every notebook, and run as written.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,10 @@ from typing import Any
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+from helpers import readme_commands, shell
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_notebooks() -> None:
@@ -75,3 +82,22 @@ def test_sop_authoring_notebook_runs_offline(tmp_path: Path, monkeypatch: pytest
     assert "flip" in text_of(nb, "cell-13") and "payment.refund_request" in text_of(nb, "cell-15")
     for name in ("flips.csv", "summary.md", "prompt.diff"):
         assert (run_dir / "authoring-diff" / name).is_file()
+
+
+def test_the_readme_runs_the_notebooks_with_jupyter_execute(tmp_path: Path) -> None:
+    """Each README command runs one notebook; the SOP authoring one runs here as written, from a copy of
+    the repository root (the quickstart one, the same command, needs the local model: run above through
+    nbclient). ``jupyter`` is this interpreter's, as in an activated venv."""
+    commands = readme_commands("Python API (notebooks)")
+    assert [c.split(" #")[0].strip() for c in commands] == [
+        f"jupyter execute notebooks/{p.name}" for p in NOTEBOOKS
+    ]
+    root = tmp_path / "repo"
+    shutil.copytree(NOTEBOOKS[0].parent, root / "notebooks")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # an activated venv
+    done = shell(commands[1], root, {**os.environ, "PATH": path})
+    assert done.returncode == 0, done.stderr
+    assert (root / "notebooks" / "authoring-diff" / "flips.csv").is_file()  # it ran, beside the notebook
+    written = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.suffix != ".ipynb"}
+    ignored = subprocess.run(["git", "check-ignore", *written], cwd=ROOT, capture_output=True, text=True)
+    assert set(ignored.stdout.split()) == written  # git status stays clean after running them in the checkout

@@ -1,4 +1,5 @@
-"""Both install modes find the bundled SOPs and prompt templates, which live once, at the repository's top.
+"""Both install modes find the bundled SOPs, prompt templates and examples (the demo's and the README
+Quickstart's items and human labels), which live once, at the repository's top.
 
 A wheel (what ``pip install .`` and CI install) carries them inside the package; an editable install
 (``pip install -e .``, the README's command) puts ``src/`` on ``sys.path`` (hatchling's ``.pth``), and they
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,7 @@ prompt = prelabel.render_prompt(sop, {"id": "p", "text": "late parcel"})
 print(json.dumps({
     "package": prelabel.__file__, "sops": prelabel.bundled_sops(), "templates": prelabel.list_templates(),
     "sop_dir": str(data_dir("sop_specs")), "prompt_dir": str(data_dir("prompts")),
+    "example_dir": str(data_dir("examples")), "demo_items": len(prelabel.demo.demo_items()),
     "version": prelabel.__version__, "hash": prompt.prompt_hash,
 }))
 """
@@ -56,14 +60,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_the_wheel_carries_sop_specs_and_prompts_once(wheel: Path) -> None:
+FOLDERS = (("sop_specs", ".yaml"), ("prompts", ".jinja"), ("examples", ""))
+
+
+def test_the_wheel_carries_sop_specs_prompts_and_examples_once(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    for folder, suffix in (("sop_specs", ".yaml"), ("prompts", ".jinja")):
+    for folder, suffix in FOLDERS:
         inside = sorted(
             n.split("/")[-1].removesuffix(suffix) for n in names if n.startswith(f"prelabel/{folder}/")
         )
         assert inside == expected_names(folder, suffix)
-    assert not any(n.startswith(("sop_specs/", "prompts/")) for n in names)  # not loose at the top
+    assert not any(n.startswith(tuple(f"{folder}/" for folder, _ in FOLDERS)) for n in names)  # not loose
+    assert not any("/demo/data/" in n for n in names)  # the demo reads examples/: no second copy
 
 
 def test_a_wheel_install_finds_them(wheel: Path, tmp_path: Path) -> None:
@@ -73,6 +81,7 @@ def test_a_wheel_install_finds_them(wheel: Path, tmp_path: Path) -> None:
     assert str(found["package"]).startswith(str(site))
     assert found["sop_dir"] == str(site / "prelabel" / "sop_specs")
     assert found["prompt_dir"] == str(site / "prelabel" / "prompts")
+    assert found["example_dir"] == str(site / "prelabel" / "examples") and found["demo_items"] == 32
     assert found["sops"] == expected_names("sop_specs", ".yaml")
     assert found["templates"] == expected_names("prompts", ".jinja")
 
@@ -82,6 +91,7 @@ def test_an_editable_install_finds_them_in_the_checkout(tmp_path: Path) -> None:
     assert str(found["package"]).startswith(str(ROOT / "src"))
     assert found["sop_dir"] == str(ROOT / "sop_specs")
     assert found["prompt_dir"] == str(ROOT / "prompts")
+    assert found["example_dir"] == str(ROOT / "examples") and found["demo_items"] == 32
     assert found["sops"] == expected_names("sop_specs", ".yaml")
 
 
@@ -95,3 +105,32 @@ def test_one_version_string(wheel: Path) -> None:
     from prelabel._version import __version__
 
     assert f"prelabel-{__version__}-" in wheel.name
+
+
+def setup_targets() -> list[str]:
+    """What the README's two set-up commands install, in order (the demo's extras, then the tests')."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"""scripts/install\.sh -e ["'](\.\[[a-z,]+\])["']""", section)
+
+
+def resolve(target: str, report: Path) -> dict[str, str]:
+    """The versions pip would install for ``target`` on a fresh machine (``--dry-run --ignore-installed``)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--disable-pip-version-check", "--report", str(report), target],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    installed = json.loads(report.read_text())["install"]
+    return {entry["metadata"]["name"].lower(): entry["metadata"]["version"] for entry in installed}
+
+
+def test_the_second_set_up_command_changes_no_version_the_first_installed(tmp_path: Path) -> None:
+    first, second = setup_targets()
+    assert "local" in first and {"test", "local"} <= set(second[2:-1].split(","))
+    with ThreadPoolExecutor(2) as pool:  # two resolutions of about a minute each, side by side
+        demo, tests = pool.map(resolve, (first, second), (tmp_path / "first.json", tmp_path / "second.json"))
+    changed = {name: (version, tests[name]) for name, version in demo.items() if tests.get(name) != version}
+    assert not changed, f"the test extras move versions the first command installed: {changed}"
+    assert int(demo["numpy"].split(".")[0]) >= 2  # nothing in either set holds numpy back

@@ -32,6 +32,19 @@ def test_doc_and_doc_diff(tmp_path: Path, capsys: Capture) -> None:
     assert code == 0 and "1 renamed" in out and (tmp_path / "changes.md").is_file()
 
 
+def test_doc_and_validate_count_the_same_labels_and_say_what_they_count(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    size = (
+        f"{len(sop.leaf_ids)} leaf labels ({len(sop.label_index)} labels in the tree), {len(sop.tests)} tests"
+    )
+    code, out, _ = run_cli(capsys, "doc", SOP, "-o", str(tmp_path / "guide.md"))
+    assert code == 0 and out == f"wrote {tmp_path / 'guide.md'} ({sop.id} {sop.version}, {size})\n"
+    code, out, _ = run_cli(capsys, "validate", SOP)
+    assert code == 0 and out == f"{SOP}: ok ({sop.id} {sop.version}, {size})\n"
+
+
 def test_bad_sop_is_one_line_per_problem(tmp_path: Path, capsys: Capture) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nversion: 1\ntitle: X\nlabels: [{id: a, definiton: typo}]\n", encoding="utf-8")

@@ -62,6 +62,24 @@ def test_ruled_report_candidates_come_first(tmp_path: Path) -> None:
         ruled.label[0],
     )
     assert any("c ↔ d" in note for note in calib.notes)
+    assert not any("smoke" in note for note in calib.notes)
+
+
+def test_candidates_ranked_from_smoke_model_answers_are_noted(tmp_path: Path) -> None:
+    from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
+
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    pd.DataFrame(
+        {
+            "rank": [1],
+            "model_note": [SMOKE_CANDIDATE_NOTE],
+            "cluster": ["a ↔ b"],
+            "examples": [sop.edge_cases[0].text],
+        }
+    ).to_csv(tmp_path / "ambiguity_candidates.csv", index=False)
+    calib = prelabel.calibration_set(sop, n=1, report=tmp_path)
+    assert calib.key["source"].tolist() == ["report"]
+    assert any("local (smoke model: mechanics only)" in n and "mechanics only" in n for n in calib.notes)
 
 
 def test_bad_input(tmp_path: Path) -> None:

@@ -57,6 +57,21 @@ def test_flips_are_exactly_the_items_whose_answers_differ() -> None:
     assert (flips.requests, flips.from_cache) == (2 * len(ITEMS) + 2 * 3, 2)
 
 
+def test_flips_of_the_smoke_model_say_what_they_are_worth(tmp_path: Path) -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
+
+    fake = FakeModel(default=versioned)
+    a, b = prelabel.parse_sop(SUITE_SOP), prelabel.parse_sop(SOP_B)
+    flips = prelabel.label_flips(a, b, ITEMS, model="local", client=fake.async_client(), tests=False)
+    summary = flips.summary().splitlines()
+    assert summary[0].startswith(
+        "fruit_demo 1.0.0 → fruit_demo 1.1.0 on local (smoke model: mechanics only):"
+    )
+    assert summary[-1] == f"note: {SMOKE_MODEL_NOTE}"
+    written = flips.save(tmp_path)["summary"].read_text(encoding="utf-8")
+    assert "Model `local (smoke model: mechanics only)`" in written and SMOKE_MODEL_NOTE in written
+
+
 def test_identical_versions_flip_nothing_and_reuse_cached_answers() -> None:
     fake = FakeModel(default=versioned)
     sop = prelabel.parse_sop(SUITE_SOP)

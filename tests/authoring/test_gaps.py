@@ -60,6 +60,28 @@ def test_gaps_sends_abstained_and_catch_all_items_and_drafts_leaves(run_dir: Pat
     assert [e["text"] for e in proposal["examples"]] == [ITEMS[0]["text"], ITEMS[1]["text"]]
 
 
+def test_gaps_from_a_smoke_model_run_say_so_in_the_summary_and_the_draft(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in ITEMS), encoding="utf-8")
+    prelabel.run(
+        SOP_PATH, "items.jsonl", "run", model="local", client=FakeModel(default=labels_of).async_client()
+    )
+    drafter = FakeModel(default=Reply.raw(json.dumps(PROPOSAL)))
+    gaps = prelabel.find_gaps(
+        "run", model="gpt-4o-mini", client=drafter.async_client()
+    )  # picked by the smoke model
+    assert gaps.run_models == {"local": 4} and gaps.model_note == SMOKE_MODEL_NOTE
+    draft = YAML(typ="safe").load(gaps.write(tmp_path / "gaps.yaml"))
+    assert draft["model_note"] == SMOKE_MODEL_NOTE
+    assert f"# note: {SMOKE_MODEL_NOTE}" in (tmp_path / "gaps.yaml").read_text(encoding="utf-8")
+    again = prelabel.find_gaps("run", model="local", client=drafter.async_client())
+    assert again.summary().endswith("by local (smoke model: mechanics only)")
+
+
 def test_the_model_may_only_name_items_it_was_sent(run_dir: Path) -> None:
     bad = {**PROPOSAL, "groups": [{**PROPOSAL["groups"][0], "item_ids": ["g4"]}]}  # type: ignore[dict-item]
     fake = FakeModel(default=Reply.raw(json.dumps(bad)))

@@ -38,6 +38,24 @@ def test_every_case_passes_with_the_expected_answers() -> None:
     assert "4 cases: 4 passed" in report.summary()
 
 
+def test_the_smoke_model_is_named_and_noted_in_the_output_and_junit(tmp_path: Path) -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
+
+    fake = FakeModel(default=Reply.answer("other"))  # as the 270M model: one label for everything
+    report = prelabel.run_sop_tests(SOP, model="local", client=fake.async_client())
+    text = report.to_text().splitlines()
+    assert "on local (smoke model: mechanics only);" in text[-2] and text[-1] == f"note: {SMOKE_MODEL_NOTE}"
+    props = {
+        p.get("name"): p.get("value")
+        for p in ET.parse(report.write_junit(tmp_path / "j.xml")).iter("property")
+    }
+    assert props["model"] == "local" and props["model_note"] == SMOKE_MODEL_NOTE
+    other = prelabel.run_sop_tests(SOP, model="gpt-4o-mini", client=fake.async_client())
+    assert (
+        other.model_note is None and "note:" not in other.to_text() and "smoke model" not in other.to_text()
+    )
+
+
 def test_a_failure_shows_expected_answer_rationale_and_cited_rules() -> None:
     fake = FakeModel(default=by_keyword({"ripe pear": "fruit.apple"}))
     report = prelabel.run_sop_tests(SOP, client=fake.async_client())

@@ -32,6 +32,17 @@ def test_help(capsys: Capture, args: list[str], expected: list[str]) -> None:
         assert word in out
 
 
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["compare"], ["demo"], ["export"], ["test"], ["calibration"]]
+)
+def test_help_shows_flags_as_flags(capsys: Capture, command: list[str]) -> None:
+    code, out, err = run_cli(capsys, *command, "--help")
+    assert code == 0, err
+    assert "--help" in out and "<bool>" not in out  # `--debug`, `--wide`, `--help` take no value
+    if command == ["compare"]:
+        assert "--wide " in out and "<int range>" in out  # options that take a value still show its type
+
+
 def test_version(capsys: Capture) -> None:
     code, out, _ = run_cli(capsys, "--version")
     assert (code, out.strip()) == (0, prelabel.__version__)
@@ -42,9 +53,9 @@ def test_validate_ok(capsys: Capture) -> None:
     assert code == 0
     assert err == ""
     sop = prelabel.bundled_sop("customer_feedback_intent")
-    assert (
-        out
-        == f"{FEEDBACK}: ok ({sop.id} {sop.version}, {len(sop.leaf_ids)} labels, {len(sop.tests)} tests)\n"
+    assert out == f"{FEEDBACK}: ok ({sop.id} {sop.version}, {sop.size()})\n"
+    assert sop.size().startswith(
+        f"{len(sop.leaf_ids)} leaf labels ({len(sop.label_index)} labels in the tree)"
     )
 
 

@@ -187,6 +187,30 @@ def test_missing_key_exits_3(capsys: Capture, tmp_path: Path, monkeypatch: pytes
     assert code == 3 and "OPENAI_API_KEY" in stderr and stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("logprobs", [[], ["--logprobs"]])
+def test_bad_input_is_the_only_line_even_with_the_smoke_model(
+    capsys: Capture, tmp_path: Path, logprobs: list[str]
+) -> None:
+    items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
+    for model in (["--model", "local"], []):  # the smoke note, the --logprobs warning in tools mode
+        flags = [*model, *logprobs]
+        code, _, stderr = run_cli(capsys, "run", str(tmp_path / "nope.yaml"), str(items), "-o", "r", *flags)
+        assert code == 2 and "cannot read file" in stderr and stderr.count("\n") == 1, stderr
+        code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(tmp_path / "no.jsonl"), "-o", "r", *flags)
+        assert code == 2 and stderr == f"error: {tmp_path / 'no.jsonl'}: items file not found\n"
+
+
+def test_the_logprobs_warning_comes_once_the_run_starts(
+    capsys: Capture, tmp_path: Path, server: FakeServer
+) -> None:
+    items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
+    flags = ["--base-url", server.url, "--mode", "tools", "--logprobs"]
+    code, stdout, stderr = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(tmp_path / "r"), *flags)
+    assert code == 0, stderr
+    assert "warning: --logprobs: this endpoint answers in tools mode" in stderr
+    assert "note:" not in stdout + stderr  # not the smoke model
+
+
 def test_bad_input_exits_2(capsys: Capture, tmp_path: Path) -> None:
     items = write_items(tmp_path, [json.dumps({"id": "a", "text": "x"})])
     code, _, stderr = run_cli(

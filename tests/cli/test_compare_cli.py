@@ -28,6 +28,26 @@ def test_compare_writes_the_report_directory(capsys: pytest.CaptureFixture[str],
     assert metrics["slices"]["market"]
 
 
+def test_compare_of_smoke_model_results_says_so_everywhere(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
+
+    rows = [json.loads(line) for line in (DATA / "labels.jsonl").read_text().splitlines()]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({**r, "model": "local"}) + "\n" for r in rows))
+    out_dir = tmp_path / "report"
+    code, out, err = run_cli(capsys, "compare", str(labels), str(DATA / "humans.csv"), "-o", str(out_dir))
+    assert code == 0, err
+    assert "Results compared: model local (smoke model: mechanics only) (11 results)" in out
+    assert f"> note: {SMOKE_MODEL_NOTE}" in out and "| rank | model note |" in out
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["provenance"]["smoke_model"] is True
+    assert "Smoke-model results." in (out_dir / "report.html").read_text(encoding="utf-8")
+    header = (out_dir / "ambiguity_candidates.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("rank,model_note,")
+
+
 def test_compare_wide_form_and_run_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "labels.jsonl").write_text((DATA / "labels.jsonl").read_text())

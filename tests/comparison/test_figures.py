@@ -27,10 +27,14 @@ _PER_LABEL = "per_label[]: label precision recall f1 support predicted"
 
 #: Every object of ``metrics.json`` written for the fixture files, as "path: keys in order" (recorded from the
 #: dict-based comparator before the figures became typed records; issues 13 and 14 added pairwise agreement,
-#: the n beside each figure, definitions, abstained annotations, ties and certainty counts).
+#: the n beside each figure, definitions, abstained annotations, ties and certainty counts; issue 18 added
+#: ``provenance``: the models and SOP versions of the results, and the smoke-model flag and note).
 GOLDEN_COMPARE = {
-    "$: task sop summary counts skipped skipped_examples notes definitions model_vs_majority "
+    "$: task sop provenance summary counts skipped skipped_examples notes definitions model_vs_majority "
     "model_vs_annotators levels humans slices ambiguity",
+    "$.provenance: models sop_versions smoke_model note",
+    "$.provenance.models: ",  # the fixture's lines name no model nor SOP: both empty
+    "$.provenance.sop_versions: ",
     "$.ambiguity: confident_threshold kinds certainty_unknown confidence_out_of_range",
     "$.ambiguity.kinds: sop_ambiguity inherent_ambiguity label_error",
     "$.definitions: percent_agreement pairwise_agreement ties abstentions certainty",

@@ -104,6 +104,28 @@ def test_per_label_thresholds_and_thin_labels_go_to_review() -> None:
     assert any("always review (fewer than 30 calibration items): rare" in line for line in split.summary())
 
 
+def test_routing_names_the_models_and_marks_smoke_model_thresholds() -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
+
+    rng = np.random.default_rng(1)
+    cal, humans = _frames(rng, {"a": 200, "b": 200})
+    run = pd.DataFrame({"item_id": ["r1", "r2"], "label": ["a", "b"], "confidence": 0.99, "model": "local"})
+    split = prelabel.route(run, cal.assign(model="local"), humans, target_precision=0.9)
+    lines = split.summary()
+    assert (
+        "run labeled by model local (smoke model: mechanics only) (2 results); SOP version not "
+        in "\n".join(lines)
+    )
+    assert "\ncalibration labeled by model local (smoke model: mechanics only) (400 results);" in "\n".join(
+        lines
+    )
+    assert f"note: thresholds and the split come from smoke-model answers: {SMOKE_MODEL_NOTE}" in lines
+    dumped = split.report.model_dump(mode="json", by_alias=True)
+    assert dumped["provenance"]["run"]["smoke_model"] is True
+    plain = prelabel.route(run.assign(model="gpt-4o-mini"), cal, humans, target_precision=0.9)
+    assert not any("smoke model" in line for line in plain.summary())
+
+
 def test_agreement_signal_needs_samples() -> None:
     cal = pd.DataFrame({"item_id": ["1"], "label": ["a"], "confidence": [0.9]})
     humans = pd.DataFrame({"item_id": ["1"], "annotator": ["x"], "label": ["a"]})

@@ -72,3 +72,29 @@ def test_only_needs_a_routing(make_run, tmp_path: Path) -> None:
     run_dir = make_run(SOP_PATH, n=3)
     with pytest.raises(prelabel.InputError, match="run `prelabel route` first"):
         prelabel.export(run_dir, "csv", tmp_path / "x.csv", only="accept")
+
+
+def test_smoke_model_predictions_carry_it_in_model_version_and_the_summary(make_run, tmp_path: Path) -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
+
+    run_dir = make_run(SOP_PATH, n=4, statuses={})
+    path = run_dir / "labels.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(json.dumps({**r, "model": "local"}) + "\n" for r in rows), encoding="utf-8")
+    versions: list[str] = []
+    summary = prelabel.export(run_dir, "label-studio", tmp_path / "ls" / "tasks.json")
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text(encoding="utf-8"))
+    versions += [p["model_version"] for t in tasks for p in t["predictions"]]
+    prelabel.export(run_dir, "argilla", tmp_path / "argilla.json")
+    records = json.loads((tmp_path / "argilla.json").read_text(encoding="utf-8"))["records"]
+    versions += [s["agent"] for r in records for s in r["suggestions"].values()]
+    prelabel.export(run_dir, "csv", tmp_path / "labels.csv")
+    versions += list(pd.read_csv(tmp_path / "labels.csv")["model_version"])
+    assert len(versions) == 4 + 8 + 4 and all(v.endswith(":local:abababababab:smoke-model") for v in versions)
+    lines = summary.lines()
+    assert "labeled by model local (smoke model: mechanics only) (4 results)" in lines[0]
+    assert lines[1] == f"note: {SMOKE_MODEL_NOTE}"
+    plain = prelabel.export(
+        make_run(prelabel.bundled_sop_path("customer_feedback_intent")), "csv", tmp_path / "x.csv"
+    )
+    assert "labeled by model gpt-4o-mini" in plain.lines()[0] and not any("note" in x for x in plain.lines())

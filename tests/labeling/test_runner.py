@@ -97,6 +97,27 @@ def test_run_json_records_the_run(tmp_path: Path, items_file: Path) -> None:
     expected_cost = (250 * 0.15 + 150 * 0.075 + 80 * 0.60) / 1_000_000
     assert recorded["cost_usd"] == pytest.approx(expected_cost)
     assert recorded["started_at"] <= recorded["finished_at"]
+    assert recorded["smoke_model"] is False and recorded["model_note"] is None
+
+
+def test_a_run_of_the_smoke_model_says_what_its_labels_are_worth_once_the_inputs_are_checked(
+    tmp_path: Path, items_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
+
+    fake = FakeModel(default=Reply.answer("logistics.late_delivery"))
+    with pytest.raises(prelabel.SOPError):  # a bad input is the only line: no note before it
+        run(
+            tmp_path / "missing.yaml", items_file, tmp_path / "bad", model="local", client=fake.async_client()
+        )
+    assert capsys.readouterr().err == ""
+    out = tmp_path / "run"
+    summary = run(SOP_PATH, items_file, out, model="local", client=fake.async_client(), progress=True)
+    assert f"note: {SMOKE_MODEL_NOTE}" in capsys.readouterr().err.splitlines()
+    recorded = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert recorded["model"] == "local" and recorded["smoke_model"] is True
+    assert recorded["model_note"] == SMOKE_MODEL_NOTE == summary.model_note
+    assert summary.model_label == "local (smoke model: mechanics only)"
 
 
 def test_unknown_model_cost_is_null_and_prices_file_applies(tmp_path: Path) -> None:

@@ -150,6 +150,24 @@ def test_local_model_selection() -> None:
     assert local_model_path("local:/models/qwen.gguf") == "/models/qwen.gguf"
 
 
+def test_only_the_bundled_model_is_the_smoke_model_and_it_is_named_and_noted() -> None:
+    from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
+
+    smoke = resolve_endpoint(model="local", env={})
+    own = resolve_endpoint(model="local:/models/qwen.gguf", env={})
+    assert is_smoke_model("local") and not is_smoke_model(own.model) and not is_smoke_model("gpt-4o-mini")
+    assert smoke.smoke_note == SMOKE_MODEL_NOTE and own.smoke_note is None
+    assert (
+        "Gemma 3 270M base model" in SMOKE_MODEL_NOTE and "only illustrate the mechanics" in SMOKE_MODEL_NOTE
+    )
+    assert (
+        model_label("local") == "local (smoke model: mechanics only)" and model_label(own.model) == own.model
+    )
+    assert smoke.notes(logprobs=True) == [f"note: {SMOKE_MODEL_NOTE}"]  # JSON schema mode: logprobs come back
+    tools = resolve_endpoint(model="gpt-4o-mini", api_key="k", env={})
+    assert tools.notes() == [] and tools.notes(logprobs=True) == [f"warning: {tools.logprobs_note}"]
+
+
 def test_local_client_is_built_lazily_from_the_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
 

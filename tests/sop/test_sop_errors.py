@@ -688,7 +688,7 @@ def test_cli_validate_reports_every_file(write_sop: WriteSOP, capsys: Capture) -
     listed = write_sop("- a\n", "list.yaml")
     code, out, err = run_cli(capsys, "validate", str(empty), str(good), str(listed))
     assert code == 2
-    assert out == f"{good}: ok (demo 1.0.0, 1 labels, 0 tests)\n"
+    assert out == f"{good}: ok (demo 1.0.0, 1 leaf label, 0 tests)\n"
     assert [line.split(": ")[0] for line in err.splitlines()] == [f"{empty}:1:1", f"{listed}:1:1"]
 
 

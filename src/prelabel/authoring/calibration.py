@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from prelabel.authoring._templates import output_path, read_text_table
+from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
@@ -61,6 +62,11 @@ def _from_report(sop: SOP, report: Path, top: int, notes: list[str]) -> Iterator
     if "examples" not in frame.columns or not frame["examples"].str.strip().any():
         notes.append(f"{path} has no example texts (the compared labels had no 'text' column)")
         return
+    if "model_note" in frame.columns and frame["model_note"].str.strip().any():
+        notes.append(
+            f"{path}: some candidates were {SMOKE_CANDIDATE_NOTE}; which of them are quizzed first "
+            "illustrates the mechanics only"
+        )
     rulings = {_norm(case.text): case for case in sop.edge_cases}
     unruled = []
     for _, candidate in frame.head(top).iterrows():

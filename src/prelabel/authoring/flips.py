@@ -35,6 +35,7 @@ from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, read_items
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import LabelResult
+from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.prompt.rendering import render_prompt
 from prelabel.sop.spec import SOP, load_sop
 
@@ -105,14 +106,20 @@ class LabelFlips:
         """A short summary: flips, transitions, changed cases, requests."""
         n, k = len(self.rows), len(self.flips)
         share = f" ({k / n:.0%})" if n else ""
-        lines = [f"{self.sop_a} → {self.sop_b} on {self.model}: {k} of {n} items flip{share}"]
+        lines = [f"{self.sop_a} → {self.sop_b} on {model_label(self.model)}: {k} of {n} items flip{share}"]
         lines += [f"  {a} → {b}: {count}" for (a, b), count in self.transitions().most_common()]
         changes = self.case_changes()
         if self.tests_a is not None:
             lines.append(f"{len(changes)} tests/edge cases changed status")
             lines += [f"  {node}: {a} → {b}" for node, a, b in changes]
         lines.append(f"{self.requests} requests, {self.from_cache} answers from cache")
+        lines += [f"note: {self.model_note}"] if self.model_note else []
         return "\n".join(lines)
+
+    @property
+    def model_note(self) -> str | None:
+        """What the answers are worth when that needs saying: the smoke model's note, else ``None``."""
+        return SMOKE_MODEL_NOTE if is_smoke_model(self.model) else None
 
     def to_markdown(self) -> str:
         """``summary.md``: counts per label transition, cases whose status changed, the prompt diff."""
@@ -120,9 +127,10 @@ class LabelFlips:
         out = [
             f"# Label flips: {self.sop_a} → {self.sop_b}",
             "",
-            f"Model `{self.model}`; {n} items, **{k} flip**; {self.requests} requests, "
+            f"Model `{model_label(self.model)}`; {n} items, **{k} flip**; {self.requests} requests, "
             f"{self.from_cache} answers from cache.",
             "",
+            *([f"> **Note:** {self.model_note}", ""] if self.model_note else []),
             "## Label transitions",
             "",
         ]

@@ -25,6 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from prelabel._aio import sync_twin
 from prelabel._jsonio import writing
+from prelabel.comparison.provenance import provenance
 from prelabel.comparison.run_info import check_sop, read_label_lines, read_run_info
 from prelabel.errors import InputError, redact
 from prelabel.inputs.items import Item
@@ -32,6 +33,7 @@ from prelabel.inputs.reading import read_items
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.options import LabelOptions
 from prelabel.llm.caller import CallStats, explain
+from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.llm.usage import Usage
 from prelabel.sop._checks import LABEL_ID
 from prelabel.sop.spec import SOP, load_sop
@@ -113,6 +115,14 @@ class LabelGaps:
     usage: Usage = field(default_factory=Usage)
     requests: int = 0
     error: str | None = None
+    run_models: dict[str, int] = field(default_factory=dict)
+    """The models whose answers picked the items (result lines per model, from the run)."""
+
+    @property
+    def model_note(self) -> str | None:
+        """The smoke model's note when it picked the items or drafts the proposals, else ``None``."""
+        smoke = is_smoke_model(self.model) or any(is_smoke_model(m) for m in self.run_models)
+        return SMOKE_MODEL_NOTE if smoke else None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.proposals)
@@ -125,7 +135,7 @@ class LabelGaps:
         seen = ", ".join(f"{n} {why}" for why, n in self.considered.items()) or "none"
         outcome = f"failed: {self.error}" if self.error else f"{len(self.proposals)} candidate leaves"
         return f"gaps: items considered: {seen}; {outcome}; {self.requests} requests" + (
-            f" by {self.model}" if self.model else ""
+            f" by {model_label(self.model)}" if self.model else ""
         )
 
     def write(self, path: str | Path) -> Path:
@@ -135,6 +145,8 @@ class LabelGaps:
         root["sop"] = CommentedMap(id=self.sop_id, version=self.sop_version)
         if self.model:
             root["proposed_by"] = self.model
+        if self.model_note:
+            root["model_note"] = self.model_note
         if self.error:
             root["error"] = self.error
         if self.rationale:
@@ -147,7 +159,8 @@ class LabelGaps:
                     entry[key] = proposal[key]
             proposed.append(entry)
         root["proposed_labels"] = proposed
-        root.yaml_set_start_comment(f"{GAPS_HEADER}\n{self.summary()}")
+        note = f"\nnote: {self.model_note}" if self.model_note else ""
+        root.yaml_set_start_comment(f"{GAPS_HEADER}\n{self.summary()}{note}")
         yaml = YAML()
         yaml.width = 110
         with writing(path) as out, out.open("w", encoding="utf-8") as handle:
@@ -212,6 +225,7 @@ async def afind_gaps(
         "catch-all": sum(a != loaded.abstain.label for _, a in picked),
     }
     gaps = LabelGaps(loaded.id, loaded.version, {k: n for k, n in considered.items() if n}, [])
+    gaps.run_models = provenance(lines).models
     if not picked:
         return gaps
     labeler = Labeler(loaded, options, client=client, **changes)

@@ -36,6 +36,7 @@ from prelabel.authoring.cases import SOPCase, collect_cases, labels_text
 from prelabel.errors import EndpointError, InputError
 from prelabel.labeling.options import DEFAULT_SAMPLE_TEMPERATURE, LabelOptions, sampling_options
 from prelabel.labeling.result import ErrorInfo, LabelResult
+from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.sop.spec import SOP, load_sop
 
 __all__ = [
@@ -180,22 +181,28 @@ class SOPTestReport:
         """Each case's status by node (``tests/T1``, ``edge_cases/E1``)."""
         return {c.case.node: c.status for c in self.cases}
 
+    @property
+    def model_note(self) -> str | None:
+        """What the answers are worth when that needs saying: the smoke model's note, else ``None``."""
+        return SMOKE_MODEL_NOTE if is_smoke_model(self.model) else None
+
     def summary(self) -> str:
         """One line: counts, SOP, model, requests, cached answers and time."""
         counts = ", ".join(f"{n} {_COUNTED[s]}" for s, n in self.counts.items() if n)
         repeat = f", {self.repeat} samples each" if self.repeat > 1 else ""
         return (
             f"{len(self.cases)} cases{repeat}: {counts or 'none'} — {self.sop_id} {self.sop_version} on "
-            f"{self.model}; {self.requests} requests, {self.from_cache} answers from cache, "
+            f"{model_label(self.model)}; {self.requests} requests, {self.from_cache} answers from cache, "
             f"{self.duration_s:.1f}s"
         )
 
     def to_text(self) -> str:
-        """The test-runner output: every case's lines, then the summary (and the endpoint error)."""
+        """The test-runner output: every case's lines, the summary, the endpoint error and model note."""
         lines = [line for c in self.cases for line in c.lines()]
         if self.endpoint_error:
             lines.append(f"endpoint unusable: {self.endpoint_error}")
-        return "\n".join([*lines, self.summary()])
+        note = [f"note: {self.model_note}"] if self.model_note else []
+        return "\n".join([*lines, self.summary(), *note])
 
     def to_junit(self) -> str:
         """The report as JUnit XML: one ``testsuite`` (the SOP), one ``testcase`` per case; a fail or an
@@ -215,6 +222,7 @@ class SOPTestReport:
             ("model", self.model),
             ("prompt_hash", self.prompt_hash),
             ("repeat", str(self.repeat)),
+            *([("model_note", self.model_note)] if self.model_note else []),
         ):
             ET.SubElement(props, "property", name=name, value=value)
         for result in self.cases:

@@ -12,8 +12,27 @@ import threading
 from typing import Annotated
 
 import typer
+import typer.core
 
 import prelabel
+
+
+def _flags_take_no_value() -> None:
+    """Show a flag as ``--debug``, not ``--debug <bool>``: typer's rich help (0.2x) prints every option's
+    type, flags included, as if they took a value. Flags (``--debug``, ``--wide``, ``--help``) show none."""
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if option is None or shown is None or getattr(shown, "_flags_take_no_value", False):
+        return
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+        return "" if self.is_flag and not self.count else shown(self, ctx)
+
+    display_type_rich._flags_take_no_value = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
 
 app = typer.Typer(
     name="prelabel",

@@ -32,7 +32,7 @@ def doc(
     """Write the annotator guideline of an SOP: HTML (self-contained, searchable offline) or Markdown."""
     loaded = prelabel.load_sop(sop)
     path = prelabel.write_guideline(loaded, out, format, language=language, overwrite=force)  # type: ignore[arg-type]
-    typer.echo(f"wrote {path} ({loaded.id} {loaded.version}, {len(loaded.label_index)} labels)")
+    typer.echo(f"wrote {path} ({loaded.id} {loaded.version}, {loaded.size()})")
 
 
 @app.command("doc-diff", rich_help_panel=PANEL)

@@ -130,12 +130,14 @@ def run(
         if guess.bad_items and not guess.items:  # as a run would: every item an error is not a success
             raise fail("every item is unusable (bad input); nothing would be labeled", EXIT_BAD_INPUT)
         return
-    _note_endpoint(options)
     if batch_api:
         flags = {"restart": restart, "retry_errors": not no_retry_errors}
         done = prelabel.submit_batch(sop, items, out, options, **flags)
+        for line in options.endpoint().notes(options.logprobs):  # after the inputs were checked
+            typer.echo(line, err=True)
         typer.echo(batch_commands.submitted_line(done))
         return
+    # the run prints the endpoint's notes (smoke model, --logprobs in tools mode) once the inputs are checked
     try:
         summary = prelabel.run(
             sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
@@ -147,11 +149,13 @@ def run(
     cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
     resumed = f" ({summary.resumed} already done, not sent again)" if summary.resumed else ""
     typer.echo(
-        f"labeled {n['total']} items{resumed} with {summary.model}: {n['ok']} ok, "
+        f"labeled {n['total']} items{resumed} with {summary.model_label}: {n['ok']} ok, "
         f"{n['abstained']} abstained, "
         f"{n['error']} errors; {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
         f"({usage.cached_tokens} cached){cost} -> {out / 'labels.jsonl'}"
     )
+    if summary.model_note:
+        typer.echo(f"note: {summary.model_note}")
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
         typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
@@ -162,13 +166,3 @@ def run(
             f"every item is an error ({what}); see the error field in {out / 'labels.jsonl'}",
             EXIT_BAD_INPUT if bad_input else EXIT_ENDPOINT,
         )
-
-
-def _note_endpoint(options: prelabel.LabelOptions) -> None:
-    """Say that the bundled embedded model (``--model local`` or ``PRELABEL_MODEL=local``) labels poorly, and
-    that ``--logprobs`` gives nothing in tools mode."""
-    endpoint = options.endpoint()
-    if endpoint.smoke_note:
-        typer.echo(f"note: {endpoint.smoke_note}", err=True)
-    if options.logprobs and endpoint.logprobs_note:
-        typer.echo(f"warning: {endpoint.logprobs_note}", err=True)

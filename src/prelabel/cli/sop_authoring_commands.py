@@ -129,6 +129,8 @@ def gaps(
     options = options_from(locals())
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)
     typer.echo(found.summary())
+    if found.model_note:
+        typer.echo(f"note: {found.model_note}")
     for proposal in found:
         typer.echo(f"  {proposal['id']}: {proposal['definition']} ({len(proposal['item_ids'])} items)")
     typer.echo(f"wrote {found.write(out)} (a draft: the SOP was not modified)")

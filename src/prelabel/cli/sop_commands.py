@@ -29,8 +29,7 @@ def validate(
             for problem in exc.problems:
                 typer.echo(str(problem), err=True)
         else:
-            counts = f"{len(sop.leaf_ids)} labels, {len(sop.tests)} tests"
-            typer.echo(f"{path}: ok ({sop.id} {sop.version}, {counts})")
+            typer.echo(f"{path}: ok ({sop.id} {sop.version}, {sop.size()})")
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)
 

@@ -3,7 +3,8 @@
 Modules: ``inputs`` (reading results and human labels), ``labelspace`` (label ids and the tree), ``prep``
 (joining and majorities), ``interrater`` (kappa, alpha), ``metrics`` (per label/level/slice), ``ambiguity``
 (scores and clusters), ``figures`` (the typed results, ``ComparisonMetrics`` and ``AgreementMetrics``),
-``comparison`` (``compare``, ``agreement``, ``Comparison``), ``report`` (HTML and Markdown), ``drafts``
+``comparison`` (``compare``, ``agreement``, ``Comparison``), ``provenance`` (the models and SOP versions
+of the results, and the smoke-model flag), ``report`` (HTML and Markdown), ``drafts``
 (model-drafted ``edge_cases:`` entries). Named ``comparison`` so that the package never shadows the public
 ``prelabel.compare`` function.
 May import: ``labeling``, ``llm``, ``prompt``, ``inputs``, ``sop``, ``errors``.

@@ -25,6 +25,10 @@ Candidates cluster disagreements by the pair of answers in contention (the model
 human answer that differs from it; the pair is unordered, with both directions counted) and by each SOP rule
 the model cited. Label-pair clusters come first, then rule clusters (a rule cluster spans pairs, so it is not
 ranked against them); within each group by ``mean score · (1 + ln items)``.
+
+When the results name their model, each disagreement carries it (``model``); when some answers come from the
+bundled smoke model, the candidates get a ``model_note`` column right after ``rank`` that marks each cluster
+holding such answers (`SMOKE_CANDIDATE_NOTE`): its place in the ranking illustrates the mechanics only.
 """
 
 from __future__ import annotations
@@ -38,12 +42,23 @@ import pandas as pd
 from prelabel.comparison.inputs import as_list
 from prelabel.comparison.interrater import dense_unique
 from prelabel.comparison.prep import Prepared
+from prelabel.comparison.provenance import smoke_flags
+from prelabel.llm.endpoints import SMOKE_MODEL, model_label
 from prelabel.sop.spec import SOP
 
-__all__ = ["DISAGREEMENT_COLUMNS", "KINDS", "candidates_frame", "disagreements_frame", "sop_quote"]
+__all__ = [
+    "DISAGREEMENT_COLUMNS",
+    "KINDS",
+    "SMOKE_CANDIDATE_NOTE",
+    "candidates_frame",
+    "disagreements_frame",
+    "sop_quote",
+]
 
 #: The kinds of disagreement, in ranking order.
 KINDS = ("sop_ambiguity", "inherent_ambiguity", "label_error", "model_error")
+#: ``model_note`` of a candidate cluster holding answers of the smoke model (the column exists only then).
+SMOKE_CANDIDATE_NOTE = f"ranked from answers of {model_label(SMOKE_MODEL)}"
 DISAGREEMENT_COLUMNS = [
     "item_id", "model_label", "model_confidence", "model_certainty", "human_labels", "human_majority",
     "majority_share", "majority_tied", "n_annotators", "human_split", "cited_rules", "ambiguity_score",
@@ -132,6 +147,8 @@ def disagreements_frame(prep: Prepared, confident: float = 0.7) -> pd.DataFrame:
             frame["model_spread"] = np.where(has_samples, 1 - certainty, np.nan)
         if "rationale" in res.columns:
             frame["rationale"] = res["rationale"].to_numpy()[rows]
+        if "model" in res.columns and res["model"].notna().any():  # which model gave each answer
+            frame["model"] = pd.Categorical(res["model"].to_numpy()[rows])
     if prep.text is not None:
         frame["text"] = prep.text[idx]
     for column, values in prep.slices.items():
@@ -199,6 +216,8 @@ def _aggregate(frame: pd.DataFrame, key: str, examples: int, total: int) -> pd.D
         if "text" in frame
         else None
     )
+    if "_smoke" in frame.columns:
+        stats["_smoke"] = groups["_smoke"].any()
     stats["share_of_disagreements"] = stats["n_items"] / total
     stats["kind"] = [kinds[v].most_common(1)[0][0] for v in stats.index]
     stats["kinds"] = [_text(kinds[v]) for v in stats.index]
@@ -219,6 +238,10 @@ def candidates_frame(dis: pd.DataFrame, prep: Prepared, examples: int = 3) -> pd
     if dis.empty:
         return pd.DataFrame(columns=columns)
     sop, total, members = prep.space.sop, len(dis), prep.space.members
+    smoke = smoke_flags(dis["model"]) if "model" in dis.columns else np.zeros(total, dtype=bool)
+    if smoke.any():  # the ranking of these clusters comes from the smoke model's answers: say so beside it
+        dis = dis.assign(_smoke=smoke)
+        columns.insert(1, "model_note")
     pairs = _aggregate(dis, "cluster", examples, total)
     pairs["group"] = "label_pair"
     pairs["sop_text"] = [
@@ -235,6 +258,7 @@ def candidates_frame(dis: pd.DataFrame, prep: Prepared, examples: int = 3) -> pd
     if by_rule:
         needed = ["item_id", "ambiguity_score", "human_split", "model_certainty", "kind", "contested_label"]
         needed += ["model_label", "cited_rules", *(["text"] if "text" in dis else [])]
+        needed += ["_smoke"] if "_smoke" in dis else []
         slim = dis[needed]
         exploded = pd.concat(
             [slim[np.isin(rule_codes, codes)].assign(rule=rule) for rule, codes in by_rule.items()],
@@ -257,5 +281,7 @@ def candidates_frame(dis: pd.DataFrame, prep: Prepared, examples: int = 3) -> pd
         kind="stable",
     ).drop(columns="_pairs_first")
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    if "_smoke" in frame.columns:
+        frame["model_note"] = np.where(frame.pop("_smoke").astype(bool), SMOKE_CANDIDATE_NOTE, "")
     ordered = columns[:-1] + [c for c in frame.columns if c not in columns] + ["sop_text"]
     return frame[ordered].reset_index(drop=True)

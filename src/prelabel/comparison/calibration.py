@@ -29,8 +29,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.certainty import in_range
+from prelabel.comparison.figures import Provenance
 from prelabel.comparison.inputs import as_list, factorize_ids, read_human_labels, read_results, result_status
 from prelabel.comparison.labelspace import clean
+from prelabel.comparison.provenance import provenance
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
@@ -179,6 +181,8 @@ class CalibrationItems:
     multi_label: bool
     skipped: dict[str, int] = field(default_factory=dict)
     human_labels: set[str] = field(default_factory=set)
+    provenance: Provenance | None = None
+    """The models and SOP versions of the calibration results."""
 
     @property
     def n_used(self) -> int:
@@ -256,7 +260,7 @@ def calibration_items(
     human_labels = {m for v in majority.values() if v for m in v.split(";")} if multi else set()
     if not multi:
         human_labels = {v for v in majority.values() if v}
-    return CalibrationItems(out, signal, multi, dict(skipped), human_labels)
+    return CalibrationItems(out, signal, multi, dict(skipped), human_labels, provenance(res))
 
 
 class ReliabilityBin(BaseModel):

@@ -48,6 +48,7 @@ from prelabel.comparison.metrics import (
     slice_metrics,
 )
 from prelabel.comparison.prep import Prepared, prepare
+from prelabel.comparison.provenance import provenance
 from prelabel.comparison.run_info import sop_warnings
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
@@ -202,7 +203,8 @@ def compare(
     prep = prepare(frame, res, _space(sop, multi_label, res))
     prep.notes[:0] = frame.attrs.get("notes", [])
     prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
-    warnings = [*res.attrs.get("warnings", []), *sop_warnings(res, sop)]
+    found = provenance(res)
+    warnings = [*res.attrs.get("warnings", []), *sop_warnings(found.sop_versions, sop)]
     space = prep.space
     if prep.n_compared == 0:
         raise InputError(
@@ -241,6 +243,7 @@ def compare(
     metrics = ComparisonMetrics(
         task="multi_label" if space.multi_label else "single_label",
         sop=None if sop is None else SopRef(id=sop.id, version=sop.version, sha256=sop.sha256),
+        provenance=found,
         summary=summary,
         counts=prep.counts(len(res)),
         skipped=prep.skipped_counts(),

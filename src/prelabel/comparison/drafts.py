@@ -25,7 +25,7 @@ from prelabel.errors import EndpointError, InputError, redact
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.reachability import UNREACHABLE
 from prelabel.llm.caller import CallStats, ModelCaller, explain
-from prelabel.llm.endpoints import check_credentials
+from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, check_credentials, is_smoke_model, model_label
 from prelabel.llm.usage import PriceTable, Usage
 from prelabel.sop.spec import SOP
 
@@ -121,7 +121,7 @@ class EdgeCaseDrafts:
         failed = sum("error" in e for e in self.entries)
         requests = sum(int(e.get("attempts") or 0) for e in self.entries)
         cost = "unknown" if self.cost is None else f"${self.cost:.4f}"
-        by = f" by {self.model}" if self.model else ""
+        by = f" by {model_label(self.model)}" if self.model else ""
         return (
             f"drafts: {len(self.entries) - failed} drafted, {failed} failed{by}; {requests} requests, "
             f"{self.usage.prompt_tokens + self.usage.completion_tokens} tokens "
@@ -215,6 +215,9 @@ def write_draft_edge_cases(
     root["sop"] = CommentedMap(id=sop.id, version=sop.version)
     if model:
         root["drafted_by"] = model
+    note = SMOKE_MODEL_NOTE if is_smoke_model(model) else None
+    if note:
+        root["model_note"] = note
     cases = CommentedSeq()
     for i, draft in enumerate(drafts):
         entry = CommentedMap()
@@ -230,7 +233,8 @@ def write_draft_edge_cases(
         cases.append(entry)
         cases.yaml_set_comment_before_after_key(i, before=f"from {draft['source']}", indent=2)
     root["edge_cases"] = cases
-    root.yaml_set_start_comment(f"{DRAFT_HEADER}\n{drafts.summary()}")
+    shown = f"\nnote: {note}" if note else ""
+    root.yaml_set_start_comment(f"{DRAFT_HEADER}\n{drafts.summary()}{shown}")
     yaml = YAML()
     yaml.width = 110
     with writing(out), out.open("w", encoding="utf-8") as handle:

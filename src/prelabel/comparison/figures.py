@@ -32,6 +32,7 @@ __all__ = [
     "LeafFigures",
     "LevelFigures",
     "MajorityFigures",
+    "Provenance",
     "Skipped",
     "SliceAgreement",
     "SliceLeafFigures",
@@ -267,6 +268,17 @@ class SopRef(_Record):
     sha256: str
 
 
+class Provenance(_Record):
+    """Which models and SOP versions produced the results read (result rows per model and per
+    ``sop_id@sop_version``, as the rows record them), and whether any is the bundled smoke model (``note``:
+    what its results are worth). Built by `prelabel.comparison.provenance.provenance`."""
+
+    models: dict[str, int]
+    sop_versions: dict[str, int]
+    smoke_model: bool
+    note: str | None
+
+
 class Summary(_Record):
     """Headline figures of a comparison, each beside the number of items it is computed on.
 
@@ -314,6 +326,7 @@ class ComparisonMetrics(_Record):
 
     task: Task
     sop: SopRef | None
+    provenance: Provenance
     summary: Summary
     counts: Counts
     skipped: Skipped

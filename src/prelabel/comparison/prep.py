@@ -122,9 +122,9 @@ def _per_item(
     """Slice columns as one categorical value per item (from its first human row; a note counts the items
     whose rows disagree), and the ``text`` column."""
     with_id = np.flatnonzero(item >= 0)
-    first = np.full(n_items + 1, -1, dtype=np.int64)
-    first[item[with_id[::-1]]] = with_id[::-1]
-    first = first[:n_items]
+    first_row = np.full(n_items + 1, -1, dtype=np.int64)
+    first_row[item[with_id[::-1]]] = with_id[::-1]
+    first = first_row[:n_items]
     slices: dict[str, pd.Categorical] = {}
     text = None
     for column in frame.columns:

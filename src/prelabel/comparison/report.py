@@ -18,12 +18,14 @@ import pandas as pd
 from pydantic import BaseModel
 
 from prelabel._jsonio import writing
+from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
+from prelabel.comparison.provenance import describe
 
 if TYPE_CHECKING:
     from prelabel.comparison.comparison import Comparison
-    from prelabel.comparison.figures import Confusion, LeafFigures, LevelFigures
+    from prelabel.comparison.figures import ComparisonMetrics, Confusion, LeafFigures, LevelFigures
 
-__all__ = ["markdown_summary", "render_html", "write_html"]
+__all__ = ["coverage", "markdown_summary", "render_html", "write_html"]
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -34,7 +36,8 @@ text-align:left;vertical-align:top}th{background:#f4f4f6}td.n{text-align:right;f
 .card{border:1px solid #ccd;border-radius:8px;padding:.8rem 1rem;background:#fbfbfd}
 .kind{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;color:#fff}
 .sop_ambiguity{background:#b3261e}.inherent_ambiguity{background:#8a6d00}.label_error{background:#31579e}
-.model_error{background:#5f6368}
+.model_error{background:#5f6368}.smoke{background:#6a1b9a}
+.banner{border:2px solid #6a1b9a;background:#f6edf9;border-radius:8px;padding:.7rem 1rem;margin:1rem 0}
 pre{white-space:pre-wrap;background:#f4f4f6;padding:.5rem;border-radius:6px;font-size:12px}
 .muted{color:#666}img{max-width:100%}
 """
@@ -99,7 +102,10 @@ def _fmt(value: Any) -> str:
 def markdown_summary(cmp: Comparison, top: int = 5) -> str:
     """Headline figures, skipped counts, notes and the top candidates as Markdown."""
     metrics = cmp.metrics
-    lines = ["## prelabel compare", "", "| figure | value | n items |", "|---|---|---|"]
+    lines = ["## prelabel compare", "", f"Results compared: {describe(metrics.provenance)}."]
+    if metrics.provenance.note:
+        lines += [f"> note: {metrics.provenance.note}"]
+    lines += ["", coverage(metrics), "", "| figure | value | n items |", "|---|---|---|"]
     lines += [f"| {row['figure']} | {_fmt(row['value'])} | {row['n']} |" for row in _summary_rows(cmp)]
     kinds = metrics.ambiguity.kinds
     if kinds:
@@ -109,11 +115,52 @@ def markdown_summary(cmp: Comparison, top: int = 5) -> str:
         lines += ["", "Skipped: " + ", ".join(f"{k} {v}" for k, v in skipped.items())]
     lines += [f"> note: {note}" for note in metrics.notes]
     if not cmp.candidates.empty:
-        lines += ["", "| rank | cluster | items | kind | mean score |", "|---|---|---|---|---|"]
-        for row in cmp.candidates.head(top).itertuples():
-            score = f"{row.mean_score:.3f}"
-            lines.append(f"| {row.rank} | {row.cluster} | {row.n_items} | {row.kind} | {score} |")
+        noted = "model_note" in cmp.candidates.columns
+        head = (
+            "| rank | model note | cluster | items | kind | mean score |"
+            if noted
+            else ("| rank | cluster | items | kind | mean score |")
+        )
+        lines += ["", head, "|---" * head.count("|", 1) + "|"]
+        for row in cmp.candidates.head(top).to_dict(orient="records"):
+            note = f" {row['model_note']} |" if noted else ""
+            lines.append(
+                f"| {row['rank']} |{note} {row['cluster']} | {row['n_items']} | {row['kind']} | "
+                f"{row['mean_score']:.3f} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+#: Why model results are not compared, as ``skipped`` counts them (a result may count under two reasons).
+_LEFT_OUT = {
+    "items_model_error": "model error",
+    "items_model_abstained": "model abstained",
+    "items_model_label_missing": "no model label",
+    "items_model_label_not_in_sop": "model label not in the SOP",
+    "items_without_valid_human_label": "no usable human label (every annotation abstained, empty or not in "
+    "the SOP)",
+    "items_without_human_label": "no human label",
+    "model_rows_without_item_id": "no item id",
+    "model_rows_duplicate": "a duplicate row",
+}
+
+
+def coverage(metrics: ComparisonMetrics) -> str:
+    """One sentence: how many model results were compared and why the others were not, and how many of
+    the compared items the figures against the human majority use (ties left out)."""
+    counts, skipped, summary = metrics.counts, metrics.skipped, metrics.summary
+    left = ", ".join(f"{n} {why}" for key, why in _LEFT_OUT.items() if (n := getattr(skipped, key)))
+    text = f"{counts.compared_items} of {counts.model_rows} model results compared"
+    text += f" (not compared: {left})" if left else ""
+    if skipped.items_without_model_label:
+        text += f"; {skipped.items_without_model_label} human-labeled items have no model result"
+    tied = summary.n_compared - summary.n_vs_majority
+    if tied:
+        text += (
+            f"; accuracy, F1 and κ vs the majority use {summary.n_vs_majority} of them ({tied} with a tied "
+            "human majority)"
+        )
+    return text + "."
 
 
 def _png(fig: Any) -> str:
@@ -211,9 +258,12 @@ def _candidate_cards(cmp: Comparison, top: int) -> str:
             if row.get("sop_text")
             else ('<p class="muted">Pass the SOP (--sop) to quote its text here.</p>')
         )
+        smoke = (
+            f' <span class="kind smoke">{escape(row["model_note"])}</span>' if row.get("model_note") else ""
+        )
         cards.append(
             f'<div class="card"><h3>#{row["rank"]} {escape(str(row["cluster"]))} '
-            f'<span class="kind {escape(row["kind"])}">{escape(row["kind"])}</span></h3>'
+            f'<span class="kind {escape(row["kind"])}">{escape(row["kind"])}</span>{smoke}</h3>'
             f"<p>{row['n_items']} items · mean score {_fmt(row['mean_score'])} · "
             f"human split {_fmt(row['mean_human_split'])} · "
             f"model certainty {_fmt(row['mean_model_certainty'])}"
@@ -255,12 +305,22 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         )
         or '<p class="muted">No slice columns in the human labels.</p>'
     )
+    found = m.provenance
+    banner = (
+        f"<div class='banner' role='note'><b>Smoke-model results.</b> {escape(found.note)}</div>"
+        if found.note
+        else ""
+    )
+    checked = f" Labels are checked against {escape(sop.id)}@{escape(sop.version)} (--sop)." if sop else ""
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>",
         f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>",
+        banner,
+        f"<p>Results compared: {escape(describe(found))}.{checked}</p>",
         f"<p class='muted'>Task: {escape(m.task)}. The model is compared with the human majority answer; "
         "ambiguity candidates point at SOP text that humans read differently.</p>",
         "<h2>Summary</h2>",
+        f"<p>{escape(coverage(m))}</p>",
         _table(summary),
         "<h3>Skipped</h3>",
         _table(skipped) if skipped else "<p class='muted'>nothing skipped</p>",
@@ -268,6 +328,10 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         "<h3>Definitions: how ties, abstentions and unknown certainty are treated</h3>",
         f"<ul>{definitions}</ul>",
         "<h2>Top ambiguity candidates</h2>",
+        f"<div class='banner'>Clusters marked “{escape(SMOKE_CANDIDATE_NOTE)}” hold answers of the smoke "
+        "model: their place in this ranking illustrates the mechanics only.</div>"
+        if "model_note" in cmp.candidates.columns
+        else "",
         certainty,
         _candidate_cards(cmp, top),
         "<h2>Model vs human majority</h2>",
@@ -288,7 +352,10 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
         "<h2>Slices</h2>",
         slices,
         "<h2>All candidates</h2>",
-        _table(cmp.candidates, ["rank", "group", "cluster", "n_items", "mean_score", "kind", "directions"]),
+        _table(
+            cmp.candidates,
+            ["rank", "model_note", "group", "cluster", "n_items", "mean_score", "kind", "directions"],
+        ),
         "</body></html>",
     ]
     return "\n".join(parts)

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prelabel._jsonio import write_json, writing
+from prelabel.comparison.figures import Provenance
+from prelabel.comparison.provenance import describe
 from prelabel.comparison.run_info import refuse_overwrite
 from prelabel.comparison.thresholds import ThresholdFit
 
@@ -65,6 +67,8 @@ class RouteReport(BaseModel):
     labels: dict[str, LabelRoute]
     run: RunCoverage
     notes: list[str]
+    provenance: dict[str, Provenance] = {}
+    """The models and SOP versions of the ``run`` and of the ``calibration`` results."""
 
 
 @dataclass
@@ -115,5 +119,6 @@ class Routing:
             )
         if unmet and rep.by == "label":
             lines.append(f"always review (no threshold meets the target): {', '.join(sorted(unmet))}")
+        lines += [f"{side} labeled by {describe(found)}" for side, found in rep.provenance.items()]
         lines += [f"note: {n}" for n in rep.notes]
         return lines

@@ -25,6 +25,7 @@ from prelabel.comparison.calibration import (
     signal_values,
 )
 from prelabel.comparison.inputs import read_results, result_status
+from prelabel.comparison.provenance import provenance
 from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
 from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
 from prelabel.comparison.thresholds import fit_threshold
@@ -188,6 +189,9 @@ def route(
         entry.coverage_run = entry.n_run_accepted / entry.n_run if entry.n_run else None
     n_items = len(accept) + len(review)
     notes = [] if cal.n_used >= 100 else [f"only {cal.n_used} calibration items: expect low coverage"]
+    found = {"run": provenance(frame), **({"calibration": cal.provenance} if cal.provenance else {})}
+    smoke = next((p.note for p in found.values() if p.note), None)
+    notes += [f"thresholds and the split come from smoke-model answers: {smoke}"] if smoke else []
     report = RouteReport(
         target_precision=target_precision,
         delta=delta,
@@ -206,6 +210,7 @@ def route(
             review_reasons=dict(reasons),
         ),
         notes=notes,
+        provenance=found,
     )
     return Routing(report, accept, review)
 

@@ -3,8 +3,7 @@ checks shared by ``route``, ``compare`` and the exports: the SOP still matches t
 the SOP given), outputs are not overwritten.
 
     >>> check_sop({"sop": {"id": "demo", "sha256": "abc"}}, None, "run")  # no SOP given: nothing to check
-    >>> rows = pd.DataFrame({"sop_id": ["a", "a", "b"], "sop_version": ["1", "2", "1"]})
-    >>> sop_warnings(rows, None)
+    >>> sop_warnings({"a@1": 1, "a@2": 1, "b@1": 1}, None)
     ['the results were labeled under several SOPs or versions: a@1 (1 row), a@2 (1 row), b@1 (1 row)']
 """
 
@@ -14,8 +13,6 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from prelabel.comparison.inputs import read_json_lines
 from prelabel.errors import InputError
@@ -80,19 +77,13 @@ def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None
         )
 
 
-def sop_warnings(results: pd.DataFrame, sop: SOP | None) -> list[str]:
-    """Warnings when the results name (``sop_id``, ``sop_version`` per row) an SOP other than ``sop``, or
-    several SOPs or versions; empty when they name none or just the one."""
-    if "sop_id" not in results.columns:
-        return []
-    version = results["sop_version"] if "sop_version" in results.columns else pd.Series(None, results.index)
-    ids, versions = results["sop_id"], version.astype(object).where(version.notna(), "?")
-    named = ids.notna() & (ids.astype(str).str.strip() != "")
-    found = (ids[named].astype(str) + "@" + versions[named].astype(str)).value_counts(sort=False).sort_index()
-    if found.empty:
+def sop_warnings(found: dict[str, int], sop: SOP | None) -> list[str]:
+    """Warnings when the results name an SOP other than ``sop``, or several SOPs or versions; empty when they
+    name none or just the one. ``found``: result rows per ``sop_id@sop_version`` (as in ``Provenance``)."""
+    if not found:
         return []
     listed = ", ".join(f"{key} ({n} row{'s' if n != 1 else ''})" for key, n in found.items())
-    if sop is not None and list(found.index) != [f"{sop.id}@{sop.version}"]:
+    if sop is not None and list(found) != [f"{sop.id}@{sop.version}"]:
         return [
             f"the results were labeled under {listed}, not {sop.id}@{sop.version} (--sop): labels are "
             "checked against an SOP they were not asked under"

@@ -1,6 +1,7 @@
 """The demo: a bundled SOP, items and human labels through ``run`` and ``compare`` (``prelabel demo``).
 
-Modules: ``walkthrough`` (``run_demo``, ``demo_items``, ``demo_human_labels``); ``data/`` holds the files.
+Modules: ``walkthrough`` (``run_demo``, ``demo_items``, ``demo_human_labels``); the data is the repository's
+``examples/`` (the README Quickstart's files).
 May import: everything below ``cli``.
 """
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prelabel._jsonio import writing
+from prelabel.comparison.provenance import provenance
 from prelabel.comparison.run_info import refuse_overwrite
 from prelabel.errors import InputError
 from prelabel.exports.records import ExportSummary, Only, load_run, prediction_status
@@ -82,4 +83,5 @@ def export(
         without_prediction=dict(without),
         skipped=dict(run.skipped),
         skipped_examples=run.examples,
+        provenance=provenance(run.rows),
     )

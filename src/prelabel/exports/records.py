@@ -4,6 +4,8 @@ optional ``--only accept|review`` selection from a ``prelabel route`` output; pl
     >>> model_version({"sop_id": "demo", "sop_version": "1.0", "model": "gpt-4o-mini",
     ...                "prompt_hash": "sha256:0123456789abcdef"})
     'prelabel:demo@1.0:gpt-4o-mini:0123456789ab'
+    >>> model_version({"sop_id": "demo", "sop_version": "1.0", "model": "local", "prompt_hash": "sha256:ab"})
+    'prelabel:demo@1.0:local:ab:smoke-model'
 """
 
 from __future__ import annotations
@@ -15,21 +17,38 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from prelabel.comparison.figures import Provenance
+from prelabel.comparison.provenance import describe
 from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
 from prelabel.errors import InputError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import read_items
+from prelabel.llm.endpoints import is_smoke_model
 from prelabel.sop.spec import SOP, load_sop
 
-__all__ = ["ExportSummary", "Only", "RunExport", "load_run", "model_version", "prediction_status"]
+__all__ = [
+    "SMOKE_VERSION_SUFFIX",
+    "ExportSummary",
+    "Only",
+    "RunExport",
+    "load_run",
+    "model_version",
+    "prediction_status",
+]
 
 Only = Literal["accept", "review"]
 
 
+#: Appended to the ``model_version`` of the bundled smoke model's predictions: vendors see what they are.
+SMOKE_VERSION_SUFFIX = ":smoke-model"
+
+
 def model_version(row: dict[str, Any]) -> str:
-    """``prelabel:<sop>@<version>:<model>:<prompt-hash>`` (the hash's first 12 hex digits)."""
+    """``prelabel:<sop>@<version>:<model>:<prompt-hash>`` (the hash's first 12 hex digits), followed by
+    ``:smoke-model`` when the model is the bundled smoke model (its labels illustrate the mechanics only)."""
     digest = str(row.get("prompt_hash") or "").removeprefix("sha256:")[:12]
-    return f"prelabel:{row.get('sop_id')}@{row.get('sop_version')}:{row.get('model')}:{digest}"
+    smoke = SMOKE_VERSION_SUFFIX if is_smoke_model(row.get("model")) else ""
+    return f"prelabel:{row.get('sop_id')}@{row.get('sop_version')}:{row.get('model')}:{digest}{smoke}"
 
 
 def prediction_status(row: dict[str, Any], sop: SOP | None) -> str | None:
@@ -58,11 +77,16 @@ class ExportSummary(BaseModel):
     without_prediction: dict[str, int] = {}
     skipped: dict[str, int] = {}
     skipped_examples: dict[str, list[str]] = {}
+    provenance: Provenance | None = None
+    """The models and SOP versions of the exported lines (and the smoke-model note when one is it)."""
 
     def lines(self) -> list[str]:
         """One line per fact, for the CLI."""
         side = f" ({self.selection} side of the routing)" if self.selection else ""
-        out = [f"exported {self.n_exported} items as {self.format}{side}"]
+        made = f", labeled by {describe(self.provenance)}" if self.provenance is not None else ""
+        out = [f"exported {self.n_exported} items as {self.format}{side}{made}"]
+        if self.provenance is not None and self.provenance.note:
+            out.append(f"note: {self.provenance.note}")
         if self.without_prediction:
             detail = ", ".join(f"{k} {v}" for k, v in self.without_prediction.items())
             out.append(f"exported without a prediction (for annotators to label from scratch): {detail}")

@@ -39,6 +39,7 @@ from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.restart import restarting
 from prelabel.labeling.result import LabelResult
 from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
+from prelabel.llm.endpoints import is_smoke_model, model_label
 from prelabel.llm.usage import Usage
 from prelabel.sop.spec import SOP, load_sop
 
@@ -77,6 +78,15 @@ class RunSummary(BaseModel):
     finished_at: str
     duration_s: float
     error: str | None = None
+    smoke_model: bool = False
+    """True when ``model`` is the bundled smoke model (``local``): its labels illustrate mechanics only."""
+    model_note: str | None = None
+    """What the model's labels are worth when that needs saying (the smoke model's note), else ``None``."""
+
+    @property
+    def model_label(self) -> str:
+        """The model's name as shown beside results (the smoke model marked as such)."""
+        return model_label(self.model)
 
 
 def _now() -> str:
@@ -177,6 +187,8 @@ async def arun(
                 finished_at=_now(),
                 duration_s=round(time.perf_counter() - started, 3),
                 error=error,
+                smoke_model=is_smoke_model(labeler.model),
+                model_note=labeler.endpoint.smoke_note,
             )
 
         def finish(status: Literal["completed", "aborted"], error: str | None = None) -> RunSummary:
@@ -192,6 +204,9 @@ async def arun(
         if fresh.recovered and shown is not None:
             killed = "a --restart killed before its first answer had set it aside"
             shown.note(f"{out}: the earlier run is back in place ({killed})")
+        if shown is not None:  # the inputs, options and RUN_DIR are checked: what the run is worth, then go
+            for line in labeler.endpoint.notes(labeler.options.logprobs):
+                shown.note(line)
         _say_resume(ledger, shown, retry_errors)
         try:  # SIGINT/SIGTERM cancel the labeling (stop.guard); what finished is written either way
             await stop.guard(labeler.alabel_entries(pending(), total=total, on_result=on_result))

@@ -37,12 +37,16 @@ __all__ = [
     "LOCAL_BASE_URL",
     "LOCAL_MODE",
     "MODES",
+    "SMOKE_MODEL",
+    "SMOKE_MODEL_MARK",
     "SMOKE_MODEL_NOTE",
     "Endpoint",
     "check_credentials",
     "detect_backend",
     "is_local_model",
+    "is_smoke_model",
     "local_model_path",
+    "model_label",
     "parse_mode",
     "public_url",
     "resolve_endpoint",
@@ -53,11 +57,17 @@ LOCAL_BASE_URL = "http://prelabel-local.invalid/v1"
 """The base URL of the in-process embedded model (never resolved: its transport answers every request)."""
 LOCAL_MODE = instructor.Mode.JSON_SCHEMA
 """The instructor mode for the embedded model: the schema travels in ``response_format`` (a grammar)."""
+SMOKE_MODEL = "local"
+"""The bundled smoke model's name (``--model local``): Gemma 3 270M, a base model, to test the plumbing."""
+SMOKE_MODEL_MARK = "smoke model: mechanics only"
+"""The short mark shown beside the smoke model's name wherever its results appear (see `model_label`)."""
 SMOKE_MODEL_NOTE = (
-    "the bundled Gemma 3 270M model is a plumbing/smoke model: its answers are schema-valid but its "
-    "labels are poor; use --model local:PATH.gguf with a real instruction-tuned GGUF, or an API model, "
-    "for useful labels"
+    "model 'local' is the bundled Gemma 3 270M base model, a plumbing/smoke model: its answers are "
+    "schema-valid but its labels are poor, so its labels and every figure and ranking computed from them "
+    "only illustrate the mechanics (they say nothing about your data or SOP); use --model local:PATH.gguf "
+    "with a real instruction-tuned GGUF, or an API model, for useful labels"
 )
+"""What the smoke model's results are worth: printed and written wherever they appear."""
 TOOLS_LOGPROBS_NOTE = (
     "--logprobs: this endpoint answers in tools mode, and tool-call arguments carry no token "
     "log-probabilities (OpenAI), so label_prob will stay empty; use --mode json_schema for the signal"
@@ -135,6 +145,25 @@ def is_local_model(model: str) -> bool:
     return model == "local" or model.startswith("local:")
 
 
+def is_smoke_model(model: object) -> bool:
+    """True for the bundled smoke model (``local``; not ``local:PATH.gguf``, a model of your choosing): the
+    one test every output uses to mark results as illustrating the mechanics only.
+
+        >>> is_smoke_model("local"), is_smoke_model("local:/models/qwen.gguf"), is_smoke_model(None)
+        (True, False, False)
+    """
+    return isinstance(model, str) and model.strip() == SMOKE_MODEL
+
+
+def model_label(model: str) -> str:
+    """The model's name as shown beside its results: the smoke model carries `SMOKE_MODEL_MARK`.
+
+    >>> model_label("gpt-4o-mini"), model_label("local")
+    ('gpt-4o-mini', 'local (smoke model: mechanics only)')
+    """
+    return f"{model} ({SMOKE_MODEL_MARK})" if is_smoke_model(model) else model
+
+
 def local_model_path(model: str) -> str | None:
     """The GGUF path of a ``local:PATH`` model (``None`` for plain ``local``: the bundled model)."""
     _, _, path = model.partition(":")
@@ -162,12 +191,20 @@ class Endpoint:
     @property
     def smoke_note(self) -> str | None:
         """A warning when this is the bundled smoke model (schema-valid answers, poor labels)."""
-        return SMOKE_MODEL_NOTE if self.model == "local" else None
+        return SMOKE_MODEL_NOTE if is_smoke_model(self.model) else None
 
     @property
     def logprobs_note(self) -> str | None:
         """A warning for ``logprobs`` in tools mode: tool-call arguments carry no log-probabilities."""
         return TOOLS_LOGPROBS_NOTE if self.mode in _TOOL_MODES else None
+
+    def notes(self, logprobs: bool = False) -> list[str]:
+        """The lines to print before labeling with this endpoint: the smoke-model note, and the ``logprobs``
+        warning for tools mode when ``logprobs`` is asked."""
+        lines = [f"note: {self.smoke_note}"] if self.smoke_note else []
+        if logprobs and self.logprobs_note:
+            lines.append(f"warning: {self.logprobs_note}")
+        return lines
 
     def __repr__(self) -> str:
         url = None if self.base_url is None else public_url(self.base_url)

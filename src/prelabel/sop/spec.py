@@ -196,6 +196,18 @@ class SOP(_Spec):
         """Ids of rules and edge cases, which answers may cite."""
         return tuple(r.id for r in self.rules) + tuple(e.id for e in self.edge_cases)
 
+    def size(self) -> str:
+        """How big the SOP is, in the words ``validate`` and ``doc`` both print: the leaf labels (the answers
+        a model may give), the labels of the whole tree when it has parents, and the tests.
+
+            >>> from prelabel import bundled_sop
+            >>> bundled_sop("customer_feedback_intent").size()
+            '13 leaf labels (20 labels in the tree), 7 tests'
+        """
+        leaves, nodes, tests = len(self.leaf_ids), len(self.label_index), len(self.tests)
+        tree = f" ({nodes} labels in the tree)" if nodes != leaves else ""
+        return f"{_count(leaves, 'leaf label')}{tree}, {_count(tests, 'test')}"
+
     def ancestors(self, label_id: str) -> list[str]:
         """The ids of a label and its parents, root first (``a.b.c`` → ``[a, a.b, a.b.c]``)."""
         parts = label_id.split(".")
@@ -208,6 +220,10 @@ class SOP(_Spec):
         data = self.model_dump(mode="json", exclude=None if self.changelog else {"changelog"})
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _walk(labels: list[Label], loc: Loc) -> Iterator[tuple[Label, Loc]]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from prelabel.errors import EndpointError
+from prelabel.llm.local.cpu import check_cpu
 from prelabel.llm.local.logprobs import Sampled, chat_logprobs, recording
 
 if TYPE_CHECKING:
@@ -172,6 +173,7 @@ def _load(model_path: str | Path | None, llama_kwargs: dict[str, Any]) -> tuple[
             return _MODELS[key]
         if not path.is_file():
             raise EndpointError(f"local model file not found: {path}")
+        check_cpu(llama_cpp)  # a build for other CPUs: one clear error here, not SIGILL on the first answer
         options: dict[str, Any] = {"n_ctx": DEFAULT_N_CTX, "seed": SEED, "verbose": False}
         options.update(llama_kwargs)
         extra_bufts = bool(options.pop("use_extra_bufts", _env_extra_bufts()))

@@ -44,9 +44,9 @@ DEFAULT_TIMEOUT = 900.0
 _STDERR_TAIL = 4000
 
 _FIX = (
-    "fix: reinstall llama-cpp-python built on this machine (pip install --force-reinstall --no-cache-dir "
-    "--no-binary llama-cpp-python llama-cpp-python), leave PRELABEL_LLAMA_EXTRA_BUFTS unset, or use an API "
-    "model (--model/--base-url)"
+    "fix: reinstall llama-cpp-python built portable (CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install "
+    "--force-reinstall --no-deps --no-cache-dir llama-cpp-python), leave PRELABEL_LLAMA_EXTRA_BUFTS unset, "
+    "or use an API model (--model/--base-url)"
 )
 
 
