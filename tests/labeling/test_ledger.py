@@ -8,7 +8,9 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +31,7 @@ def labels(run_dir: Path) -> list[dict[str, object]]:
 
 
 def run(
-    run_dir: Path, fake: FakeModel, items: list[dict[str, str]] = ITEMS, **options: object
+    run_dir: Path, fake: FakeModel, items: Sequence[Mapping[str, Any]] = ITEMS, **options: object
 ) -> prelabel.RunSummary:
     return prelabel.run(
         SOP_PATH, items, run_dir, client=fake.async_client(), retry=fast_retry(2), max_reasks=0, **options
@@ -77,6 +79,21 @@ def test_a_changed_item_is_labeled_again_and_a_shorter_input_drops_the_tail(tmp_
     assert len(fake.requests) == 1 and "mug" in str(fake.requests[0].body["messages"][-1]["content"])
     assert summary.counts["total"] == 4
     assert [line["item_id"] for line in labels(tmp_path)] == ["i0", "i1", "i2", "i3"]
+
+
+def test_a_meta_only_change_is_not_labeled_again_but_a_new_text_or_id_is(tmp_path: Path) -> None:
+    run(tmp_path, FakeModel(), items=[{**item, "meta": {"batch": 1}} for item in ITEMS])
+    # meta (and a CSV's other columns) never reach the prompt: the answers stand
+    moved: list[dict[str, Any]] = [{**item, "meta": {"batch": 2}, "market": "TH"} for item in ITEMS]
+    fake = FakeModel()
+    summary = run(tmp_path, fake, items=moved)
+    assert fake.requests == [] and summary.resumed == 6
+    moved[1]["id"] = "renamed"  # labels.jsonl must name it: asked again
+    moved[4]["text"] = "the mug arrived in pieces"
+    fake = FakeModel()
+    summary = run(tmp_path, fake, items=moved)
+    assert len(fake.requests) == 2 and summary.labeled_now == 2 and summary.resumed == 4
+    assert [line["item_id"] for line in labels(tmp_path)] == ["i0", "renamed", "i2", "i3", "i4", "i5"]
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,11 @@
 
 The cache is one small SQLite file, ``$PRELABEL_CACHE_DIR/answers.sqlite`` (default
 ``~/.cache/prelabel/answers.sqlite``). A key is the SOP's prompt hash (template + rendered system prompt),
-the model name (with the server's URL, unless OpenAI's or in-process), the sampling temperature, a hash of
-what the user message shows of the item (text, language, images) and the sample index (``--repeat``/
-``--samples`` ask for several). Only answers are stored (``ok`` and ``abstained``): errors are asked again
-next time. ``use_cache=False`` (``--no-cache``) ignores what is stored and replaces it with fresh answers.
+the model name (with the server's URL, unless OpenAI's or in-process), the sampling temperature, the item's
+digest (``inputs.digest.item_digest``: what the prompt shows of it, the digest the run ledger keeps too) and
+the sample index (``--repeat``/``--samples`` ask for several). Only answers are stored (``ok`` and
+``abstained``): errors are asked again next time. ``use_cache=False`` (``--no-cache``) ignores what is stored
+and replaces it with fresh answers.
 
 ``Answerer`` puts the cache in front of a ``Labeler``: the labeler (and its credential check) is built only
 when some answer is missing, and missing answers go through ``Labeler.alabel_entries``, the batch path with
@@ -25,8 +26,6 @@ its rate limits, concurrency and "endpoint unreachable" stop.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sqlite3
 import threading
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from prelabel.errors import InputError
+from prelabel.inputs.digest import item_digest
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler
@@ -44,7 +44,7 @@ from prelabel.llm.endpoints import OPENAI_URL
 from prelabel.prompt.rendering import prompt_hash
 from prelabel.sop.spec import SOP
 
-__all__ = ["CACHE_FILE", "AnswerCache", "AnswerKey", "Answerer", "cache_dir", "item_hash", "open_cache"]
+__all__ = ["CACHE_FILE", "AnswerCache", "AnswerKey", "Answerer", "cache_dir", "open_cache"]
 
 CACHE_FILE = "answers.sqlite"
 _SCHEMA = """
@@ -68,16 +68,9 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def item_hash(item: Item) -> str:
-    """``sha256:<hex>`` of what the prompt shows of an item: text, language and images (not its id)."""
-    shown = {"text": item.text, "language": item.language, "images": list(item.images)}
-    digest = hashlib.sha256(json.dumps(shown, sort_keys=True, ensure_ascii=False).encode("utf-8"))
-    return "sha256:" + digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class AnswerKey:
-    """What an answer depends on: prompt hash, model, temperature, item hash and sample index."""
+    """What an answer depends on: prompt hash, model, temperature, item digest and sample index."""
 
     prompt_hash: str
     model: str
@@ -179,7 +172,7 @@ class Answerer:
 
     def key(self, item: Item, sample: int) -> AnswerKey:
         """The cache key of one sample of ``item``."""
-        return AnswerKey(self.prompt_hash, self.cache_model, self.temperature, item_hash(item), sample)
+        return AnswerKey(self.prompt_hash, self.cache_model, self.temperature, item_digest(item), sample)
 
     def _cached(self, entry: Item | BadItem, sample: int) -> LabelResult | None:
         if not isinstance(entry, Item) or self.cache is None or not self.use_cache:

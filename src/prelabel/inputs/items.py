@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from prelabel.errors import ItemError
 from prelabel.inputs.ids import normalize_id
 
-__all__ = ["Item", "as_item"]
+__all__ = ["Item", "as_item", "is_image_file"]
+
+_IMAGE_URLS = ("http://", "https://", "data:image/")  # passed on as they are; anything else is a file
 
 
 class Item(BaseModel):
@@ -36,6 +38,11 @@ class Item(BaseModel):
         if not (self.text and self.text.strip()) and not self.images:
             raise ValueError("item has neither text nor images")
         return self
+
+
+def is_image_file(ref: str) -> bool:
+    """True when ``ref`` is a file whose bytes the prompt embeds (not an http(s) or ``data:image/`` URL)."""
+    return not ref.startswith(_IMAGE_URLS)
 
 
 def as_item(value: Item | dict[str, Any] | str, index: int | None = None) -> Item:

@@ -27,7 +27,7 @@ BATCH_FAILURES = ("batch_expired", "batch_failed", "batch_missing")
 
 
 class RequestFile:
-    """One batch's request JSONL being built: its lines, and the position, item id and input hash of each."""
+    """One batch's request JSONL being built: its lines, and the position, item id and item digest of each."""
 
     def __init__(self) -> None:
         self.positions: list[int] = []

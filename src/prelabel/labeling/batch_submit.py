@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import sync_twin
 from prelabel.errors import InputError, ItemError
+from prelabel.inputs.digest import item_digest
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.batch_lines import RequestFile
 from prelabel.labeling.labeler import Labeler, read_entries
-from prelabel.labeling.ledger import Ledger, input_hash
+from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.ledger_batches import BatchRecord
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.restart import restarting
@@ -116,8 +117,8 @@ async def asubmit_batch(
 
             requests = RequestFile()
             for position, entry in enumerate(entries):
-                digest = input_hash(entry)
-                if ledger.is_finished(position, digest, retry_errors):
+                digest = item_digest(entry)
+                if ledger.is_finished(position, entry, digest, retry_errors):
                     done.finished += 1
                     continue
                 body = _request_body(labeler, entry)

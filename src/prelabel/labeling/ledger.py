@@ -2,12 +2,15 @@
 
 ``labels.jsonl`` is written from it (exactly one line per input item, in input order), so a run killed at any
 moment — ``kill -9`` included — loses at most the requests in flight, and rerunning the same command resumes:
-finished items are not sent again, error items are retried (unless told not to), and an item whose input
-changed is labeled again. The ledger is bound to what decides an answer (SOP hash, model, template, prompt
+finished items are not sent again, error items are retried (unless told not to), and an item whose prompt
+changed (``inputs.digest.item_digest``: text, language, images) or whose id changed is labeled again; a change
+in ``meta`` alone is not. The ledger is bound to what decides an answer (SOP hash, model, template, prompt
 hash, prompt options): a run that asks for something else is refused with what differs and how to start fresh.
 One process at a time: an exclusive lock on ``RUN_DIR/.lock``, released by the OS when the process dies.
 
-Schema changes are numbered migrations (``PRAGMA user_version``), applied in order on open.
+Schema changes are numbered migrations (``PRAGMA user_version``), applied in order on open. Rows written by
+prelabel 0.1.0 (schema 3) hold its whole-item hash; each is known again when its item is read
+(``labeling.ledger_legacy``), so such a RUN_DIR resumes without sending anything again.
 
 The batches table (Batch API records) is ``labeling.ledger_batches``; the run directory's file names, its
 lock and ``--restart``'s removal are ``labeling.run_dir``.
@@ -15,13 +18,12 @@ lock and ``--restart``'s removal are ``labeling.run_dir``.
     >>> import tempfile
     >>> with Ledger.open(tempfile.mkdtemp(), {"model": "m"}) as ledger:
     ...     ledger.schema_version
-    3
+    4
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
@@ -31,9 +33,11 @@ from types import TracebackType
 from typing import Any
 
 from prelabel.errors import InputError
+from prelabel.inputs.digest import is_item_digest
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.ledger_batches import LedgerBatches
+from prelabel.labeling.ledger_legacy import legacy_digest
 from prelabel.labeling.result import LabelResult
 from prelabel.labeling.run_dir import (
     DB_FILE,
@@ -44,7 +48,7 @@ from prelabel.labeling.run_dir import (
     refuse_unledgered_results,
 )
 
-__all__ = ["Ledger", "LedgerRow", "input_hash"]
+__all__ = ["Ledger", "LedgerRow"]
 
 #: Numbered schema migrations; ``PRAGMA user_version`` records how many ran. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -82,16 +86,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE batches ADD COLUMN usage TEXT;
     ALTER TABLE batches ADD COLUMN collected_at TEXT;
     """,
+    # 4: items.input_hash (and a batch's entries) hold inputs.digest.item_digest from now on. Older rows keep
+    # 0.1.0's whole-item hash until their item is read again (labeling.ledger_legacy), and a prelabel that
+    # does not know the new digest refuses this ledger instead of sending every item again.
+    """
+    INSERT OR REPLACE INTO meta (key, value) VALUES ('item_digest', 'sha256 of what the prompt shows');
+    """,
 )
-
-
-def input_hash(entry: Item | BadItem) -> str:
-    """A digest of everything about an item that reaches the prompt (or of a bad row's reason)."""
-    if isinstance(entry, BadItem):
-        payload = json.dumps({"bad": entry.reason, "id": entry.item_id}, sort_keys=True, ensure_ascii=False)
-    else:
-        payload = json.dumps(entry.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
 class LedgerRow:
@@ -201,12 +202,19 @@ class Ledger(LedgerBatches):
         ).fetchone()
         return None if found is None else LedgerRow(found[0], found[1], found[2], found[3])
 
-    def is_finished(self, position: int, digest: str, retry_errors: bool = True) -> bool:
-        """True when ``position`` holds a result for this input that a rerun keeps (an error only when
-        ``retry_errors`` is off; an item the run stopped in the middle of, never)."""
+    def is_finished(
+        self, position: int, entry: Item | BadItem, digest: str, retry_errors: bool = True
+    ) -> bool:
+        """True when ``position`` holds a result for ``entry`` (same id, same ``digest`` — its
+        ``item_digest``) that a rerun keeps (an error only when ``retry_errors`` is off; an item the run
+        stopped in the middle of, never). A row of an older prelabel that matches gets ``digest``."""
         known = self.row(position)
-        if known is None or known.input_hash != digest:
+        if known is None or known.item_id != (entry.id if isinstance(entry, Item) else entry.item_id):
             return False
+        if known.input_hash != digest:
+            if is_item_digest(known.input_hash) or known.input_hash != legacy_digest(entry):
+                return False
+            self._db.execute("UPDATE items SET input_hash = ? WHERE position = ?", (digest, position))
         if known.status == "error" and known.error_type == "interrupted":
             return False
         return known.status != "error" or not retry_errors

@@ -17,7 +17,7 @@ __all__ = ["BatchRecord", "LedgerBatches"]
 
 @dataclass(frozen=True)
 class BatchRecord:
-    """One Batch API batch of a run: the positions it carries (with item ids and input hashes) and its state.
+    """One Batch API batch of a run: the positions it carries (with item ids and item digests) and its state.
 
     ``job`` records how it was made (SOP and items sources, options without the key) so that it can be
     collected from the run directory alone.

@@ -30,10 +30,11 @@ from prelabel._aio import stop_on_signals, sync_twin
 from prelabel._jsonio import write_json
 from prelabel._version import __version__
 from prelabel.errors import InputError, redact
+from prelabel.inputs.digest import item_digest
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler, read_entries
-from prelabel.labeling.ledger import Ledger, input_hash
+from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.restart import restarting
@@ -134,14 +135,14 @@ async def arun(
         extra = sink(out) if sink is not None else None
         shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
         session = {"labeled": 0, "resumed": 0}
-        digests: dict[int, str] = {}  # input hashes of the items in flight
+        digests: dict[int, str] = {}  # item digests of the items in flight
         read = {"count": 0}
 
         def pending() -> Iterator[tuple[int, Item | BadItem]]:
             for position, entry in enumerate(entries):
                 read["count"] = position + 1
-                digest = input_hash(entry)
-                if ledger.is_finished(position, digest, retry_errors):
+                digest = item_digest(entry)
+                if ledger.is_finished(position, entry, digest, retry_errors):
                     session["resumed"] += 1
                     if shown is not None:
                         shown.resumed()

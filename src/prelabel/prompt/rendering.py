@@ -27,7 +27,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from prelabel._resources import data_dir
 from prelabel.errors import ItemError, TemplateError
-from prelabel.inputs.items import Item, as_item
+from prelabel.inputs.items import Item, as_item, is_image_file
 from prelabel.sop.spec import SOP
 
 __all__ = [
@@ -147,7 +147,7 @@ def _image_part(ref: str, item: Item, embed: bool = True) -> Message:
 
     With ``embed=False`` (token estimates) a local file is checked (size, type) but not read or encoded.
     """
-    if ref.startswith(("http://", "https://", "data:image/")):
+    if not is_image_file(ref):
         return {"type": "image_url", "image_url": {"url": ref}}
     path = Path(ref)
     try:
