@@ -10,6 +10,7 @@ import typer
 
 import prelabel
 from prelabel.cli.app import app
+from prelabel.cli.options import label_options
 
 PANEL = "2. Label"
 
@@ -69,7 +70,7 @@ def collect(
     ] = None,
 ) -> None:
     """Write the batch answers into RUN_DIR's ledger (failed/expired lines go online), then labels.jsonl."""
-    options = None if concurrency is None else prelabel.LabelOptions(concurrency=concurrency)
+    options = label_options(concurrency=concurrency)
     done = prelabel.collect_batch(
         run_dir, options, fallback=not no_fallback, wait=wait, poll_interval=poll_interval,
         progress=sys.stderr.isatty(),

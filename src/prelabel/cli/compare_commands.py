@@ -21,7 +21,7 @@ from prelabel.cli.options import (
     SopOpt,
     TimeoutOpt,
     WideOpt,
-    options_from,
+    label_options,
 )
 
 PANEL = "3. Compare with humans"
@@ -37,13 +37,10 @@ def agreement(
     slice_columns: SliceOpt = None,
 ) -> None:
     """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
-    from prelabel._jsonio import write_json, writing
-
     prelabel.check_report_dir(out, "agreement")  # a file, unwritable or mixed with compare's: exit 2 now
     loaded = prelabel.load_sop(sop) if sop else None
     metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns, annotators=annotators)
-    with writing(out / "metrics.json") as path:
-        write_json(path, metrics.model_dump(mode="json"))
+    paths = metrics.save(out)
     shown = {
         "percent_agreement": metrics.percent_agreement,
         "pairwise_agreement": metrics.pairwise_agreement,
@@ -54,7 +51,7 @@ def agreement(
     typer.echo(f"{metrics.n_items} items, {metrics.n_annotators} annotators: {figures}")
     for note in metrics.notes:
         typer.echo(f"note: {note}")
-    typer.echo(f"wrote {out / 'metrics.json'}")
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 @app.command(rich_help_panel=PANEL)
@@ -82,7 +79,10 @@ def compare(
     report.html (and draft_edge_cases.yaml with --draft-edits)."""
     if draft_edits and sop is None:
         raise fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
-    options = options_from(locals())  # bad flags: exit 2 before any work
+    options = label_options(  # bad flags: exit 2 before any work
+        model=model, base_url=base_url, max_reasks=max_reasks,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
+    )  # fmt: skip
     prelabel.check_report_dir(out, "compare", drafts=draft_edits)  # before any work
     loaded = prelabel.load_sop(sop) if sop else None
     result = prelabel.compare(
@@ -98,7 +98,7 @@ def compare(
     drafted = ""
     if draft_edits and loaded is not None:
         drafts = prelabel.draft_edge_cases(result.candidates, loaded, options, top=top)
-        paths.append(prelabel.write_draft_edge_cases(drafts, out / "draft_edge_cases.yaml", loaded))
+        paths.append(drafts.save(out, loaded))
         drafted = drafts.summary()
     for warning in result.metrics.warnings:
         typer.echo(f"warning: {warning}", err=True)

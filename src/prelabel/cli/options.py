@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,23 +53,54 @@ MaxReasksOpt = Annotated[
 ]
 
 
-#: The flags `label_options` turns into a ``RetryPolicy`` (the other flags are ``LabelOptions`` fields).
-RETRY_FLAGS = ("timeout", "retry_budget", "max_attempts")
+#: Every flag that sets a ``LabelOptions`` field: the command parameter's name -> the field it sets
+#: (``retry.NAME``: that field of the ``retry`` policy). Commands pass these flags to `label_options` by name;
+#: tests/cli/test_option_flags.py checks both sides, so a renamed flag or field fails there, never silently.
+OPTION_FIELDS: dict[str, str] = {
+    # where and how to call the model
+    "model": "model",
+    "base_url": "base_url",
+    "mode": "mode",
+    # the prompt
+    "template": "template",
+    "rationale_language": "rationale_language",
+    # the answer
+    "temperature": "temperature",
+    "max_tokens": "max_tokens",
+    "max_reasks": "max_reasks",
+    "samples": "samples",
+    "logprobs": "logprobs",
+    "prices": "prices",
+    # how hard to try
+    "timeout": "retry.timeout",
+    "retry_budget": "retry.max_total",
+    "max_attempts": "retry.max_attempts",
+    # reading and batching items
+    "concurrency": "concurrency",
+    "rpm": "rpm",
+    "tpm": "tpm",
+    "max_items": "max_items",
+    "id_col": "id_col",
+    "text_col": "text_col",
+    "max_item_tokens": "max_item_tokens",
+}
+RETRY = "retry."
 
 
-def options_from(scope: Mapping[str, Any]) -> prelabel.LabelOptions:
-    """``label_options`` from a command's ``locals()``: every flag named like a ``LabelOptions`` field or a
-    retry flag (the command's other parameters are left alone)."""
-    fields = prelabel.LabelOptions.model_fields
-    return label_options(**{name: v for name, v in scope.items() if name in fields or name in RETRY_FLAGS})
-
-
-def label_options(**given: Any) -> prelabel.LabelOptions:
-    """``LabelOptions`` from the flags given (``None``: not given); ``timeout``, ``retry_budget`` and
-    ``max_attempts`` become its ``retry`` policy. Bad values raise ``InputError`` (exit 2)."""
-    retry = {"timeout": given.pop("timeout", None), "max_total": given.pop("retry_budget", None)}
-    retry["max_attempts"] = given.pop("max_attempts", None)
-    changes = {name: value for name, value in given.items() if value is not None}
-    if any(value is not None for value in retry.values()):
+def label_options(**flags: Any) -> prelabel.LabelOptions:
+    """``LabelOptions`` from the flags given by name (``None``: not given), each set on its `OPTION_FIELDS`
+    field; the ``retry.*`` ones make its ``retry`` policy. Bad values raise ``InputError`` (exit 2); a name
+    that is not in `OPTION_FIELDS` is a programming error (``TypeError``)."""
+    unknown = sorted(set(flags) - OPTION_FIELDS.keys())
+    if unknown:
+        raise TypeError(f"not a flag of OPTION_FIELDS: {', '.join(unknown)}")
+    changes: dict[str, Any] = {}
+    retry: dict[str, Any] = {}
+    for flag, value in flags.items():
+        field = OPTION_FIELDS[flag]
+        if value is not None:
+            target = retry if field.startswith(RETRY) else changes
+            target[field.removeprefix(RETRY)] = value
+    if retry:
         changes["retry"] = prelabel.RetryPolicy.with_defaults(**retry)
     return prelabel.LabelOptions.build(None, changes)

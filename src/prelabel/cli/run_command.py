@@ -9,7 +9,7 @@ import typer
 
 import prelabel
 from prelabel.cli import batch_commands
-from prelabel.cli.app import EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED, app, fail
+from prelabel.cli.app import EXIT_INTERRUPTED, app, fail
 from prelabel.cli.options import (
     BaseUrlOpt,
     LangOpt,
@@ -20,7 +20,7 @@ from prelabel.cli.options import (
     SopArg,
     TemplateOpt,
     TimeoutOpt,
-    options_from,
+    label_options,
 )
 
 PANEL = "2. Label"
@@ -112,8 +112,13 @@ def run(
     """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json.
 
     Rerunning the same command resumes from RUN_DIR/run.db: finished items are not sent again."""
-    # every flag named like a LabelOptions field (or a retry flag); the rest keep their defaults
-    options = options_from(locals())
+    options = label_options(
+        model=model, base_url=base_url, mode=mode, template=template, rationale_language=rationale_language,
+        max_tokens=max_tokens, max_reasks=max_reasks, samples=samples, logprobs=logprobs, prices=prices,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
+        concurrency=concurrency, rpm=rpm, tpm=tpm, max_items=max_items, id_col=id_col, text_col=text_col,
+        max_item_tokens=max_item_tokens,
+    )  # fmt: skip
     if dry_run:
         guess = prelabel.estimate(sop, items, options)
         cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"
@@ -127,8 +132,8 @@ def run(
             typer.echo(
                 f"note: {guess.too_large} unusable items are over --max-item-tokens ({limit})", err=True
             )
-        if guess.bad_items and not guess.items:  # as a run would: every item an error is not a success
-            raise fail("every item is unusable (bad input); nothing would be labeled", EXIT_BAD_INPUT)
+        if guess.exit_code:  # as a run would: every item an error is not a success
+            raise fail(str(guess.failure), guess.exit_code)
         return
     if batch_api:
         flags = {"restart": restart, "retry_errors": not no_retry_errors}
@@ -159,10 +164,5 @@ def run(
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
         typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
-    if n["total"] and n["error"] == n["total"]:  # nothing labeled is not a success
-        bad_input = set(summary.errors_by_type) <= {"invalid_item"}
-        what = "bad input" if bad_input else "no answer from the model"
-        raise fail(
-            f"every item is an error ({what}); see the error field in {out / 'labels.jsonl'}",
-            EXIT_BAD_INPUT if bad_input else EXIT_ENDPOINT,
-        )
+    if summary.exit_code:  # nothing labeled is not a success
+        raise fail(f"{summary.failure}; see the error field in {out / 'labels.jsonl'}", summary.exit_code)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 import prelabel
-from prelabel.cli.app import EXIT_FAILURES, app
+from prelabel.cli.app import app
 from prelabel.cli.options import (
     BaseUrlOpt,
     MaxAttemptsOpt,
@@ -17,7 +17,7 @@ from prelabel.cli.options import (
     RetryBudgetOpt,
     SopArg,
     TimeoutOpt,
-    options_from,
+    label_options,
 )
 
 PANEL = "5. Author the SOP"
@@ -52,7 +52,10 @@ def sop_test(
 ) -> None:
     """Run the SOP's tests: and edge_cases: through the model; exit 1 unless every case passes."""
     loaded = prelabel.load_sop(sop)
-    options = options_from(locals())
+    options = label_options(
+        model=model, base_url=base_url, mode=mode, temperature=temperature, max_reasks=max_reasks,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
+    )  # fmt: skip
     report = prelabel.run_sop_tests(loaded, options, repeat=repeat, pattern=pattern, use_cache=not no_cache)
     typer.echo(report.to_text())
     if junit is not None:
@@ -60,7 +63,7 @@ def sop_test(
     if report.endpoint_error is not None:
         raise prelabel.EndpointError(report.endpoint_error)
     if report.exit_code:
-        raise typer.Exit(EXIT_FAILURES)
+        raise typer.Exit(report.exit_code)
 
 
 @app.command("diff", rich_help_panel=PANEL)
@@ -86,7 +89,10 @@ def sop_diff(
 ) -> None:
     """Show what a wording change does: the system prompt diff and the items whose label flips."""
     a, b = prelabel.load_sop(sop_a), prelabel.load_sop(sop_b)
-    options = options_from(locals())
+    options = label_options(
+        model=model, base_url=base_url, mode=mode, max_reasks=max_reasks,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts, max_items=max_items,
+    )  # fmt: skip
     flips = prelabel.label_flips(a, b, items, options, tests=not no_tests, use_cache=not no_cache)
     if flips.prompt_diff:
         typer.echo(flips.prompt_diff, nl=False)
@@ -126,7 +132,10 @@ def gaps(
 ) -> None:
     """Draft candidate new leaves from the items the model abstained on or put in catch-all leaves."""
     loaded = prelabel.load_sop(sop) if sop is not None else None
-    options = options_from(locals())
+    options = label_options(
+        model=model, base_url=base_url, mode=mode, max_reasks=max_reasks,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
+    )  # fmt: skip
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)
     typer.echo(found.summary())
     if found.model_note:

@@ -10,7 +10,7 @@ import typer
 
 import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
-from prelabel.cli.options import LangOpt, SopArg, TemplateOpt
+from prelabel.cli.options import LangOpt, SopArg, TemplateOpt, label_options
 
 PANEL = "1. SOPs"
 
@@ -49,9 +49,10 @@ def render(
         data = json.loads(item)
     except json.JSONDecodeError as exc:
         raise fail(f"--item is not valid JSON: {exc}", EXIT_BAD_INPUT) from None
-    options = prelabel.LabelOptions.build(None, {"template": template} if template else {})
+    # --template '' renders with the default template (run refuses it: unknown template '')
+    options = label_options(template=template or None, rationale_language=rationale_language)
     prompt = prelabel.render_prompt(
-        loaded, data, template=options.template, rationale_language=rationale_language
+        loaded, data, template=options.template, rationale_language=options.rationale_language
     )
     out = {"template": prompt.template, "prompt_hash": prompt.prompt_hash, "messages": prompt.messages}
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

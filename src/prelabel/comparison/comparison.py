@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from prelabel._jsonio import write_json, writing
+from prelabel._jsonio import writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
@@ -82,13 +82,9 @@ class Comparison:
     def save(self, directory: str | Path, html: bool = True) -> dict[str, Path]:
         """Write ``metrics.json``, ``disagreements.csv``, ``ambiguity_candidates.csv`` and ``report.html``."""
         out = Path(directory)
-        paths = {
-            "metrics": out / "metrics.json",
-            "disagreements": out / "disagreements.csv",
-            "candidates": out / "ambiguity_candidates.csv",
-        }
+        paths = self.metrics.save(out)  # creates ``out``
+        paths |= {"disagreements": out / "disagreements.csv", "candidates": out / "ambiguity_candidates.csv"}
         with writing(paths["metrics"]):
-            write_json(paths["metrics"], self.metrics.model_dump(mode="json"))
             self.disagreements.to_csv(paths["disagreements"], index=False)
             self.candidates.to_csv(paths["candidates"], index=False)
             if html:

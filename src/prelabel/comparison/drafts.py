@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from prelabel._aio import run_sync
 from prelabel._jsonio import writing
+from prelabel.comparison.report_dir import DRAFTS_FILE
 from prelabel.errors import EndpointError, InputError, redact
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.reachability import UNREACHABLE
@@ -115,6 +116,11 @@ class EdgeCaseDrafts:
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.entries[index]
+
+    def save(self, directory: str | Path, sop: SOP) -> Path:
+        """Write ``directory/draft_edge_cases.yaml`` (beside a comparison's report): see
+        `write_draft_edge_cases`."""
+        return write_draft_edge_cases(self, Path(directory) / DRAFTS_FILE, sop)
 
     def summary(self) -> str:
         """One line: drafts, failures, requests, tokens and cost."""

@@ -12,9 +12,13 @@ undefined figure (one annotator, one class) is a given ``None``, written as ``nu
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, field_validator, model_serializer
+
+from prelabel._jsonio import write_json, writing
+from prelabel.comparison.report_dir import METRICS_FILE
 
 __all__ = [
     "DEFINITIONS",
@@ -249,6 +253,13 @@ class Skipped(_Record):
     items_majority_tied: int
 
 
+def _save(metrics: BaseModel, directory: str | Path) -> dict[str, Path]:
+    path = Path(directory) / METRICS_FILE
+    with writing(path):  # creates ``directory``; an OSError is one "cannot write" line
+        write_json(path, metrics.model_dump(mode="json"))
+    return {"metrics": path}
+
+
 class AgreementMetrics(HumanAgreement):
     """What `prelabel.agreement` returns (its ``model_dump(mode="json")`` is ``metrics.json``)."""
 
@@ -258,6 +269,10 @@ class AgreementMetrics(HumanAgreement):
     skipped_examples: dict[str, list[str]]
     notes: list[str]
     definitions: dict[str, str]
+
+    def save(self, directory: str | Path) -> dict[str, Path]:
+        """Write ``directory/metrics.json`` (created if missing); returns ``{"metrics": path}``."""
+        return _save(self, directory)
 
 
 class SopRef(_Record):
@@ -341,3 +356,7 @@ class ComparisonMetrics(_Record):
     humans: HumanAgreement
     slices: dict[str, list[SliceMetrics]]
     ambiguity: Ambiguity
+
+    def save(self, directory: str | Path) -> dict[str, Path]:
+        """Write ``directory/metrics.json`` (created if missing); returns ``{"metrics": path}``."""
+        return _save(self, directory)

@@ -21,11 +21,12 @@ from typing import Literal
 from prelabel._jsonio import make_parents
 from prelabel.errors import InputError
 
-__all__ = ["AGREEMENT_FILES", "COMPARE_FILES", "DRAFTS_FILE", "check_report_dir"]
+__all__ = ["AGREEMENT_FILES", "COMPARE_FILES", "DRAFTS_FILE", "METRICS_FILE", "check_report_dir"]
 
+METRICS_FILE = "metrics.json"
 DRAFTS_FILE = "draft_edge_cases.yaml"
-COMPARE_FILES = ("metrics.json", "disagreements.csv", "ambiguity_candidates.csv", "report.html", DRAFTS_FILE)
-AGREEMENT_FILES = ("metrics.json",)
+COMPARE_FILES = (METRICS_FILE, "disagreements.csv", "ambiguity_candidates.csv", "report.html", DRAFTS_FILE)
+AGREEMENT_FILES = (METRICS_FILE,)
 
 
 def check_report_dir(
@@ -38,7 +39,7 @@ def check_report_dir(
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; -o takes a directory (it is created if missing)")
     created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
-    make_parents(out / "metrics.json")
+    make_parents(out / METRICS_FILE)
     try:
         with tempfile.TemporaryFile(dir=out):  # read-only or not ours: fail now, not after the work
             pass

@@ -48,6 +48,17 @@ class Estimate(BaseModel):
     cost_usd: float | None
     note: str
 
+    @property
+    def exit_code(self) -> int:
+        """``prelabel run --dry-run``'s exit code: 2 when every item is unusable (as the run would end),
+        else 0."""
+        return 2 if self.bad_items and not self.items else 0
+
+    @property
+    def failure(self) -> str | None:
+        """Why `exit_code` is not 0, else ``None``."""
+        return "every item is unusable (bad input); nothing would be labeled" if self.exit_code else None
+
 
 def estimate(
     sop: SOP | str | Path,

@@ -89,6 +89,20 @@ class RunSummary(BaseModel):
         """The model's name as shown beside results (the smoke model marked as such)."""
         return model_label(self.model)
 
+    @property
+    def exit_code(self) -> int:
+        """``prelabel run``'s exit code: 0, or, when every item is an error (nothing labeled is not a
+        success), 2 if they are all bad input (``invalid_item``) and 3 if the model answered none."""
+        if not self.counts["total"] or self.counts["error"] != self.counts["total"]:
+            return 0
+        return 2 if set(self.errors_by_type) <= {"invalid_item"} else 3
+
+    @property
+    def failure(self) -> str | None:
+        """Why `exit_code` is not 0 (``every item is an error (bad input)``), else ``None``."""
+        what = {2: "bad input", 3: "no answer from the model"}.get(self.exit_code)
+        return None if what is None else f"every item is an error ({what})"
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
