@@ -152,17 +152,17 @@ def run(
         f"labeled {n['total']} items{resumed} with {summary.model_label}: {n['ok']} ok, "
         f"{n['abstained']} abstained, "
         f"{n['error']} errors; {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
-        f"({usage.cached_tokens} cached){cost} -> {out / 'labels.jsonl'}"
+        f"({usage.cached_tokens} cached){cost} -> {prelabel.RunDir(out).labels}"
     )
     if summary.model_note:
         typer.echo(f"note: {summary.model_note}")
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
-        typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
+        typer.echo(f"errors by type: {kinds} (see the error field in {prelabel.RunDir.LABELS})", err=True)
     if n["total"] and n["error"] == n["total"]:  # nothing labeled is not a success
         bad_input = set(summary.errors_by_type) <= {"invalid_item"}
         what = "bad input" if bad_input else "no answer from the model"
         raise fail(
-            f"every item is an error ({what}); see the error field in {out / 'labels.jsonl'}",
+            f"every item is an error ({what}); see the error field in {prelabel.RunDir(out).labels}",
             EXIT_BAD_INPUT if bad_input else EXIT_ENDPOINT,
         )

@@ -128,6 +128,8 @@ def gaps(
     loaded = prelabel.load_sop(sop) if sop is not None else None
     options = options_from(locals())
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)
+    for warning in found.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(found.summary())
     if found.model_note:
         typer.echo(f"note: {found.model_note}")
