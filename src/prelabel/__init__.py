@@ -60,6 +60,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.llm.usage import PriceTable, Usage
     from prelabel.prompt.rendering import Prompt, list_templates, prompt_hash, render, render_prompt
     from prelabel.prompt.schema import response_model
+    from prelabel.runs.run_dir import RunDir
     from prelabel.sop.bundled import bundled_sop, bundled_sop_path, bundled_sops
     from prelabel.sop.spec import SOP, load_sop, parse_sop
 
@@ -98,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "Prompt": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
     "Routing": "prelabel.comparison.route_report",
+    "RunDir": "prelabel.runs.run_dir",
     "RunSummary": "prelabel.labeling.runner",
     "SOPError": "prelabel.errors",
     "SOPTestReport": "prelabel.authoring.suite",
@@ -176,6 +178,7 @@ __all__ = [
     "Prompt",
     "RetryPolicy",
     "Routing",
+    "RunDir",
     "RunSummary",
     "SOPError",
     "SOPTestReport",
@@ -224,7 +227,7 @@ __all__ = [
 
 
 _SUBPACKAGES = frozenset(
-    {"cli", "comparison", "demo", "errors", "exports", "inputs", "labeling", "llm", "prompt", "sop"}
+    {"cli", "comparison", "demo", "errors", "exports", "inputs", "labeling", "llm", "prompt", "runs", "sop"}
     | {"testing"}
 )
 

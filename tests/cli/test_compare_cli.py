@@ -231,7 +231,10 @@ def test_a_cut_off_last_results_line_is_skipped_and_counted(
         capsys, "compare", str(labels), str(DATA / "humans.csv"), "-o", str(tmp_path / "o")
     )
     assert code == 0, err
-    cut = "the last line is cut off (as after a crash); skipped, counted in skipped.model_rows_truncated"
+    cut = (  # the same words in every command that reads results (tests/runs/test_cut_off_last_line.py)
+        "the last line is cut off (as after a crash) and skipped: 1 item is left out; rerun the same "
+        "`prelabel run` command to complete labels.jsonl (finished items are not sent again)"
+    )
     assert err == f"warning: {labels}:12: {cut}\n"
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["skipped"]["model_rows_truncated"] == 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from prelabel.runs.labels import read_labels
 
 import prelabel
-from prelabel.comparison.inputs import read_json_lines
 
 DATA = Path(__file__).parents[1] / "data" / "compare"
 FEEDBACK = prelabel.bundled_sop("customer_feedback_intent")
@@ -80,9 +81,15 @@ def test_save_without_html_removes_an_old_report(tmp_path: Path) -> None:
     assert not (tmp_path / "report.html").exists()
 
 
-def test_readers_that_refuse_a_cut_off_last_line_say_how_to_repair_it(tmp_path: Path) -> None:
-    """``export`` and ``route`` read every line; a cut-off last line is named as such, with the repair."""
+def test_a_cut_off_last_line_reads_the_same_as_rows_and_as_a_dataframe(tmp_path: Path) -> None:
+    """``compare`` reads a DataFrame, ``export``/``route``/``gaps`` the lines: one reader, one warning, saying
+    how many items are left out and how to repair (issue 19; the line readers refused the file before)."""
     labels = tmp_path / "labels.jsonl"
     labels.write_text('{"item_id": "1"}\n{"item_id": "2", "lab', encoding="utf-8")
-    with pytest.raises(prelabel.InputError, match=r":2: .*last line is cut off.*rerun `prelabel run`"):
-        read_json_lines(labels)
+    lines = read_labels(labels)
+    assert [row["item_id"] for row in lines.rows] == ["1"] and lines.cut_line == 2
+    (warning,) = lines.warnings
+    assert re.fullmatch(
+        r".*labels\.jsonl:2: the last line is cut off .*1 item is left out.*`prelabel run`.*", warning
+    )
+    assert prelabel.read_results(labels).attrs["warnings"] == lines.warnings

@@ -245,14 +245,14 @@ def test_a_password_in_the_base_url_is_not_stored_and_collect_takes_it_from_the_
     with Ledger.open(out, None) as ledger:
         assert ledger.batches()[0].job["options"]["base_url"] == server.url
     seen: list[str | None] = []
-    real = batch_collect._batch_api
+    real = batch_collect.batch_api
 
     def spy(client: Any, endpoint: Any, retry: Any) -> Any:
         seen.append(endpoint.base_url)
         return real(client, endpoint, retry)
 
     monkeypatch.setenv("OPENAI_BASE_URL", url)  # the credentials come back from the environment
-    monkeypatch.setattr(batch_collect, "_batch_api", spy)
+    monkeypatch.setattr(batch_collect, "batch_api", spy)
     assert collect(out).answered == N and seen == [url]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import prelabel
 from helpers import fast_retry, run_cli, use_fast_default_retry, write_jsonl
-from prelabel.labeling.runner import run_binding
+from prelabel.labeling.setup import run_binding
 from prelabel.testing import FakeModel, FakeServer, Reply, RequestRecord
 
 FEEDBACK = prelabel.bundled_sop("customer_feedback_intent")

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prelabel.runs.run_dir import RunDir
 
 import prelabel
 from helpers import fast_retry
-from prelabel.labeling import ledger as ledger_module
 from prelabel.labeling.ledger import MIGRATIONS, Ledger
-from prelabel.labeling.run_dir import DB_FILE
+from prelabel.runs import run_dir as run_dir_module
 from prelabel.testing import FakeModel, Reply
 
 SOP_PATH = prelabel.bundled_sop_path("customer_feedback_intent")
@@ -143,7 +143,7 @@ def test_an_unwritable_or_full_run_dir_fails_before_any_request(
     def full(out: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ledger_module, "_probe_writable", full)
+    monkeypatch.setattr(run_dir_module, "probe_writable", full)
     fake = FakeModel()
     with pytest.raises(prelabel.InputError, match=r"cannot write the run directory \(the disk is full"):
         run(tmp_path / "run", fake)
@@ -155,7 +155,7 @@ def test_an_unwritable_or_full_run_dir_fails_before_any_request(
 
 
 def test_migrations_upgrade_an_old_ledger_and_a_newer_one_is_refused(tmp_path: Path) -> None:
-    old = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
+    old = sqlite3.connect(RunDir(tmp_path).db, isolation_level=None)
     old.executescript(MIGRATIONS[0])
     old.execute("PRAGMA user_version = 1")
     old.close()
@@ -163,7 +163,7 @@ def test_migrations_upgrade_an_old_ledger_and_a_newer_one_is_refused(tmp_path: P
         assert ledger.schema_version == len(MIGRATIONS)
         tables = {row[0] for row in ledger._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"meta", "items", "batches"} <= tables
-    newer = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
+    newer = sqlite3.connect(RunDir(tmp_path).db, isolation_level=None)
     newer.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     newer.close()
     with pytest.raises(prelabel.InputError, match="newer prelabel"):

@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from prelabel._aio import sync_twin
 from prelabel._jsonio import writing
 from prelabel.comparison.provenance import provenance
-from prelabel.comparison.run_info import check_sop, read_label_lines, read_run_info
+from prelabel.comparison.run_info import check_sop
 from prelabel.errors import InputError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import read_items
@@ -35,6 +35,9 @@ from prelabel.labeling.options import LabelOptions
 from prelabel.llm.caller import CallStats, explain
 from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.llm.usage import Usage
+from prelabel.runs.labels import read_labels
+from prelabel.runs.run_dir import RunDir
+from prelabel.runs.sources import RunSources
 from prelabel.sop._checks import LABEL_ID
 from prelabel.sop.spec import SOP, load_sop
 
@@ -117,6 +120,8 @@ class LabelGaps:
     error: str | None = None
     run_models: dict[str, int] = field(default_factory=dict)
     """The models whose answers picked the items (result lines per model, from the run)."""
+    warnings: list[str] = field(default_factory=list)
+    """What reading the run had to say (a cut-off last line of ``labels.jsonl``, skipped)."""
 
     @property
     def model_note(self) -> str | None:
@@ -168,15 +173,6 @@ class LabelGaps:
         return out
 
 
-def _source(given: str | Path | None, recorded: Any, what: str, flag: str) -> Path:
-    """The file given, else the one ``run.json`` recorded; ``InputError`` when neither is readable."""
-    path = given or recorded
-    if not path or not Path(str(path)).is_file():
-        where = f" (run.json names {recorded})" if recorded and not given else ""
-        raise InputError(f"gaps needs the run's {what} file{where}: pass {flag}")
-    return Path(str(path))
-
-
 def _selected(lines: list[dict[str, Any]], sop: SOP, catch_all: list[str]) -> dict[str, str]:
     """Item id → what it was answered, for abstained and catch-all items."""
     chosen: dict[str, str] = {}
@@ -201,13 +197,11 @@ async def afind_gaps(
     **changes: Any,
 ) -> LabelGaps:
     """Propose candidate leaves for a run's abstained and catch-all items (async ``find_gaps``)."""
-    info = read_run_info(run_dir)
-    lines = read_label_lines(run_dir)
-    loaded = (
-        sop
-        if isinstance(sop, SOP)
-        else load_sop(_source(sop, ((info or {}).get("sop") or {}).get("path"), "SOP", "--sop"))
-    )
+    read = read_labels(run_dir).require_ids()
+    lines = read.rows
+    info = RunDir.of(run_dir).read_info()
+    sources = RunSources.of(run_dir, info)
+    loaded = sop if isinstance(sop, SOP) else load_sop(sources.sop_file(sop))
     check_sop(info, loaded, str(run_dir))
     leaves = catch_all if catch_all is not None else catch_all_leaves(loaded)
     unknown = [leaf for leaf in leaves if leaf not in loaded.leaf_ids]
@@ -216,7 +210,7 @@ async def afind_gaps(
     chosen = _selected(lines, loaded, leaves)
     texts = {
         entry.id: entry
-        for entry in read_items(_source(items, (info or {}).get("items_source"), "items", "--items"))
+        for entry in read_items(sources.items_file(items))
         if isinstance(entry, Item) and entry.id in chosen
     }
     picked = [(texts[i], answered) for i, answered in chosen.items() if i in texts][:limit]
@@ -226,6 +220,7 @@ async def afind_gaps(
     }
     gaps = LabelGaps(loaded.id, loaded.version, {k: n for k, n in considered.items() if n}, [])
     gaps.run_models = provenance(lines).models
+    gaps.warnings = read.warnings
     if not picked:
         return gaps
     labeler = Labeler(loaded, options, client=client, **changes)

@@ -83,8 +83,8 @@ def collect(
     )
     typer.echo(
         f"labeled {n['total']} items: {n['ok']} ok, {n['abstained']} abstained, {n['error']} errors{cost} "
-        f"-> {run_dir / 'labels.jsonl'}"
+        f"-> {prelabel.RunDir(run_dir).labels}"
     )
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
-        typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
+        typer.echo(f"errors by type: {kinds} (see the error field in {prelabel.RunDir.LABELS})", err=True)

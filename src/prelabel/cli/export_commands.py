@@ -52,6 +52,8 @@ def export(
         route=route,
         force=force,
     )
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     for line in summary.lines():
         typer.echo(line)
 
@@ -107,6 +109,8 @@ def route_command(
         wide=wide,
     )
     paths = routing.save(out, force=force)
+    for warning in routing.report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     for line in routing.summary():
         typer.echo(line)
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))

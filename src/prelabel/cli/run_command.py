@@ -157,12 +157,13 @@ def run(
         f"labeled {n['total']} items{resumed} with {summary.model_label}: {n['ok']} ok, "
         f"{n['abstained']} abstained, "
         f"{n['error']} errors; {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
-        f"({usage.cached_tokens} cached){cost} -> {out / 'labels.jsonl'}"
+        f"({usage.cached_tokens} cached){cost} -> {prelabel.RunDir(out).labels}"
     )
     if summary.model_note:
         typer.echo(f"note: {summary.model_note}")
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
-        typer.echo(f"errors by type: {kinds} (see the error field in labels.jsonl)", err=True)
+        typer.echo(f"errors by type: {kinds} (see the error field in {prelabel.RunDir.LABELS})", err=True)
     if summary.exit_code:  # nothing labeled is not a success
-        raise fail(f"{summary.failure}; see the error field in {out / 'labels.jsonl'}", summary.exit_code)
+        labels = prelabel.RunDir(out).labels
+        raise fail(f"{summary.failure}; see the error field in {labels}", summary.exit_code)

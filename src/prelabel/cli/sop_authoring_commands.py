@@ -137,6 +137,8 @@ def gaps(
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
     )  # fmt: skip
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)
+    for warning in found.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(found.summary())
     if found.model_note:
         typer.echo(f"note: {found.model_note}")

@@ -1,5 +1,8 @@
 """Reading what the comparator compares: model results and human labels, as plain DataFrames.
 
+Result lines of a run (``labels.jsonl``) come from the run directory's one reader, ``runs.labels``
+(a cut-off last line is skipped with its warning, as in every command); CSV/Parquet exports are read here.
+
 Loaders are lossless and light: they check and normalise column names and leave values as given (CSV cells are
 read as text, so ``007`` stays ``007``). `prelabel.compare` compares ids as text, normalised by
 `prelabel.inputs.ids.normalize_id` (``7``, ``7.0`` and ``"7"`` match), decides what is skipped and counts
@@ -22,6 +25,8 @@ from prelabel.errors import InputError
 from prelabel.inputs.file_checks import check_not_wide_text
 from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.ragged import check_fields
+from prelabel.runs.labels import read_labels
+from prelabel.runs.run_dir import RunDir
 
 if TYPE_CHECKING:
     from prelabel.sop.spec import SOP
@@ -33,7 +38,6 @@ __all__ = [
     "as_list",
     "factorize_ids",
     "read_human_labels",
-    "read_json_lines",
     "read_results",
     "result_status",
 ]
@@ -83,52 +87,12 @@ def _read_table(path: Path, what: str) -> pd.DataFrame:
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    rows, cut = _json_lines(path, last_may_be_cut=True)
-    frame = pd.DataFrame.from_records(rows)
-    if cut:
+    lines = read_labels(path)  # a cut-off last line: skipped, with the same warning in every command
+    frame = pd.DataFrame.from_records(lines.rows)
+    if lines.cut_line:
         frame.attrs["truncated"] = 1
-        frame.attrs["warnings"] = [
-            f"{path}:{cut}: the last line is cut off (as after a crash); skipped, counted in "
-            "skipped.model_rows_truncated"
-        ]
+        frame.attrs["warnings"] = lines.warnings
     return frame
-
-
-def read_json_lines(path: Path) -> list[dict[str, Any]]:
-    """Every non-blank line of a JSONL file as a dict; ``InputError`` names the file and line of a bad one."""
-    return _json_lines(path)[0]
-
-
-def _json_lines(path: Path, last_may_be_cut: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """The rows, and the number of a last line that is not JSON when ``last_may_be_cut`` (else 0): a run
-    that crashed mid-write leaves one, and the rows before it are good."""
-    rows: list[dict[str, Any]] = []
-    check_not_wide_text(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read model results: {exc}") from None
-    last = max((i for i, line in enumerate(lines, start=1) if line.strip()), default=0)
-    cut = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if last_may_be_cut and number == last and rows:
-                cut = number
-                continue
-            hint = ""
-            if number == last and rows:  # what a crash mid-write leaves; the run's ledger has the rest
-                hint = " (the last line is cut off, as after a crash: rerun `prelabel run` to rewrite it)"
-            raise InputError(f"{path}:{number}: not a JSON object: {exc.msg}{hint}") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-        rows.append(row)
-    if not rows:
-        raise InputError(f"{path}: model results file is empty")
-    return rows, cut
 
 
 def _id_column(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -187,11 +151,11 @@ def read_results(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     ``cited_rules``, ``samples``) may be lists or ``;``-separated text (see `as_list`).
     """
     if isinstance(source, pd.DataFrame):
-        frame, name = source.copy(deep=False), "results"
+        frame, name = source.copy(deep=False), str(source.attrs.get("source", "results"))
     else:
         path = Path(source)
         if path.is_dir():
-            path = path / "labels.jsonl"
+            path = RunDir(path).labels
         if not path.exists():
             raise InputError(f"{path}: no such model results file")
         name = str(path)

@@ -67,6 +67,8 @@ class RouteReport(BaseModel):
     labels: dict[str, LabelRoute]
     run: RunCoverage
     notes: list[str]
+    warnings: list[str] = []
+    """What reading the run and the calibration set had to say (a cut-off last line, skipped)."""
     provenance: dict[str, Provenance] = {}
     """The models and SOP versions of the ``run`` and of the ``calibration`` results."""
 

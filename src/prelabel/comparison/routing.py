@@ -27,9 +27,11 @@ from prelabel.comparison.calibration import (
 from prelabel.comparison.inputs import read_results, result_status
 from prelabel.comparison.provenance import provenance
 from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
-from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
+from prelabel.comparison.run_info import check_sop
 from prelabel.comparison.thresholds import fit_threshold
 from prelabel.errors import InputError
+from prelabel.runs.labels import labels_path, read_labels
+from prelabel.runs.run_dir import RunDir
 from prelabel.sop.spec import SOP
 
 __all__ = ["route"]
@@ -49,14 +51,14 @@ def _calibration_sources(calibration: Any, humans: Any) -> tuple[Any, Any]:
         )
     where = calibration if isinstance(calibration, str | Path) else "calibration"
     raise InputError(
-        f"{where}: not a calibration directory; pass a directory holding labels.jsonl and human labels "
+        f"{where}: not a calibration directory; pass a directory holding {RunDir.LABELS} and human labels "
         f"({', '.join(HUMAN_FILES)}), or a results file and --humans FILE"
     )
 
 
 def _run_rows(results: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
     if isinstance(results, str | Path) and labels_path(results).suffix.lower() == ".jsonl":
-        return read_label_lines(results)
+        return read_labels(results).require_ids().rows
     rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     return [{str(k): v for k, v in r.items()} for r in rows]
 
@@ -116,10 +118,12 @@ def route(
         raise InputError(f"min_count must be at least 1, got {min_count}")
     if isinstance(results, str | Path):
         labels_path(results)  # one clear line for a RUN_DIR without results
-        check_sop(read_run_info(results), sop, str(results))
+        check_sop(RunDir.of(results).read_info(), sop, str(results))
     frame = read_results(results)
     cal_results, cal_humans = _calibration_sources(calibration, humans)
-    cal = calibration_items(cal_results, cal_humans, sop=sop, signal=signal, wide=wide)
+    cal_frame = read_results(cal_results)  # read once, for its warnings too
+    cal = calibration_items(cal_frame, cal_humans, sop=sop, signal=signal, wide=wide)
+    warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", [])]))
     multi = sop.multi_label if sop is not None else cal.multi_label
     answers = model_answers(frame, multi, sop)
     status = result_status(frame["status"])
@@ -210,6 +214,7 @@ def route(
             review_reasons=dict(reasons),
         ),
         notes=notes,
+        warnings=warnings,
         provenance=found,
     )
     return Routing(report, accept, review)

@@ -1,6 +1,6 @@
-"""What a run directory says about itself (``run.json``), the raw lines of its ``labels.jsonl``, and the
-checks shared by ``route``, ``compare`` and the exports: the SOP still matches the run (or the results name
-the SOP given), outputs are not overwritten.
+"""The checks shared by ``route``, ``compare``, ``gaps`` and the exports: the SOP still matches the run (or
+the results name the SOP given), outputs are not overwritten. Reading a run directory (``run.json``,
+``labels.jsonl``) is ``runs``.
 
     >>> check_sop({"sop": {"id": "demo", "sha256": "abc"}}, None, "run")  # no SOP given: nothing to check
     >>> sop_warnings({"a@1": 1, "a@2": 1, "b@1": 1}, None)
@@ -9,60 +9,15 @@ the SOP given), outputs are not overwritten.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from prelabel.comparison.inputs import read_json_lines
 from prelabel.errors import InputError
-from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE
+from prelabel.runs.run_dir import RunDir
 from prelabel.sop.spec import SOP
 
-__all__ = [
-    "RUN_FILE",
-    "check_sop",
-    "labels_path",
-    "read_label_lines",
-    "read_run_info",
-    "refuse_overwrite",
-    "sop_warnings",
-]
-
-
-def labels_path(source: str | Path) -> Path:
-    """``labels.jsonl`` of a run directory (or the file itself); ``InputError`` if there is none."""
-    path = Path(source)
-    if path.is_dir():
-        path = path / LABELS_FILE
-    if not path.is_file():
-        raise InputError(f"{path}: no model results here (expected a RUN_DIR holding {LABELS_FILE})")
-    return path
-
-
-def read_run_info(source: str | Path) -> dict[str, Any] | None:
-    """The run's ``run.json`` as a dict, or ``None`` when the run has none."""
-    path = Path(source)
-    info = (path if path.is_dir() else path.parent) / RUN_FILE
-    if not info.is_file():
-        return None
-    try:
-        data = json.loads(info.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{info}: cannot read: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{info}: expected a JSON object")
-    return data
-
-
-def read_label_lines(source: str | Path) -> list[dict[str, Any]]:
-    """Every line of ``labels.jsonl`` as a dict, in file order (blank lines skipped)."""
-    path = labels_path(source)
-    rows = read_json_lines(path)
-    for number, row in enumerate(rows, start=1):
-        if "item_id" not in row:
-            raise InputError(f"{path}: result {number} has no item_id")
-    return rows
+__all__ = ["check_sop", "refuse_overwrite", "sop_warnings"]
 
 
 def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None:
@@ -72,7 +27,7 @@ def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None
     recorded = (info.get("sop") or {}).get("sha256")
     if recorded and recorded != sop.sha256:
         raise InputError(
-            f"{source}: the SOP no longer matches the run (run.json sop.sha256 {recorded[:12]}…, "
+            f"{source}: the SOP no longer matches the run ({RunDir.INFO} sop.sha256 {recorded[:12]}…, "
             f"{sop.id}@{sop.version} is {sop.sha256[:12]}…); rerun, or pass the SOP the run used"
         )
 

@@ -43,6 +43,7 @@ from prelabel.llm.endpoints import (
     is_smoke_model,
     model_label,
 )
+from prelabel.runs.run_dir import RunDir
 from prelabel.sop.bundled import bundled_sop, bundled_sop_path
 
 __all__ = ["DEMO_SOP", "LOCAL_DEMO_ITEMS", "DemoResult", "demo_human_labels", "demo_items", "run_demo"]
@@ -164,12 +165,12 @@ def run_demo(
     took = f"in {summary.duration_s:.1f}s"
     if summary.resumed:  # a rerun into the same directory resumes from its run.db
         took = (
-            f"(resumed: {summary.resumed} already done in {out / 'run.db'}, not sent again; "
+            f"(resumed: {summary.resumed} already done in {RunDir(out).db}, not sent again; "
             f"{summary.labeled_now} labeled now in {summary.duration_s:.1f}s)"
         )
     echo(
         f"labeled {n['total']} items with {summary.model_label} {took}: {n['ok']} ok, "
-        f"{n['abstained']} abstained, {n['error']} errors -> {out / 'labels.jsonl'}"
+        f"{n['abstained']} abstained, {n['error']} errors -> {RunDir(out).labels}"
     )
 
     # all human labels: agreement among humans covers every item; items the model skipped are counted

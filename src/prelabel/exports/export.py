@@ -83,5 +83,6 @@ def export(
         without_prediction=dict(without),
         skipped=dict(run.skipped),
         skipped_examples=run.examples,
+        warnings=run.warnings,
         provenance=provenance(run.rows),
     )

@@ -19,11 +19,14 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.figures import Provenance
 from prelabel.comparison.provenance import describe
-from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
+from prelabel.comparison.run_info import check_sop
 from prelabel.errors import InputError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import read_items
 from prelabel.llm.endpoints import is_smoke_model
+from prelabel.runs.labels import read_labels
+from prelabel.runs.run_dir import RunDir
+from prelabel.runs.sources import RunSources
 from prelabel.sop.spec import SOP, load_sop
 
 __all__ = [
@@ -77,6 +80,9 @@ class ExportSummary(BaseModel):
     without_prediction: dict[str, int] = {}
     skipped: dict[str, int] = {}
     skipped_examples: dict[str, list[str]] = {}
+    warnings: list[str] = []
+    """What reading the run had to say (a cut-off last line of ``labels.jsonl``, skipped); the CLI prints
+    each as ``warning: ...``."""
     provenance: Provenance | None = None
     """The models and SOP versions of the exported lines (and the smoke-model note when one is it)."""
 
@@ -110,6 +116,8 @@ class RunExport:
     skipped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     skipped_ids: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    """What reading the run had to say (a cut-off last line, skipped)."""
 
     def skip(self, reason: str, item_id: Any) -> None:
         """Count one left-out line, keeping a few example ids."""
@@ -121,26 +129,17 @@ class RunExport:
 
 
 def _sop(info: dict[str, Any] | None, sop: SOP | str | Path | None, need: bool, where: str) -> SOP | None:
-    if isinstance(sop, str | Path):
-        sop = load_sop(sop)
-    if sop is None:
-        recorded = (info or {}).get("sop", {}).get("path")
-        if recorded and Path(recorded).is_file():
-            sop = load_sop(recorded)
-        elif need:
-            raise InputError(f"{where}: run.json names no readable SOP file; pass the SOP with --sop")
+    if not isinstance(sop, SOP):
+        path = RunSources.of(where, info).sop_file(sop, need=need)
+        sop = load_sop(path) if path is not None else None
     check_sop(info, sop, where)
     return sop
 
 
 def _items(info: dict[str, Any] | None, items: Any, need: bool, where: str) -> dict[str, Item]:
-    if items is None:
-        recorded = (info or {}).get("items_source")
-        if recorded and Path(recorded).is_file():
-            items = recorded
-        elif need:
-            raise InputError(f"{where}: run.json names no readable items file; pass the items with --items")
-        else:
+    if items is None or isinstance(items, str | Path):
+        items = RunSources.of(where, info).items_file(items, need=need)
+        if items is None:
             return {}
     return {entry.id: entry for entry in read_items(items) if isinstance(entry, Item)}
 
@@ -151,7 +150,14 @@ def _selected(run_dir: Path, only: Only, route: str | Path | None) -> set[str]:
     if not path.is_file():
         hint = "run `prelabel route` first, or pass its -o DIR as --route"
         raise InputError(f"{path}: no routing here; {hint}")
-    return {str(row["item_id"]) for row in read_label_lines(path)} if path.stat().st_size else set()
+    if not path.stat().st_size:
+        return set()
+    lines = read_labels(path).require_ids()
+    if lines.cut_line:  # a selection cut short would export the wrong items
+        raise InputError(
+            f"{path}:{lines.cut_line}: the last line is cut off; rerun `prelabel route` to rewrite it"
+        )
+    return {str(row["item_id"]) for row in lines.rows}
 
 
 def load_run(
@@ -171,14 +177,14 @@ def load_run(
     """
     run_path = Path(run_dir)
     where = str(run_path)
-    labels_path(run_path)
-    info = read_run_info(run_path)
+    lines = read_labels(run_path).require_ids()  # no results: one clear line, before anything else
+    info = RunDir.of(run_path).read_info()
     loaded = _sop(info, sop, need_sop, where)
-    rows = read_label_lines(run_path)
+    rows = lines.rows
     if only is not None:
         if only not in ("accept", "review"):
             raise InputError(f"--only must be accept or review, got '{only}'")
         keep = _selected(run_path if run_path.is_dir() else run_path.parent, only, route)
         rows = [r for r in rows if str(r["item_id"]) in keep]
     by_id = _items(info, items, need_items, where)
-    return RunExport(run_path, rows, by_id, loaded, info, only)
+    return RunExport(run_path, rows, by_id, loaded, info, only, warnings=lines.warnings)

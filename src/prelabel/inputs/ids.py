@@ -36,7 +36,7 @@ def normalize_id(value: Any) -> str | None:
             return text or None
         digits = whole.group(1).removeprefix("+")
         return "0" if not digits.lstrip("-").strip("0") else digits  # "-0.0" is 0, as the number -0.0 is
-    if isinstance(value, bool) or type(value).__name__ in ("bool_", "bool"):  # numpy's bool (2.x names it bool)
+    if isinstance(value, bool) or type(value).__name__ in ("bool_", "bool"):  # numpy's bool is no bool
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
         return str(int(value))

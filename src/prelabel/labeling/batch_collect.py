@@ -33,16 +33,16 @@ from pydantic import BaseModel, ConfigDict
 from prelabel._aio import sync_twin
 from prelabel.errors import InputError
 from prelabel.labeling.batch_lines import BATCH_FAILURES, read_lines, result_of_line
-from prelabel.labeling.batch_submit import BATCH_DIR, _batch_api
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.ledger_batches import BatchRecord
 from prelabel.labeling.options import LabelOptions
-from prelabel.labeling.run_dir import DB_FILE
-from prelabel.labeling.runner import RunSummary, _load, _now, arun, run_binding
+from prelabel.labeling.runner import RunSummary, arun
+from prelabel.labeling.setup import batch_api, load_sop_source, now, run_binding
 from prelabel.llm.batch_api import BatchAPI, BatchState
 from prelabel.llm.endpoints import public_url
 from prelabel.llm.usage import PriceTable, Usage
+from prelabel.runs.run_dir import RunDir
 from prelabel.sop.spec import SOP
 
 __all__ = [
@@ -117,8 +117,8 @@ def _job_options(job: dict[str, Any], options: LabelOptions | None, changes: dic
 def _stored_batches(out: Path) -> list[BatchRecord]:
     """The batches recorded in ``out``'s ledger; ``InputError`` when there are none."""
     hint = f"submit one with `prelabel run SOP ITEMS -o {out} --batch-api`"
-    if not (out / DB_FILE).is_file():
-        raise InputError(f"{out}: no run here (no {DB_FILE}); {hint}")
+    if not RunDir(out).db.is_file():
+        raise InputError(f"{out}: no run here (no {RunDir.DB}); {hint}")
     with Ledger.open(out, None) as ledger:
         batches = ledger.batches()
     if not batches:
@@ -145,7 +145,7 @@ async def abatch_status(
     records = _stored_batches(out)
     opts = _job_options(records[-1].job, options, changes)
     shown: list[BatchProgress] = []
-    async with _batch_api(client, opts.endpoint(), opts.retry) as api:
+    async with batch_api(client, opts.endpoint(), opts.retry) as api:
         with Ledger.open(out, None) as ledger:
             for record in ledger.batches():
                 if record.collected_at is not None:
@@ -183,10 +183,10 @@ async def acollect_batch(
             f"{out}: the batch was submitted from Python objects; pass sop= and items= to collect it"
         )
     opts = _job_options(job, options, changes)
-    labeler = Labeler(_load(sop_source)[0], opts, client=client)
+    labeler = Labeler(load_sop_source(sop_source)[0], opts, client=client)
     seen: list[BatchProgress] = []
     answered = failed = 0
-    async with _batch_api(client, labeler.endpoint, opts.retry) as api:
+    async with batch_api(client, labeler.endpoint, opts.retry) as api:
         with Ledger.open(out, run_binding(labeler)) as ledger:
             for record in ledger.batches(collected=False):
                 state = await api.retrieve(record.batch_id)
@@ -225,7 +225,7 @@ async def _collect_one(
     for kind, file_id in files.items():
         if file_id:
             content = await api.download(file_id)
-            (ledger.run_dir / BATCH_DIR / f"{record.batch_id}.{kind}.jsonl").write_bytes(content)
+            RunDir(ledger.run_dir).batch_output(record.batch_id, kind).write_bytes(content)
             lines.extend(read_lines(content))
     slots = {str(p): (p, *entry) for p, entry in zip(record.positions, record.entries, strict=True)}
     usage, answered, failed = Usage(), 0, 0
@@ -251,7 +251,7 @@ async def _collect_one(
         output_file_id=state.output_file_id,
         error_file_id=state.error_file_id,
         usage=usage.model_dump(),
-        collected_at=_now(),
+        collected_at=now(),
     )
     return answered, failed
 

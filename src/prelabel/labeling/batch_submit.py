@@ -14,9 +14,8 @@ Polling and collecting are in ``labeling.batch_collect``; request files and outp
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +23,22 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import sync_twin
 from prelabel.errors import InputError, ItemError
-from prelabel.inputs.digest import item_digest
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.batch_lines import RequestFile
-from prelabel.labeling.labeler import Labeler, read_entries
-from prelabel.labeling.ledger import Ledger
+from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.ledger_batches import BatchRecord
 from prelabel.labeling.options import LabelOptions
-from prelabel.labeling.restart import restarting
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.runner import _load, _now, refuse_open_batches, run_binding
-from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS, BatchAPI
-from prelabel.llm.clients import make_client
-from prelabel.llm.endpoints import Endpoint, public_url
-from prelabel.llm.retry import RetryPolicy
+from prelabel.labeling.setup import batch_api, now, open_ledger, start_run, unfinished
+from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS
+from prelabel.llm.endpoints import public_url
 from prelabel.prompt.rendering import render_prompt
+from prelabel.runs.restart import restarting
+from prelabel.runs.run_dir import RunDir
+from prelabel.runs.sources import recorded
 from prelabel.sop.spec import SOP
 
 __all__ = ["BatchSubmission", "asubmit_batch", "submit_batch"]
-
-BATCH_DIR = "batch"
 
 
 class BatchSubmission(BaseModel):
@@ -79,32 +74,31 @@ async def asubmit_batch(
             f"--samples {opts.samples} does not work with the Batch API: label online (without --batch-api) "
             "to take several samples per item"
         )
-    sop_obj, sop_path = _load(sop)
-    entries, _ = read_entries(items, opts)
-    labeler = Labeler(sop_obj, opts, client=client)
+    start = start_run(sop, items, opts, client)
+    labeler = start.labeler
     if labeler.endpoint.is_local:
         raise InputError("the Batch API needs an OpenAI(-compatible) server; the embedded model has none")
     out = Path(out_dir)
-    job = _job(labeler, opts, sop_path, items, retry_errors)
+    run_dir = RunDir(out)
+    job = _job(labeler, opts, start.sop_path, items, retry_errors)
     done = BatchSubmission(run_dir=str(out), batch_ids=[], requests=0, request_files=[])
     # --restart sets the earlier run aside: deleted once a batch is created, put back if none could be
-    with restarting(out, restart) as fresh, Ledger.open(out, run_binding(labeler)) as ledger:
-        refuse_open_batches(ledger)
-        (out / BATCH_DIR).mkdir(exist_ok=True)
+    with restarting(out, restart) as fresh, open_ledger(out, labeler) as ledger:
+        run_dir.batch_dir.mkdir(exist_ok=True)
         number = len(ledger.batches())
-        async with _batch_api(client, labeler.endpoint, opts.retry) as api:
+        async with batch_api(client, labeler.endpoint, opts.retry) as api:
 
             async def send(requests: RequestFile) -> None:
                 nonlocal number
                 number += 1
-                path = requests.save(out / BATCH_DIR / f"requests-{number:03d}.jsonl")
+                path = requests.save(run_dir.request_file(number))
                 state = await api.submit(requests.content(), path.name, {"prelabel_run": out.name[:64]})
                 ledger.add_batch(
                     BatchRecord(
                         batch_id=state.batch_id,
                         input_file_id=state.input_file_id,
                         status=state.status,
-                        created_at=_now(),
+                        created_at=now(),
                         positions=requests.positions,
                         entries=requests.entries,
                         job=job,
@@ -115,12 +109,11 @@ async def asubmit_batch(
                 done.request_files.append(str(path))
                 done.requests += len(requests.positions)
 
+            def finished(_: int) -> None:
+                done.finished += 1
+
             requests = RequestFile()
-            for position, entry in enumerate(entries):
-                digest = item_digest(entry)
-                if ledger.is_finished(position, entry, digest, retry_errors):
-                    done.finished += 1
-                    continue
+            for position, entry, digest in unfinished(start.entries, ledger, retry_errors, finished):
                 body = _request_body(labeler, entry)
                 if isinstance(body, LabelResult):  # an unusable item: recorded as online runs record it
                     ledger.record(position, digest, body)
@@ -159,25 +152,12 @@ def _job(
     options.update(model=labeler.model, base_url=None if url is None else public_url(url))
     price = opts.prices.price_for(labeler.model) if opts.prices is not None else None
     return {
-        "sop": None if sop_path is None else str(Path(sop_path).resolve()),
-        "items": str(Path(items).resolve()) if isinstance(items, str | Path) else None,
+        "sop": recorded(sop_path),
+        "items": recorded(items),
         "options": options,
         "prices": None if price is None else {labeler.model: price.model_dump()},
         "retry_errors": retry_errors,
     }
-
-
-@contextlib.asynccontextmanager
-async def _batch_api(client: Any, endpoint: Endpoint, retry: RetryPolicy | None) -> AsyncIterator[BatchAPI]:
-    """A ``BatchAPI`` over the injected client, or over one built for the endpoint (closed afterwards)."""
-    if client is not None:
-        yield BatchAPI(client, retry)
-        return
-    own = make_client(endpoint, timeout=(retry or RetryPolicy()).timeout)
-    try:
-        yield BatchAPI(own, retry)
-    finally:
-        await own.close()
 
 
 submit_batch = sync_twin(

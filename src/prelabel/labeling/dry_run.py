@@ -20,7 +20,7 @@ from prelabel.inputs.reading import BadItem
 from prelabel.labeling.item_size import TOO_LARGE
 from prelabel.labeling.labeler import read_entries
 from prelabel.labeling.options import LabelOptions
-from prelabel.labeling.runner import _load
+from prelabel.labeling.setup import load_sop_source
 from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.usage import Usage, count_tokens
 from prelabel.prompt.rendering import render_prompt
@@ -72,7 +72,7 @@ def estimate(
     ``samples`` K, prompt and completion tokens (and cost) are K times those of one answer per item.
     """
     opts = LabelOptions.build(options, changes)
-    sop_obj, _ = _load(sop)
+    sop_obj, _ = load_sop_source(sop)
     endpoint = opts.endpoint()
     schema = json.dumps(response_model(sop_obj).model_json_schema(), ensure_ascii=False)
     schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)

@@ -13,7 +13,8 @@ prelabel 0.1.0 (schema 3) hold its whole-item hash; each is known again when its
 (``labeling.ledger_legacy``), so such a RUN_DIR resumes without sending anything again.
 
 The batches table (Batch API records) is ``labeling.ledger_batches``; the run directory's file names, its
-lock and ``--restart``'s removal are ``labeling.run_dir``.
+lock and ``--restart`` are ``runs`` (``runs.run_dir.RunDir``, ``runs.restart``): ``Ledger.open`` is the one
+way to open a ledger, and takes its path and lock from ``RunDir``.
 
     >>> import tempfile
     >>> with Ledger.open(tempfile.mkdtemp(), {"model": "m"}) as ledger:
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,14 +39,7 @@ from prelabel.inputs.reading import BadItem
 from prelabel.labeling.ledger_batches import LedgerBatches
 from prelabel.labeling.ledger_legacy import legacy_digest
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.run_dir import (
-    DB_FILE,
-    _lock,
-    _probe_writable,
-    _reason,
-    _unlock,
-    refuse_unledgered_results,
-)
+from prelabel.runs.run_dir import RunDir, RunLock
 
 __all__ = ["Ledger", "LedgerRow"]
 
@@ -110,8 +103,9 @@ class LedgerRow:
 class Ledger(LedgerBatches):
     """``RUN_DIR/run.db``, from ``Ledger.open(run_dir, binding)`` (a context manager holding the lock)."""
 
-    def __init__(self, run_dir: Path, connection: sqlite3.Connection, lock: Any):
+    def __init__(self, run_dir: Path, connection: sqlite3.Connection, lock: RunLock):
         self.run_dir = run_dir
+        self.path = RunDir(run_dir).db
         self._db = connection
         self._lock = lock
 
@@ -125,27 +119,21 @@ class Ledger(LedgerBatches):
         Raises ``InputError`` when the directory cannot be written, another process holds it, or the ledger
         was made for another SOP, model, template or prompt options.
         """
-        out = Path(run_dir)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out}: exists and is not a directory")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            _probe_writable(out)
-        except OSError as exc:
-            raise InputError(f"{out}: cannot write the run directory ({_reason(exc)})") from None
-        lock = _lock(out)
+        run = RunDir(run_dir)
+        run.prepare()  # a directory that can be written, or InputError before any request
+        lock = run.lock()
         try:
             if binding is not None:
-                refuse_unledgered_results(out)
-            connection = sqlite3.connect(out / DB_FILE, timeout=30, isolation_level=None)
-            ledger = cls(out, connection, lock)
+                run.refuse_unledgered_results()
+            connection = sqlite3.connect(run.db, timeout=30, isolation_level=None)
+            ledger = cls(run.path, connection, lock)
             ledger._prepare()
             ledger._bind(binding)
         except sqlite3.DatabaseError as exc:
-            _unlock(lock)
-            raise InputError(f"{out / DB_FILE}: cannot use the run ledger ({exc}); {_FRESH}") from None
+            lock.release()
+            raise InputError(f"{run.db}: cannot use the run ledger ({exc}); {_FRESH}") from None
         except BaseException:
-            _unlock(lock)
+            lock.release()
             raise
         return ledger
 
@@ -156,7 +144,7 @@ class Ledger(LedgerBatches):
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
             raise InputError(
-                f"{self.run_dir / DB_FILE} was written by a newer prelabel (ledger schema {version}); "
+                f"{self.path} was written by a newer prelabel (ledger schema {version}); "
                 "upgrade prelabel or use another run directory"
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -240,7 +228,7 @@ class Ledger(LedgerBatches):
         except sqlite3.OperationalError as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            raise InputError(f"{self.run_dir / DB_FILE}: cannot record a result ({exc})") from None
+            raise InputError(f"{self.path}: cannot record a result ({exc})") from None
 
     def _tokens(self, where: str, params: tuple[Any, ...]) -> list[int] | None:
         """Summed prompt, completion and cached tokens of the rows ``where`` selects (``None``: none)."""
@@ -290,17 +278,6 @@ class Ledger(LedgerBatches):
         usage = {"prompt_tokens": total[0], "completion_tokens": total[1], "cached_tokens": total[2]}
         return {"counts": counts, "errors_by_type": errors, "usage": usage}
 
-    def write_labels(self, path: Path) -> int:
-        """Write ``labels.jsonl`` from the ledger (atomically: a temporary file, then a rename)."""
-        partial = path.with_name(f".{path.name}.partial")
-        n = 0
-        with partial.open("w", encoding="utf-8") as handle:
-            for line in self.results():
-                handle.write(line + "\n")
-                n += 1
-        os.replace(partial, path)
-        return n
-
     def forget_errors(self, error_types: Iterable[str]) -> int:
         """Delete the error rows of these types (so a resumed run sends their items again); how many."""
         kinds = sorted(set(error_types))
@@ -322,7 +299,7 @@ class Ledger(LedgerBatches):
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
-        _unlock(self._lock)
+        self._lock.release()
 
     def __enter__(self) -> Ledger:
         return self

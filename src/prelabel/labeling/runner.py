@@ -20,31 +20,40 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import stop_on_signals, sync_twin
-from prelabel._jsonio import write_json
 from prelabel._version import __version__
-from prelabel.errors import InputError, redact
-from prelabel.inputs.digest import item_digest
+from prelabel.errors import redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
-from prelabel.labeling.labeler import Labeler, read_entries
 from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
-from prelabel.labeling.restart import restarting
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.sinks import LABELS_FILE, RUN_FILE, ResultSink
+from prelabel.labeling.setup import now, open_ledger, start_run, unfinished
 from prelabel.llm.endpoints import is_smoke_model, model_label
 from prelabel.llm.usage import Usage
-from prelabel.sop.spec import SOP, load_sop
+from prelabel.runs.restart import restarting
+from prelabel.runs.run_dir import RunDir
+from prelabel.runs.sources import recorded
+from prelabel.sop.spec import SOP
 
-__all__ = ["RunSummary", "arun", "refuse_open_batches", "run", "run_binding"]
+__all__ = ["ResultSink", "RunSummary", "arun", "run"]
+
+
+class ResultSink(Protocol):
+    """Where a run can also stream its results (``run(..., sink=...)``: a queue, a database of your own):
+    each ``LabelResult`` with its 0-based input position, in completion order."""
+
+    def write(self, index: int, result: LabelResult) -> None:
+        """Store one result."""
+
+    def close(self) -> None:
+        """Flush and release resources."""
 
 
 class RunSummary(BaseModel):
@@ -104,20 +113,6 @@ class RunSummary(BaseModel):
         return None if what is None else f"every item is an error ({what})"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _load(sop: SOP | str | Path) -> tuple[SOP, str | None]:
-    return (sop, None) if isinstance(sop, SOP) else (load_sop(sop), str(sop))
-
-
-def _source_name(items: Any) -> str:
-    if isinstance(items, str | Path):
-        return str(items)
-    return f"<{type(items).__name__}>"
-
-
 async def arun(
     sop: SOP | str | Path,
     items: str | Path | Iterable[Any],
@@ -133,34 +128,33 @@ async def arun(
 ) -> RunSummary:
     """Label every item into ``out_dir`` (async ``run``; see ``run``)."""
     opts = LabelOptions.build(options, changes)
-    sop_obj, path = _load(sop)
-    entries, total = read_entries(items, opts)  # a missing or unreadable file fails here, before any output
-    labeler = Labeler(sop_obj, opts, client=client)
+    start = start_run(sop, items, opts, client)  # a missing or unreadable file fails here, before any output
+    sop_obj, labeler, total = start.sop, start.labeler, start.total
     out = Path(out_dir)
-    started_at, started = _now(), time.perf_counter()
+    run_dir = RunDir(out)
+    started_at, started = now(), time.perf_counter()
     # --restart sets the earlier run aside (put back if no answer comes); the ledger refuses another
-    # SOP/model/template, a locked or read-only dir
+    # SOP/model/template, a locked or read-only dir, an uncollected batch
     with (
         restarting(out, restart) as fresh,
         stop_on_signals() as stop,
-        Ledger.open(out, run_binding(labeler)) as ledger,
+        open_ledger(out, labeler) as ledger,
     ):
-        refuse_open_batches(ledger)
         extra = sink(out) if sink is not None else None
         shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
         session = {"labeled": 0, "resumed": 0}
         digests: dict[int, str] = {}  # item digests of the items in flight
         read = {"count": 0}
 
+        def resumed(position: int) -> None:
+            read["count"] = position + 1
+            session["resumed"] += 1
+            if shown is not None:
+                shown.resumed()
+
         def pending() -> Iterator[tuple[int, Item | BadItem]]:
-            for position, entry in enumerate(entries):
+            for position, entry, digest in unfinished(start.entries, ledger, retry_errors, resumed):
                 read["count"] = position + 1
-                digest = item_digest(entry)
-                if ledger.is_finished(position, entry, digest, retry_errors):
-                    session["resumed"] += 1
-                    if shown is not None:
-                        shown.resumed()
-                    continue
                 digests[position] = digest
                 yield position, entry
 
@@ -181,13 +175,18 @@ async def arun(
             return RunSummary(
                 status=status,
                 prelabel_version=__version__,
-                sop={"id": sop_obj.id, "version": sop_obj.version, "sha256": sop_obj.sha256, "path": path},
+                sop={
+                    "id": sop_obj.id,
+                    "version": sop_obj.version,
+                    "sha256": sop_obj.sha256,
+                    "path": recorded(start.sop_path),
+                },
                 model=labeler.model,
                 endpoint=labeler.endpoint.describe(),
                 template=opts.template,
                 prompt_hash=labeler.prompt_hash,
                 rationale_language=labeler.language,
-                items_source=_source_name(items),
+                items_source=recorded(items) or f"<{type(items).__name__}>",
                 counts=totals["counts"],
                 errors_by_type=totals["errors_by_type"],
                 usage=usage,
@@ -199,7 +198,7 @@ async def arun(
                 labeled_now=session["labeled"],
                 resumed=session["resumed"],
                 started_at=started_at,
-                finished_at=_now(),
+                finished_at=now(),
                 duration_s=round(time.perf_counter() - started, 3),
                 error=error,
                 smoke_model=is_smoke_model(labeler.model),
@@ -211,9 +210,9 @@ async def arun(
                 shown.close(completed=status == "completed")
             if extra is not None:
                 extra.close()
-            ledger.write_labels(out / LABELS_FILE)
+            run_dir.write_labels(ledger.results())
             result = summary(status, error)
-            write_json(out / RUN_FILE, result.model_dump(mode="json"))
+            run_dir.write_info(result.model_dump(mode="json"))
             return result
 
         if fresh.recovered and shown is not None:
@@ -253,38 +252,9 @@ def _say_resume(ledger: Ledger, shown: RunProgress | None, retry_errors: bool) -
         errors = f"{counts['error'] - interrupted} error items are kept as they are"
         errors += f", {interrupted} interrupted ones are sent again" if interrupted else ""
     shown.note(
-        f"resuming {ledger.run_dir}: {counts['total'] - counts['error']} finished items in its run.db are "
-        f"kept and not sent again, {errors}; --restart starts fresh"
+        f"resuming {ledger.run_dir}: {counts['total'] - counts['error']} finished items in its {RunDir.DB} "
+        f"are kept and not sent again, {errors}; --restart starts fresh"
     )
-
-
-def run_binding(labeler: Labeler) -> dict[str, Any]:
-    """What a run directory's ledger is bound to: SOP, model, template, rationale language, prompt hash, the
-    samples per item when above 1 and ``logprobs`` when asked (so ledgers made before these existed stay
-    valid without them)."""
-    binding: dict[str, Any] = {
-        "sop_id": labeler.sop.id,
-        "sop_sha256": labeler.sop.sha256,
-        "model": labeler.model,
-        "template": labeler.template,
-        "rationale_language": labeler.language,
-        "prompt_hash": labeler.prompt_hash,
-    }
-    if labeler.samples > 1:
-        binding["samples"] = labeler.samples
-    if labeler.options.logprobs:
-        binding["logprobs"] = True
-    return binding
-
-
-def refuse_open_batches(ledger: Ledger) -> None:
-    """Raise ``InputError`` while a Batch API batch of the run is not collected (its items would go twice)."""
-    waiting = ledger.batches(collected=False)
-    if waiting:
-        raise InputError(
-            f"{ledger.run_dir} has a Batch API batch not collected yet ({waiting[0].batch_id}); run "
-            f"`prelabel batch collect {ledger.run_dir}` first (or --restart to drop it)"
-        )
 
 
 run = sync_twin(

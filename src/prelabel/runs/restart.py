@@ -16,11 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from prelabel.labeling.run_dir import DB_FILE, RUN_FILES, locked, remove_files
+from prelabel.runs.run_dir import RunDir
 
-__all__ = ["ASIDE", "Restart", "restarting"]
-
-ASIDE = ".previous"
+__all__ = ["Restart", "restarting"]
 
 
 @dataclass
@@ -52,34 +50,35 @@ def restarting(run_dir: str | Path, restart: bool) -> Iterator[Restart]:
 def _set_aside(out: Path) -> Path | None:
     if not out.is_dir():
         return None
-    with locked(out):
-        found = [name for name in (*RUN_FILES, "batch") if (out / name).exists()]
+    run = RunDir(out)
+    with run.locked():
+        found = [name for name in (*run.run_files(), run.BATCH) if (out / name).exists()]
         if not found:
             return None
-        aside = out / ASIDE
-        aside.mkdir()
+        run.aside.mkdir()
         for name in found:
-            (out / name).rename(aside / name)
-        return aside
+            (out / name).rename(run.aside / name)
+        return run.aside
 
 
 def _settle(aside: Path, *, keep_new: bool) -> None:
-    out = aside.parent
-    with locked(out):
+    run = RunDir(aside.parent)
+    with run.locked():
         if not keep_new:
-            remove_files(out)
+            run.remove_run_files()
             for moved in aside.iterdir():
-                moved.rename(out / moved.name)
+                moved.rename(run.path / moved.name)
         shutil.rmtree(aside, ignore_errors=True)
 
 
 def _recover(out: Path) -> bool:
     """Settle a ``.previous/`` a killed restart left: put it back (``True``) when the run in its place paid
     for nothing, else delete it."""
-    if not (out / ASIDE).is_dir():
+    run = RunDir(out)
+    if not run.aside.is_dir():
         return False
-    paid = _paid_for_anything(out / DB_FILE)
-    _settle(out / ASIDE, keep_new=paid)
+    paid = _paid_for_anything(run.db)
+    _settle(run.aside, keep_new=paid)
     return not paid
 
 
