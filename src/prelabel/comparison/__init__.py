@@ -7,5 +7,5 @@ Modules: ``inputs`` (reading results and human labels), ``labelspace`` (label id
 of the results, and the smoke-model flag), ``report`` (HTML and Markdown), ``drafts``
 (model-drafted ``edge_cases:`` entries). Named ``comparison`` so that the package never shadows the public
 ``prelabel.compare`` function.
-May import: ``labeling``, ``llm``, ``prompt``, ``inputs``, ``sop``, ``errors``.
+May import: ``labeling``, ``runs``, ``llm``, ``prompt``, ``inputs``, ``sop``, ``errors``.
 """

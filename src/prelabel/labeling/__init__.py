@@ -1,7 +1,8 @@
 """Labeling: the options object, ``Labeler`` (one item or many), the batch runner behind ``prelabel run``,
-results and sinks.
+and results.
 
-Modules: ``options`` (``LabelOptions``), ``labeler``, ``runner`` (``run``/``arun``/``estimate``), ``result``
-(``LabelResult``), ``sinks`` (``labels.jsonl``).
-May import: ``llm``, ``prompt``, ``inputs``, ``sop``, ``errors``.
+Modules: ``options`` (``LabelOptions``), ``labeler``, ``runner`` (``run``/``arun``, ``ResultSink``), ``setup``
+(what online and Batch API runs share), ``dry_run`` (``estimate``), ``ledger``, ``result`` (``LabelResult``).
+The run directory itself (file names, ``labels.jsonl``, ``run.json``) is ``runs``.
+May import: ``runs``, ``llm``, ``prompt``, ``inputs``, ``sop``, ``errors``.
 """
