@@ -74,6 +74,15 @@ def test_the_wheel_carries_sop_specs_prompts_and_examples_once(wheel: Path) -> N
     assert not any("/demo/data/" in n for n in names)  # the demo reads examples/: no second copy
 
 
+def test_the_wheel_carries_every_module(wheel: Path) -> None:
+    """Every module of the checkout is in the wheel (hatchling leaves out what .gitignore names: an ignore
+    pattern such as ``runs/`` once hid the ``prelabel.runs`` subpackage)."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    source = ROOT / "src"
+    modules = {p.relative_to(source).as_posix() for p in (source / "prelabel").rglob("*.py")}
+    assert "prelabel/runs/run_dir.py" in modules and modules <= names, sorted(modules - names)
+
+
 def test_a_wheel_install_finds_them(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -194,8 +194,7 @@ class RunDir:
                 msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
             except OSError:
                 handle.close()
-                busy = f"{self.path}: another prelabel process is using this run directory"
-                raise InputError(busy) from None
+                raise InputError(f"{self.path}: another prelabel process is using this run directory") from None
             return RunLock(handle)
         import fcntl
 
