@@ -194,7 +194,9 @@ class RunDir:
                 msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
             except OSError:
                 handle.close()
-                raise InputError(f"{self.path}: another prelabel process is using this run directory") from None
+                raise InputError(
+                    f"{self.path}: another prelabel process is using this run directory"
+                ) from None
             return RunLock(handle)
         import fcntl
 
