@@ -1,5 +1,6 @@
-"""Both install modes find the bundled SOPs, prompt templates and examples (the demo's and the README
-Quickstart's items and human labels), which live once, at the repository's top.
+"""Both install modes find the bundled SOPs, prompt templates, document templates and examples (the demo's
+and the README Quickstart's items and human labels), which live once, at the repository's top, and the
+export formats prelabel registers as entry points.
 
 A wheel (what ``pip install .`` and CI install) carries them inside the package; an editable install
 (``pip install -e .``, the README's command) puts ``src/`` on ``sys.path`` (hatchling's ``.pth``), and they
@@ -23,13 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import json, prelabel
+from prelabel._documents import document_templates
 from prelabel._resources import data_dir
 sop = prelabel.bundled_sop("customer_feedback_intent")
 prompt = prelabel.render_prompt(sop, {"id": "p", "text": "late parcel"})
 print(json.dumps({
     "package": prelabel.__file__, "sops": prelabel.bundled_sops(), "templates": prelabel.list_templates(),
     "sop_dir": str(data_dir("sop_specs")), "prompt_dir": str(data_dir("prompts")),
+    "doc_dir": str(data_dir("doc_templates")), "documents": document_templates(),
     "example_dir": str(data_dir("examples")), "demo_items": len(prelabel.demo.demo_items()),
+    "formats": list(prelabel.exporters()),
     "version": prelabel.__version__, "hash": prompt.prompt_hash,
 }))
 """
@@ -60,7 +64,15 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-FOLDERS = (("sop_specs", ".yaml"), ("prompts", ".jinja"), ("examples", ""))
+FOLDERS = (("sop_specs", ".yaml"), ("prompts", ".jinja"), ("doc_templates", ".jinja"), ("examples", ""))
+
+
+def declared_formats() -> list[str]:
+    """The export formats ``pyproject.toml`` registers (entry-point group ``prelabel.exporters``)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return sorted(project["entry-points"]["prelabel.exporters"])
 
 
 def test_the_wheel_carries_sop_specs_prompts_and_examples_once(wheel: Path) -> None:
@@ -90,9 +102,12 @@ def test_a_wheel_install_finds_them(wheel: Path, tmp_path: Path) -> None:
     assert str(found["package"]).startswith(str(site))
     assert found["sop_dir"] == str(site / "prelabel" / "sop_specs")
     assert found["prompt_dir"] == str(site / "prelabel" / "prompts")
+    assert found["doc_dir"] == str(site / "prelabel" / "doc_templates")
     assert found["example_dir"] == str(site / "prelabel" / "examples") and found["demo_items"] == 32
     assert found["sops"] == expected_names("sop_specs", ".yaml")
     assert found["templates"] == expected_names("prompts", ".jinja")
+    assert found["documents"] == expected_names("doc_templates", ".jinja")
+    assert found["formats"] == declared_formats()  # the wheel's own metadata registers them
 
 
 def test_an_editable_install_finds_them_in_the_checkout(tmp_path: Path) -> None:
@@ -100,8 +115,12 @@ def test_an_editable_install_finds_them_in_the_checkout(tmp_path: Path) -> None:
     assert str(found["package"]).startswith(str(ROOT / "src"))
     assert found["sop_dir"] == str(ROOT / "sop_specs")
     assert found["prompt_dir"] == str(ROOT / "prompts")
+    assert found["doc_dir"] == str(ROOT / "doc_templates")
     assert found["example_dir"] == str(ROOT / "examples") and found["demo_items"] == 32
     assert found["sops"] == expected_names("sop_specs", ".yaml")
+    assert found["templates"] == expected_names("prompts", ".jinja")
+    assert found["documents"] == expected_names("doc_templates", ".jinja")
+    assert found["formats"] == declared_formats()  # the install's metadata is current (else reinstall)
 
 
 def test_both_modes_render_the_same_prompt(wheel: Path, tmp_path: Path) -> None:

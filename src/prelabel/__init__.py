@@ -40,7 +40,9 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     )
     from prelabel.exports.argilla import to_argilla
     from prelabel.exports.export import export
-    from prelabel.exports.records import ExportSummary
+    from prelabel.exports.exporter import Exporter
+    from prelabel.exports.records import ExportSummary, RunExport
+    from prelabel.exports.registry import exporters
     from prelabel.inputs.items import Item
     from prelabel.inputs.reading import BadItem, read_items
     from prelabel.labeling.batch_collect import (
@@ -84,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "ErrorInfo": "prelabel.labeling.result",
     "Estimate": "prelabel.labeling.dry_run",
     "ExportSummary": "prelabel.exports.records",
+    "Exporter": "prelabel.exports.exporter",
     "InputError": "prelabel.errors",
     "Item": "prelabel.inputs.items",
     "ItemError": "prelabel.errors",
@@ -100,6 +103,7 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "prelabel.llm.retry",
     "Routing": "prelabel.comparison.route_report",
     "RunDir": "prelabel.runs.run_dir",
+    "RunExport": "prelabel.exports.records",
     "RunSummary": "prelabel.labeling.runner",
     "SOPError": "prelabel.errors",
     "SOPTestReport": "prelabel.authoring.suite",
@@ -119,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "draft_edge_cases": "prelabel.comparison.drafts",
     "estimate": "prelabel.labeling.dry_run",
     "export": "prelabel.exports.export",
+    "exporters": "prelabel.exports.registry",
     "find_gaps": "prelabel.authoring.gaps",
     "label_flips": "prelabel.authoring.flips",
     "list_templates": "prelabel.prompt.rendering",
@@ -163,6 +168,7 @@ __all__ = [
     "ErrorInfo",
     "Estimate",
     "ExportSummary",
+    "Exporter",
     "InputError",
     "Item",
     "ItemError",
@@ -179,6 +185,7 @@ __all__ = [
     "RetryPolicy",
     "Routing",
     "RunDir",
+    "RunExport",
     "RunSummary",
     "SOPError",
     "SOPTestReport",
@@ -199,6 +206,7 @@ __all__ = [
     "draft_edge_cases",
     "estimate",
     "export",
+    "exporters",
     "find_gaps",
     "label_flips",
     "list_templates",

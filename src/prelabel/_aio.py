@@ -1,5 +1,5 @@
-"""Async plumbing shared by the labeler and the runner: a sync facade, a progress bar, exception groups, and
-stop signals (SIGINT, SIGTERM) turned into a clean cancellation of the running task."""
+"""Async plumbing shared by the labeler and the runner: a sync facade, exception groups, and stop signals
+(SIGINT, SIGTERM) turned into a clean cancellation of the running task. (Progress: ``labeling.progress``.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from prelabel.errors import EndpointError
 
-__all__ = ["Stop", "first_leaf", "progress_bar", "run_sync", "stop_on_signals", "sync_twin"]
+__all__ = ["Stop", "first_leaf", "run_sync", "stop_on_signals", "sync_twin"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -41,33 +41,6 @@ def sync_twin(afunc: Callable[P, Coroutine[Any, Any, T]], name: str, doc: str) -
     twin.__name__ = twin.__qualname__ = name
     twin.__doc__ = doc
     return twin
-
-
-@contextlib.contextmanager
-def progress_bar(total: int | None, enabled: bool) -> Iterator[Callable[[Any], None]]:
-    """A rich progress bar on stderr counting results (a no-op when disabled)."""
-    if not enabled:
-        yield lambda result: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (
-        TextColumn("labeling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[errors]} errors"),
-    )
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), transient=False) as bar:
-        task = bar.add_task("labeling", total=total, errors=0)
-        errors = 0
-
-        def advance(result: Any) -> None:
-            nonlocal errors
-            errors += result.status == "error"
-            bar.update(task, advance=1, errors=errors)
-
-        yield advance
 
 
 def first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:

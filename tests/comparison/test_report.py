@@ -78,3 +78,22 @@ def test_report_renders_without_disagreements_and_for_multi_label(tmp_path: Path
     html = cmp.to_html(tmp_path / "r.html").read_text()
     assert "No confusion matrix" in html and "No disagreements" in html
     assert "| disagreements | 0 |" in cmp.to_markdown()
+
+
+def test_the_report_is_a_document_template_that_escapes_every_value(comparison: prelabel.Comparison) -> None:
+    from prelabel._documents import render_document
+    from prelabel.comparison.report import REPORT_TEMPLATE, report_context
+
+    def hostile(value: object) -> object:  # every text the page shows, charts aside, made markup
+        if isinstance(value, str):
+            return value if value.startswith("data:image/png") else f"<x>{value}"
+        if isinstance(value, dict):
+            return {k: hostile(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(hostile(v) for v in value)
+        return value
+
+    context = report_context(comparison)
+    assert render_html(comparison) == render_document(REPORT_TEMPLATE, **context)
+    html = render_document(REPORT_TEMPLATE, **hostile(context))  # type: ignore[arg-type]
+    assert "<x>" not in html and html.count("&lt;x&gt;") > 100

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -314,13 +315,18 @@ def test_cost_of_results(sop: prelabel.SOP) -> None:
     assert lab.cost(results) == pytest.approx(0.30)  # gpt-4o-mini: $0.15 per 1M input tokens
 
 
-def test_progress_bar_reports_on_stderr(sop: prelabel.SOP, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_reports_on_stderr(
+    sop: prelabel.SOP, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: the live display
     fake = FakeModel([Reply.answer(), Reply.raw("nope")])
     items = [{"id": "a", "text": "x"}, {"id": "b", "text": "y"}]
     labeler(sop, fake, max_reasks=0).label_many(items, concurrency=1, progress=True)
     out, err = capsys.readouterr()
     assert out == ""
     assert "labeling" in err and "2/2" in err and "1 errors" in err
+    # the same display as `prelabel run` (RunProgress): its figures and its final line
+    assert "items/s" in err and "done: 2/2 items: 1 ok, 0 abstained, 1 errors;" in err
 
 
 def test_answer_cut_off_at_the_token_limit(sop: prelabel.SOP) -> None:

@@ -1,66 +1,23 @@
-"""Sandboxed rendering of the authoring templates (top-level ``prompts/``); the files authoring reads, writes.
+"""The files authoring reads and writes: output paths made ready, and text tables (calibration key, answers).
 
-SOP text is data: HTML templates autoescape it, and the ``md`` filter backslash-escapes Markdown syntax (and
-``<``/``>``, so a wiki never runs markup taken from an SOP).
-
-    >>> md_escape("use *bold* <b>")
-    'use \\\\*bold\\\\* \\\\<b\\\\>'
+Documents (guideline, doc-diff) render with ``prelabel._documents`` from the top-level ``doc_templates/``.
 """
 
 from __future__ import annotations
 
-import re
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from jinja2 import StrictUndefined
-from jinja2 import TemplateError as JinjaTemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING
 
 from prelabel._jsonio import make_parents
-from prelabel._resources import data_dir
 from prelabel.comparison.run_info import refuse_overwrite
-from prelabel.errors import InputError, TemplateError
+from prelabel.errors import InputError
 from prelabel.inputs.file_checks import check_not_wide_text
 from prelabel.inputs.ragged import check_fields
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["md_escape", "output_path", "read_text_table", "render_template"]
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-
-
-def md_escape(text: object) -> str:
-    """Backslash-escape the characters Markdown (and wiki HTML) would interpret."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
-
-
-@cache
-def _environment(html: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=html,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = md_escape
-    return env
-
-
-def render_template(name: str, **context: Any) -> str:
-    """Render ``prompts/<name>.jinja``; ``.html.`` templates escape every value."""
-    path = data_dir("prompts") / f"{name}.jinja"
-    if not path.is_file():
-        raise TemplateError(f"unknown template '{name}' (not in {path.parent})")
-    env = _environment(".html." in f".{name}.")
-    try:
-        return env.from_string(path.read_text(encoding="utf-8")).render(**context)
-    except JinjaTemplateError as exc:
-        raise TemplateError(f"template '{name}' failed to render: {exc}") from exc
+__all__ = ["output_path", "read_text_table"]
 
 
 def output_path(path: str | Path, overwrite: bool = False) -> Path:

@@ -22,7 +22,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from prelabel.authoring._templates import output_path, render_template
+from prelabel._documents import render_document
+from prelabel.authoring._templates import output_path
 from prelabel.authoring.guideline import GuidelineFormat, guideline_format
 from prelabel.sop.spec import SOP, EdgeCase, Label, Rule
 
@@ -212,7 +213,7 @@ class DocDiff:
             "before": self.before, "after": self.after, "summary": self.summary(),
             "sections": [(SECTIONS[key], key, items) for key, items in sections.items() if items],
         }  # fmt: skip
-        return render_template(f"docdiff.{format}.v1", **context)
+        return render_document(f"docdiff.{format}.v1", **context)
 
 
 def write_doc_diff(

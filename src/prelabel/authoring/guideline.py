@@ -21,7 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
 
-from prelabel.authoring._templates import output_path, render_template
+from prelabel._documents import render_document
+from prelabel.authoring._templates import output_path
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP, Example, Label
 
@@ -35,7 +36,8 @@ __all__ = [
 ]
 
 GuidelineFormat = Literal["html", "md"]
-#: The template each format renders with (in the top-level ``prompts/``; a released one is never edited).
+#: The template each format renders with (in the top-level ``doc_templates/``; a released one is never
+#: edited).
 GUIDELINE_TEMPLATES: dict[str, str] = {"html": "guideline.html.v1", "md": "guideline.md.v1"}
 _NO_LANGUAGE = "unspecified"
 
@@ -131,7 +133,7 @@ def render_guideline(sop: SOP, format: GuidelineFormat = "html", *, language: st
     """
     if format not in GUIDELINE_TEMPLATES:
         raise InputError(f"unknown guideline format '{format}'; use html or md")
-    return render_template(GUIDELINE_TEMPLATES[format], **guideline_context(sop, language))
+    return render_document(GUIDELINE_TEMPLATES[format], **guideline_context(sop, language))
 
 
 def write_guideline(

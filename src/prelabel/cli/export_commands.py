@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
+from rich.markup import escape
 
 import prelabel
 from prelabel.cli.app import app
 from prelabel.cli.options import WideOpt
 
 PANEL = "4. Hand off to vendors"
+
+
+class _ExportCommand(typer.core.TyperCommand):
+    """``prelabel export``: the ``--format`` help lists the registered formats, read when the help is shown
+    (plugins included), so that starting the CLI loads none of them."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        formats = [escape(f"{e.name} ({e.suffix}): {e.description}") for e in prelabel.exporters().values()]
+        for param in self.params:
+            if isinstance(param, typer.core.TyperOption) and param.name == "format":
+                param.help = "\n\n".join(["The format, one of:", *formats])
+        super().format_help(ctx, formatter)
+
 
 RunArg = Annotated[
     Path, typer.Argument(help="RUN_DIR (holding labels.jsonl and run.json).", show_default=False)
@@ -20,12 +35,10 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 SopPathOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML (default: the one run.json names).")]
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command(rich_help_panel=PANEL, cls=_ExportCommand)
 def export(
     run_dir: RunArg,
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="label-studio, argilla, csv, jsonl or parquet.")
-    ],
+    format: Annotated[str, typer.Option("--format", "-f", help="A registered format (see --help).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output file (Label Studio: tasks.json).")],
     only: Annotated[
         str | None, typer.Option("--only", help="accept or review: one side of a `prelabel route`.")
@@ -44,7 +57,7 @@ def export(
         raise prelabel.InputError(f"--only must be accept or review, got '{only}'")
     summary = prelabel.export(
         run_dir,
-        format,  # type: ignore[arg-type]
+        format,
         out,
         sop=sop,
         items=items,

@@ -1,7 +1,9 @@
 """The comparison report: a self-contained HTML page (charts as PNG data URIs) and a Markdown summary.
 
-The page loads nothing from the network: CSS is inline and charts are drawn with matplotlib's Agg canvas
-(``matplotlib.figure.Figure``, never pyplot, so a notebook's backend is left alone) and embedded as base64.
+The page is the document template ``doc_templates/report.html.v1.jinja``, rendered with autoescape on (every
+value is data) from `report_context`. It loads nothing from the network: CSS is inline and charts are drawn
+with matplotlib's Agg canvas (``matplotlib.figure.Figure``, never pyplot, so a notebook's backend is left
+alone) and embedded as base64.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from prelabel._documents import render_document
 from prelabel._jsonio import writing
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.comparison.provenance import describe
@@ -25,22 +27,10 @@ if TYPE_CHECKING:
     from prelabel.comparison.comparison import Comparison
     from prelabel.comparison.figures import ComparisonMetrics, Confusion, LeafFigures, LevelFigures
 
-__all__ = ["coverage", "markdown_summary", "render_html", "write_html"]
+__all__ = ["REPORT_TEMPLATE", "coverage", "markdown_summary", "render_html", "report_context", "write_html"]
 
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
-color:#1d1d1f;padding:0 1rem}h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.6rem 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;
-text-align:left;vertical-align:top}th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.cards{display:grid;gap:1rem}
-.card{border:1px solid #ccd;border-radius:8px;padding:.8rem 1rem;background:#fbfbfd}
-.kind{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;color:#fff}
-.sop_ambiguity{background:#b3261e}.inherent_ambiguity{background:#8a6d00}.label_error{background:#31579e}
-.model_error{background:#5f6368}.smoke{background:#6a1b9a}
-.banner{border:2px solid #6a1b9a;background:#f6edf9;border-radius:8px;padding:.7rem 1rem;margin:1rem 0}
-pre{white-space:pre-wrap;background:#f4f4f6;padding:.5rem;border-radius:6px;font-size:12px}
-.muted{color:#666}img{max-width:100%}
-"""
+#: The document template of the HTML report (in the top-level ``doc_templates/``).
+REPORT_TEMPLATE = "report.html.v1"
 _SLICE_COLUMNS = [
     "value",
     "n_items",
@@ -164,18 +154,18 @@ def coverage(metrics: ComparisonMetrics) -> str:
 
 
 def _png(fig: Any) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="chart" src="data:image/png;base64,{data}">'
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _confusion_chart(confusion: Confusion | None, limit: int = 30) -> str:
+def _confusion_chart(confusion: Confusion | None, limit: int = 30) -> str | None:
     if not confusion or not confusion.labels:
-        return '<p class="muted">No confusion matrix (multi-label task or nothing compared).</p>'
+        return None
     from matplotlib.figure import Figure
 
     labels, matrix = confusion.labels, np.asarray(confusion.matrix, dtype=float)
@@ -202,9 +192,9 @@ def _confusion_chart(confusion: Confusion | None, limit: int = 30) -> str:
     return _png(fig)
 
 
-def _levels_chart(levels: Sequence[LevelFigures | LeafFigures]) -> str:
+def _levels_chart(levels: Sequence[LevelFigures | LeafFigures]) -> str | None:
     if not levels:
-        return ""
+        return None
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 2.8))
@@ -221,144 +211,119 @@ def _levels_chart(levels: Sequence[LevelFigures | LeafFigures]) -> str:
 
 def _table(
     rows: Sequence[BaseModel] | Sequence[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None
-) -> str:
-    """An HTML table of records (typed rows are dumped as in ``metrics.json``; dict rows keep their values'
-    types, where a DataFrame would turn 220 into 220.0)."""
+) -> dict[str, Any] | None:
+    """A table of records for the template: column names and rows of cells (text, numeric or not); ``None``
+    when there are no records. Typed rows are dumped as in ``metrics.json``; dict rows keep their values'
+    types, where a DataFrame would turn 220 into 220.0."""
     if isinstance(rows, pd.DataFrame):
         records: Sequence[dict[str, Any]] = rows.to_dict(orient="records")
     else:
         records = [r.model_dump() if isinstance(r, BaseModel) else r for r in rows]
     if not records:
-        return '<p class="muted">none</p>'
+        return None
     present = list(dict.fromkeys(key for record in records for key in record))
     columns = [c for c in (columns or present) if c in present]
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
-    body = []
-    for record in records:
-        cells = []
-        for value in (record.get(c) for c in columns):
-            numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-            cls = ' class="n"' if numeric else ""
-            cells.append(f"<td{cls}>{escape(_fmt(value))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+    body = [
+        [
+            {
+                "text": _fmt(value),
+                "numeric": isinstance(value, int | float | np.number) and not isinstance(value, bool),
+            }
+            for value in (record.get(c) for c in columns)
+        ]
+        for record in records
+    ]
+    return {"columns": [str(c) for c in columns], "rows": body}
 
 
-def _candidate_cards(cmp: Comparison, top: int) -> str:
+def _candidate_cards(cmp: Comparison, top: int) -> list[dict[str, Any]]:
     if cmp.candidates.empty:
-        return '<p class="muted">No disagreements, so no candidates.</p>'
+        return []
     dis = cmp.disagreements.set_index(cmp.disagreements["item_id"].astype(str))
     cards = []
     for row in cmp.candidates.head(top).to_dict(orient="records"):
         ids = [i for i in str(row["example_item_ids"]).split(";") if i in dis.index]
         example_cols = [c for c in _EXAMPLE_COLUMNS if c in dis.columns]
-        examples = _table(dis.loc[ids, example_cols].drop_duplicates("item_id"))
-        sop_text = (
-            f"<pre>{escape(row['sop_text'])}</pre>"
-            if row.get("sop_text")
-            else ('<p class="muted">Pass the SOP (--sop) to quote its text here.</p>')
-        )
-        smoke = (
-            f' <span class="kind smoke">{escape(row["model_note"])}</span>' if row.get("model_note") else ""
-        )
         cards.append(
-            f'<div class="card"><h3>#{row["rank"]} {escape(str(row["cluster"]))} '
-            f'<span class="kind {escape(row["kind"])}">{escape(row["kind"])}</span>{smoke}</h3>'
-            f"<p>{row['n_items']} items · mean score {_fmt(row['mean_score'])} · "
-            f"human split {_fmt(row['mean_human_split'])} · "
-            f"model certainty {_fmt(row['mean_model_certainty'])}"
-            f"<br>{escape(row['directions'])}<br>cited rules: {escape(row['cited_rules'] or 'none')}</p>"
-            f"{sop_text}{examples}</div>"
+            {
+                "rank": row["rank"],
+                "cluster": str(row["cluster"]),
+                "kind": row["kind"],
+                "model_note": row.get("model_note") or None,
+                "n_items": row["n_items"],
+                "mean_score": _fmt(row["mean_score"]),
+                "human_split": _fmt(row["mean_human_split"]),
+                "certainty": _fmt(row["mean_model_certainty"]),
+                "directions": row["directions"],
+                "cited_rules": row["cited_rules"] or "none",
+                "sop_text": row.get("sop_text") or None,
+                "examples": _table(dis.loc[ids, example_cols].drop_duplicates("item_id")),
+            }
         )
-    return f'<div class="cards">{"".join(cards)}</div>'
+    return cards
 
 
-def _calibration(cmp: Comparison) -> str:
+def _calibration(cmp: Comparison) -> dict[str, Any] | None:
     from prelabel.comparison.calibration import reliability_figure
 
     if cmp.calibration is None:
-        return "<p class='muted'>No confidence, samples or label probabilities to calibrate.</p>"
-    return _png(reliability_figure(cmp.calibration)) + _table(cmp.calibration.rows())
+        return None
+    return {"chart": _png(reliability_figure(cmp.calibration)), "table": _table(cmp.calibration.rows())}
+
+
+def report_context(cmp: Comparison, top: int = 10) -> dict[str, Any]:
+    """What the report template shows: figures as text, tables as cells, charts as data URIs."""
+    m = cmp.metrics
+    sop = m.sop
+    amb = m.ambiguity
+    vs = m.model_vs_majority
+    skipped = [{"what": k, "count": v} for k, v in m.skipped.model_dump().items() if v]
+    candidate_columns = [
+        "rank",
+        "model_note",
+        "group",
+        "cluster",
+        "n_items",
+        "mean_score",
+        "kind",
+        "directions",
+    ]
+    return {
+        "title": f"prelabel comparison — {sop.id} {sop.version}" if sop else "prelabel comparison",
+        "smoke_note": m.provenance.note,
+        "provenance": describe(m.provenance),
+        "sop": sop,
+        "task": m.task,
+        "coverage": coverage(m),
+        "summary": _table(_summary_rows(cmp)),
+        "skipped": _table(skipped),
+        "notes": list(m.notes),
+        "definitions": dict(m.definitions),
+        "smoke_candidates": SMOKE_CANDIDATE_NOTE if "model_note" in cmp.candidates.columns else None,
+        "ambiguity": {
+            "threshold": f"{amb.confident_threshold:g}",
+            "unknown": amb.certainty_unknown,
+            "out_of_range": amb.confidence_out_of_range,
+        },
+        "cards": _candidate_cards(cmp, top),
+        "per_label": _table(
+            vs.per_label or [], ["label", "precision", "recall", "f1", "support", "predicted"]
+        ),
+        "confusion": _confusion_chart(vs.confusion),
+        "calibration": _calibration(cmp),
+        "levels_chart": _levels_chart(m.levels),
+        "levels": _table(m.levels, ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),
+        "vs_annotators": _table(m.model_vs_annotators),
+        "humans": _table([{k: getattr(m.humans, k) for k in _HUMAN_KEYS}]),
+        "per_annotator": _table(m.humans.per_annotator),
+        "slices": [(column, _table(rows, _SLICE_COLUMNS)) for column, rows in m.slices.items()],
+        "candidates": _table(cmp.candidates, candidate_columns),
+    }
 
 
 def render_html(cmp: Comparison, top: int = 10) -> str:
-    """The report as one HTML string."""
-    m = cmp.metrics
-    sop = m.sop
-    title = f"prelabel comparison — {sop.id} {sop.version}" if sop else "prelabel comparison"
-    summary = _summary_rows(cmp)
-    definitions = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in m.definitions.items())
-    amb = m.ambiguity
-    certainty = (
-        f"<p class='muted'>Kinds, in ranking order: sop_ambiguity (humans split, model sure), "
-        f"inherent_ambiguity (humans split, model not sure), label_error (humans unanimous, model sure), "
-        f"model_error (humans unanimous, model not sure). Sure means a known certainty of at least "
-        f"{amb.confident_threshold:g}; {amb.certainty_unknown} compared answers have an unknown certainty "
-        f"and {amb.confidence_out_of_range} a confidence outside [0, 1].</p>"
-    )
-    skipped = [{"what": k, "count": v} for k, v in m.skipped.model_dump().items() if v]
-    notes = "".join(f"<li>{escape(n)}</li>" for n in m.notes)
-    vs = m.model_vs_majority
-    slices = (
-        "".join(
-            f"<h3>{escape(column)}</h3>" + _table(rows, _SLICE_COLUMNS) for column, rows in m.slices.items()
-        )
-        or '<p class="muted">No slice columns in the human labels.</p>'
-    )
-    found = m.provenance
-    banner = (
-        f"<div class='banner' role='note'><b>Smoke-model results.</b> {escape(found.note)}</div>"
-        if found.note
-        else ""
-    )
-    checked = f" Labels are checked against {escape(sop.id)}@{escape(sop.version)} (--sop)." if sop else ""
-    parts = [
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>",
-        f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>",
-        banner,
-        f"<p>Results compared: {escape(describe(found))}.{checked}</p>",
-        f"<p class='muted'>Task: {escape(m.task)}. The model is compared with the human majority answer; "
-        "ambiguity candidates point at SOP text that humans read differently.</p>",
-        "<h2>Summary</h2>",
-        f"<p>{escape(coverage(m))}</p>",
-        _table(summary),
-        "<h3>Skipped</h3>",
-        _table(skipped) if skipped else "<p class='muted'>nothing skipped</p>",
-        f"<ul>{notes}</ul>" if notes else "",
-        "<h3>Definitions: how ties, abstentions and unknown certainty are treated</h3>",
-        f"<ul>{definitions}</ul>",
-        "<h2>Top ambiguity candidates</h2>",
-        f"<div class='banner'>Clusters marked “{escape(SMOKE_CANDIDATE_NOTE)}” hold answers of the smoke "
-        "model: their place in this ranking illustrates the mechanics only.</div>"
-        if "model_note" in cmp.candidates.columns
-        else "",
-        certainty,
-        _candidate_cards(cmp, top),
-        "<h2>Model vs human majority</h2>",
-        _table(vs.per_label or [], ["label", "precision", "recall", "f1", "support", "predicted"]),
-        "<h3>Confusion matrix</h3>",
-        _confusion_chart(vs.confusion),
-        "<h3>Calibration: reliability diagram and expected calibration error</h3>",
-        _calibration(cmp),
-        "<h3>Per tree level</h3>",
-        _levels_chart(m.levels),
-        _table(m.levels, ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),
-        "<h3>Model vs each annotator</h3>",
-        _table(m.model_vs_annotators),
-        "<h2>Agreement among humans</h2>",
-        _table([{k: getattr(m.humans, k) for k in _HUMAN_KEYS}]),
-        "<h3>Each annotator vs the others' consensus</h3>",
-        _table(m.humans.per_annotator),
-        "<h2>Slices</h2>",
-        slices,
-        "<h2>All candidates</h2>",
-        _table(
-            cmp.candidates,
-            ["rank", "model_note", "group", "cluster", "n_items", "mean_score", "kind", "directions"],
-        ),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+    """The report as one HTML string (`REPORT_TEMPLATE`, autoescaped, over `report_context`)."""
+    return render_document(REPORT_TEMPLATE, **report_context(cmp, top))
 
 
 def write_html(cmp: Comparison, path: Path) -> Path:

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prelabel.errors import InputError
+from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP
 
 if TYPE_CHECKING:
     import argilla as rg
 
-__all__ = ["argilla_records", "argilla_settings", "guidelines", "to_argilla", "write_argilla"]
+__all__ = ["Argilla", "argilla_records", "argilla_settings", "guidelines", "to_argilla", "write_argilla"]
 
 
 def guidelines(sop: SOP) -> str:
@@ -100,6 +101,19 @@ def write_argilla(run: RunExport, out: Path) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return [out]
+
+
+class Argilla(Exporter):
+    """``--format argilla``: `write_argilla`."""
+
+    name = "argilla"
+    description = "Argilla 2.x records with suggestions, and the dataset settings, in one JSON file"
+    suffix = ".json"
+    needs_sop = needs_items = predictions = True
+
+    def export(self, run: RunExport, out: Path) -> list[Path]:
+        """Write the records and the settings."""
+        return write_argilla(run, out)
 
 
 def _import_argilla() -> Any:

@@ -1,4 +1,4 @@
-"""``export``: one run (or one side of its routing) into a vendor tool's import format or a flat file.
+"""``export``: one run (or one side of its routing) in a registered format (``prelabel.exporters()``).
 
     >>> import prelabel
     >>> try:
@@ -14,25 +14,21 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from prelabel._jsonio import writing
 from prelabel.comparison.provenance import provenance
 from prelabel.comparison.run_info import refuse_overwrite
-from prelabel.errors import InputError
 from prelabel.exports.records import ExportSummary, Only, load_run, prediction_status
+from prelabel.exports.registry import exporter
 from prelabel.sop.spec import SOP
 
-__all__ = ["FORMATS", "Format", "export"]
-
-Format = Literal["label-studio", "argilla", "csv", "jsonl", "parquet"]
-FORMATS: tuple[str, ...] = ("label-studio", "argilla", "csv", "jsonl", "parquet")
-_VENDOR = ("label-studio", "argilla")
+__all__ = ["export"]
 
 
 def export(
     run_dir: str | Path,
-    format: Format,
+    format: str,
     out: str | Path,
     *,
     sop: SOP | str | Path | None = None,
@@ -43,34 +39,24 @@ def export(
 ) -> ExportSummary:
     """Export a run's prelabels; returns what was written and what was left out, and why.
 
-    ``label-studio`` writes ``out`` (tasks) and ``label_config.xml`` beside it; ``argilla`` writes records and
-    dataset settings to ``out``; ``csv``/``jsonl``/``parquet`` flatten every result line. The SOP and items
-    default to the files ``run.json`` names (``sop``/``items`` override; a changed SOP is an ``InputError``).
+    ``format`` is a registered format (``prelabel.exporters()``): ``label-studio`` writes ``out`` (tasks) and
+    ``label_config.xml`` beside it; ``argilla`` writes records and dataset settings to ``out``;
+    ``csv``/``jsonl``/``parquet`` flatten every result line; plugins add more. The SOP and items default to
+    the files ``run.json`` names (``sop``/``items`` override; a changed SOP is an ``InputError``).
     ``only="accept"|"review"`` exports one side of a ``prelabel route`` output (``route``: its directory,
     default ``RUN_DIR/route``). Existing output files are kept unless ``force=True``.
     """
-    if format not in FORMATS:
-        raise InputError(f"unknown export format '{format}' (choose from: {', '.join(FORMATS)})")
+    chosen = exporter(format)
     target = Path(out)
-    vendor = format in _VENDOR
-    run = load_run(run_dir, sop=sop, items=items, only=only, route=route, need_sop=vendor, need_items=vendor)
-    planned = [target, target.parent / "label_config.xml"] if format == "label-studio" else [target]
-    refuse_overwrite(planned, force)
+    need_sop, need_items = chosen.needs_sop, chosen.needs_items
+    run = load_run(
+        run_dir, sop=sop, items=items, only=only, route=route, need_sop=need_sop, need_items=need_items
+    )
+    refuse_overwrite(chosen.outputs(target), force)
     without: Counter[str] = Counter()
     with writing(target):
-        if format == "label-studio":
-            from prelabel.exports.label_studio import write_label_studio
-
-            paths = write_label_studio(run, target)
-        elif format == "argilla":
-            from prelabel.exports.argilla import write_argilla
-
-            paths = write_argilla(run, target)
-        else:
-            from prelabel.exports.flat import write_flat
-
-            paths = write_flat(run, target, format)
-    if vendor:
+        paths = chosen.export(run, target)
+    if chosen.predictions:
         for row in run.rows:
             reason = prediction_status(row, run.sop)
             if reason and str(row["item_id"]) not in run.skipped_ids:

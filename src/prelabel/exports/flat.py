@@ -18,11 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version
 
-__all__ = ["FLAT_FORMATS", "flat_row", "write_flat"]
-
-FLAT_FORMATS = ("csv", "jsonl", "parquet")
+__all__ = ["Csv", "Jsonl", "Parquet", "flat_row", "write_flat"]
 
 
 def flat_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -73,3 +72,30 @@ def write_flat(run: RunExport, out: Path, fmt: str) -> list[Path]:
         except ImportError:
             raise InputError("Parquet export needs pyarrow: run `pip install 'prelabel[parquet]'`") from None
     return [out]
+
+
+class _Flat(Exporter):
+    def export(self, run: RunExport, out: Path) -> list[Path]:
+        """Write every result line, flattened."""
+        return write_flat(run, out, self.name)
+
+
+class Csv(_Flat):
+    """``--format csv``."""
+
+    name, suffix = "csv", ".csv"
+    description = "one row per result line; lists as ;-separated text"
+
+
+class Jsonl(_Flat):
+    """``--format jsonl``."""
+
+    name, suffix = "jsonl", ".jsonl"
+    description = "one JSON object per result line"
+
+
+class Parquet(_Flat):
+    """``--format parquet`` (needs ``prelabel[parquet]``)."""
+
+    name, suffix = "parquet", ".parquet"
+    description = "one row per result line (needs pyarrow: the parquet extra)"

@@ -19,10 +19,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP, Label
 
-__all__ = ["label_config", "label_studio_tasks", "write_label_studio"]
+__all__ = ["LabelStudio", "label_config", "label_studio_tasks", "write_label_studio"]
 
 CONTROL, RATIONALE = "label", "rationale"
 
@@ -114,3 +115,20 @@ def write_label_studio(run: RunExport, out: Path) -> list[Path]:
     out.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     config.write_text(label_config(run.sop, text=texts, image=images), encoding="utf-8")
     return [out, config]
+
+
+class LabelStudio(Exporter):
+    """``--format label-studio``: `write_label_studio`."""
+
+    name = "label-studio"
+    description = "Label Studio tasks with predictions, and label_config.xml beside them"
+    suffix = ".json"
+    needs_sop = needs_items = predictions = True
+
+    def outputs(self, out: Path) -> list[Path]:
+        """The tasks file and ``label_config.xml`` beside it."""
+        return [out, out.parent / "label_config.xml"]
+
+    def export(self, run: RunExport, out: Path) -> list[Path]:
+        """Write the tasks and the labeling config."""
+        return write_label_studio(run, out)

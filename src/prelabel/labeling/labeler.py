@@ -25,13 +25,14 @@ from typing import Any, TypeVar
 import instructor
 from pydantic import BaseModel
 
-from prelabel._aio import first_leaf, progress_bar, run_sync
+from prelabel._aio import first_leaf, run_sync
 from prelabel.errors import ItemError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import paid_record, start_item, track
 from prelabel.labeling.item_size import oversize_reason, within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
+from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.reachability import Reachability
 from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dataframe
 from prelabel.labeling.samples import combine_samples
@@ -278,7 +279,8 @@ class Labeler:
         semaphore = self.caller.limits.slots(max(concurrency or self.options.concurrency, 1))
         breaker = Reachability()  # stops the batch when the endpoint cannot be reached
 
-        with progress_bar(total, enabled=progress) as advance:
+        cost = self.prices.cost  # what the run spent so far, shown beside the counts
+        with RunProgress.shown(total, progress, cost=lambda usage: cost(self.model, usage)) as advance:
 
             async def work(index: int, item: ItemLike) -> None:
                 calls, started = start_item(), time.perf_counter()

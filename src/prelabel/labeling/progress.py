@@ -2,7 +2,8 @@
 
 On a terminal (rich): items done of total, items/s, ok/abstained/error counts, tokens, cost so far and the
 time left. When stderr is not a terminal (CI, schedulers, notebooks that capture output): the same figures as
-one plain line every ``interval`` seconds. A final line either way.
+one plain line every ``interval`` seconds. A final line either way. The one progress display: ``prelabel
+run`` (the runner: resumed items, notes) and ``Labeler.label_many(progress=True)`` (`RunProgress.shown`).
 
     >>> import io
     >>> out = io.StringIO()
@@ -17,9 +18,10 @@ one plain line every ``interval`` seconds. A final line either way.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from prelabel.labeling.result import LabelResult
@@ -70,6 +72,24 @@ class RunProgress:
         )
         self._bar.start()
         self._task = self._bar.add_task("labeling", total=self.total, figures="")
+
+    @classmethod
+    @contextlib.contextmanager
+    def shown(
+        cls, total: int | None, enabled: bool, *, cost: Callable[[Usage], float | None] | None = None
+    ) -> Iterator[Callable[[LabelResult], None]]:
+        """While the block runs, count its results on stderr (``enabled``; else a no-op); the final line
+        comes when the block completes."""
+        if not enabled:
+            yield lambda result: None
+            return
+        progress = cls(total, cost=cost)
+        completed = False
+        try:
+            yield progress.result
+            completed = True
+        finally:
+            progress.close(completed)
 
     @property
     def done(self) -> int:
