@@ -2,7 +2,8 @@
 
 Modules: ``inputs`` (reading results and human labels), ``labelspace`` (label ids and the tree), ``prep``
 (joining and majorities), ``interrater`` (kappa, alpha), ``metrics`` (per label/level/slice), ``ambiguity``
-(scores and clusters), ``figures`` (the typed results, ``ComparisonMetrics`` and ``AgreementMetrics``),
+(scores and clusters), ``metrics_schema`` (the typed results, ``ComparisonMetrics`` and ``AgreementMetrics``:
+``metrics.json``), ``reliability`` (how far the model's certainty can be trusted; route's calibration set),
 ``comparison`` (``compare``, ``agreement``, ``Comparison``), ``provenance`` (the models and SOP versions
 of the results, and the smoke-model flag), ``report`` (HTML and Markdown), ``drafts``
 (model-drafted ``edge_cases:`` entries). Named ``comparison`` so that the package never shadows the public

@@ -26,18 +26,7 @@ from prelabel._jsonio import write_json, writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
-from prelabel.comparison.calibration import CalibrationReport, prepared_calibration_report
 from prelabel.comparison.certainty import certainty_notes
-from prelabel.comparison.figures import (
-    DEFINITIONS,
-    AgreementMetrics,
-    Ambiguity,
-    ComparisonMetrics,
-    HumanAgreement,
-    SopRef,
-    Summary,
-    given,
-)
 from prelabel.comparison.inputs import read_human_labels, read_results
 from prelabel.comparison.labelspace import LabelSpace
 from prelabel.comparison.metrics import (
@@ -47,8 +36,19 @@ from prelabel.comparison.metrics import (
     slice_agreement,
     slice_metrics,
 )
+from prelabel.comparison.metrics_schema import (
+    DEFINITIONS,
+    AgreementMetrics,
+    Ambiguity,
+    ComparisonMetrics,
+    HumanAgreement,
+    SopRef,
+    Summary,
+    given,
+)
 from prelabel.comparison.prep import Prepared, prepare
 from prelabel.comparison.provenance import provenance
+from prelabel.comparison.reliability import CalibrationReport, prepared_calibration_report
 from prelabel.comparison.run_info import sop_warnings
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP

@@ -20,7 +20,8 @@ from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fsco
 
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.annotators import per_annotator
-from prelabel.comparison.figures import (
+from prelabel.comparison.labelspace import LabelSpace
+from prelabel.comparison.metrics_schema import (
     AnnotatorAgreement,
     AnnotatorVsModel,
     Confusion,
@@ -34,7 +35,6 @@ from prelabel.comparison.figures import (
     SliceMetrics,
     given,
 )
-from prelabel.comparison.labelspace import LabelSpace
 from prelabel.comparison.prep import Prepared
 
 __all__ = [

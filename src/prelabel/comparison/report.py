@@ -23,7 +23,7 @@ from prelabel.comparison.provenance import describe
 
 if TYPE_CHECKING:
     from prelabel.comparison.comparison import Comparison
-    from prelabel.comparison.figures import ComparisonMetrics, Confusion, LeafFigures, LevelFigures
+    from prelabel.comparison.metrics_schema import ComparisonMetrics, Confusion, LeafFigures, LevelFigures
 
 __all__ = ["coverage", "markdown_summary", "render_html", "write_html"]
 
@@ -274,7 +274,7 @@ def _candidate_cards(cmp: Comparison, top: int) -> str:
 
 
 def _calibration(cmp: Comparison) -> str:
-    from prelabel.comparison.calibration import reliability_figure
+    from prelabel.comparison.reliability import reliability_figure
 
     if cmp.calibration is None:
         return "<p class='muted'>No confidence, samples or label probabilities to calibrate.</p>"

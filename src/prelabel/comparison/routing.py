@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prelabel.comparison.calibration import (
+from prelabel.comparison.inputs import read_results, result_status
+from prelabel.comparison.provenance import provenance
+from prelabel.comparison.reliability import (
     CalibrationItems,
     Signal,
     calibration_items,
@@ -24,8 +26,6 @@ from prelabel.comparison.calibration import (
     signal_out_of_range,
     signal_values,
 )
-from prelabel.comparison.inputs import read_results, result_status
-from prelabel.comparison.provenance import provenance
 from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
 from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
 from prelabel.comparison.thresholds import fit_threshold

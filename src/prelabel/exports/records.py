@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from prelabel.comparison.figures import Provenance
+from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.provenance import describe
 from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
 from prelabel.errors import InputError

@@ -29,9 +29,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.certainty import in_range
-from prelabel.comparison.figures import Provenance
 from prelabel.comparison.inputs import as_list, factorize_ids, read_human_labels, read_results, result_status
 from prelabel.comparison.labelspace import clean
+from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.provenance import provenance
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import prelabel
-from prelabel.comparison.calibration import calibration_items, calibration_report, reliability
+from prelabel.comparison.reliability import calibration_items, calibration_report, reliability
 
 
 def test_reliability_bins_and_ece() -> None:
