@@ -1,4 +1,4 @@
-"""Sandboxed rendering of the authoring templates (top-level ``prompts/``); the files authoring reads, writes.
+"""Sandboxed rendering of the authoring templates (top-level ``prompts/``), and the files authoring writes.
 
 SOP text is data: HTML templates autoescape it, and the ``md`` filter backslash-escapes Markdown syntax (and
 ``<``/``>``, so a wiki never runs markup taken from an SOP).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import StrictUndefined
 from jinja2 import TemplateError as JinjaTemplateError
@@ -21,14 +21,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from prelabel._jsonio import make_parents
 from prelabel._resources import data_dir
 from prelabel.comparison.run_info import refuse_overwrite
-from prelabel.errors import InputError, TemplateError
-from prelabel.inputs.file_checks import check_not_wide_text
-from prelabel.inputs.ragged import check_fields
+from prelabel.errors import TemplateError
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["md_escape", "output_path", "read_text_table", "render_template"]
+__all__ = ["md_escape", "output_path", "render_template"]
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
@@ -68,18 +63,3 @@ def output_path(path: str | Path, overwrite: bool = False) -> Path:
     out = Path(path)
     refuse_overwrite([out], overwrite)
     return make_parents(out)
-
-
-def read_text_table(path: Path, what: str) -> pd.DataFrame:
-    """A CSV file with every cell as text (empty cells as ``""``); a missing or unreadable file is an
-    ``InputError`` naming ``what`` it should hold."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise InputError(f"{path}: no such {what} file")
-    check_not_wide_text(path)
-    check_fields(path)  # a ragged row is "FILE:LINE: expected 3 fields, got 5", not an id read from a label
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the {what}: {exc}") from None

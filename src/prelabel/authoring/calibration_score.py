@@ -27,11 +27,12 @@ from typing import Any
 import pandas as pd
 
 from prelabel._jsonio import write_json
-from prelabel.authoring._templates import output_path, read_text_table
+from prelabel.authoring._templates import output_path
 from prelabel.comparison.comparison import compare
 from prelabel.comparison.inputs import as_list, read_human_labels
 from prelabel.errors import InputError
 from prelabel.inputs.ids import normalize_id
+from prelabel.inputs.tables import read_table
 from prelabel.sop.spec import SOP
 
 __all__ = ["SCORE_FILES", "CalibrationScore", "read_key", "score_calibration"]
@@ -55,7 +56,7 @@ def read_key(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         frame, name = source.copy(), "answer key"
     else:
-        frame, name = read_text_table(Path(source), "answer key"), str(source)
+        frame, name = read_table(Path(source), "answer key"), str(source)
     missing = [c for c in ("item_id", "label") if c not in frame.columns]
     if missing:
         raise InputError(f"{name}: missing column(s) {', '.join(missing)} (is this the _key.csv file?)")
