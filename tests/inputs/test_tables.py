@@ -65,9 +65,9 @@ def test_answer_key_is_read_like_compares_tables(tmp_path: Path) -> None:
     answers = pd.DataFrame({"item_id": ["q1", "q2"], "annotator": "x", "label": ["a", "a"]})
     assert prelabel.score_calibration(key, answers).summary["accuracy"] == 0.5
     (tmp_path / "empty.csv").write_bytes(b"")
-    with pytest.raises(prelabel.InputError, match="empty.csv: answer key file is empty"):
+    with pytest.raises(prelabel.InputError, match=r"empty\.csv: answer key file is empty"):
         prelabel.score_calibration(tmp_path / "empty.csv", answers)
-    with pytest.raises(prelabel.InputError, match="empty.csv: ambiguity candidates file is empty"):
+    with pytest.raises(prelabel.InputError, match=r"empty\.csv: ambiguity candidates file is empty"):
         prelabel.calibration_set(
             prelabel.bundled_sop("customer_feedback_intent"), n=2, report=tmp_path / "empty.csv"
         )

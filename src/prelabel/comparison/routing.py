@@ -22,12 +22,12 @@ from prelabel.comparison.reliability import (
     CalibrationItems,
     Signal,
     calibration_items,
-    model_answers,
     signal_out_of_range,
     signal_values,
 )
 from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
 from prelabel.comparison.run_info import check_sop, labels_path, read_label_lines, read_run_info
+from prelabel.comparison.semantics import label_space
 from prelabel.comparison.thresholds import fit_threshold
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
@@ -120,12 +120,12 @@ def route(
     frame = read_results(results)
     cal_results, cal_humans = _calibration_sources(calibration, humans)
     cal = calibration_items(cal_results, cal_humans, sop=sop, signal=signal, wide=wide)
-    multi = sop.multi_label if sop is not None else cal.multi_label
-    answers = model_answers(frame, multi, sop)
+    space = label_space(sop, cal.multi_label)
+    answers = space.answers(frame[space.result_column])
     status = result_status(frame["status"])
-    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
+    abstain = space.abstentions(frame)  # as in compare: the SOP's abstain label, what abstained rows answer
     labeled = [
-        (s not in ("error", "abstained")) and bool(a) and a != abstain
+        (s not in ("error", "abstained")) and bool(a) and a not in abstain
         for s, a in zip(status, answers, strict=True)
     ]
     run_labels = {a for a, ok in zip(answers, labeled, strict=True) if ok}
@@ -135,7 +135,7 @@ def route(
             f"calibration set shares no label with the run (run: {', '.join(sorted(run_labels)[:5])}; "
             f"calibration: {', '.join(sorted(cal_labels)[:5])}); is it for the same SOP?"
         )
-    values = signal_values(frame, answers, signal, multi_label=multi, sop=sop)
+    values = signal_values(frame, answers, signal, space)
     untrusted = signal_out_of_range(frame, signal)
     labels = _fit_labels(cal, target=target_precision, delta=delta, min_count=min_count)
     supported = {k for k, v in labels.items() if v.status != "too_little_calibration_data"}
