@@ -22,8 +22,8 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.authoring.suite import SOPTestReport, run_sop_tests
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
-    from prelabel.comparison.figures import AgreementMetrics, ComparisonMetrics
     from prelabel.comparison.inputs import read_human_labels, read_results
+    from prelabel.comparison.metrics_schema import AgreementMetrics, ComparisonMetrics
     from prelabel.comparison.report_dir import check_report_dir
     from prelabel.comparison.route_report import Routing
     from prelabel.comparison.routing import route
@@ -70,7 +70,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
 #: instructor, pandas, scikit-learn); a name's module loads on first use.
 _EXPORTS: dict[str, str] = {
     "SOP": "prelabel.sop.spec",
-    "AgreementMetrics": "prelabel.comparison.figures",
+    "AgreementMetrics": "prelabel.comparison.metrics_schema",
     "BadItem": "prelabel.inputs.reading",
     "BatchCollection": "prelabel.labeling.batch_collect",
     "BatchProgress": "prelabel.labeling.batch_collect",
@@ -79,7 +79,7 @@ _EXPORTS: dict[str, str] = {
     "CalibrationScore": "prelabel.authoring.calibration_score",
     "CalibrationSet": "prelabel.authoring.calibration",
     "Comparison": "prelabel.comparison.comparison",
-    "ComparisonMetrics": "prelabel.comparison.figures",
+    "ComparisonMetrics": "prelabel.comparison.metrics_schema",
     "DemoResult": "prelabel.demo.walkthrough",
     "DocDiff": "prelabel.authoring.docdiff",
     "EndpointError": "prelabel.errors",

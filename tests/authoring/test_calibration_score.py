@@ -113,3 +113,12 @@ def test_a_ragged_or_utf16_key_or_answers_file_is_one_clear_error(tmp_path: Path
     wide.write_bytes((DATA / "key.csv").read_text(encoding="utf-8").encode("utf-16"))
     with pytest.raises(prelabel.InputError, match="is UTF-16 text; save it as UTF-8"):
         prelabel.score_calibration(wide, DATA / "answers.csv")
+
+
+def test_answers_are_canonical_as_in_compare() -> None:
+    """An answer spelled with a zero-width space or in NFD is the key's label, as compare reads it: the
+    ``correct`` count and the accuracy (compare's figure) agree."""
+    key = pd.DataFrame({"item_id": ["q1", "q2"], "label": ["café", "b"]})
+    answers = pd.DataFrame({"item_id": ["q1", "q2"], "annotator": "x", "label": ["cafe\u0301", "\u200bb"]})
+    row = prelabel.score_calibration(key, answers).annotators.iloc[0]
+    assert (row["correct"], row["accuracy"]) == (2, 1.0)

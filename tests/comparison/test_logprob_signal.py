@@ -12,7 +12,7 @@ import pytest
 
 import prelabel
 from helpers import run_cli, write_jsonl, write_run_dir
-from prelabel.comparison.calibration import calibration_report
+from prelabel.comparison.reliability import calibration_report
 
 SOP_PATH = prelabel.bundled_sop_path("customer_feedback_intent")
 SOP = prelabel.load_sop(SOP_PATH)

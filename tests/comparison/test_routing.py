@@ -251,3 +251,23 @@ def test_out_of_range_confidence_goes_to_review_with_its_reason() -> None:
     split = prelabel.route(run, cal, humans, target_precision=0.9, delta=0.05)
     assert [r["item_id"] for r in split.accept] == ["r2"]
     assert split.review[0]["route"]["reason"] == "confidence_out_of_range"
+
+
+def test_run_answers_follow_compares_abstentions_and_sop() -> None:
+    """The run is split with compare's rules too: without an SOP, an answer that the run's abstained rows
+    carry is an abstention (r2); an answer outside the SOP never got a threshold (r3)."""
+    rng = np.random.default_rng(2)
+    cal, humans = _frames(rng, {"a": 1500})
+    run = pd.DataFrame(
+        {
+            "item_id": ["r1", "r2", "r3", "r4"],
+            "status": ["ok", "ok", "ok", "abstained"],
+            "label": ["a", "unsure", "a_typo", "unsure"],
+            "confidence": 0.999,
+        }
+    )
+    split = prelabel.route(run, cal, humans, target_precision=0.9)
+    reasons = {r["item_id"]: r["route"]["reason"] for r in split.review}
+    assert [r["item_id"] for r in split.accept] == ["r1"]
+    assert reasons == {"r2": "abstained", "r3": "too_little_calibration_data", "r4": "abstained"}
+    assert "unsure" not in split.report.labels

@@ -68,6 +68,7 @@ def test_answer_ids_add_the_abstain_label_only_when_allowed(tree: SOP, minimal_s
     closed = parse_sop(minimal_sop)
     assert closed.abstain.allowed is False
     assert closed.answer_ids == closed.leaf_ids == ("fruit.apple", "fruit.pear", "other")
+    assert (tree.abstain_answer, closed.abstain_answer) == ("unsure", None)  # "abstained" in answers
 
 
 def test_citable_ids_are_rules_then_edge_cases(tree: SOP) -> None:

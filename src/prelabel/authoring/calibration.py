@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from prelabel.authoring._templates import output_path, read_text_table
+from prelabel.authoring._templates import output_path
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.errors import InputError
+from prelabel.inputs.tables import read_table
 from prelabel.sop.spec import SOP
 
 __all__ = ["KEY_COLUMNS", "QUIZ_COLUMNS", "CalibrationSet", "calibration_set", "key_path"]
@@ -56,7 +57,7 @@ def _from_report(sop: SOP, report: Path, top: int, notes: list[str]) -> Iterator
     path = report / "ambiguity_candidates.csv" if report.is_dir() else report
     if not path.is_file():
         raise InputError(f"{report}: no ambiguity_candidates.csv (write one with `prelabel compare`)")
-    frame = read_text_table(path, "ambiguity candidates")
+    frame = read_table(path, "ambiguity candidates")
     if "cluster" not in frame.columns:
         raise InputError(f"{path}: not an ambiguity_candidates.csv (no 'cluster' column)")
     if "examples" not in frame.columns or not frame["examples"].str.strip().any():

@@ -1,8 +1,9 @@
 """Score annotators' calibration answers against the quiz's answer key, with the comparator's figures.
 
 The key plays the model's part in `prelabel.compare`, so each annotator's accuracy and Cohen's κ against the
-key are the comparator's ``model_vs_annotators`` figures. Multi-label answers are compared as label sets
-(order does not matter; the exact set is correct).
+key are the comparator's ``model_vs_annotators`` figures. Answers are canonical as in compare
+(`prelabel.comparison.semantics`: NFC, no zero-width characters); multi-label answers are compared as label
+sets (order does not matter; the exact set is correct).
 
 Nothing is dropped silently: an answer for an item that is not in the key is reported and counted (it cannot
 be scored); an answer with a label that is not in the SOP (or, without an SOP, not in the key) is reported,
@@ -27,11 +28,13 @@ from typing import Any
 import pandas as pd
 
 from prelabel._jsonio import write_json
-from prelabel.authoring._templates import output_path, read_text_table
+from prelabel.authoring._templates import output_path
 from prelabel.comparison.comparison import compare
-from prelabel.comparison.inputs import as_list, read_human_labels
+from prelabel.comparison.inputs import read_human_labels
+from prelabel.comparison.semantics import LabelSpace
 from prelabel.errors import InputError
 from prelabel.inputs.ids import normalize_id
+from prelabel.inputs.tables import read_table
 from prelabel.sop.spec import SOP
 
 __all__ = ["SCORE_FILES", "CalibrationScore", "read_key", "score_calibration"]
@@ -46,8 +49,8 @@ SCORE_FILES = {
 }
 
 
-def _canonical(value: Any) -> str:
-    return ";".join(sorted(set(as_list(value) or [])))
+#: Quiz answers are label sets (even for single-label SOPs), written canonically as compare writes them.
+_ANSWERS = LabelSpace(multi_label=True)
 
 
 def read_key(source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -55,7 +58,7 @@ def read_key(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         frame, name = source.copy(), "answer key"
     else:
-        frame, name = read_text_table(Path(source), "answer key"), str(source)
+        frame, name = read_table(Path(source), "answer key"), str(source)
     missing = [c for c in ("item_id", "label") if c not in frame.columns]
     if missing:
         raise InputError(f"{name}: missing column(s) {', '.join(missing)} (is this the _key.csv file?)")
@@ -64,7 +67,7 @@ def read_key(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     frame["item_id"] = frame["item_id"].map(normalize_id)
     if frame["item_id"].isna().any():
         raise InputError(f"{name}: row {int(frame['item_id'].isna().to_numpy().argmax()) + 2} has no item_id")
-    frame["label"] = frame["label"].map(_canonical)
+    frame["label"] = frame["label"].map(_ANSWERS.canonical)
     if (frame["label"] == "").any():
         raise InputError(f"{name}: item {frame.loc[frame['label'] == '', 'item_id'].iloc[0]} has no label")
     duplicated = frame["item_id"].duplicated()
@@ -156,7 +159,7 @@ def _read_answers(answers: str | Path | pd.DataFrame, wide: bool) -> pd.DataFram
     return frame.assign(
         item_id=frame["item_id"].map(lambda value: normalize_id(value) or ""),
         annotator=frame["annotator"].astype(str).str.strip(),
-        label=frame["label"].map(_canonical),
+        label=frame["label"].map(_ANSWERS.canonical),
     )
 
 

@@ -16,9 +16,9 @@ from prelabel.comparison.interrater import (
     dense_unique,
     grouped_pair_counts,
     kappa_from_table,
-    majority,
     row_patterns,
 )
+from prelabel.comparison.semantics import majority
 
 __all__ = ["leave_one_out", "per_annotator"]
 

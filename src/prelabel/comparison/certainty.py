@@ -19,28 +19,15 @@ import numpy as np
 import pandas as pd
 
 from prelabel.comparison.inputs import as_list
-from prelabel.comparison.labelspace import LabelSpace
+from prelabel.comparison.semantics import LabelSpace
 
-__all__ = ["certainty", "certainty_notes", "in_range", "samples_certainty"]
+__all__ = ["certainty", "certainty_notes", "in_range"]
 
 
 def in_range(confidence: np.ndarray) -> np.ndarray:
     """The confidences that lie in [0, 1]; others (and missing ones) become ``NaN``."""
     with np.errstate(invalid="ignore"):
         return np.where((confidence >= 0) & (confidence <= 1), confidence, np.nan)
-
-
-def samples_certainty(space: LabelSpace, samples: list[str], answer: str) -> float:
-    """The share of ``samples`` that gave ``answer`` (multi-label: their mean Jaccard overlap with it)."""
-    given = [space.canonical(s) for s in samples]
-    if not space.multi_label:
-        return sum(g == answer for g in given) / len(given)
-    mine = set(space.members(answer))
-    scores = []
-    for g in given:
-        theirs = set(space.members(g))
-        scores.append(len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0)
-    return float(np.mean(scores))
 
 
 def certainty(
@@ -59,7 +46,7 @@ def certainty(
         for i in np.flatnonzero(model >= 0):
             given = as_list(values[row[i]])
             if given:
-                out[i] = samples_certainty(space, given, names[model[i]])
+                out[i] = space.samples_agreement(given, names[model[i]])
     return out
 
 

@@ -26,9 +26,16 @@ from prelabel._jsonio import writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
-from prelabel.comparison.calibration import CalibrationReport, prepared_calibration_report
 from prelabel.comparison.certainty import certainty_notes
-from prelabel.comparison.figures import (
+from prelabel.comparison.inputs import read_human_labels, read_results
+from prelabel.comparison.metrics import (
+    annotator_rows,
+    model_metrics,
+    rolled_levels,
+    slice_agreement,
+    slice_metrics,
+)
+from prelabel.comparison.metrics_schema import (
     DEFINITIONS,
     AgreementMetrics,
     Ambiguity,
@@ -38,18 +45,11 @@ from prelabel.comparison.figures import (
     Summary,
     given,
 )
-from prelabel.comparison.inputs import read_human_labels, read_results
-from prelabel.comparison.labelspace import LabelSpace
-from prelabel.comparison.metrics import (
-    annotator_rows,
-    model_metrics,
-    rolled_levels,
-    slice_agreement,
-    slice_metrics,
-)
 from prelabel.comparison.prep import Prepared, prepare
 from prelabel.comparison.provenance import provenance
+from prelabel.comparison.reliability import CalibrationReport, prepared_calibration_report
 from prelabel.comparison.run_info import sop_warnings
+from prelabel.comparison.semantics import label_space
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
@@ -92,18 +92,6 @@ class Comparison:
             else:  # an earlier report would not describe these figures
                 (out / "report.html").unlink(missing_ok=True)
         return paths
-
-
-def _space(sop: SOP | None, multi_label: bool | None, results: pd.DataFrame | None = None) -> LabelSpace:
-    if sop is not None:
-        if multi_label is not None and multi_label != sop.multi_label:
-            raise InputError(f"multi_label={multi_label} contradicts the SOP's task '{sop.task}'")
-        return LabelSpace(sop, sop.multi_label)
-    if multi_label is None:
-        multi_label = bool(
-            results is not None and results["labels"].notna().any() and results["label"].isna().all()
-        )
-    return LabelSpace(None, multi_label)
 
 
 def _human_metrics(prep: Prepared) -> HumanAgreement:
@@ -155,7 +143,7 @@ def agreement(
         (2, 0.75, 0)
     """
     frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
-    prep = prepare(frame, None, _space(sop, multi_label))
+    prep = prepare(frame, None, label_space(sop, multi_label))
     prep.notes[:0] = frame.attrs.get("notes", [])
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
@@ -196,7 +184,7 @@ def compare(
     """
     res = read_results(results)
     frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
-    prep = prepare(frame, res, _space(sop, multi_label, res))
+    prep = prepare(frame, res, label_space(sop, multi_label, res))
     prep.notes[:0] = frame.attrs.get("notes", [])
     prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
     found = provenance(res)
@@ -259,7 +247,7 @@ def compare(
             confidence_out_of_range=out_of_range,
         ),
     )
-    return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res, sop))
+    return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res))
 
 
 def _describe(skipped: dict[str, int]) -> str:

@@ -22,9 +22,8 @@ import pandas as pd
 
 from prelabel.comparison.wide import melt_wide
 from prelabel.errors import InputError
-from prelabel.inputs.file_checks import check_not_wide_text
 from prelabel.inputs.ids import normalize_id
-from prelabel.inputs.ragged import check_fields
+from prelabel.inputs.tables import read_table
 from prelabel.runs.labels import read_labels
 from prelabel.runs.run_dir import RunDir
 
@@ -66,24 +65,6 @@ def factorize_ids(*columns: pd.Series) -> Ids:
     merged, index = pd.factorize(text, use_na_sentinel=True)
     codes = np.where(codes >= 0, np.append(merged, -1)[codes], -1).astype(np.int64, copy=False)
     return Ids([codes[a:b] for a, b in pairwise(sizes)], pd.Index(index, dtype=object))
-
-
-def _read_table(path: Path, what: str) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        sep = "\t" if suffix in (".tsv", ".tab") else ","
-        check_not_wide_text(path)  # UTF-16 read as UTF-8 is "expected 3 fields, got 1"
-        check_fields(path, sep, skipinitialspace=True)  # "FILE:LINE: expected 3 fields, got 5"
-        return pd.read_csv(
-            path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig", skipinitialspace=True
-        )
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: {what} file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        message = " ".join(str(exc).split())
-        raise InputError(f"{path}: cannot read {what}: {message}") from None
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -162,7 +143,7 @@ def read_results(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         frame = (
             _read_jsonl(path)
             if path.suffix.lower() in (".jsonl", ".json", ".ndjson")
-            else (_read_table(path, "model results"))
+            else (read_table(path, "model results"))
         )
     if frame.empty:
         raise InputError(f"{name}: model results are empty")
@@ -197,7 +178,7 @@ def read_human_labels(
         path = Path(source)
         if not path.is_file():
             raise InputError(f"{path}: no such human labels file")
-        frame, name = _read_table(path, "human labels"), str(path)
+        frame, name = read_table(path, "human labels"), str(path)
     if frame.empty:
         raise InputError(f"{name}: human labels are empty (no rows)")
     frame = _id_column(frame, name)

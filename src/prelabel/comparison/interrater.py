@@ -37,7 +37,6 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 __all__ = [
     "ALPHA_DIRECT_LIMIT",
     "AgreementFigures",
-    "Majority",
     "Patterns",
     "Ratings",
     "Unique",
@@ -47,7 +46,6 @@ __all__ = [
     "kappa",
     "kappa_from_table",
     "krippendorff_alpha",
-    "majority",
     "pair_counts",
     "pairwise_agreement",
     "percent_agreement",
@@ -67,14 +65,6 @@ class AgreementFigures(NamedTuple):
     pairwise_agreement: float | None
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
-
-
-class Majority(NamedTuple):
-    """Per item: the majority label code, its share of the item's annotations, and whether it is tied."""
-
-    top: np.ndarray
-    share: np.ndarray
-    tied: np.ndarray
 
 
 class Patterns(NamedTuple):
@@ -231,17 +221,6 @@ def dense_unique(keys: np.ndarray, space: int) -> Unique:
     unique = np.flatnonzero(present)
     lookup = np.cumsum(present) - 1
     return Unique(unique, lookup[keys])
-
-
-def majority(counts: np.ndarray) -> Majority:
-    """Per item: the majority label code, its share of the item's annotations, and whether it is tied."""
-    top = counts.argmax(axis=1)
-    best = counts.max(axis=1)
-    raters = counts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(raters > 0, best / np.maximum(raters, 1), np.nan)
-    tied = (counts == best[:, None]).sum(axis=1) > 1
-    return Majority(top, share, tied & (raters > 0))
 
 
 def pair_counts(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:

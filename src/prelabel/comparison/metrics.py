@@ -20,7 +20,7 @@ from sklearn.metrics import accuracy_score, jaccard_score, precision_recall_fsco
 
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.annotators import per_annotator
-from prelabel.comparison.figures import (
+from prelabel.comparison.metrics_schema import (
     AnnotatorAgreement,
     AnnotatorVsModel,
     Confusion,
@@ -34,8 +34,8 @@ from prelabel.comparison.figures import (
     SliceMetrics,
     given,
 )
-from prelabel.comparison.labelspace import LabelSpace
 from prelabel.comparison.prep import Prepared
+from prelabel.comparison.semantics import LabelSpace, majority
 
 __all__ = [
     "ModelFigures",
@@ -162,7 +162,7 @@ def rolled_levels(prep: Prepared) -> Rolled:
     out: Rolled = []
     for level in range(1, prep.space.depth(prep.names)):
         names, mapping = prep.space.rollup_codes(prep.names, level)
-        top, _, tied = irr.majority(roll_counts(patterns, mapping, len(names)))
+        top, _, tied = majority(roll_counts(patterns, mapping, len(names)))
         out.append(RolledLevel(level, names, mapping, top[codes], tied[codes]))
     return out
 

@@ -20,9 +20,9 @@ import pandas as pd
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.annotators import leave_one_out
 from prelabel.comparison.certainty import certainty
-from prelabel.comparison.figures import Counts, LabelAgreement, Skipped
 from prelabel.comparison.inputs import factorize_ids, result_status
-from prelabel.comparison.labelspace import Codes, LabelSpace
+from prelabel.comparison.metrics_schema import Counts, LabelAgreement, Skipped
+from prelabel.comparison.semantics import Codes, LabelSpace, Majority, majority
 
 __all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
 
@@ -46,12 +46,16 @@ class Prepared:
     skipped: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    #: The answers that mean "abstained" (see `_abstentions`).
+    #: The answers that mean "abstained" (`LabelSpace.abstentions`).
     abstain: frozenset[str] = frozenset()
     model: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     certainty: np.ndarray = field(default_factory=lambda: np.empty(0))
     confidence: np.ndarray = field(default_factory=lambda: np.empty(0))
     row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    #: Per results row, the ``skipped`` key of why it is not compared (``""`` when it is): the first of a
+    #: later row for the same item, model error, abstained, no label, label not in the SOP, no item id, no
+    #: human label for its item, no valid human label.
+    row_skip: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
     results: pd.DataFrame | None = None
 
     @property
@@ -75,11 +79,11 @@ class Prepared:
         return leave_one_out(self.ratings)
 
     @cached_property
-    def majority(self) -> irr.Majority:
+    def majority(self) -> Majority:
         """Per item: human majority answer code, its share, and whether it is tied."""
         codes, rows = self.patterns
-        top, share, tied = irr.majority(rows)
-        return irr.Majority(top[codes], share[codes], tied[codes])
+        top, share, tied = majority(rows)
+        return Majority(top[codes], share[codes], tied[codes])
 
     def counts(self, n_results: int) -> Counts:
         """Sizes of the inputs and of what was compared."""
@@ -153,16 +157,6 @@ def _per_item(
     return slices, text
 
 
-def _abstentions(space: LabelSpace, res: pd.DataFrame | None) -> frozenset[str]:
-    """The answers that mean "abstained", on both sides: the SOP's abstain label (when allowed) and the
-    labels of model rows whose status is ``abstained``."""
-    found = {space.abstain} if space.abstain else set()
-    if res is not None:
-        column = res["labels" if space.multi_label else "label"][result_status(res["status"]) == "abstained"]
-        found |= set(space.canonical_codes(column).answers)
-    return frozenset(found - {""})
-
-
 def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) -> Prepared:
     """Canonicalise and check human answers (and model rows); align both on item ids."""
     skipped = dict.fromkeys(_SKIPS, 0)
@@ -171,7 +165,7 @@ def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) ->
     answer, answers = space.canonical_codes(frame["label"])
     model: Codes | None = None
     if res is not None:
-        model = space.canonical_codes(res["labels" if space.multi_label else "label"])
+        model = space.canonical_codes(res[space.result_column])
     id_columns = [frame["item_id"], *([res["item_id"]] if res is not None else [])]
     (item, *result_item), items = factorize_ids(*id_columns)
     n_items = len(items)
@@ -180,7 +174,7 @@ def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) ->
     empty = (np.asarray(answers, dtype=object) == "")[answer] & ~no_id
     skipped["annotations_empty"] = int(empty.sum())
     unknown = [space.unknown(a) for a in answers]
-    abstain = _abstentions(space, res)
+    abstain = space.abstentions(res)
     abstained = np.isin(np.asarray(answers, dtype=object), list(abstain))[answer] & ~no_id
     skipped["annotations_abstained"] = int(abstained.sum())
     if abstained.any():
@@ -288,6 +282,19 @@ def _align_results(prep: Prepared, res: pd.DataFrame, model: Codes, pos: np.ndar
     prep.notes += prep.space.exclusive_notes(list(answers), tally, "model answers")
     prep.row = np.full(n, -1, dtype=np.int64)
     prep.row[pos[live]] = np.flatnonzero(live)
+    first = (  # the first reason that applies wins: assigned last
+        ("model_rows_duplicate", duplicate),
+        ("items_model_error", is_error),
+        ("items_model_abstained", is_abstained),
+        ("items_model_label_missing", is_missing),
+        ("items_model_label_not_in_sop", is_unknown),
+        ("model_rows_without_item_id", no_id),
+        ("items_without_human_label", ~prep.human_rows[np.maximum(pos, 0)]),
+        ("items_without_valid_human_label", ~has_humans[np.maximum(pos, 0)]),
+    )
+    prep.row_skip = np.full(len(pos), "", dtype=object)
+    for key, mask in reversed(first):
+        prep.row_skip[mask] = key
     skipped["items_without_model_label"] = int((prep.human_rows & (prep.row < 0)).sum())
     confidence = res["confidence"].to_numpy(dtype=np.float64)
     prep.confidence = np.full(n, np.nan)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prelabel.comparison.figures import Provenance
+from prelabel.comparison.metrics_schema import Provenance
 from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 
 __all__ = ["describe", "provenance", "smoke_flags", "sop_counts"]

@@ -25,7 +25,7 @@ from prelabel.comparison.provenance import describe
 
 if TYPE_CHECKING:
     from prelabel.comparison.comparison import Comparison
-    from prelabel.comparison.figures import ComparisonMetrics, Confusion, LeafFigures, LevelFigures
+    from prelabel.comparison.metrics_schema import ComparisonMetrics, Confusion, LeafFigures, LevelFigures
 
 __all__ = ["REPORT_TEMPLATE", "coverage", "markdown_summary", "render_html", "report_context", "write_html"]
 
@@ -264,7 +264,7 @@ def _candidate_cards(cmp: Comparison, top: int) -> list[dict[str, Any]]:
 
 
 def _calibration(cmp: Comparison) -> dict[str, Any] | None:
-    from prelabel.comparison.calibration import reliability_figure
+    from prelabel.comparison.reliability import reliability_figure
 
     if cmp.calibration is None:
         return None

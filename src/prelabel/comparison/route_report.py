@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prelabel._jsonio import write_json, writing
-from prelabel.comparison.figures import Provenance
+from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.provenance import describe
 from prelabel.comparison.run_info import refuse_overwrite
 from prelabel.comparison.thresholds import ThresholdFit

@@ -16,18 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prelabel.comparison.calibration import (
+from prelabel.comparison.inputs import read_results, result_status
+from prelabel.comparison.provenance import provenance
+from prelabel.comparison.reliability import (
     CalibrationItems,
     Signal,
     calibration_items,
-    model_answers,
     signal_out_of_range,
     signal_values,
 )
-from prelabel.comparison.inputs import read_results, result_status
-from prelabel.comparison.provenance import provenance
 from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
 from prelabel.comparison.run_info import check_sop
+from prelabel.comparison.semantics import label_space
 from prelabel.comparison.thresholds import fit_threshold
 from prelabel.errors import InputError
 from prelabel.runs.labels import labels_path, read_labels
@@ -124,12 +124,12 @@ def route(
     cal_frame = read_results(cal_results)  # read once, for its warnings too
     cal = calibration_items(cal_frame, cal_humans, sop=sop, signal=signal, wide=wide)
     warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", [])]))
-    multi = sop.multi_label if sop is not None else cal.multi_label
-    answers = model_answers(frame, multi, sop)
+    space = label_space(sop, cal.multi_label)
+    answers = space.answers(frame[space.result_column])
     status = result_status(frame["status"])
-    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
+    abstain = space.abstentions(frame)  # as in compare: the SOP's abstain label, what abstained rows answer
     labeled = [
-        (s not in ("error", "abstained")) and bool(a) and a != abstain
+        (s not in ("error", "abstained")) and bool(a) and a not in abstain
         for s, a in zip(status, answers, strict=True)
     ]
     run_labels = {a for a, ok in zip(answers, labeled, strict=True) if ok}
@@ -139,7 +139,7 @@ def route(
             f"calibration set shares no label with the run (run: {', '.join(sorted(run_labels)[:5])}; "
             f"calibration: {', '.join(sorted(cal_labels)[:5])}); is it for the same SOP?"
         )
-    values = signal_values(frame, answers, signal, multi_label=multi, sop=sop)
+    values = signal_values(frame, answers, signal, space)
     untrusted = signal_out_of_range(frame, signal)
     labels = _fit_labels(cal, target=target_precision, delta=delta, min_count=min_count)
     supported = {k for k, v in labels.items() if v.status != "too_little_calibration_data"}

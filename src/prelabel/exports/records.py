@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from prelabel.comparison.figures import Provenance
+from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.provenance import describe
 from prelabel.comparison.run_info import check_sop
 from prelabel.errors import InputError
@@ -59,7 +59,7 @@ def prediction_status(row: dict[str, Any], sop: SOP | None) -> str | None:
     status = str(row.get("status") or "ok").lower()
     if status == "error":
         return "error"
-    abstain = sop.abstain.label if sop is not None and sop.abstain.allowed else None
+    abstain = sop.abstain_answer if sop is not None else None
     if status == "abstained" or (abstain is not None and row.get("label") == abstain):
         return "abstained"
     multi = sop.multi_label if sop is not None else row.get("label") is None

@@ -187,9 +187,15 @@ class SOP(_Spec):
         return tuple(i for i, label in self.label_index.items() if label.is_leaf)
 
     @property
+    def abstain_answer(self) -> str | None:
+        """The answer that means "abstained": the abstain label when abstaining is allowed, else ``None``."""
+        return self.abstain.label if self.abstain.allowed else None
+
+    @property
     def answer_ids(self) -> tuple[str, ...]:
         """Leaf ids plus the abstain label when abstaining is allowed."""
-        return self.leaf_ids + ((self.abstain.label,) if self.abstain.allowed else ())
+        abstain = self.abstain_answer
+        return self.leaf_ids + ((abstain,) if abstain else ())
 
     @property
     def citable_ids(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import pydantic
 import pytest
 
 import prelabel
-from prelabel.comparison.figures import AnnotatorAgreement, Figures, LevelFigures, SliceLeafFigures
+from prelabel.comparison.metrics_schema import AnnotatorAgreement, Figures, LevelFigures, SliceLeafFigures
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "compare"
 SOP = prelabel.bundled_sop("customer_feedback_intent")

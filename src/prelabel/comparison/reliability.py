@@ -5,6 +5,12 @@ A *signal* is a number in [0, 1] per model answer: ``confidence`` (what the mode
 (the share of its self-consistency ``samples`` that give the same answer; results without samples have none)
 or ``logprob`` (``label_prob``, the probability of the label's tokens, from runs with ``--logprobs``).
 
+The scored items are compare's: `calibration_items` (route's calibration set), `calibration_report` and the
+diagram of `prelabel.compare` all start from `prelabel.comparison.prep.prepare`, so answers, abstentions,
+answers outside the SOP, repeated ids, the human majority and its ties follow the rules of
+`prelabel.comparison.semantics`, and an item is scored exactly when compare's figures against the majority
+count it (and it has the signal).
+
     >>> import pandas as pd
     >>> results = pd.DataFrame({"item_id": ["1", "2", "3", "4"], "label": ["a", "b", "a", "b"],
     ...                         "confidence": [0.9, 0.8, 0.6, 0.95]})
@@ -29,17 +35,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.certainty import in_range
-from prelabel.comparison.figures import Provenance
-from prelabel.comparison.inputs import as_list, factorize_ids, read_human_labels, read_results, result_status
-from prelabel.comparison.labelspace import clean
+from prelabel.comparison.inputs import as_list, read_human_labels, read_results
+from prelabel.comparison.metrics_schema import Provenance
+from prelabel.comparison.prep import Prepared, prepare
 from prelabel.comparison.provenance import provenance
+from prelabel.comparison.semantics import LabelSpace, label_space
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from prelabel.comparison.prep import Prepared
 
 __all__ = [
     "SIGNALS",
@@ -48,10 +53,8 @@ __all__ = [
     "Reliability",
     "ReliabilityBin",
     "Signal",
-    "answer_text",
     "calibration_items",
     "calibration_report",
-    "model_answers",
     "prepared_calibration_report",
     "reliability",
     "reliability_figure",
@@ -62,37 +65,23 @@ __all__ = [
 Signal = Literal["confidence", "agreement", "logprob"]
 SIGNALS: tuple[Signal, ...] = ("confidence", "agreement", "logprob")
 
-
-def answer_text(value: Any, multi_label: bool, order: dict[str, int] | None = None) -> str:
-    """One answer as canonical text: a label id, or for multi-label a ``;``-joined set in SOP order."""
-    parts = as_list(value) if multi_label else ([] if _missing(value) else [str(value)])
-    parts = [c for c in map(clean, parts or []) if c]  # NFC, no zero-width characters, as compare does
-    if not multi_label:
-        return parts[0] if parts else ""
-    rank = order or {}
-    return ";".join(sorted(set(parts), key=lambda p: (rank.get(p, len(rank)), p)))
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _agreement(samples: Any, answer: str, multi_label: bool, order: dict[str, int]) -> float:
-    given = [answer_text(s, multi_label, order) for s in as_list(samples) or []]
-    if not given:
-        return float("nan")
-    if not multi_label:
-        return sum(g == answer for g in given) / len(given)
-    mine = set(answer.split(";"))
-    scores = [len(mine & set(g.split(";"))) / len(mine | set(g.split(";"))) for g in given]
-    return float(np.mean(scores))
+#: Why a results row is not in the calibration set (route.json ``calibration.skipped``), from compare's
+#: reason (`Prepared.row_skip`).
+_SKIPS = {
+    "model_rows_duplicate": "model_row_duplicate",
+    "items_model_error": "model_error",
+    "items_model_abstained": "model_abstained_or_empty",
+    "items_model_label_missing": "model_abstained_or_empty",
+    "items_model_label_not_in_sop": "model_label_not_in_sop",
+    "model_rows_without_item_id": "no_human_label",
+    "items_without_human_label": "no_human_label",
+    "items_without_valid_human_label": "no_human_label",
+}
 
 
-def signal_values(
-    results: pd.DataFrame, answers: list[str], signal: Signal, *, multi_label: bool, sop: SOP | None = None
-) -> np.ndarray:
+def signal_values(results: pd.DataFrame, answers: Any, signal: Signal, space: LabelSpace) -> np.ndarray:
     """The chosen signal per result row (NaN where a row has none, or a confidence or ``label_prob``
-    outside [0, 1]: not trusted, see `signal_out_of_range`); ``answers`` are the rows' answers.
+    outside [0, 1]: not trusted, see `signal_out_of_range`); ``answers`` are the rows' canonical answers.
 
     Raises ``InputError`` for ``agreement`` when no result carries self-consistency ``samples``, and for
     ``logprob`` when none carries a ``label_prob``.
@@ -110,14 +99,15 @@ def signal_values(
         return in_range(probs.to_numpy(dtype=float))
     if signal != "agreement":
         raise InputError(f"unknown signal '{signal}' (choose from: {', '.join(SIGNALS)})")
-    if "samples" not in results.columns or not results["samples"].map(lambda v: bool(as_list(v))).any():
+    samples = [as_list(s) for s in results["samples"]] if "samples" in results.columns else []
+    if not any(samples):
         raise InputError(
             f"{source}: signal 'agreement' needs self-consistency samples (run with --samples K); "
             "these results carry none"
         )
-    order = _order(sop)
-    samples = results["samples"].to_numpy(dtype=object)
-    return np.array([_agreement(s, a, multi_label, order) for s, a in zip(samples, answers, strict=True)])
+    return np.array(
+        [space.samples_agreement(s, a) if s else np.nan for s, a in zip(samples, answers, strict=True)]
+    )
 
 
 def signal_out_of_range(results: pd.DataFrame, signal: Signal) -> np.ndarray:
@@ -127,48 +117,6 @@ def signal_out_of_range(results: pd.DataFrame, signal: Signal) -> np.ndarray:
         return np.zeros(len(results), dtype=bool)
     raw = pd.to_numeric(results[column], errors="coerce").to_numpy(dtype=float)
     return ~np.isnan(raw) & np.isnan(in_range(raw))
-
-
-def _ids(column: pd.Series) -> np.ndarray:
-    """Item ids normalised once per distinct value (`prelabel.inputs.ids`); ``None`` where missing."""
-    (codes,), index = factorize_ids(column)
-    names = np.empty(len(index) + 1, dtype=object)  # the last slot (None) is where code -1 points
-    names[:-1] = index.to_numpy(dtype=object)
-    return names[codes]
-
-
-def _abstain_answers(results: pd.DataFrame, answers: list[str], sop: SOP | None) -> frozenset[str]:
-    """What means "abstained" on both sides, as in compare: the SOP's abstain label and the answers of
-    model rows whose status is ``abstained``."""
-    found = {sop.abstain.label} if sop is not None and sop.abstain.allowed else set()
-    status = result_status(results["status"])
-    found |= {a for a, s in zip(answers, status, strict=True) if s == "abstained"}
-    return frozenset(found - {""})
-
-
-def _order(sop: SOP | None) -> dict[str, int]:
-    return {label: i for i, label in enumerate(sop.label_index)} if sop else {}
-
-
-def _is_multi(results: pd.DataFrame, sop: SOP | None) -> bool:
-    if sop is not None:
-        return sop.multi_label
-    return bool(results["labels"].notna().any() and results["label"].isna().all())
-
-
-def model_answers(results: pd.DataFrame, multi_label: bool, sop: SOP | None = None) -> list[str]:
-    """Each result row's answer as canonical text (``""`` for errors and empty answers)."""
-    return list(_answer_texts(results["labels" if multi_label else "label"], multi_label, _order(sop)))
-
-
-def _answer_texts(column: pd.Series, multi_label: bool, order: dict[str, int]) -> np.ndarray:
-    """`answer_text` of every cell, computed once per distinct single-label value."""
-    values = column.to_numpy(dtype=object)
-    if multi_label:  # list cells are not hashable: one by one
-        return np.array([answer_text(v, True, order) for v in values], dtype=object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.array([*(answer_text(u, False, order) for u in uniques), ""], dtype=object)
-    return texts[codes]  # code -1 (missing) points at the trailing ""
 
 
 @dataclass
@@ -190,26 +138,28 @@ class CalibrationItems:
         return len(self.frame)
 
 
-def _majorities(
-    humans: pd.DataFrame, multi_label: bool, order: dict[str, int], abstain: frozenset[str]
-) -> dict[str, str | None]:
-    """Per item id, the strict majority answer among its annotators (``None`` when tied); abstentions are
-    not answers."""
-    ids = _ids(humans["item_id"])
-    answers = _answer_texts(humans["label"], multi_label, order)
-    keep = (ids != None) & (answers != "")  # noqa: E711 (elementwise over object arrays)
-    if abstain:
-        keep &= ~np.isin(answers, list(abstain))
-    votes = pd.DataFrame({"item": ids[keep], "answer": answers[keep]}).value_counts(sort=False)
-    item = votes.index.get_level_values("item").to_numpy(dtype=object)
-    answer = votes.index.get_level_values("answer").to_numpy(dtype=object)
-    n = votes.to_numpy()
-    at = np.lexsort((-n, pd.factorize(item)[0]))  # per item, the most votes first
-    item, answer, n = item[at], answer[at], n[at]
-    first = np.flatnonzero(np.r_[True, item[1:] != item[:-1]]) if len(item) else np.empty(0, dtype=np.int64)
-    after = np.minimum(first + 1, max(len(item) - 1, 0))
-    tied = (first + 1 < len(item)) & (item[after] == item[first]) & (n[after] == n[first])
-    return {i: None if t else a for i, a, t in zip(item[first], answer[first], tied, strict=True)}
+def _scored(prep: Prepared, results: pd.DataFrame, signal: Signal) -> tuple[pd.DataFrame, np.ndarray]:
+    """The items compare scores against the human majority (compared, majority not tied) that carry the
+    ``signal``: ``item_id``, ``label``, ``signal``, ``correct``; and per such item whether its signal was
+    a number outside [0, 1] (``NaN`` signals are dropped from the frame, kept in that mask's length).
+    Raises ``InputError`` when the results carry no such signal at all."""
+    top, _, tied = prep.majority
+    use = np.flatnonzero(prep.compared & ~tied)
+    if not len(use):
+        return pd.DataFrame(columns=["item_id", "label", "signal", "correct"]), np.zeros(0, dtype=bool)
+    rows = results.iloc[prep.row[use]]
+    answers = np.asarray(prep.names, dtype=object)[prep.model[use]]
+    values = signal_values(rows, answers, signal, prep.space)
+    keep = ~np.isnan(values)
+    frame = pd.DataFrame(
+        {
+            "item_id": prep.ratings.items.to_numpy(dtype=object)[use[keep]],
+            "label": answers[keep],
+            "signal": values[keep],
+            "correct": (prep.model[use] == top[use])[keep],
+        }
+    )
+    return frame, signal_out_of_range(rows, signal)[~keep]
 
 
 def calibration_items(
@@ -222,44 +172,29 @@ def calibration_items(
 ) -> CalibrationItems:
     """Score each model answer against the human majority, with its ``signal``; count what is skipped.
 
-    Skipped: model errors and abstentions, items without a human label or with a tied majority, answers
-    without the signal or with one outside [0, 1]. Human abstentions (the SOP's abstain label, or what the
-    model's abstained rows answer) are not votes, as in compare. Raises ``InputError`` when nothing is left.
+    The items are those compare scores against the majority (see the module docstring). Skipped, per
+    results row: ``model_error``; ``model_abstained_or_empty``; ``model_label_not_in_sop``; ``no_human_label``
+    (no item id, no human label, or none left once abstentions and labels outside the SOP are not votes);
+    ``model_row_duplicate`` (an earlier row for the same item: the last is used); ``humans_tied``; answers
+    without the signal (``no_confidence``) or with one outside [0, 1] (``confidence_out_of_range``). Raises
+    ``InputError`` when nothing is left.
     """
     res = read_results(results)
     frame = read_human_labels(humans, wide=wide, sop=sop)
-    multi = _is_multi(res, sop)
-    order = _order(sop)
-    answers = model_answers(res, multi, sop)
-    abstain = _abstain_answers(res, answers, sop)
-    majority = _majorities(frame, multi, order, abstain)
-    values = signal_values(res, answers, signal, multi_label=multi, sop=sop)
-    untrusted = signal_out_of_range(res, signal)
-    ids = _ids(res["item_id"])  # the ids every command uses (inputs.ids)
-    skipped = Counter[str]()
-    rows = []
-    status = result_status(res["status"])
-    for item, state, answer, value, bad in zip(ids, status, answers, values, untrusted, strict=True):
-        if state == "error":
-            skipped["model_error"] += 1
-        elif state == "abstained" or answer in abstain or not answer:
-            skipped["model_abstained_or_empty"] += 1
-        elif item not in majority:
-            skipped["no_human_label"] += 1
-        elif majority[item] is None:
-            skipped["humans_tied"] += 1
-        elif np.isnan(value):
-            skipped[f"{signal}_out_of_range" if bad else f"no_{signal}"] += 1
-        else:
-            rows.append((item, answer, float(value), answer == majority[item]))
-    out = pd.DataFrame(rows, columns=["item_id", "label", "signal", "correct"])
-    out["correct"] = out["correct"].astype(bool)
+    prep = prepare(frame, res, label_space(sop, None, res))
+    out, untrusted = _scored(prep, res, signal)
+    counts = Counter(_SKIPS[k] for k in prep.row_skip if k)
+    counts["humans_tied"] = int((prep.compared & prep.majority.tied).sum())
+    counts[f"no_{signal}"] = int((~untrusted).sum())
+    counts[f"{signal}_out_of_range"] = int(untrusted.sum())
+    skipped = {k: n for k, n in counts.items() if n}
     if out.empty:
         described = ", ".join(f"{k}={v}" for k, v in skipped.items()) or "nothing"
         raise InputError(f"calibration set: no usable item (skipped: {described}); do the item ids match?")
-    human_labels = {m for v in majority.values() if v for m in v.split(";")} if multi else set()
-    if not multi:
-        human_labels = {v for v in majority.values() if v}
+    top, _, tied = prep.majority
+    agreed = np.asarray(prep.names, dtype=object)[top[(prep.ratings.n_raters > 0) & ~tied]]
+    human_labels = {m for answer in agreed for m in prep.space.members(answer)}
+    multi = prep.space.multi_label
     return CalibrationItems(out, signal, multi, dict(skipped), human_labels, provenance(res))
 
 
@@ -339,43 +274,27 @@ def calibration_report(
     bins: int = 10,
 ) -> CalibrationReport | None:
     """Reliability and ECE for every signal the results carry (``None`` if none can be scored)."""
-    try:  # read once for all signals
-        results, humans = read_results(results), read_human_labels(humans, wide=wide, sop=sop)
+    try:
+        res = read_results(results)
+        frame = read_human_labels(humans, wide=wide, sop=sop)
     except InputError:
         return None
-    frames = {}
-    for signal in SIGNALS:
-        try:
-            frames[signal] = calibration_items(results, humans, sop=sop, signal=signal).frame
-        except InputError:
-            continue
-    return _report(frames, bins)
+    return prepared_calibration_report(prepare(frame, res, label_space(sop, None, res)), res, bins)
 
 
 def prepared_calibration_report(
-    prep: Prepared, results: pd.DataFrame, sop: SOP | None = None, bins: int = 10
+    prep: Prepared, results: pd.DataFrame, bins: int = 10
 ) -> CalibrationReport | None:
-    """`calibration_report` from compare's prepared inputs: the items, human majority, ties, abstentions and
-    label checks of compare's own figures, so the diagram's accuracy is the report's (and nothing is
-    computed twice). Unlike `calibration_items` (route's calibration set), a model answer outside the SOP is
-    left out here, as compare leaves it out of its figures (``items_model_label_not_in_sop``)."""
-    top, _, tied = prep.majority
-    use = prep.compared & ~tied
-    rows = results.iloc[prep.row[use]]
-    multi = prep.space.multi_label
-    answers = np.asarray(model_answers(rows, multi, sop), dtype=object)
-    correct = prep.model[use] == top[use]
+    """`calibration_report` from compare's prepared inputs (nothing is computed twice): the diagram's
+    accuracy is the report's."""
     frames = {}
     for signal in SIGNALS:
         try:
-            values = signal_values(rows, list(answers), signal, multi_label=multi, sop=sop)
+            frame, _ = _scored(prep, results, signal)
         except InputError:  # no samples, no label_prob: not a signal of these results
             continue
-        keep = ~np.isnan(values)
-        if keep.any():
-            frames[signal] = pd.DataFrame(
-                {"label": answers[keep], "signal": values[keep], "correct": correct[keep]}
-            )
+        if len(frame):
+            frames[signal] = frame
     return _report(frames, bins)
 
 

@@ -1,10 +1,27 @@
-"""The answers a comparison works with: canonical label text, SOP validity and roll-up to tree levels.
+"""What labels mean when answers are compared: the one home of label semantics.
 
-An *answer* is what one annotator (or the model) gave one item: a label id, or for multi-label SOPs a label
-set written canonically as ``a;b`` (members in SOP order, else sorted). Label text is Unicode-normalised (NFC)
-and stripped of invisible format characters (zero-width spaces and joiners, BOMs, direction marks), so two
-spellings that look the same are one label. Agreement, majority votes and
-disagreement clusters treat answers as nominal categories; per-label figures split sets into their members.
+`prelabel.compare`, `prelabel.agreement`, the reliability diagram and `prelabel.route`'s calibration set (all
+through `prelabel.comparison.prep.prepare`), route's split and quiz scoring (`prelabel.score_calibration`)
+follow these rules:
+
+- **Canonical answers.** An *answer* is what one annotator (or the model) gave one item: a label id, or for
+  multi-label SOPs a label set written canonically as ``a;b`` (members in SOP order, else sorted). Label text
+  is Unicode-normalised (NFC) and stripped of invisible format characters (zero-width spaces and joiners,
+  BOMs, direction marks), so two spellings that look the same are one label (`clean`, `LabelSpace.canonical`).
+- **Abstention** is not an answer, on either side: the SOP's abstain label when abstaining is allowed
+  (`prelabel.SOP.abstain_answer`) and the labels of model rows whose status is ``abstained``
+  (`LabelSpace.abstentions`). A model abstention leaves the item out; a human one leaves that annotation out.
+- **Answers outside the SOP** (a label that is neither a leaf nor the allowed abstain label;
+  `LabelSpace.unknown`) are not answers either: a human one is not a vote (``annotations_not_in_sop``), a
+  model one leaves the item out of every figure against the humans (``items_model_label_not_in_sop``; in
+  route's calibration set ``model_label_not_in_sop``). Without an SOP every label is allowed. Quiz scoring
+  is the one exception, stated there: an annotator's label outside the SOP is scored as wrong.
+- **The human majority** of an item is the answer most of its annotators gave; it is *tied* when two answers
+  lead with the same count (`majority`), and figures against the majority leave tied items out.
+- **Agreement of answers**: single-label answers are nominal categories (equal or not). Multi-label sets
+  are one category each (exact sets) in κ, α and majorities; where a share is needed (self-consistency
+  samples) they agree by their Jaccard overlap (`jaccard`; compare's sample-level ``jaccard`` figure is
+  scikit-learn's ``jaccard_score``, the same definition), and per-label figures split sets into members.
 
 Work is done once per distinct answer, never per row: callers factorize a column and map the uniques.
 """
@@ -20,10 +37,22 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from prelabel.comparison.inputs import as_list
+from prelabel.comparison.inputs import as_list, result_status
+from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
-__all__ = ["SEP", "Binarized", "Codes", "LabelSpace", "Rollup", "clean"]
+__all__ = [
+    "SEP",
+    "Binarized",
+    "Codes",
+    "LabelSpace",
+    "Majority",
+    "Rollup",
+    "clean",
+    "jaccard",
+    "label_space",
+    "majority",
+]
 
 SEP = ";"
 
@@ -42,6 +71,40 @@ def clean(text: str) -> str:
 
 def _joined(value: object) -> object:
     return SEP.join(map(str, value)) if isinstance(value, list | tuple | np.ndarray) else value
+
+
+def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
+    """The Jaccard overlap of two label sets (1.0 when both are empty).
+
+    >>> jaccard(["a", "b"], ["b", "c"])
+    0.3333333333333333
+    """
+    mine, theirs = set(a), set(b)
+    return len(mine & theirs) / len(mine | theirs) if mine | theirs else 1.0
+
+
+class Majority(NamedTuple):
+    """Per item: the majority answer code, its share of the item's annotations, and whether it is tied."""
+
+    top: np.ndarray
+    share: np.ndarray
+    tied: np.ndarray
+
+
+def majority(counts: np.ndarray) -> Majority:
+    """Per row of an items × answers count table: the majority answer code, its share of the item's
+    annotations (``NaN`` without any), and whether two answers tie for it.
+
+    >>> majority(np.array([[2, 1], [1, 1]])).tied
+    array([False,  True])
+    """
+    top = counts.argmax(axis=1)
+    best = counts.max(axis=1)
+    raters = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(raters > 0, best / np.maximum(raters, 1), np.nan)
+    tied = (counts == best[:, None]).sum(axis=1) > 1
+    return Majority(top, share, tied & (raters > 0))
 
 
 class Codes(NamedTuple):
@@ -81,7 +144,21 @@ class LabelSpace:
     @property
     def abstain(self) -> str | None:
         """The SOP's abstain label when abstaining is allowed."""
-        return self.sop.abstain.label if self.sop is not None and self.sop.abstain.allowed else None
+        return self.sop.abstain_answer if self.sop is not None else None
+
+    @property
+    def result_column(self) -> str:
+        """The results column holding the model's answer: ``labels`` (multi-label) or ``label``."""
+        return "labels" if self.multi_label else "label"
+
+    def abstentions(self, results: pd.DataFrame | None) -> frozenset[str]:
+        """The answers that mean "abstained", on both sides: the SOP's abstain label (when allowed) and the
+        answers of the ``results`` rows whose status is ``abstained``."""
+        found = {self.abstain} if self.abstain else set()
+        if results is not None:
+            abstained = result_status(results["status"]) == "abstained"
+            found |= set(self.canonical_codes(results[self.result_column][abstained]).answers)
+        return frozenset(found - {""})
 
     def combined_exclusive(self, answer: str) -> str | None:
         """Multi-label: an exclusive label (or the abstain label) that ``answer`` combines with others."""
@@ -142,6 +219,19 @@ class LabelSpace:
         merged, answers = pd.factorize(pd.Series(canonical, dtype=object))
         return Codes(merged[codes].astype(np.int64), [str(a) for a in answers])
 
+    def answers(self, values: pd.Series) -> np.ndarray:
+        """Each cell's canonical answer (``""`` if empty), computed once per distinct value."""
+        codes, answers = self.canonical_codes(values)
+        return np.asarray(answers, dtype=object)[codes]
+
+    def samples_agreement(self, samples: list[str], answer: str) -> float:
+        """The share of ``samples`` that gave ``answer`` (multi-label: their mean `jaccard` with it)."""
+        given = [self.canonical(s) for s in samples]
+        if not self.multi_label:
+            return sum(g == answer for g in given) / len(given)
+        mine = self.members(answer)
+        return float(np.mean([jaccard(mine, self.members(g)) for g in given]))
+
     def unknown(self, answer: str) -> list[str]:
         """Labels in an answer that the SOP does not allow (empty without an SOP)."""
         valid = self.valid_labels
@@ -181,3 +271,19 @@ class LabelSpace:
         binarizer = MultiLabelBinarizer(classes=classes)
         matrix = binarizer.fit_transform(members) if names else np.zeros((0, len(classes)), dtype=int)
         return Binarized(classes, np.asarray(matrix, dtype=np.int8))
+
+
+def label_space(
+    sop: SOP | None, multi_label: bool | None = None, results: pd.DataFrame | None = None
+) -> LabelSpace:
+    """The label space of a comparison: the SOP's (``multi_label`` must agree with its task), else
+    multi-label when given so, or when the ``results`` answer in ``labels`` only."""
+    if sop is not None:
+        if multi_label is not None and multi_label != sop.multi_label:
+            raise InputError(f"multi_label={multi_label} contradicts the SOP's task '{sop.task}'")
+        return LabelSpace(sop, sop.multi_label)
+    if multi_label is None:
+        multi_label = bool(
+            results is not None and results["labels"].notna().any() and results["label"].isna().all()
+        )
+    return LabelSpace(None, multi_label)

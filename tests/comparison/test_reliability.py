@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import prelabel
-from prelabel.comparison.calibration import calibration_items, calibration_report, reliability
+from prelabel.comparison.reliability import calibration_items, calibration_report, reliability
 
 
 def test_reliability_bins_and_ece() -> None:
@@ -152,3 +152,67 @@ def test_compare_diagram_is_the_direct_calibration_report() -> None:
     assert direct is not None and via_compare is not None
     assert via_compare.model_dump() == direct.model_dump()
     assert via_compare.overall["confidence"].n > 200
+
+
+def test_answers_outside_the_sop_follow_compare() -> None:
+    """Route's calibration set, built like compare's figures: a human label outside the SOP is not a vote
+    (item 1's majority is the model's answer, not the typo), and a model answer outside the SOP is left out
+    and counted (item 2), as compare's ``items_model_label_not_in_sop``. Before, the typo outvoted the leaf
+    and the model's typo was scored as a wrong answer."""
+    sop = _abstaining_sop()
+    late, damaged = "logistics.late_delivery", "product.damaged"
+    results = pd.DataFrame(
+        {"item_id": ["1", "2", "3"], "label": [late, "logistics.lat", damaged], "confidence": 0.9}
+    )
+    humans = pd.DataFrame(
+        {
+            "item_id": ["1", "1", "1", "2", "3"],
+            "annotator": ["x", "y", "z", "x", "x"],
+            "label": [late, "logistic.late", "logistic.late", late, damaged],
+        }
+    )
+    cal = calibration_items(results, humans, sop=sop)
+    assert dict(zip(cal.frame["item_id"], cal.frame["correct"], strict=True)) == {"1": True, "3": True}
+    assert cal.skipped == {"model_label_not_in_sop": 1}
+    assert cal.human_labels == {late, damaged}
+    skipped = prelabel.compare(results, humans, sop=sop).metrics.skipped
+    assert (skipped.items_model_label_not_in_sop, skipped.annotations_not_in_sop) == (1, 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_calibration_set_is_the_items_compare_scores_against_the_majority(seed: int) -> None:
+    """Every item compare counts in its figures against the human majority is in the calibration set (all
+    confidences given), with the same correctness: abstentions, errors, labels outside the SOP on both
+    sides, repeated ids, ties and Unicode spellings included."""
+    sop = _abstaining_sop()
+    rng = np.random.default_rng(seed)
+    n = 300
+    leaves = np.array(
+        [*sop.leaf_ids[:3], "needs_review", "not.in_sop", "\u200b" + sop.leaf_ids[0]], dtype=object
+    )
+    status = rng.choice(np.array(["ok", "error", "abstained"], dtype=object), n, p=[0.85, 0.05, 0.1])
+    ids = [str(i) for i in rng.integers(0, n, n)]  # some ids repeat: the last row is used
+    results = pd.DataFrame(
+        {
+            "item_id": ids,
+            "status": status,
+            "label": np.where(
+                status == "abstained", "needs_review", rng.choice(leaves, n, p=[0.3, 0.3, 0.2, 0, 0.1, 0.1])
+            ),
+            "confidence": rng.uniform(size=n),
+        }
+    )
+    humans = pd.DataFrame(
+        {
+            "item_id": [str(i) for i in np.repeat(np.arange(n), 3)],
+            "annotator": np.tile(["x", "y", "z"], n),
+            "label": rng.choice(leaves, 3 * n, p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05]),
+        }
+    )
+    cal = calibration_items(results, humans, sop=sop)
+    metrics = prelabel.compare(results, humans, sop=sop).metrics
+    vs = metrics.model_vs_majority
+    assert cal.n_used == vs.n and cal.frame["correct"].mean() == pytest.approx(vs.accuracy)
+    assert cal.skipped["humans_tied"] == vs.n_tied_excluded
+    assert cal.skipped["model_label_not_in_sop"] == metrics.skipped.items_model_label_not_in_sop > 0
+    assert cal.skipped["model_row_duplicate"] == metrics.skipped.model_rows_duplicate > 0
