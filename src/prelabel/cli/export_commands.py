@@ -52,7 +52,7 @@ def export(
     ] = None,
     force: ForceOpt = False,
 ) -> None:
-    """Export prelabels for a vendor tool (Label Studio tasks + label_config.xml, Argilla) or a flat file."""
+    """Export prelabels for a vendor tool (Label Studio, Argilla), as a flat file, or in a plugin's format."""
     if only is not None and only not in ("accept", "review"):
         raise prelabel.InputError(f"--only must be accept or review, got '{only}'")
     summary = prelabel.export(
