@@ -306,3 +306,24 @@ def test_property_statistics_match_the_libraries(table: np.ndarray) -> None:
     assert irr._alpha_by_matrix_product(table, np.ones(len(table))) == pytest.approx(
         alpha, rel=1e-9, abs=1e-12
     )
+
+
+def test_figures_need_no_statsmodels(tmp_path: Path) -> None:
+    """statsmodels is the tests' reference only (the ``test`` extra): agreement and compare run without it,
+    and a balanced table gets Fleiss' κ from the same Gwet form as an unbalanced one."""
+    import subprocess
+    import sys
+
+    data = random_ratings(0)  # every item rated by every rater
+    as_long(data).to_csv(tmp_path / "humans.csv", index=False)
+    code = (
+        "import sys; sys.modules['statsmodels'] = None\n"  # any import of it fails
+        "import prelabel\n"
+        f"m = prelabel.agreement({str(tmp_path / 'humans.csv')!r})\n"
+        f"c = prelabel.compare({str(DATA / 'labels.jsonl')!r}, {str(DATA / 'humans.csv')!r})\n"
+        "print(m.fleiss_kappa)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table, _ = aggregate_raters(data.astype(int))
+    assert float(done.stdout) == pytest.approx(sm_fleiss(table), rel=1e-12)

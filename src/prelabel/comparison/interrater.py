@@ -3,11 +3,11 @@
 Human labels are held as integer codes (`Ratings`) and summarised as an items × labels count table, which is
 what statsmodels' ``fleiss_kappa`` and ``krippendorff.alpha(value_counts=...)`` take.
 
-- **Fleiss' κ**: ``statsmodels.stats.inter_rater.fleiss_kappa`` when every item has the same number of
-  annotators. With unequal numbers (some annotators skipped some items) statsmodels refuses the table, so the
-  generalised form for missing ratings (Gwet 2014, *Handbook of Inter-Rater Reliability*, §2.5; the form
-  ``irrCAC`` implements) is used: observed agreement over items with ≥ 2 ratings, chance agreement from
-  per-item category shares.
+- **Fleiss' κ**: the generalised form for missing ratings (Gwet 2014, *Handbook of Inter-Rater Reliability*,
+  §2.5; the form ``irrCAC`` implements): observed agreement over items with ≥ 2 ratings, chance agreement
+  from per-item category shares. When every item has the same number of annotators it is Fleiss' κ itself;
+  tests check it against ``statsmodels.stats.inter_rater.fleiss_kappa`` there (which refuses unequal numbers,
+  as when some annotators skipped some items) and against ``irrCAC`` everywhere.
 - **Krippendorff's α** (nominal): ``krippendorff.alpha``. That call materialises an items × labels × labels
   array (1.8 GB for a million items and 15 labels), so above `ALPHA_DIRECT_LIMIT` cells the same coincidence
   matrix is computed as one matrix product; tests check both paths agree with ``krippendorff.alpha``.
@@ -32,7 +32,6 @@ import krippendorff
 import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 __all__ = [
     "ALPHA_DIRECT_LIMIT",
@@ -149,10 +148,7 @@ def fleiss_kappa(counts: np.ndarray, weights: np.ndarray | None = None) -> float
     counts, raters, w = counts[keep], raters[keep], w[keep]
     if not np.any(raters >= 2) or _chance_is_total(counts, w):
         return None
-    if raters.min() == raters.max():
-        table = counts if weights is None else np.repeat(counts, w, axis=0)
-        return float(sm_fleiss_kappa(table, method="fleiss"))
-    # Gwet's generalisation for missing ratings (see module docstring); equals statsmodels when balanced.
+    # Gwet's form for missing ratings (see module docstring); with equal numbers of raters it is Fleiss' own.
     paired = raters >= 2
     c2, r2 = counts[paired].astype(np.float64), raters[paired].astype(np.float64)
     p_observed = float(np.average((c2 * (c2 - 1)).sum(axis=1) / (r2 * (r2 - 1)), weights=w[paired]))

@@ -140,9 +140,8 @@ class CalibrationItems:
 
 def _scored(prep: Prepared, results: pd.DataFrame, signal: Signal) -> tuple[pd.DataFrame, np.ndarray]:
     """The items compare scores against the human majority (compared, majority not tied) that carry the
-    ``signal``: ``item_id``, ``label``, ``signal``, ``correct``; and per such item whether its signal was
-    a number outside [0, 1] (``NaN`` signals are dropped from the frame, kept in that mask's length).
-    Raises ``InputError`` when the results carry no such signal at all."""
+    ``signal``, as ``item_id``, ``label``, ``signal``, ``correct``; and for each such item left out for want
+    of the signal, whether it gave one outside [0, 1]. ``InputError`` when no result carries the signal."""
     top, _, tied = prep.majority
     use = np.flatnonzero(prep.compared & ~tied)
     if not len(use):
@@ -195,7 +194,7 @@ def calibration_items(
     agreed = np.asarray(prep.names, dtype=object)[top[(prep.ratings.n_raters > 0) & ~tied]]
     human_labels = {m for answer in agreed for m in prep.space.members(answer)}
     multi = prep.space.multi_label
-    return CalibrationItems(out, signal, multi, dict(skipped), human_labels, provenance(res))
+    return CalibrationItems(out, signal, multi, skipped, human_labels, provenance(res))
 
 
 class ReliabilityBin(BaseModel):

@@ -4,7 +4,10 @@
 both), fits thresholds on the calibration set — per label at ``delta / L`` (Bonferroni) or one global —
 with ``comparison.thresholds`` (Clopper-Pearson bounds, fixed-sequence testing; the guarantee and its
 assumption are stated there), and splits the run's lines into accept and review, each with its reason.
-What it returns and writes (``Routing``, ``route.json``) is ``comparison.route_report``.
+The calibration set holds the items compare scores against the human majority
+(``comparison.reliability.calibration_items``), and the run's answers and abstentions are read by the same
+rules (``comparison.semantics``). What it returns and writes (``Routing``, ``route.json``) is
+``comparison.route_report``.
 """
 
 from __future__ import annotations
