@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 import prelabel
+from prelabel._gc import started
 from prelabel.cli import batch_commands
 from prelabel.cli.app import EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED, app, fail
 from prelabel.cli.options import (
@@ -114,6 +115,8 @@ def run(
     Rerunning the same command resumes from RUN_DIR/run.db: finished items are not sent again."""
     # every flag named like a LabelOptions field (or a retry flag); the rest keep their defaults
     options = options_from(locals())
+    if dry_run or batch_api:  # no request goes out at once: start-up is over (prelabel._gc)
+        started()
     if dry_run:
         guess = prelabel.estimate(sop, items, options)
         cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"
