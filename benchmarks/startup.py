@@ -106,8 +106,9 @@ def first_request(command: list[str], timeout: float = 300.0) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu, "request": lines[0], "body": json.loads(body)}
 
 
-def first_requests(runs: int, items: int) -> dict[str, list[dict[str, Any]]]:
-    """``runs`` first requests each of ``prelabel run`` and the raw script, in turn, over ``items`` items."""
+def first_requests(runs: int, items: int, warm_up: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """``runs`` first requests each of ``prelabel run`` and the raw script, in turn, over ``items`` items
+    (after an uncounted round that warms the OS file cache and writes bytecode caches)."""
     results: dict[str, list[dict[str, Any]]] = {"raw AsyncOpenAI script": [], "prelabel run": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -115,11 +116,11 @@ def first_requests(runs: int, items: int) -> dict[str, list[dict[str, Any]]]:
         requests = throughput.write_requests(items_file, work / "requests.jsonl")
         raw = [sys.executable, throughput.__file__, "--client", "raw", "--base-url", "{url}"]
         raw += ["--requests-file", str(requests), "--items", str(items), "--concurrency", "64"]
-        for run in range(runs + 1):  # the first round warms the OS file cache and is not counted
+        for run in range(-1 if warm_up else 0, runs):
             ours = throughput.cli_command("{url}", items_file, 64, work / f"run-{run}")
             for name, command in (("raw AsyncOpenAI script", raw), ("prelabel run", ours)):
                 measured = first_request(command)
-                if run:
+                if run >= 0:
                     results[name].append(measured)
     return results
 

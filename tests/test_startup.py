@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,14 @@ def test_one_time_loading_runs_with_the_collector_paused(setup: str, code: str) 
     assert done.returncode == 0, done.stderr
     young, older, oldest = map(int, done.stdout.split())
     assert young <= 1 and older == oldest == 0
+
+
+def test_the_start_up_benchmark_runs_and_compares_the_same_request_bodies() -> None:
+    """``benchmarks/startup.py`` on a tiny items file (so it cannot rot): both send the same request."""
+    script = ROOT / "benchmarks" / "startup.py"
+    first_requests = runpy.run_path(str(script), run_name="benchmark_startup")["first_requests"]
+    firsts = first_requests(runs=1, items=20, warm_up=False)
+    (raw,), (ours,) = firsts["raw AsyncOpenAI script"], firsts["prelabel run"]
+    assert raw["request"] == ours["request"] == "POST /v1/chat/completions HTTP/1.1"
+    assert raw["body"] == ours["body"] and raw["body"]["tools"]
+    assert raw["cpu_s"] > 0 and ours["cpu_s"] > 0

@@ -1,9 +1,9 @@
 """Start-up work with CPython's cyclic garbage collector held.
 
-Importing openai, instructor, pydantic and their models allocates some 300,000 objects that live as long as
-the process. The collector, woken every 700 allocations, scans them again and again while they load (about a
-fifth of ``prelabel run``'s start-up on 2 cores), scans them once more when it resumes, and once more at
-shutdown. Loading makes next to no garbage, so:
+Importing openai, instructor, pydantic and their models allocates about 275,000 objects that live as long as
+the process. The collector, woken every 700 allocations, scans them again and again while they load (15 to 25%
+of ``prelabel run``'s start-up on 2 cores), scans them once more when it resumes, and once more at shutdown.
+Loading makes next to no garbage, so:
 
 - ``paused`` holds collection around one-time work (a public name's first import, the model client's first
   build) and lets it resume, as it was, afterwards: safe in any process (an inner ``paused`` finds the
