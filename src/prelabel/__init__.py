@@ -240,13 +240,20 @@ _SUBPACKAGES = frozenset(
 )
 
 
+def _import(module: str) -> _Any:
+    from prelabel._gc import paused
+
+    with paused():  # a first use loads dependencies (pydantic, jinja2, instructor, pandas): prelabel._gc
+        return _importlib.import_module(module)
+
+
 def __getattr__(name: str) -> _Any:
     if name in _SUBPACKAGES:  # ``prelabel.demo.demo_items()`` right after ``import prelabel``
-        return _importlib.import_module(f"prelabel.{name}")
+        return _import(f"prelabel.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'prelabel' has no attribute '{name}'")
-    value = getattr(_importlib.import_module(module), name)
+    value = getattr(_import(module), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -15,6 +15,7 @@ import typer
 import typer.core
 
 import prelabel
+from prelabel._gc import before_exit, hold, started
 
 
 def _flags_take_no_value() -> None:
@@ -55,6 +56,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
         bool,
@@ -64,6 +66,8 @@ def _root(
     """LLM prelabeling driven by structured SOPs."""
     _state["debug"] = debug
     _state["said"] = False
+    if ctx.invoked_subcommand != "run":  # `run` starts up until its first request is ready
+        started()
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -83,7 +87,21 @@ def _traceback(exc: BaseException) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; map prelabel errors to one line and an exit code."""
+    """Run the CLI; map prelabel errors to one line and an exit code.
+
+    As the program itself (``argv`` None: the ``prelabel`` command, ``python -m prelabel``) it holds the
+    cyclic garbage collector while it starts up and spares its shutdown a last scan of every object
+    (``prelabel._gc``)."""
+    if argv is None:
+        hold()
+    try:
+        _main(argv)
+    finally:
+        if argv is None:
+            before_exit()
+
+
+def _main(argv: list[str] | None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # a scheduler's stop: like Ctrl-C
     try:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 import prelabel
+from prelabel._gc import started
 from prelabel.cli import batch_commands
 from prelabel.cli.app import EXIT_INTERRUPTED, app, fail
 from prelabel.cli.options import (
@@ -119,6 +120,8 @@ def run(
         concurrency=concurrency, rpm=rpm, tpm=tpm, max_items=max_items, id_col=id_col, text_col=text_col,
         max_item_tokens=max_item_tokens,
     )  # fmt: skip
+    if dry_run or batch_api:  # no request goes out at once: start-up is over (prelabel._gc)
+        started()
     if dry_run:
         guess = prelabel.estimate(sop, items, options)
         cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"

@@ -25,6 +25,7 @@ from instructor.core.exceptions import InstructorRetryException
 from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
+from prelabel._gc import paused, started
 from prelabel.errors import EndpointError, add_secret
 from prelabel.llm.clients import make_client
 from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
@@ -144,6 +145,8 @@ class ModelCaller:
         """The validated answer to ``messages``, an instance of ``response_model`` (default: the caller's
         ``answer_model``); raises on failure (see ``explain``)."""
         response_model = response_model or self.answer_model
+        if response_model not in self._answers:
+            self._first_use(response_model)
         kwargs = self._call_kwargs()
         hooks = Hooks()
         hooks.on("completion:response", stats.on_response)
@@ -155,6 +158,14 @@ class ModelCaller:
             _STATS.reset(token)
             _SCHEMA.reset(schema_token)
         return answer
+
+    def _first_use(self, response_model: type[BaseModel]) -> None:
+        """Build the client, instructor's wrapper and the prepared answer model before the first request with
+        ``response_model``: the first time, that loads most of openai and instructor (collector paused)."""
+        with paused():
+            self._instructor()
+            self._answer(response_model)
+        started()  # the program's start-up is over (if it held the collector)
 
     def _call_kwargs(self) -> dict[str, Any]:
         """Model, temperature, output bound and log-probabilities (when asked) of every request (reasoning
