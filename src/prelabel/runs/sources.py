@@ -81,7 +81,9 @@ class RunSources:
         """The items file to use: ``given`` (``--items``), else the recorded one (as ``sop_file``)."""
         return self._pick(given, self.items, "items", "--items", need)
 
-    def _pick(self, given: str | Path | None, known: Path | None, what: str, flag: str, need: bool) -> Path | None:
+    def _pick(
+        self, given: str | Path | None, known: Path | None, what: str, flag: str, need: bool
+    ) -> Path | None:
         if given is not None:
             if not Path(given).is_file():
                 raise InputError(f"{given}: no such {what} file (given with {flag})")
