@@ -51,8 +51,7 @@ class LabelLines:
         return [cut_off_warning(self.path, self.cut_line)] if self.cut_line else []
 
     def require_ids(self) -> LabelLines:
-        """These lines, after checking that each has an ``item_id`` (``InputError`` names the first one
-        without)."""
+        """These lines, checked to have an ``item_id`` each (``InputError`` names the first without)."""
         for number, row in enumerate(self.rows, start=1):
             if "item_id" not in row:
                 raise InputError(f"{self.path}: result {number} has no item_id")

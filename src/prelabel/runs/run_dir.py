@@ -194,9 +194,8 @@ class RunDir:
                 msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
             except OSError:
                 handle.close()
-                raise InputError(
-                    f"{self.path}: another prelabel process is using this run directory"
-                ) from None
+                busy = f"{self.path}: another prelabel process is using this run directory"
+                raise InputError(busy) from None
             return RunLock(handle)
         import fcntl
 
