@@ -81,8 +81,8 @@ async def asubmit_batch(
     sop_obj, sop_path = _load(sop)
     entries, _ = read_entries(items, opts)
     labeler = Labeler(sop_obj, opts, client=client)
-    if labeler.endpoint.is_local:
-        raise InputError("the Batch API needs an OpenAI(-compatible) server; the embedded model has none")
+    if not (kind := labeler.endpoint.kind).batch_api:
+        raise InputError(f"the Batch API needs an OpenAI(-compatible) server; {kind.title} has none")
     out = Path(out_dir)
     job = _job(labeler, opts, sop_path, items, retry_errors)
     done = BatchSubmission(run_dir=str(out), batch_ids=[], requests=0, request_files=[])
