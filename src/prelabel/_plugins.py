@@ -37,7 +37,7 @@ def _own(entry: EntryPoint) -> bool:
 def registered(group: str, what: str) -> dict[str, EntryPoint]:
     """The entry points of ``group`` by name: prelabel's own first, then the plugins', each by name. Two
     packages registering one name, or an install whose metadata lacks prelabel's own (written before the
-    group existed), is an ``InputError`` (``what``: ``backends``, ``export formats``, ...)."""
+    group existed), is an ``InputError`` (``what``: ``backend``, ``export format``, ...)."""
     from importlib.metadata import entry_points
 
     found: dict[str, EntryPoint] = {}
@@ -52,7 +52,7 @@ def registered(group: str, what: str) -> dict[str, EntryPoint]:
     own = {name for name, entry in found.items() if _own(entry)}
     if not own:
         raise InputError(
-            f"prelabel's own {what} are not registered (no '{group}' entry points in its installed "
+            f"prelabel's own {what}s are not registered (no '{group}' entry points in its installed "
             "metadata); reinstall prelabel (`pip install -e .` in a checkout)"
         )
     return {name: found[name] for name in [*sorted(own), *sorted(set(found) - own)]}

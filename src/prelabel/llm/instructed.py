@@ -31,12 +31,15 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import instructor  # a lazy package: ``instructor.Mode`` loads only its enum
 from pydantic import BaseModel
 
 from prelabel.errors import InputError
+
+if TYPE_CHECKING:
+    from instructor import ResponseSchema
 
 __all__ = [
     "MODES",
@@ -133,7 +136,8 @@ class PreparedAnswer:
 
     def __init__(self, response_model: type[BaseModel], mode: Mode):
         self.mode = mode
-        self.model: type[BaseModel] = instructor.response_schema(response_model)  # same name and schema
+        # the same name and schema, with ResponseSchema's parsing (``from_response``)
+        self.model = cast("type[ResponseSchema]", instructor.response_schema(response_model))
         self._prepare = _Preparer(self.model, mode)
         probe = self._prepare([dict(message) for message in _PROBE], {})
         self.per_request = probe.pop("messages") != list(_PROBE)  # the schema goes into the messages
@@ -178,7 +182,7 @@ class PreparedAnswer:
 
         hooks = Hooks()
         hooks.on("completion:response", on_response)
-        answer: BaseModel = await retry_async(
+        answer = await retry_async(
             func=send,
             response_model=self.model,
             args=(),
@@ -188,14 +192,12 @@ class PreparedAnswer:
             mode=self.mode,
             hooks=hooks,
         )
-        return answer
+        return cast(BaseModel, answer)  # None only without a response model
 
     def parse(self, completion: Any) -> BaseModel:
         """Validate a chat completion obtained elsewhere (a Batch API output line) as ``ask`` validates an
         answer, without re-asks; raises what instructor raises (a ``ValidationError``, ...)."""
-        parse: Any = self.model.from_response  # a ResponseSchema classmethod (the wrapper adds it)
-        answer: BaseModel = parse(completion, strict=True, mode=self.mode)
-        return answer
+        return self.model.from_response(completion, strict=True, mode=self.mode)
 
 
 def _shape(messages: list[dict[str, Any]]) -> _Shape | None:
@@ -222,7 +224,7 @@ class _Preparer:
     """The request instructor's patched ``create`` would send for ``model`` in ``mode``, captured where it
     would be sent and never sent."""
 
-    def __init__(self, model: type[BaseModel], mode: Mode):
+    def __init__(self, model: type[ResponseSchema], mode: Mode):
         self.model = model
         self.create = instructor.patch(create=_capture, mode=mode)
 

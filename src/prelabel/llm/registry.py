@@ -34,7 +34,7 @@ __all__ = ["GROUP", "NO_KEY", "Backend", "backend", "backends", "detect", "host_
 
 GROUP = "prelabel.backends"
 NO_KEY = "not-needed"  # placeholder for servers that take no key (the openai client insists on one)
-_WHAT = "backends"
+_WHAT = "backend"
 _REASONING = re.compile(r"^(o\d|gpt-5)")  # OpenAI's reasoning models: no temperature, max_completion_tokens
 
 
@@ -129,7 +129,7 @@ class Backend:
 def backends() -> dict[str, Backend]:
     """Every registered backend by name, loaded, in detection order."""
     entries = _plugins.registered(GROUP, _WHAT)
-    loaded = [_plugins.load(entry, Backend, "backend") for entry in entries.values()]
+    loaded = [_plugins.load(entry, Backend, _WHAT) for entry in entries.values()]
     return {found.name: found for found in sorted(loaded, key=lambda b: (b.order, b.name))}
 
 
