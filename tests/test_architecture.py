@@ -61,3 +61,14 @@ def test_a_forbidden_import_breaks_the_contract(tmp_path: Path, config: Path) ->
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
     assert "prelabel.llm.endpoints -> prelabel.labeling.runner" in result.stdout
+
+
+def test_instructor_outside_its_one_module_breaks_the_contract(tmp_path: Path, config: Path) -> None:
+    src = copy_package(tmp_path)
+    labeler = src / "prelabel" / "labeling" / "labeler.py"
+    code = labeler.read_text(encoding="utf-8") + "\nimport instructor  # not behind llm.instructed\n"
+    labeler.write_text(code, encoding="utf-8")
+    result = lint_imports(src, config)
+    assert result.returncode != 0
+    assert "instructor is behind one module" in result.stdout and "BROKEN" in result.stdout
+    assert "prelabel.labeling.labeler -> instructor" in result.stdout

@@ -129,6 +129,18 @@ def test_both_modes_render_the_same_prompt(wheel: Path, tmp_path: Path) -> None:
     assert probe(site, cwd=tmp_path)["hash"] == probe(ROOT / "src", cwd=tmp_path)["hash"]
 
 
+def test_a_wheel_install_registers_prelabels_backends(wheel: Path, tmp_path: Path) -> None:
+    """Built-in backends are found through the wheel's own entry points, as a plugin's would be."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "from prelabel.llm import registry; print(' '.join(registry.backends()))"
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    order = ["local", "openai", "azure", "litellm", "ollama", "vllm", "llamacpp", "unknown"]  # as detected
+    assert done.stdout.split() == order
+
+
 def test_one_version_string(wheel: Path) -> None:
     from prelabel._version import __version__
 

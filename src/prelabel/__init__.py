@@ -58,6 +58,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.labeling.options import LabelOptions
     from prelabel.labeling.result import ErrorInfo, LabelResult, to_dataframe
     from prelabel.labeling.runner import RunSummary, arun, run
+    from prelabel.llm.registry import Backend
     from prelabel.llm.retry import RetryPolicy
     from prelabel.llm.usage import PriceTable, Usage
     from prelabel.prompt.rendering import Prompt, list_templates, prompt_hash, render, render_prompt
@@ -71,6 +72,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
 _EXPORTS: dict[str, str] = {
     "SOP": "prelabel.sop.spec",
     "AgreementMetrics": "prelabel.comparison.metrics_schema",
+    "Backend": "prelabel.llm.registry",
     "BadItem": "prelabel.inputs.reading",
     "BatchCollection": "prelabel.labeling.batch_collect",
     "BatchProgress": "prelabel.labeling.batch_collect",
@@ -153,6 +155,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "SOP",
     "AgreementMetrics",
+    "Backend",
     "BadItem",
     "BatchCollection",
     "BatchProgress",

@@ -5,21 +5,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import instructor
 import pytest
 
 import prelabel
 from prelabel.llm.clients import make_client
-from prelabel.llm.endpoints import (
-    Endpoint,
-    detect_backend,
-    local_model_path,
-    parse_mode,
-    resolve_endpoint,
-)
+from prelabel.llm.endpoints import Endpoint, local_model_path, resolve_endpoint
+from prelabel.llm.instructed import Mode, parse_mode
+from prelabel.llm.registry import detect
 from prelabel.testing.fake import FakeModel, Reply
-
-Mode = instructor.Mode
 
 
 def test_defaults_are_openai_and_gpt_4o_mini() -> None:
@@ -72,7 +65,7 @@ def test_environment_then_arguments() -> None:
     ],
 )
 def test_detect_backend(url: str | None, backend: str) -> None:
-    assert detect_backend(url) == backend
+    assert detect(url, "some-model").name == backend
 
 
 @pytest.mark.parametrize(
@@ -141,10 +134,8 @@ def test_a_base_url_python_cannot_parse_is_bad_input_not_a_value_error(url: str,
 
 
 def test_local_model_selection() -> None:
-    from prelabel.llm.endpoints import LOCAL_MODE
-
     endpoint = resolve_endpoint(model="local", base_url="http://ignored/v1", env={})
-    assert (endpoint.backend, endpoint.mode, endpoint.base_url) == ("local", LOCAL_MODE, None)
+    assert (endpoint.backend, endpoint.mode, endpoint.base_url) == ("local", Mode.JSON_SCHEMA, None)
     assert endpoint.describe()["base_url"] == "in-process"
     assert local_model_path("local") is None
     assert local_model_path("local:/models/qwen.gguf") == "/models/qwen.gguf"

@@ -76,8 +76,8 @@ async def asubmit_batch(
         )
     start = start_run(sop, items, opts, client)
     labeler = start.labeler
-    if labeler.endpoint.is_local:
-        raise InputError("the Batch API needs an OpenAI(-compatible) server; the embedded model has none")
+    if not (kind := labeler.endpoint.kind).batch_api:
+        raise InputError(f"the Batch API needs an OpenAI(-compatible) server; {kind.title} has none")
     out = Path(out_dir)
     run_dir = RunDir(out)
     job = _job(labeler, opts, start.sop_path, items, retry_errors)

@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any, TypeVar
 
-import instructor
 from pydantic import BaseModel
 
 from prelabel._aio import first_leaf, run_sync
@@ -38,6 +37,7 @@ from prelabel.labeling.result import PROB_DIGITS, ErrorInfo, LabelResult, to_dat
 from prelabel.labeling.samples import combine_samples
 from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import Endpoint, check_credentials
+from prelabel.llm.instructed import Mode
 from prelabel.llm.logprobs import label_probability
 from prelabel.llm.usage import Usage
 from prelabel.prompt.rendering import prompt_hash, render_prompt
@@ -116,7 +116,7 @@ class Labeler:
         return self.endpoint.model
 
     @property
-    def mode(self) -> instructor.Mode:
+    def mode(self) -> Mode:
         """The instructor mode used to ask for structured answers."""
         return self.caller.mode
 

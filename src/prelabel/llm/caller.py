@@ -4,7 +4,8 @@
 or of the ``response_model`` given for that call), or raises; ``explain`` turns
 what it raised into an error record's ``(type, message)``, except ``EndpointError``, which it re-raises
 because an unusable endpoint stops a batch. ``CallStats`` keeps one item's book: requests are counted at the
-transport seam, usage through instructor's ``completion:response`` hook (re-asks included).
+transport seam, usage through instructor's ``completion:response`` hook (re-asks included). instructor
+itself is behind ``prelabel.llm.instructed``.
 """
 
 from __future__ import annotations
@@ -13,23 +14,18 @@ import asyncio
 import contextvars
 import functools
 import json
-import logging
-import re
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import instructor
-from instructor.core.exceptions import InstructorRetryException
-from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
 from prelabel._gc import paused, started
 from prelabel.errors import EndpointError, add_secret
 from prelabel.llm.clients import make_client
 from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
-from prelabel.llm.instructed import PreparedAnswer
+from prelabel.llm.instructed import PreparedAnswer, call_mode, cause_of, gave_up, is_incomplete
 from prelabel.llm.logprobs import TokenLogprob, token_logprobs
 from prelabel.llm.ratelimit import RateLimiter, estimate_tokens
 from prelabel.llm.retry import (
@@ -45,16 +41,6 @@ from prelabel.llm.usage import Usage, usage_from_completion
 __all__ = ["CallStats", "ModelCaller", "explain", "raw_output"]
 
 _LAST_OUTPUT_CHARS = 4000
-_NO_TEMPERATURE = re.compile(r"^(o\d|gpt-5)")  # reasoning models reject a temperature other than 1
-_MODE_ALIASES = {
-    instructor.Mode.FUNCTIONS: instructor.Mode.TOOLS,
-    instructor.Mode.TOOLS_STRICT: instructor.Mode.TOOLS,
-    instructor.Mode.JSON_O1: instructor.Mode.JSON_SCHEMA,
-}
-
-# instructor logs every failed attempt at ERROR; prelabel reports them as results. Without a handler, Python's
-# last-resort handler prints them; with this one they still reach any logging the application sets up.
-logging.getLogger("instructor").addHandler(logging.NullHandler())
 
 
 def raw_output(completion: Any) -> str | None:
@@ -120,7 +106,7 @@ class ModelCaller:
     ):
         self.endpoint = endpoint
         self.answer_model = answer_model
-        self.mode = _MODE_ALIASES.get(endpoint.mode, endpoint.mode)
+        self.mode = call_mode(endpoint.mode)
         self.retry = retry or RetryPolicy()
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -130,9 +116,8 @@ class ModelCaller:
         self._client = client
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
-        self._instructors: dict[int, Any] = {}
+        self._senders: dict[int, tuple[Any, Callable[..., Awaitable[Any]]]] = {}
         self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
-        self._prepared: dict[type[BaseModel], Any] = {}
         self._answers: dict[type[BaseModel], PreparedAnswer] = {}
 
     async def ask(
@@ -148,12 +133,11 @@ class ModelCaller:
         if response_model not in self._answers:
             self._first_use(response_model)
         kwargs = self._call_kwargs()
-        hooks = Hooks()
-        hooks.on("completion:response", stats.on_response)
         token, schema_token = _STATS.set(stats), _SCHEMA.set(self._schema(response_model))
-        send = self._instructor().create_fn.__wrapped__  # the transport-retried request (see _sender)
+        send = self._send()  # the transport-retried request (see _sender)
         try:
-            answer = await self._answer(response_model).ask(send, messages, kwargs, max_reasks, hooks)
+            prepared = self._answer(response_model)
+            answer = await prepared.ask(send, messages, kwargs, max_reasks, stats.on_response)
         finally:
             _STATS.reset(token)
             _SCHEMA.reset(schema_token)
@@ -163,50 +147,35 @@ class ModelCaller:
         """Build the client, instructor's wrapper and the prepared answer model before the first request with
         ``response_model``: the first time, that loads most of openai and instructor (collector paused)."""
         with paused():
-            self._instructor()
+            self._send()
             self._answer(response_model)
         started()  # the program's start-up is over (if it held the collector)
 
     def _call_kwargs(self) -> dict[str, Any]:
-        """Model, temperature, output bound and log-probabilities (when asked) of every request (reasoning
-        models: no temperature)."""
+        """Model, temperature, output bound and log-probabilities (when asked) of every request, as the
+        backend takes them (``Backend.request_options``: reasoning models get no temperature)."""
         kwargs: dict[str, Any] = {"model": self.endpoint.model}
-        reasoning = bool(_NO_TEMPERATURE.match(self.endpoint.model.rsplit("/", 1)[-1]))
-        if self.temperature is not None and not reasoning:
+        if self.temperature is not None:
             kwargs["temperature"] = self.temperature
-        if self.max_tokens is not None:  # reasoning models take only max_completion_tokens
-            kwargs["max_completion_tokens" if reasoning else "max_tokens"] = self.max_tokens
+        if self.max_tokens is not None:
+            kwargs["max_tokens"] = self.max_tokens
         if self.logprobs:
             kwargs["logprobs"] = True
-        return kwargs
+        return self.endpoint.kind.request_options(self.endpoint.model, kwargs)
 
     def request_body(
         self, messages: list[dict[str, Any]], response_model: type[BaseModel] | None = None
     ) -> dict[str, Any]:
         """The chat-completions request body ``ask`` sends first for ``messages`` (a Batch API line's body),
         prepared by instructor's own request handler for this mode."""
-        from instructor.processing.response import handle_response_model
-
         response_model = response_model or self.answer_model
-        prepared, body = handle_response_model(
-            response_model, self.mode, messages=messages, **self._call_kwargs()
-        )
-        self._prepared.setdefault(response_model, prepared)
+        body = self._answer(response_model).request(messages, self._call_kwargs())
         return _with_schema(body, self._schema(response_model))
 
     def parse(self, completion: Any, response_model: type[BaseModel] | None = None) -> BaseModel:
         """Validate a chat completion obtained elsewhere (a Batch API output line) as ``ask`` validates an
         answer, without re-asks; raises what instructor raises (see ``explain``)."""
-        from instructor.processing.response import process_response
-
-        response_model = response_model or self.answer_model
-        if response_model not in self._prepared:  # instructor's model preparation, once per answer model
-            self.request_body([], response_model)
-        prepared = self._prepared[response_model]
-        answer: BaseModel = process_response(
-            completion, response_model=prepared, stream=False, strict=True, mode=self.mode
-        )
-        return answer
+        return self._answer(response_model or self.answer_model).parse(completion)
 
     def _answer(self, response_model: type[BaseModel]) -> PreparedAnswer:
         """instructor's preparation of ``response_model`` (model, schema, tool arguments), once per run."""
@@ -230,7 +199,7 @@ class ModelCaller:
         """Close the client built for the running event loop (injected clients stay open)."""
         client = self._owned.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            self._instructors.pop(id(client), None)
+            self._senders.pop(id(client), None)
             await client.close()
 
     def _openai_client(self) -> Any:
@@ -248,17 +217,13 @@ class ModelCaller:
             )
         return client
 
-    def _instructor(self) -> Any:
+    def _send(self) -> Callable[..., Awaitable[Any]]:
+        """The transport-retried request of the client in use (built once per client)."""
         client = self._openai_client()
-        inst = self._instructors.get(id(client))
-        if inst is None or inst.client is not client:
-            try:
-                create = instructor.patch(create=self._sender(client), mode=self.mode)
-            except Exception as exc:
-                raise EndpointError(f"instructor mode {self.mode.name} is not usable here: {exc}") from None
-            inst = instructor.AsyncInstructor(client=client, create=create, mode=self.mode)
-            self._instructors[id(client)] = inst
-        return inst
+        built = self._senders.get(id(client))
+        if built is None or built[0] is not client:
+            built = self._senders[id(client)] = (client, self._sender(client))
+        return built[1]
 
     def _sender(self, client: Any) -> Callable[..., Awaitable[Any]]:
         """The raw ``chat.completions.create`` call, retried at the transport layer, counted per request."""
@@ -344,11 +309,9 @@ def _validation_message(exc: ValidationError) -> str:
 def explain(exc: BaseException, stats: CallStats) -> tuple[str, str]:
     """The error-record ``(type, message)`` for what ``ModelCaller.ask`` raised; re-raises ``EndpointError``.
 
-    instructor wraps every failure in ``InstructorRetryException``; the real cause is its ``__cause__``.
+    instructor wraps every failure in its own exception; the real cause is what ``cause_of`` finds.
     """
-    cause: BaseException = exc
-    while isinstance(cause, InstructorRetryException) and cause.__cause__ is not None:
-        cause = cause.__cause__
+    cause = cause_of(exc)
     if isinstance(cause, EndpointError):
         raise cause
     attempts = f"after {stats.requests} attempt(s)"
@@ -358,9 +321,9 @@ def explain(exc: BaseException, stats: CallStats) -> tuple[str, str]:
         return "invalid_output", f"answer invalid {attempts}: not JSON: {cause.msg}"
     failure: Failure = classify(cause)
     if failure.kind == "error":
-        if "Incomplete" in type(cause).__name__:
+        if is_incomplete(cause):
             failure = Failure("incomplete_output", "the answer was cut off (max tokens reached)")
-        elif isinstance(cause, InstructorRetryException):
+        elif gave_up(cause):
             failure = Failure("invalid_output", str(cause))
     status = f" (HTTP {failure.status_code})" if failure.status_code else ""
     return failure.kind, f"{failure.kind.replace('_', ' ')}{status} {attempts}: {failure.message}"

@@ -1,4 +1,5 @@
-"""The openai clients for an endpoint: the embedded model's in-process pair, or a remote server's.
+"""The openai clients for an endpoint, built by its backend: the embedded model's in-process pair, or a
+remote server's.
 
 >>> from prelabel.llm.endpoints import resolve_endpoint
 >>> client = make_client(resolve_endpoint(model="m", base_url="http://localhost:8000/v1", env={}))
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prelabel.errors import EndpointError
-from prelabel.llm.endpoints import NO_KEY, Endpoint, check_credentials, local_model_path
+from prelabel.llm.endpoints import Endpoint, check_credentials
 
 __all__ = ["make_client"]
 
@@ -23,34 +23,25 @@ def make_client(
     sync: bool = False,
     max_retries: int = 0,
     connections: int | None = None,
+    local_options: dict[str, Any] | None = None,
 ) -> Any:
-    """An ``openai.AsyncOpenAI`` (``sync=True``: ``openai.OpenAI``) for ``endpoint``.
+    """An ``openai.AsyncOpenAI`` (``sync=True``: ``openai.OpenAI``) for ``endpoint``, from its backend
+    (``Backend.client``).
 
     ``max_retries`` stays 0: prelabel retries itself. ``connections`` sizes the one connection pool of an
     async client to the run's concurrency (kept alive between requests). The embedded model returns the
-    clients of ``prelabel.llm.local.transport.local_clients``. Raises ``EndpointError`` when OpenAI is the
-    endpoint and no key is set.
+    clients of ``prelabel.llm.local.transport.local_clients`` (``local_options`` go to ``llama_cpp.Llama``,
+    e.g. ``n_ctx``; log-probabilities need none). Raises ``EndpointError`` when the backend needs an API key
+    and none is set.
     """
-    if endpoint.is_local:
-        try:
-            from prelabel.llm.local.transport import local_clients
-        except ImportError as exc:
-            raise EndpointError(
-                f"the local model needs the 'local' extra: pip install 'prelabel[local]' ({exc})"
-            ) from None
-        sync_client, async_client = local_clients(local_model_path(endpoint.model))
-        return sync_client if sync else async_client
-    import openai
-
     check_credentials(endpoint)
-    kwargs: dict[str, Any] = {"api_key": endpoint.api_key or NO_KEY, "max_retries": max_retries}
-    if endpoint.base_url:
-        kwargs["base_url"] = endpoint.base_url
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    if connections is not None and not sync:
-        import httpx2
-
-        limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
-        kwargs["http_client"] = openai.DefaultAsyncHttpxClient(limits=limits)  # the client sets the timeout
-    return openai.OpenAI(**kwargs) if sync else openai.AsyncOpenAI(**kwargs)
+    return endpoint.kind.client(
+        base_url=endpoint.base_url,
+        api_key=endpoint.api_key,
+        model=endpoint.model,
+        sync=sync,
+        timeout=timeout,
+        max_retries=max_retries,
+        connections=connections,
+        options=local_options,
+    )

@@ -4,8 +4,10 @@ Resolution order: explicit arguments (``--model``, ``--base-url``, ``--mode``), 
 (``PRELABEL_MODEL``, ``OPENAI_BASE_URL``, ``PRELABEL_MODE``, ``OPENAI_API_KEY``), then defaults (OpenAI,
 ``gpt-4o-mini``). ``model="local"`` or ``"local:PATH.gguf"`` selects the embedded llama.cpp model.
 
-The instructor mode follows the backend: OpenAI → TOOLS; vLLM and Ollama → JSON_SCHEMA; llama.cpp's server
-→ JSON (``json_object`` with the schema in the prompt); anything else → TOOLS. Every choice can be overridden.
+The server's kind is the registered backend that recognises the base URL and model
+(``prelabel.llm.registry``); its ``default_mode`` is the instructor mode unless one is chosen: OpenAI → TOOLS;
+vLLM and Ollama → JSON_SCHEMA; llama.cpp's server → JSON (``json_object`` with the schema in it); anything
+else → TOOLS.
 
 API keys live only in memory: ``Endpoint`` never shows the key in ``repr``, ``describe()`` or dumps, and
 the key (with any password in the base URL) is registered for redaction (``prelabel.errors.add_secret``).
@@ -28,26 +30,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-import instructor
-
 from prelabel.errors import EndpointError, InputError, add_secret
+from prelabel.llm import registry
+from prelabel.llm.instructed import SCHEMA_IN_JSON_OBJECT, TOOL_MODES, Mode, mode_key, parse_mode
 
 __all__ = [
     "DEFAULT_MODEL",
     "LOCAL_BASE_URL",
-    "LOCAL_MODE",
-    "MODES",
     "SMOKE_MODEL",
     "SMOKE_MODEL_MARK",
     "SMOKE_MODEL_NOTE",
     "Endpoint",
     "check_credentials",
-    "detect_backend",
     "is_local_model",
     "is_smoke_model",
     "local_model_path",
     "model_label",
-    "parse_mode",
     "public_url",
     "resolve_endpoint",
 ]
@@ -55,8 +53,6 @@ __all__ = [
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_BASE_URL = "http://prelabel-local.invalid/v1"
 """The base URL of the in-process embedded model (never resolved: its transport answers every request)."""
-LOCAL_MODE = instructor.Mode.JSON_SCHEMA
-"""The instructor mode for the embedded model: the schema travels in ``response_format`` (a grammar)."""
 SMOKE_MODEL = "local"
 """The bundled smoke model's name (``--model local``): Gemma 3 270M, a base model, to test the plumbing."""
 SMOKE_MODEL_MARK = "smoke model: mechanics only"
@@ -72,64 +68,7 @@ TOOLS_LOGPROBS_NOTE = (
     "--logprobs: this endpoint answers in tools mode, and tool-call arguments carry no token "
     "log-probabilities (OpenAI), so label_prob will stay empty; use --mode json_schema for the signal"
 )
-_TOOL_MODES = (instructor.Mode.TOOLS, instructor.Mode.TOOLS_STRICT, instructor.Mode.FUNCTIONS)
 OPENAI_URL = "https://api.openai.com/v1"
-NO_KEY = "not-needed"  # placeholder for servers that take no key (the openai client insists on one)
-
-#: Friendly mode names accepted by ``--mode`` (instructor mode values are accepted too).
-MODES: dict[str, instructor.Mode] = {
-    "tools": instructor.Mode.TOOLS,
-    "json_schema": instructor.Mode.JSON_SCHEMA,
-    "json": instructor.Mode.JSON,
-    "json_object_schema": instructor.Mode.JSON,  # + the schema in response_format (llama.cpp servers)
-    "md_json": instructor.Mode.MD_JSON,
-}
-_SCHEMA_IN_JSON_OBJECT = "json_object_schema"
-
-_DEFAULT_MODES: dict[str, instructor.Mode] = {
-    "openai": instructor.Mode.TOOLS,
-    "azure": instructor.Mode.TOOLS,
-    "vllm": instructor.Mode.JSON_SCHEMA,
-    "ollama": instructor.Mode.JSON_SCHEMA,
-    "llamacpp": instructor.Mode.JSON,  # with the schema in response_format, see Endpoint
-    "unknown": instructor.Mode.TOOLS,
-}
-
-
-def parse_mode(value: str | instructor.Mode) -> instructor.Mode:
-    """An instructor mode from a name (``tools``, ``json_schema``, ``json``, ``md_json``) or a mode."""
-    if isinstance(value, instructor.Mode):
-        return value
-    key = _key(value)
-    if key in MODES:
-        return MODES[key]
-    for mode in instructor.Mode:
-        if key in (mode.name.lower(), mode.value.lower()):
-            return mode
-    raise InputError(f"unknown mode '{value}'; use one of: {', '.join(MODES)}")
-
-
-def _key(value: str) -> str:
-    return value.strip().lower().replace("-", "_")
-
-
-def detect_backend(base_url: str | None) -> str:
-    """Guess the server kind from its URL: openai, azure, ollama, vllm, llamacpp or unknown."""
-    if not base_url:
-        return "openai"
-    parsed = urlparse(base_url)
-    host = (parsed.hostname or "").lower()
-    if host == "api.openai.com":
-        return "openai"
-    if host.endswith(".openai.azure.com") or host.endswith(".azure.com"):
-        return "azure"
-    if "ollama" in host or parsed.port == 11434:
-        return "ollama"
-    if "vllm" in host:
-        return "vllm"
-    if "llamacpp" in host or "llama-cpp" in host or parsed.port == 8080:
-        return "llamacpp"
-    return "unknown"
 
 
 def public_url(url: str) -> str:
@@ -176,7 +115,8 @@ class Endpoint:
 
     model: str
     backend: str
-    mode: instructor.Mode
+    """The registered backend's name (see ``kind``)."""
+    mode: Mode
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     schema_in_json_object: bool = False
@@ -184,9 +124,14 @@ class Endpoint:
     grammar) instead of instructor's plain ``json_object``; only with ``Mode.JSON``."""
 
     @property
+    def kind(self) -> registry.Backend:
+        """The registered backend of this endpoint: its quirks, client and flags."""
+        return registry.backend(self.backend)
+
+    @property
     def is_local(self) -> bool:
-        """True for the embedded llama.cpp model."""
-        return self.backend == "local"
+        """True for a model answering in this process (the embedded llama.cpp model)."""
+        return self.kind.in_process
 
     @property
     def smoke_note(self) -> str | None:
@@ -196,7 +141,7 @@ class Endpoint:
     @property
     def logprobs_note(self) -> str | None:
         """A warning for ``logprobs`` in tools mode: tool-call arguments carry no log-probabilities."""
-        return TOOLS_LOGPROBS_NOTE if self.mode in _TOOL_MODES else None
+        return TOOLS_LOGPROBS_NOTE if self.mode in TOOL_MODES else None
 
     def notes(self, logprobs: bool = False) -> list[str]:
         """The lines to print before labeling with this endpoint: the smoke-model note, and the ``logprobs``
@@ -216,7 +161,7 @@ class Endpoint:
     def describe(self) -> dict[str, Any]:
         """What ``run.json`` records about the endpoint (never the key, nor credentials in the URL)."""
         url = "in-process" if self.is_local else public_url(self.base_url or OPENAI_URL)
-        mode = _SCHEMA_IN_JSON_OBJECT.upper() if self.schema_in_json_object else self.mode.name
+        mode = SCHEMA_IN_JSON_OBJECT.upper() if self.schema_in_json_object else self.mode.name
         return {"model": self.model, "backend": self.backend, "base_url": url, "mode": mode}
 
 
@@ -224,7 +169,7 @@ def resolve_endpoint(
     model: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
-    mode: str | instructor.Mode | None = None,
+    mode: str | Mode | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Endpoint:
     """Resolve model, server, key and instructor mode from arguments, then the environment, then defaults."""
@@ -233,25 +178,23 @@ def resolve_endpoint(
     model = model or env.get("PRELABEL_MODEL", "").strip() or DEFAULT_MODEL
     if mode is None and env.get("PRELABEL_MODE"):
         mode = env["PRELABEL_MODE"]
-    chosen_mode = parse_mode(mode) if mode is not None else None
-    wants_schema = isinstance(mode, str) and _key(mode) == _SCHEMA_IN_JSON_OBJECT
-    if is_local_model(model):
-        if chosen_mode is None:
-            chosen_mode = LOCAL_MODE
-        return Endpoint(model=model, backend="local", mode=chosen_mode)
     base_url = (base_url or env.get("OPENAI_BASE_URL") or "").rstrip("/") or None
+    kind = registry.detect(base_url, model)
+    if mode is None:
+        mode = kind.default_mode
+    chosen_mode = parse_mode(mode)
+    wants_schema = isinstance(mode, str) and mode_key(mode) == SCHEMA_IN_JSON_OBJECT
+    if kind.in_process:  # no server: the base URL and the key are not used
+        return Endpoint(model=model, backend=kind.name, mode=chosen_mode, schema_in_json_object=wants_schema)
     _check_base_url(base_url)
-    backend = detect_backend(base_url)
     key = api_key or env.get("OPENAI_API_KEY") or None
     add_secret(key)
     if base_url is not None:
         add_secret(urlparse(base_url).password)
-    if chosen_mode is None and backend == "llamacpp":
-        wants_schema = True
     return Endpoint(
         model=model,
-        backend=backend,
-        mode=chosen_mode or _DEFAULT_MODES[backend],
+        backend=kind.name,
+        mode=chosen_mode,
         base_url=base_url,
         api_key=key,
         schema_in_json_object=wants_schema,
@@ -278,8 +221,9 @@ def _check_base_url(base_url: str | None) -> None:
 
 
 def check_credentials(endpoint: Endpoint) -> None:
-    """Raise ``EndpointError`` when the endpoint needs an API key and none is set (OpenAI, Azure)."""
-    if endpoint.api_key is None and endpoint.backend in ("openai", "azure"):
+    """Raise ``EndpointError`` when the endpoint's backend needs an API key and none is set (OpenAI,
+    Azure)."""
+    if endpoint.api_key is None and endpoint.kind.needs_key:
         raise EndpointError(
             "no API key: set OPENAI_API_KEY (or pass --base-url for a server that needs none, "
             "or --model local for the embedded model)"

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prelabel.errors import InputError
-from prelabel.llm.endpoints import is_local_model
+from prelabel.llm.registry import model_price
 
 __all__ = [
     "BATCH_DISCOUNT",
@@ -162,9 +162,14 @@ class PriceTable:
         return cls(prices)
 
     def price_for(self, model: str) -> Price | None:
-        """The price of ``model``: exact name, then without provider prefix or date suffix; else ``None``."""
-        if is_local_model(model):
-            return Price(input=0, output=0)
+        """The price of ``model``: its backend's (``Backend.price``: the embedded model is free), else the
+        table's by exact name, then without provider prefix or date suffix; else ``None``."""
+        own = model_price(model)
+        if own is not None:
+            try:
+                return Price.model_validate(own)
+            except ValidationError as exc:
+                raise InputError(f"the backend's price of {model!r} is not a price: {exc}") from None
         for name in (model, model.rsplit("/", 1)[-1]):
             if name in self.prices:
                 return self.prices[name]

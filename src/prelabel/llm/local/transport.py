@@ -55,7 +55,8 @@ class AsyncLocalTransport(httpx2.AsyncBaseTransport):
 def local_clients(
     model_path: str | Path | None = None, *, isolated: bool = True, **llama_kwargs: Any
 ) -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
-    """OpenAI clients (sync, async) served by the embedded llama.cpp model; use them with ``LOCAL_MODE``.
+    """OpenAI clients (sync, async) served by the embedded llama.cpp model; ask them in JSON schema mode (the
+    local backend's).
 
     ``model_path`` defaults to the bundled Gemma 3 270M smoke model; ``llama_kwargs`` go to
     ``llama_cpp.Llama`` (e.g. ``n_ctx``, ``n_threads``, ``n_gpu_layers``, ``use_extra_bufts``). The model
