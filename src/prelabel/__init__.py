@@ -22,8 +22,8 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.authoring.suite import SOPTestReport, run_sop_tests
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
-    from prelabel.comparison.inputs import read_human_labels, read_results
     from prelabel.comparison.metrics_schema import AgreementMetrics, ComparisonMetrics
+    from prelabel.comparison.readers import read_human_labels, read_results
     from prelabel.comparison.report_dir import check_report_dir
     from prelabel.comparison.route_report import Routing
     from prelabel.comparison.routing import route
@@ -132,9 +132,9 @@ _EXPORTS: dict[str, str] = {
     "load_sop": "prelabel.sop.spec",
     "parse_sop": "prelabel.sop.spec",
     "prompt_hash": "prelabel.prompt.rendering",
-    "read_human_labels": "prelabel.comparison.inputs",
+    "read_human_labels": "prelabel.comparison.readers",
     "read_items": "prelabel.inputs.reading",
-    "read_results": "prelabel.comparison.inputs",
+    "read_results": "prelabel.comparison.readers",
     "render": "prelabel.prompt.rendering",
     "render_guideline": "prelabel.authoring.guideline",
     "render_prompt": "prelabel.prompt.rendering",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from prelabel.runs.labels import read_labels
 
 import prelabel
+from prelabel.runs.labels import read_labels
 
 DATA = Path(__file__).parents[1] / "data" / "compare"
 FEEDBACK = prelabel.bundled_sop("customer_feedback_intent")

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prelabel.runs.run_dir import RunDir
 
 import prelabel
 from helpers import fast_retry
 from prelabel.labeling.ledger import MIGRATIONS, Ledger
 from prelabel.runs import run_dir as run_dir_module
+from prelabel.runs.run_dir import RunDir
 from prelabel.testing import FakeModel, Reply
 
 SOP_PATH = prelabel.bundled_sop_path("customer_feedback_intent")

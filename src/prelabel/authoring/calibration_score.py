@@ -30,7 +30,7 @@ import pandas as pd
 from prelabel._jsonio import write_json
 from prelabel.authoring._templates import output_path
 from prelabel.comparison.comparison import compare
-from prelabel.comparison.inputs import read_human_labels
+from prelabel.comparison.readers import read_human_labels
 from prelabel.comparison.semantics import LabelSpace
 from prelabel.errors import InputError
 from prelabel.inputs.ids import normalize_id

@@ -1,6 +1,6 @@
 """Comparison: model labels against human labels (and humans among themselves), and SOP ambiguity candidates.
 
-Modules: ``inputs`` (reading results and human labels), ``semantics`` (what labels mean: canonical
+Modules: ``readers`` (reading results and human labels), ``semantics`` (what labels mean: canonical
 answers, abstention, answers outside the SOP, majority and ties, Jaccard; the label tree), ``prep``
 (joining and majorities), ``interrater`` (kappa, alpha), ``metrics`` (per label/level/slice), ``ambiguity``
 (scores and clusters), ``metrics_schema`` (the typed results, ``ComparisonMetrics`` and ``AgreementMetrics``:

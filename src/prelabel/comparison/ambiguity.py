@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prelabel.comparison.inputs import as_list
 from prelabel.comparison.interrater import dense_unique
 from prelabel.comparison.prep import Prepared
 from prelabel.comparison.provenance import smoke_flags
+from prelabel.comparison.readers import as_list
 from prelabel.llm.endpoints import SMOKE_MODEL, model_label
 from prelabel.sop.spec import SOP
 

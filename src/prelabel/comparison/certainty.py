@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prelabel.comparison.inputs import as_list
+from prelabel.comparison.readers import as_list
 from prelabel.comparison.semantics import LabelSpace
 
 __all__ = ["certainty", "certainty_notes", "in_range"]

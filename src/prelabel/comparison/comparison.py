@@ -27,7 +27,6 @@ from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
 from prelabel.comparison.certainty import certainty_notes
-from prelabel.comparison.inputs import read_human_labels, read_results
 from prelabel.comparison.metrics import (
     annotator_rows,
     model_metrics,
@@ -47,6 +46,7 @@ from prelabel.comparison.metrics_schema import (
 )
 from prelabel.comparison.prep import Prepared, prepare
 from prelabel.comparison.provenance import provenance
+from prelabel.comparison.readers import read_human_labels, read_results
 from prelabel.comparison.reliability import CalibrationReport, prepared_calibration_report
 from prelabel.comparison.run_info import sop_warnings
 from prelabel.comparison.semantics import label_space

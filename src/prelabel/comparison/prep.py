@@ -20,8 +20,8 @@ import pandas as pd
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.annotators import leave_one_out
 from prelabel.comparison.certainty import certainty
-from prelabel.comparison.inputs import factorize_ids, result_status
 from prelabel.comparison.metrics_schema import Counts, LabelAgreement, Skipped
+from prelabel.comparison.readers import factorize_ids, result_status
 from prelabel.comparison.semantics import Codes, LabelSpace, Majority, majority
 
 __all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]

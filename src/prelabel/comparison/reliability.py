@@ -35,10 +35,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.certainty import in_range
-from prelabel.comparison.inputs import as_list, read_human_labels, read_results
 from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.prep import Prepared, prepare
 from prelabel.comparison.provenance import provenance
+from prelabel.comparison.readers import as_list, read_human_labels, read_results
 from prelabel.comparison.semantics import LabelSpace, label_space
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP

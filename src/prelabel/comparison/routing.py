@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prelabel.comparison.inputs import read_results, result_status
 from prelabel.comparison.provenance import provenance
+from prelabel.comparison.readers import read_results, result_status
 from prelabel.comparison.reliability import (
     CalibrationItems,
     Signal,

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from prelabel.comparison.inputs import as_list, result_status
+from prelabel.comparison.readers import as_list, result_status
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
