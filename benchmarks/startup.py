@@ -10,7 +10,8 @@ Then the time from launch to the first request reaching a loopback listener, for
 ``--items`` items, C = 64) and for a bare ``AsyncOpenAI`` script sending the same request bodies
 (``benchmarks/throughput.py``'s raw loop), alternately, ``--runs`` times each: wall and CPU seconds of the
 client process at that moment (medians). Each process is killed once its first request is in; the two first
-bodies are checked equal. Target: prelabel <= the raw script + 0.5 s.
+bodies are checked equal. Target: prelabel's CPU <= the raw script's + 0.5 s (on a busy machine the wall time
+stretches both by the share of the CPUs they get).
 
     python benchmarks/startup.py
     python benchmarks/startup.py --runs 20 --items 20000
@@ -153,8 +154,8 @@ def main() -> None:
         print(f"{name:45} {medians[name][0]:7.3f}s {medians[name][1]:7.3f}s")
     ours, raw = medians["prelabel run"], medians["raw AsyncOpenAI script"]
     extra = [ours[0] - raw[0], ours[1] - raw[1]]
-    verdict = "ok" if extra[0] <= 0.5 else "MISSED"
-    print(f"{'prelabel - raw':45} {extra[0]:+7.3f}s {extra[1]:+7.3f}s  target wall <= +0.5 s {verdict}")
+    verdict = "ok" if extra[1] <= 0.5 else "MISSED"
+    print(f"{'prelabel - raw':45} {extra[0]:+7.3f}s {extra[1]:+7.3f}s  target CPU <= +0.5 s {verdict}")
 
 
 if __name__ == "__main__":
