@@ -259,8 +259,13 @@ def test_from_the_repository_root_the_next_steps_are_quickstart_commands(
     monkeypatch.chdir(ROOT)
     lines = demo_lines(tmp_path / "demo")
     commands = printed_commands(lines)
-    for folder in ("sop_specs", "examples"):
-        commands = [c.replace(f"{data_dir(folder)}/", f"{folder}/") for c in commands]
+    for folder in (
+        "sop_specs",
+        "examples",
+    ):  # a wheel's copies: absolute, or relative when the venv is in ROOT
+        where = data_dir(folder).resolve()
+        for shown in {str(where), str(where.relative_to(ROOT)) if where.is_relative_to(ROOT) else str(where)}:
+            commands = [c.replace(f"{shown}/", f"{folder}/") for c in commands]
     openai, server, gguf, compare = commands
     assert "--base-url" not in openai and "--model" not in openai  # the key and default model decide
     assert f"--base-url {demo.SERVER_URL} --model {demo.SERVER_MODEL}" in server
