@@ -163,7 +163,7 @@ def _rss_mb() -> float:
 
 
 def _client_prelabel(args: argparse.Namespace) -> dict[str, Any]:
-    import instructor.v2.core.retry
+    import instructor.core  # its retry loop and hooks (public names)
     import openai
 
     import prelabel

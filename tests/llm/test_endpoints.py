@@ -137,6 +137,9 @@ def test_local_model_selection() -> None:
     endpoint = resolve_endpoint(model="local", base_url="http://ignored/v1", env={})
     assert (endpoint.backend, endpoint.mode, endpoint.base_url) == ("local", Mode.JSON_SCHEMA, None)
     assert endpoint.describe()["base_url"] == "in-process"
+    # json_object_schema means the same for every backend: the embedded model gets the schema (a grammar) too
+    chosen = resolve_endpoint(model="local", mode="json_object_schema", env={})
+    assert (chosen.mode, chosen.schema_in_json_object) == (Mode.JSON, True)
     assert local_model_path("local") is None
     assert local_model_path("local:/models/qwen.gguf") == "/models/qwen.gguf"
 

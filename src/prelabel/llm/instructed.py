@@ -49,6 +49,7 @@ __all__ = [
     "PreparedAnswer",
     "call_mode",
     "cause_of",
+    "gave_up",
     "is_incomplete",
     "mode_key",
     "parse_mode",

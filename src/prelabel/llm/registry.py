@@ -54,7 +54,20 @@ def host_port(base_url: str | None) -> tuple[str, int | None]:
 
 
 class Backend:
-    """A kind of OpenAI-compatible model server (subclass it, override what differs, register it)."""
+    """A kind of OpenAI-compatible model server: subclass it, override what differs, register it.
+
+    A plugin package's backend, registered in its ``pyproject.toml`` as ``acme = "acme_backend:Acme"`` under
+    ``[project.entry-points."prelabel.backends"]``::
+
+        class Acme(prelabel.Backend):
+            name = "acme"
+            title = "Acme Inference"
+            default_mode = "json_schema"
+            batch_api = False
+
+            def detect(self, base_url, model):
+                return model.startswith("acme/")
+    """
 
     name: ClassVar[str] = ""
     """The registered name, recorded in ``run.json`` as the endpoint's backend."""
