@@ -92,10 +92,11 @@ def quiet_import(name: str) -> Any:
         return importlib.import_module(name)
 
 
-def readme_commands(section: str) -> list[str]:
-    """The shell commands of the ```bash blocks of the README section titled ``## {section}``, in order
-    (lines joined over ``\\`` continuations, comments and blank lines dropped)."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+def readme_commands(section: str, page: str = "README.md") -> list[str]:
+    """The shell commands of the ```bash blocks of the section titled ``## {section}`` of ``page`` (the
+    README, or a page of the docs site such as ``docs/guides/notebooks.md``), in order (lines joined over
+    ``\\`` continuations, comments and blank lines dropped)."""
+    readme = (Path(__file__).resolve().parent.parent / page).read_text(encoding="utf-8")
     body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
     commands: list[str] = []
     for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):

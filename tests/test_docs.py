@@ -1,7 +1,8 @@
 """Documentation that runs: every module's docstring examples, and the README's tested Python blocks.
 
-A README block runs when the line before its opening fence is ``<!-- tested -->``; blocks share one namespace
-in file order (like a notebook), with the working directory at the repository root.
+A Python block of the README or of a page under ``docs/`` runs when the line before its opening fence is
+``<!-- tested -->``; a page's blocks share one namespace in file order (like a notebook), with the working
+directory at the repository root and ``TMP`` a temporary directory.
 """
 
 from __future__ import annotations
@@ -35,18 +36,23 @@ def test_docstring_examples(name: str) -> None:
     assert result.failed == 0
 
 
-def _tested_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = sorted(str(p.relative_to(ROOT)) for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
+
+
+def _tested_blocks(page: str) -> list[str]:
+    text = (ROOT / page).read_text(encoding="utf-8")
     return re.findall(r"<!-- tested -->\n```python\n(.*?)```", text, flags=re.S)
 
 
-def test_readme_has_tested_python_blocks() -> None:
-    assert len(_tested_blocks()) >= 2
+def test_the_site_has_tested_python_blocks() -> None:
+    assert sum(len(_tested_blocks(page)) for page in PAGES) >= 6
 
 
-def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("page", [p for p in PAGES if _tested_blocks(p)])
+def test_python_blocks_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page's tested blocks run in one namespace, in file order, from the repository root."""
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    namespace: dict[str, object] = {"__name__": "readme", "TMP": tmp_path}
-    for block in _tested_blocks():
-        exec(compile(block, "README.md", "exec"), namespace)
+    namespace: dict[str, object] = {"__name__": "docs", "TMP": tmp_path}
+    for block in _tested_blocks(page):
+        exec(compile(block, page, "exec"), namespace)

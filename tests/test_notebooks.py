@@ -1,8 +1,9 @@
 """The notebooks under ``notebooks/`` are committed without outputs and run top to bottom (nbclient).
 
 The quickstart labels items with the embedded local model, so it runs offline (marker ``local_model``); the
-SOP authoring notebook answers with a scripted ``FakeServer`` it starts itself. The README's commands that run
-them from the shell (``jupyter execute``) name every notebook, and run as written.
+SOP authoring notebook answers with a scripted ``FakeServer`` it starts itself. The commands of the notebooks
+guide (``docs/guides/notebooks.md``) that run them from the shell (``jupyter execute``) name every notebook,
+and run as written.
 """
 
 from __future__ import annotations
@@ -84,11 +85,11 @@ def test_sop_authoring_notebook_runs_offline(tmp_path: Path, monkeypatch: pytest
         assert (run_dir / "authoring-diff" / name).is_file()
 
 
-def test_the_readme_runs_the_notebooks_with_jupyter_execute(tmp_path: Path) -> None:
-    """Each README command runs one notebook; the SOP authoring one runs here as written, from a copy of
-    the repository root (the quickstart one, the same command, needs the local model: run above through
+def test_the_notebooks_guide_runs_the_notebooks_with_jupyter_execute(tmp_path: Path) -> None:
+    """Each command of the notebooks guide runs one notebook; the SOP authoring one runs here as written,
+    from a copy of the repository root (the quickstart one, the same command, needs the local model: run above through
     nbclient). ``jupyter`` is this interpreter's, as in an activated venv."""
-    commands = readme_commands("Python API (notebooks)")
+    commands = readme_commands("Run the notebooks", "docs/guides/notebooks.md")
     assert [c.split(" #")[0].strip() for c in commands] == [
         f"jupyter execute notebooks/{p.name}" for p in NOTEBOOKS
     ]

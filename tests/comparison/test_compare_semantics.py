@@ -62,7 +62,7 @@ def test_the_issue_counter_example_ranks_sop_ambiguity_first() -> None:
 @pytest.mark.parametrize("seed", range(12))
 def test_ranking_follows_the_documented_kinds_on_random_cases(seed: int) -> None:
     """Property: every disagreement of a kind ranks above every one of a later kind, kinds are what the
-    README says, scores fall down the list, and within a kind a higher score never ranks lower."""
+    QA analyst's guide says, scores fall down the list, and within a kind a higher score never ranks lower."""
     rng = np.random.default_rng(seed)
     labels = ["a", "b", "c", "d"]
     cases = []
@@ -260,6 +260,7 @@ def test_unknown_certainty_scores_as_certainty_zero_and_the_docs_say_so() -> Non
     dis = cmp.disagreements.set_index("item_id")
     assert dis.loc["0", "ambiguity_score"] == pytest.approx(dis.loc["2", "ambiguity_score"])
     assert dis.loc["0", "ambiguity_score"] > dis.loc["1", "ambiguity_score"]  # a wider split outranks
-    promised = [cmp.metrics.definitions["certainty"], (Path(__file__).parents[2] / "README.md").read_text()]
+    guide = Path(__file__).parents[2] / "docs" / "guides" / "qa-analyst.md"
+    promised = [cmp.metrics.definitions["certainty"], guide.read_text()]
     for text in promised:  # neither may claim it ranks below *every* known certainty
         assert "below every known" not in text and "certainty 0 within its kind" in text

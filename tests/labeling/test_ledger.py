@@ -1,6 +1,6 @@
 """The run ledger: resume without re-sending, refusal of a foreign RUN_DIR, one process at a time, migrations.
 
-Each README promise about `prelabel run` on an existing RUN_DIR names one of these tests.
+Each promise about `prelabel run` on an existing RUN_DIR (docs/promises.md) names one of these tests.
 """
 
 from __future__ import annotations

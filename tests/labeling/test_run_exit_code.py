@@ -1,8 +1,9 @@
 """The exit policy lives with the results: ``RunSummary.exit_code`` and ``Estimate.exit_code``.
 
 A run in which every item is an error is not a success: 2 when they are all bad input, 3 when the model
-answered none (README, "A run in which every item is an error"); ``prelabel run`` exits with that code and
-``failure`` as its message. The dry run says 2 when every item is unusable, as the run would end.
+answered none (docs/guides/batch-operator.md, "A run in which every item is an error"); ``prelabel run``
+exits with that code and ``failure`` as its message. The dry run says 2 when every item is unusable, as the
+run would end.
 """
 
 from __future__ import annotations

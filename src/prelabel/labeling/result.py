@@ -1,4 +1,4 @@
-"""``LabelResult``: one line of ``labels.jsonl`` (see the README), and a DataFrame view of many.
+"""``LabelResult``: one line of ``labels.jsonl`` (docs/reference/formats.md), and a DataFrame view of many.
 
 >>> r = LabelResult(item_id="a1", status="ok", label="product.damaged", rationale="broken on arrival",
 ...                 cited_rules=["R2"], confidence=0.9, model="gpt-4o-mini", sop_id="demo", sop_version="1",
