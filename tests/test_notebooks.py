@@ -87,8 +87,8 @@ def test_sop_authoring_notebook_runs_offline(tmp_path: Path, monkeypatch: pytest
 
 def test_the_notebooks_guide_runs_the_notebooks_with_jupyter_execute(tmp_path: Path) -> None:
     """Each command of the notebooks guide runs one notebook; the SOP authoring one runs here as written,
-    from a copy of the repository root (the quickstart one, the same command, needs the local model: run above through
-    nbclient). ``jupyter`` is this interpreter's, as in an activated venv."""
+    from a copy of the repository root (the quickstart one, the same command, needs the local model: run
+    above through nbclient). ``jupyter`` is this interpreter's, as in an activated venv."""
     commands = readme_commands("Run the notebooks", "docs/guides/notebooks.md")
     assert [c.split(" #")[0].strip() for c in commands] == [
         f"jupyter execute notebooks/{p.name}" for p in NOTEBOOKS
