@@ -7,7 +7,8 @@
 - ``guidelines/*.md``: each bundled SOP's vendor guideline (``prelabel.render_guideline(sop, format="md")``,
   what ``prelabel doc`` writes), added to the nav under "Example guidelines".
 
-A command's section has the anchor ``prelabel-<its path joined by ->`` (``reference/cli.md#prelabel-batch-status``).
+A command's section has the anchor ``prelabel-<its path joined by ->``:
+``reference/cli.md#prelabel-batch-status``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ GUIDELINES = "guidelines"
 #: The nav section (``mkdocs.yml``) whose entries are the generated guideline pages.
 GUIDELINES_SECTION = "Example guidelines"
 
-# ---------------------------------------------------------------------------------------------------- markdown
+# --------------------------------------------------------------------------------------------------- markdown
 
 
 def escape(text: str) -> str:
-    """``text`` as literal Markdown: code spans (backticks) kept, every other Markdown or HTML character escaped."""
+    """``text`` as literal Markdown: its code spans (backticks) kept, every other Markdown or HTML character
+    escaped."""
     out, end = [], 0
     for span in [*re.finditer(r"(`+)(?!`).*?(?<!`)\1(?!`)", text), None]:
         start = span.start() if span else len(text)
@@ -46,7 +48,7 @@ def escape(text: str) -> str:
 
 
 def anchor(command_path: str) -> str:
-    """The anchor of a command's section on the CLI page: ``prelabel batch status`` -> ``prelabel-batch-status``."""
+    """A command's anchor on the CLI page (``prelabel batch status``: ``prelabel-batch-status``)."""
     return "-".join(command_path.split())
 
 
@@ -54,7 +56,7 @@ def anchor(command_path: str) -> str:
 
 
 def _plain(text: str, command: Any) -> str:
-    """Help text as ``--help`` shows it, without its rich markup (``[bold]``, ``\\[``) when typer reads it as such."""
+    """Help text as ``--help`` shows it: without rich markup (``[bold]``, ``\\[``) if typer reads it so."""
     if getattr(command, "rich_markup_mode", None) == "rich":
         from rich.text import Text
 
@@ -63,8 +65,8 @@ def _plain(text: str, command: Any) -> str:
 
 
 def _paragraphs(help_text: str, command: Any) -> list[str]:
-    """A docstring's paragraphs, as typer shows them: up to a ``\\f`` line, single line breaks joined (a paragraph
-    that starts with ``\\b`` keeps them)."""
+    """A docstring's paragraphs, as typer shows them: up to a ``\\f`` line, single line breaks joined (a
+    paragraph that starts with ``\\b`` keeps them)."""
     text = inspect.cleandoc(help_text).partition("\f")[0]
     paragraphs = []
     for paragraph in text.split("\n\n"):
@@ -98,6 +100,8 @@ def _note(note: str) -> str:
         return f"Default: `{value}`."
     if name == "env var" and value:
         return f"Environment variable: `{value}`."
+    if re.search(r"\bx\b", note):  # a range: `x>=1`, `0<=x<=2`
+        return f"Range: `{note}`."
     return f"`{note}`."
 
 
@@ -136,7 +140,8 @@ def _command_section(command: Any, ctx: Any, level: int) -> list[str]:
         lines += ["| Argument | Description |", "| --- | --- |"]
         for param in arguments:
             cell, notes = _param_help(param, ctx)
-            lines.append(f"| `{param.human_readable_name}` | {' '.join([cell, *map(_note, notes)]).strip()} |")
+            described = " ".join([cell, *map(_note, notes)]).strip()
+            lines.append(f"| `{param.metavar or param.name}` | {described} |")
         lines.append("")
     if options:
         lines += ["| Option | Description |", "| --- | --- |"]
@@ -152,7 +157,8 @@ def _command_section(command: Any, ctx: Any, level: int) -> list[str]:
         subs = [command.get_command(ctx, name) for name in command.list_commands(ctx)]
         subs = [sub for sub in subs if sub is not None and not sub.hidden]
         if subs:
-            lines += ["Commands: " + ", ".join(f"[`{sub.name}`](#{anchor(f'{path} {sub.name}')})" for sub in subs)]
+            links = [f"[`{sub.name}`](#{anchor(f'{path} {sub.name}')})" for sub in subs]
+            lines += ["Commands: " + ", ".join(links)]
             lines.append("")
     return lines
 
@@ -170,8 +176,8 @@ def _summary(command: Any) -> str:
 
 
 def cli_reference() -> str:
-    """The CLI reference page: ``prelabel``'s own options, then its commands by ``--help`` panel, each with its
-    usage, arguments and options (every spelling), and its subcommands under it."""
+    """The CLI reference page: ``prelabel``'s own options, then its commands by ``--help`` panel, each with
+    its usage, arguments and options (every spelling), and its subcommands under it."""
     app_module = importlib.import_module("prelabel.cli.app")
     root = app_module.click_command()
     root_ctx = root.context_class(root, info_name="prelabel")
@@ -192,7 +198,8 @@ def cli_reference() -> str:
     panels: dict[str, list[tuple[Any, Any]]] = {}
     for command, ctx in tree[1:]:
         if ctx.parent is root_ctx:
-            panels.setdefault(getattr(command, "rich_help_panel", None) or "Commands", []).append((command, ctx))
+            panel = getattr(command, "rich_help_panel", None) or "Commands"
+            panels.setdefault(panel, []).append((command, ctx))
     for panel, commands in panels.items():
         lines += [f"## {escape(panel)}", ""]
         for command, ctx in commands:
@@ -222,7 +229,7 @@ API_SECTIONS = {
 
 
 def api_reference() -> str:
-    """The Python API page: every name of ``prelabel.__all__``, grouped by subpackage, then ``prelabel.testing``."""
+    """The Python API page: ``prelabel.__all__`` grouped by subpackage, then ``prelabel.testing``."""
     import prelabel
 
     homes: dict[str, str] = prelabel._EXPORTS
@@ -235,9 +242,9 @@ def api_reference() -> str:
     lines = [
         "# Python API",
         "",
-        "Everything `import prelabel` offers (`prelabel.__all__`), rendered from the docstrings when the site is "
-        "built, and the test fakes of `prelabel.testing`. Names load lazily: `import prelabel` imports no heavy "
-        "dependency until a name is used.",
+        "Everything `import prelabel` offers (`prelabel.__all__`), rendered from the docstrings when the "
+        "site is built, and the test fakes of `prelabel.testing`. Names load lazily: `import prelabel` "
+        "imports no heavy dependency until a name is used.",
         "",
     ]
     for title in sorted(sections, key=lambda t: order.index(t) if t in order else len(order)):
@@ -253,7 +260,7 @@ def api_reference() -> str:
 
 
 def guideline_pages() -> dict[str, tuple[str, str]]:
-    """``guidelines/NAME.md`` -> (its title, its Markdown) for each bundled SOP, and the section's index page."""
+    """``guidelines/NAME.md``: (title, Markdown) for each bundled SOP, and the section's index page."""
     import prelabel
 
     pages: dict[str, tuple[str, str]] = {}
@@ -263,16 +270,16 @@ def guideline_pages() -> dict[str, tuple[str, str]]:
         title, _, body = prelabel.render_guideline(sop, format="md").partition("\n")
         note = (
             f"*What vendors receive for the bundled SOP `{name}`, rendered when the site is built by "
-            f"`prelabel doc sop_specs/{name}.yaml --format md`.*"
+            f"`prelabel doc sop_specs/{name}.yaml -o {name}.md`.*"
         )
         pages[f"{GUIDELINES}/{name}.md"] = (sop.title, f"{title}\n\n{note}\n{body}")
         rows.append(f"| [{escape(sop.title)}]({name}.md) | `sop_specs/{name}.yaml` | {sop.version} |")
     index = [
         "# Example guidelines",
         "",
-        "The guideline document `prelabel doc` renders from an SOP, for each SOP bundled with prelabel: the label "
-        "tree, definitions, rules and edge cases your vendors' annotators read — from the same YAML the model "
-        "reads, so the two never drift.",
+        "The guideline document `prelabel doc` renders from an SOP, for each SOP bundled with prelabel: "
+        "the label tree, definitions, rules and edge cases your vendors' annotators read — from the same "
+        "YAML the model reads, so the two never drift.",
         "",
         "| Guideline | SOP | Version |",
         "| --- | --- | --- |",
@@ -283,7 +290,7 @@ def guideline_pages() -> dict[str, tuple[str, str]]:
     return pages
 
 
-# ------------------------------------------------------------------------------------------------ mkdocs hooks
+# ----------------------------------------------------------------------------------------------- mkdocs hooks
 
 _pages: dict[str, tuple[str, str]] = {}
 

@@ -1,8 +1,8 @@
 """A griffe extension for the site's Python API pages (``mkdocs.yml``): doctest examples become code blocks.
 
 prelabel's docstrings are Markdown prose whose examples are doctests (``>>>`` lines, run by
-``tests/test_docs.py``). In Markdown a ``>>>`` line is a blockquote three deep; this fences each run of doctest
-lines (up to the next blank line) as a ``pycon`` code block, so it reads as the interpreter session it is.
+``tests/test_docs.py``). In Markdown a ``>>>`` line is a blockquote three deep; this fences each run of
+doctest lines (up to the next blank line) as a ``pycon`` code block: an interpreter session, as it is.
 """
 
 from __future__ import annotations

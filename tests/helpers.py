@@ -95,12 +95,16 @@ def quiet_import(name: str) -> Any:
         return importlib.import_module(name)
 
 
-#: The line that makes the fenced block after it run (tests/test_docs.py explains the convention).
-TESTED_MARKER = "<!-- tested -->"
+#: A fenced block right after a ``<!-- tested -->`` line runs (tests/test_docs.py explains the convention).
 _TESTED_BLOCK = re.compile(
     r"^(?P<indent>[ \t]*)<!-- tested -->\n(?P=indent)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```",
     flags=re.M | re.S,
 )
+
+
+def markers(page: Path) -> int:
+    """How many ``<!-- tested -->`` lines the page has (a marker is a line of its own)."""
+    return len(re.findall(r"^[ \t]*<!-- tested -->[ \t]*$", page.read_text(encoding="utf-8"), flags=re.M))
 
 
 def doc_pages() -> list[Path]:
@@ -108,7 +112,7 @@ def doc_pages() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
-def tested_blocks(page: Path, language: str | None = None) -> list[str]:
+def marked_blocks(page: Path, language: str | None = None) -> list[str]:
     """The code of the fenced blocks marked ``<!-- tested -->`` on ``page`` (of ``language``, if given), in
     file order, dedented to their fence."""
     text = page.read_text(encoding="utf-8")

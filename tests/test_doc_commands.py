@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, block_commands, doc_pages, run_command_line, shell, tested_blocks
+from helpers import ROOT, block_commands, doc_pages, marked_blocks, run_command_line, shell
 from prelabel.testing import FakeServer
 
 SERVER_PLACEHOLDER = "http://localhost:8000/v1"
@@ -40,7 +40,7 @@ MODEL_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
 
 def page_commands(page: Path) -> list[str]:
     """The commands of the page's marked ```bash blocks, in file order."""
-    return [command for block in tested_blocks(page, "bash") for command in block_commands(block)]
+    return [command for block in marked_blocks(page, "bash") for command in block_commands(block)]
 
 
 def page_id(page: Path) -> str:
@@ -138,9 +138,45 @@ def test_the_readme_tour_runs_here() -> None:
 def test_expected_exit_codes_and_in_process_commands() -> None:
     assert expected_exit("prelabel validate bad.yaml  # exit 2") == 2
     assert expected_exit("prelabel validate sop_specs/*.yaml  # check every SOP") == 0
-    assert in_process("prelabel render x.yaml --item '{\"id\": \"a|b\"}'  # one item")
+    assert in_process('prelabel render x.yaml --item \'{"id": "a|b"}\'  # one item')
     assert not in_process("prelabel run x.yaml items.jsonl -o runs/a | tail -1")
     assert not in_process("head -2 runs/a/labels.jsonl")
+
+
+CONVENTION_PAGE = """\
+Set the model once, check the SOPs, then label two items with a server of your own:
+
+<!-- tested -->
+```bash
+export PRELABEL_MODEL=my-model
+prelabel validate sop_specs/*.yaml
+prelabel validate examples/items.jsonl  # exit 2: items are no SOP
+prelabel run sop_specs/customer_feedback_intent.yaml examples/items.jsonl -o runs/server \\
+    --base-url http://localhost:8000/v1 --max-items 2
+test "$(wc -l < runs/server/labels.jsonl)" -eq 2 && grep -q '"model": "my-model"' runs/server/labels.jsonl
+```
+"""
+
+
+def test_a_page_runs_as_the_convention_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``export``, an expected exit code, a continued line, the placeholder server, and a bash line; a
+    command that exits otherwise than its page says fails the test."""
+    page = tmp_path / "page.md"
+    page.write_text(CONVENTION_PAGE, encoding="utf-8")
+    commands = page_commands(page)
+    assert len(commands) == 5 and not in_process(commands[-1])
+    root = repo_copy(tmp_path)
+    with FakeServer() as server:
+        done = run_commands(commands, root, server.url, monkeypatch, capsys)
+        assert len(server.requests) == 2  # without the key: a server of your own
+        assert "sk-docs" not in server.requests[0].headers.get("authorization", "")
+        with pytest.raises(AssertionError, match="exit 2"):
+            run_commands(["prelabel validate examples/items.jsonl"], root, server.url, monkeypatch, capsys)
+    command, labels = done[-2]
+    assert command.startswith("prelabel run ") and command.endswith(f"--base-url {server.url} --max-items 2")
+    assert labels is not None and [line["status"] for line in labels] == ["ok", "ok"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)

@@ -15,8 +15,8 @@ The marker convention, for ``README.md`` and every ``docs/**/*.md`` page:
   file order (lines joined over ``\\`` continuations; comment lines dropped), in a temporary directory holding
   copies of ``sop_specs/`` and ``examples/`` (what a command writes, ``runs/...``, stays for the next ones).
   ``prelabel ...`` runs in-process, split as bash splits it; any other program, or a line with a pipe,
-  redirection or ``$``, runs with bash. ``export NAME=VALUE`` sets a variable for the commands after it; ``cd``
-  is refused. Each command must exit 0, or the code its trailing comment names:
+  redirection or ``$``, runs with bash. ``export NAME=VALUE`` sets a variable for the commands after it;
+  ``cd`` is refused. Each command must exit 0, or the code its trailing comment names:
   ``prelabel validate broken.yaml  # exit 2``. The model is a loopback ``FakeServer``: ``OPENAI_API_KEY`` and
   ``OPENAI_BASE_URL`` point at it; the placeholder server ``http://localhost:8000/v1`` is replaced by its URL
   (and the key unset). ``--model local`` and ``--model local:/path/to/model.gguf`` commands run the embedded
@@ -33,12 +33,12 @@ from pathlib import Path
 import pytest
 
 import prelabel
-from helpers import ROOT, TESTED_MARKER, doc_pages, tested_blocks
+from helpers import ROOT, doc_pages, marked_blocks, markers
 
 MODULES = sorted(
     m.name for m in pkgutil.walk_packages(prelabel.__path__, "prelabel.") if m.name != "prelabel.__main__"
 )
-PYTHON_PAGES = [page for page in doc_pages() if tested_blocks(page, "python")]
+PYTHON_PAGES = [page for page in doc_pages() if marked_blocks(page, "python")]
 
 
 def test_every_module_is_collected() -> None:
@@ -57,26 +57,26 @@ def test_docstring_examples(name: str) -> None:
 def test_the_readme_and_the_site_are_read() -> None:
     pages = {page.relative_to(ROOT).as_posix() for page in doc_pages()}
     assert {"README.md", "docs/index.md", "docs/guides/notebooks.md", "docs/reference/formats.md"} <= pages
-    assert len(tested_blocks(ROOT / "README.md", "python")) >= 2
+    assert len(marked_blocks(ROOT / "README.md", "python")) >= 2
 
 
 @pytest.mark.parametrize("page", doc_pages(), ids=lambda page: page.relative_to(ROOT).as_posix())
 def test_every_marker_marks_a_python_or_bash_block(page: Path) -> None:
     """A marker before anything else (a typo in the fence, a ```sh block) would silently test nothing."""
-    markers = page.read_text(encoding="utf-8").count(TESTED_MARKER)
-    assert markers == len(tested_blocks(page, "python")) + len(tested_blocks(page, "bash"))
+    assert markers(page) == len(marked_blocks(page, "python")) + len(marked_blocks(page, "bash"))
 
 
 def test_a_stray_marker_is_found(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(
         "<!-- tested -->\n```python\nx = 1\n```\n\n!!! note\n    <!-- tested -->\n    ```bash\n    prelabel "
-        "--help\n    ```\n\n<!-- tested -->\n```sh\nls\n```\n",
+        "--help\n    ```\n\n<!-- tested -->\n```sh\nls\n```\n\nThe marker `<!-- tested -->` in prose is "
+        "no marker.\n",
         encoding="utf-8",
     )
-    assert tested_blocks(page, "python") == ["x = 1\n"]
-    assert tested_blocks(page, "bash") == ["prelabel --help\n"]
-    assert page.read_text(encoding="utf-8").count(TESTED_MARKER) == 3  # the ```sh one counts as stray
+    assert marked_blocks(page, "python") == ["x = 1\n"]
+    assert marked_blocks(page, "bash") == ["prelabel --help\n"]
+    assert markers(page) == 3  # the ```sh one is a stray marker: the test above fails on such a page
 
 
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
@@ -85,5 +85,5 @@ def test_python_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     name = page.relative_to(ROOT).as_posix()
     namespace: dict[str, object] = {"__name__": name.replace("/", ".").removesuffix(".md"), "TMP": tmp_path}
-    for block in tested_blocks(page, "python"):
+    for block in marked_blocks(page, "python"):
         exec(compile(block, name, "exec"), namespace)

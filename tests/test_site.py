@@ -83,7 +83,7 @@ def entries(command: Any) -> list[str]:
         if param.param_type_name == "option":
             names += [*param.opts, *param.secondary_opts]
         else:
-            names.append(param.human_readable_name)
+            names.append(param.metavar or param.name)  # as --help shows it
     return names
 
 
@@ -97,7 +97,9 @@ def missing_entries(root: Any, html: str) -> list[str]:
     for path, at in starts.items():
         if at >= 0:
             section = html[at : next((b for b in bounds if b > at), len(html))]
-            missing += [f"{path} {name}" for name in entries(paths[path]) if f"<code>{name}</code>" not in section]
+            missing += [
+                f"{path} {name}" for name in entries(paths[path]) if f"<code>{name}</code>" not in section
+            ]
     return sorted(missing)
 
 
@@ -150,7 +152,7 @@ def test_help_text_is_escaped_for_markdown_but_its_code_spans_kept() -> None:
     )
 
 
-# ------------------------------------------------------------------------------------ the Python API reference
+# ----------------------------------------------------------------------------------- the Python API reference
 
 
 def test_every_public_name_has_an_api_entry(site: Path) -> None:
@@ -159,14 +161,16 @@ def test_every_public_name_has_an_api_entry(site: Path) -> None:
     names += [f"prelabel.testing.{name}" for name in importlib.import_module("prelabel.testing").__all__]
     names += ["prelabel.LabelOptions.concurrency", "prelabel.RetryPolicy.max_attempts"]  # the models' fields
     assert [name for name in names if f'id="{name}"' not in page] == []
-    assert '<div class="language-pycon' in page  # doctest examples shown as sessions (scripts/griffe_doctests.py)
+    # doctest examples are interpreter sessions (scripts/griffe_doctests.py), not blockquotes three deep
+    assert '<span class="gp">&gt;&gt;&gt; </span>' in page and "<blockquote>" not in page
 
 
 def test_doctest_examples_become_code_blocks() -> None:
     fence = script("griffe_doctests").fence_doctests
     text = "Add:\n\n    >>> 1 + 1\n    2\nafter\n\n```python\n>>> kept\n```\n>>> x = 1\n>>> x\n1"
     assert fence(text) == (
-        "Add:\n\n```pycon\n>>> 1 + 1\n2\n```\n\nafter\n\n```python\n>>> kept\n```\n\n```pycon\n>>> x = 1\n>>> x\n1\n```"
+        "Add:\n\n```pycon\n>>> 1 + 1\n2\n```\n\nafter\n\n```python\n>>> kept\n```\n\n"
+        "```pycon\n>>> x = 1\n>>> x\n1\n```"
     )
 
 

@@ -45,11 +45,10 @@ app = typer.Typer(
 )
 
 
-
 def click_command() -> typer.core.TyperGroup:
     """The click command tree typer builds from ``app`` (every command registered: ``prelabel.cli`` imports
-    them all), as ``prelabel`` runs it: for the documentation site's CLI reference (scripts/docs_hooks.py) and
-    tests that walk every command and flag. Built on each call, only when asked: start-up never pays for it."""
+    them all), as ``prelabel`` runs it: for the documentation site's CLI reference (scripts/docs_hooks.py)
+    and tests that walk every command and flag. Built on each call, only when asked: start-up never pays."""
     command = typer.main.get_command(app)
     assert isinstance(command, typer.core.TyperGroup)
     return command
