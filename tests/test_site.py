@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -60,6 +60,13 @@ def test_the_site_builds_strict_and_offline(site: Path) -> None:
     pages = {p.relative_to(site).as_posix() for p in site.rglob("*.html")}
     assert {"index.html", "reference/cli.html", "reference/api.html", "guidelines/index.html"} <= pages
     assert (site / "search" / "search_index.json").is_file()  # the search runs in the page, on this file
+
+
+def test_make_docs_builds_into_an_ignored_folder() -> None:
+    """``make docs`` writes ``site/`` (mkdocs.yml's ``site_dir``), which git ignores."""
+    assert re.search(r"^site_dir: site$", (ROOT / "mkdocs.yml").read_text(encoding="utf-8"), flags=re.M)
+    ignored = subprocess.run(["git", "check-ignore", "-q", "site/index.html"], cwd=ROOT, check=False)
+    assert ignored.returncode == 0
 
 
 # ------------------------------------------------------------------------------------------ the CLI reference
@@ -143,6 +150,14 @@ def test_the_cli_reference_shows_help_as_the_program_does(site: Path) -> None:
         assert f"{name} ({exporter.suffix})" in export
     run = page[page.index('id="prelabel-run"') :]
     assert "Default: <code>0.05</code>" in page and "<strong>Required.</strong>" in run
+
+
+def test_rich_markup_in_help_is_shown_as_the_program_shows_it() -> None:
+    """No command's help has markup today; one that does would show as ``--help`` shows it, not literally."""
+    hooks = script("docs_hooks")
+    rich, plain = SimpleNamespace(rich_markup_mode="rich"), SimpleNamespace(rich_markup_mode=None)
+    assert hooks._plain("[bold]Label[/bold] items \\[x]", rich) == "Label items [x]"
+    assert hooks._plain("[bold]Label[/bold]", plain) == "[bold]Label[/bold]"
 
 
 def test_help_text_is_escaped_for_markdown_but_its_code_spans_kept() -> None:
