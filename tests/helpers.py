@@ -19,6 +19,9 @@ import pytest
 from prelabel import SOP, RetryPolicy
 from prelabel.cli import main
 
+#: The repository root.
+ROOT = Path(__file__).resolve().parent.parent
+
 #: Environment variables that choose a model or server; ``conftest.py`` clears them for every test.
 ENDPOINT_ENV = (
     "OPENAI_API_KEY",
@@ -92,18 +95,49 @@ def quiet_import(name: str) -> Any:
         return importlib.import_module(name)
 
 
+#: A fenced block right after a ``<!-- tested -->`` line runs (tests/test_docs.py explains the convention).
+_TESTED_BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)<!-- tested -->\n(?P=indent)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```",
+    flags=re.M | re.S,
+)
+
+
+def markers(page: Path) -> int:
+    """How many ``<!-- tested -->`` lines the page has (a marker is a line of its own)."""
+    return len(re.findall(r"^[ \t]*<!-- tested -->[ \t]*$", page.read_text(encoding="utf-8"), flags=re.M))
+
+
+def doc_pages() -> list[Path]:
+    """The pages whose marked examples run: the README and every page of the documentation site."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def marked_blocks(page: Path, language: str | None = None) -> list[str]:
+    """The code of the fenced blocks marked ``<!-- tested -->`` on ``page`` (of ``language``, if given), in
+    file order, dedented to their fence."""
+    text = page.read_text(encoding="utf-8")
+    blocks = []
+    for match in _TESTED_BLOCK.finditer(text):
+        if language is None or match["lang"] == language:
+            indent = len(match["indent"])
+            blocks.append("".join(line[indent:] for line in match["body"].splitlines(True)))
+    return blocks
+
+
+def block_commands(block: str) -> list[str]:
+    """The shell commands of a ```bash block, in order (lines joined over ``\\`` continuations, comments and
+    blank lines dropped)."""
+    joined = re.sub(r"\\\n\s*", " ", block)
+    lines = (line.strip() for line in joined.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def readme_commands(section: str, page: str = "README.md") -> list[str]:
     """The shell commands of the ```bash blocks of the section titled ``## {section}`` of ``page`` (the
-    README, or a page of the docs site such as ``docs/guides/notebooks.md``), in order (lines joined over
-    ``\\`` continuations, comments and blank lines dropped)."""
-    readme = (Path(__file__).resolve().parent.parent / page).read_text(encoding="utf-8")
+    README, or a page of the docs site such as ``docs/guides/notebooks.md``), in order."""
+    readme = (ROOT / page).read_text(encoding="utf-8")
     body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    commands: list[str] = []
-    for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S):
-        joined = re.sub(r"\\\n\s*", " ", block)
-        lines = (line.strip() for line in joined.splitlines())
-        commands += [line for line in lines if line and not line.startswith("#")]
-    return commands
+    return [c for block in re.findall(r"```bash\n(.*?)```", body, flags=re.S) for c in block_commands(block)]
 
 
 def run_command_line(capsys: pytest.CaptureFixture[str], command: str) -> tuple[int, str, str]:

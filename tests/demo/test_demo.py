@@ -252,7 +252,7 @@ def test_from_the_repository_root_the_next_steps_are_quickstart_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Run from the repository root, the demo ends with the README Quickstart's own commands (which
-    ``tests/test_quickstart.py`` runs as written), on the example files the demo labeled. (Installed from a
+    ``tests/test_doc_commands.py`` runs as written), on the example files the demo labeled. (Installed from a
     wheel, as in CI, it names the wheel's copies by absolute path: the same files.)"""
     from prelabel._resources import data_dir
 
@@ -283,7 +283,7 @@ def test_from_elsewhere_the_next_steps_run_as_printed(
 ) -> None:
     """Run from any other folder, the next steps name the example files by absolute path; the OpenAI and
     server steps and the comparison run as printed against a loopback server (the placeholder server URL
-    replaced by its URL). The GGUF step is the Quickstart's command, run by ``tests/test_quickstart.py``."""
+    replaced by its URL). The GGUF step is the Quickstart's command, run by ``tests/test_doc_commands.py``."""
     from prelabel.testing.fake import FakeServer
 
     monkeypatch.chdir(tmp_path)

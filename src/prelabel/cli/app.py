@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 import typer.core
+import typer.main
 
 import prelabel
 from prelabel._gc import before_exit, hold, started
@@ -42,6 +43,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def click_command() -> typer.core.TyperGroup:
+    """The click command tree typer builds from ``app`` (every command registered: ``prelabel.cli`` imports
+    them all), as ``prelabel`` runs it: for the documentation site's CLI reference (scripts/docs_hooks.py)
+    and tests that walk every command and flag. Built on each call, only when asked: start-up never pays."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    return command
+
 
 EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED = 1, 2, 3, 130
 INTERRUPTED = "interrupted"  # `prelabel run` says itself what it kept and how to resume
