@@ -73,3 +73,12 @@ def test_every_exit_code_is_documented() -> None:
     page = (DOCS / "reference" / "exit-codes.md").read_text(encoding="utf-8")
     codes = {0, app.EXIT_FAILURES, app.EXIT_BAD_INPUT, app.EXIT_ENDPOINT, app.EXIT_INTERRUPTED}
     assert {int(c) for c in re.findall(r"^\| (\d+) \|", page, flags=re.M)} == codes
+
+
+def test_the_readme_is_short_and_its_links_work() -> None:
+    readme = ROOT / "README.md"
+    assert readme.stat().st_size <= 12 * 1024
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme.read_text(encoding="utf-8"))
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10
+    assert not [link for link in local if not (ROOT / link).exists()]
