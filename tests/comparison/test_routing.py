@@ -283,7 +283,14 @@ def test_route_checks_the_sop_run_json_names_as_export_does(tmp_path: Path, caps
     run_dir = write_run_dir(tmp_path, sop, sop_path, [row])
     humans = tmp_path / "h.csv"
     humans.write_text("item_id,annotator,label\nr1,x,logistics.late_delivery\n")
-    args = ["--calibration", str(run_dir / "labels.jsonl"), "--humans", str(humans), "--target-precision", "0.9"]
+    args = [
+        "--calibration",
+        str(run_dir / "labels.jsonl"),
+        "--humans",
+        str(humans),
+        "--target-precision",
+        "0.9",
+    ]
     assert run_cli(capsys, "route", str(run_dir), *args, "-o", str(tmp_path / "o"))[0] == 0
     sop_path.write_text(sop_path.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 1.0.1"))
     code, _, route_err = run_cli(capsys, "route", str(run_dir), *args, "-o", str(tmp_path / "o2"))

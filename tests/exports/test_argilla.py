@@ -89,7 +89,12 @@ def test_item_meta_cannot_override_the_reserved_metadata(tmp_path: Path) -> None
     from prelabel.testing import FakeModel
 
     items = [
-        {"id": "a", "text": "late", "language": "en", "meta": {"item_id": "b", "language": "xx", "market": "DE"}},
+        {
+            "id": "a",
+            "text": "late",
+            "language": "en",
+            "meta": {"item_id": "b", "language": "xx", "market": "DE"},
+        },
         {"id": "b", "text": "broken", "meta": {"market": "TH"}},
     ]
     sop = prelabel.bundled_sop_path("customer_feedback_intent")

@@ -47,9 +47,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def edited_message(source: Path | str, item_id: str) -> str:
     return (
-        f"{source}: item '{item_id}' is not the one the run labeled (its text, language or images differ from "
-        "what run.db recorded); pass the items file the run used with --items, or rerun `prelabel run` on "
-        "this file to label it again"
+        f"{source}: item '{item_id}' is not the one the run labeled (its text, language or images differ "
+        "from what run.db recorded); pass the items file the run used with --items, or rerun `prelabel run` "
+        "on this file to label it again"
     )
 
 
@@ -114,6 +114,7 @@ def test_items_reordered_or_added_or_with_new_meta_still_pair(project: Path) -> 
     summary = prelabel.export("run", "label-studio", "tasks.json")
     tasks = json.loads(Path("tasks.json").read_text(encoding="utf-8"))
     assert summary.n_exported == 3 and [t["data"]["text"] for t in tasks] == [i["text"] for i in ITEMS]
+    assert not list((project / "run").glob("run.db-*"))  # reading the ledger leaves no WAL files behind
 
 
 def test_gaps_refuses_edited_items_before_any_request(project: Path) -> None:
@@ -140,9 +141,10 @@ def test_a_csv_export_without_an_items_file_says_what_is_missing(
     (project / "items.jsonl").unlink()
     code, stdout, err = run_cli(capsys, "export", "run", "-f", "csv", "-o", "labels.csv")
     assert code == 0 and "exported 3 items as csv" in stdout
+    missing = (project / "items.jsonl").resolve()
     assert err.strip().splitlines() == [
-        f"warning: run.json names no readable items file ({(project / 'items.jsonl').resolve()} is not there): "
-        "the export has no text or language columns; pass --items FILE to add them"
+        f"warning: run.json names no readable items file ({missing} is not there): the export has no text "
+        "or language columns; pass --items FILE to add them"
     ]
     assert "text" not in pd.read_csv("labels.csv").columns
 

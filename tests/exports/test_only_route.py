@@ -26,7 +26,7 @@ LATE, ABSTAIN = "logistics.late_delivery", "needs_review"
 
 
 def reply(request: RequestRecord) -> Reply:
-    """``good ...`` items: a confident answer; ``unsure ...``: an abstention; ``broken ...``: no valid answer."""
+    """``good ...`` items: a confident answer; ``unsure ...``: an abstention; ``broken ...``: no answer."""
     text = request.item_text or ""
     if text.startswith("unsure"):
         return Reply.answer(ABSTAIN, confidence=0.99)
@@ -41,7 +41,7 @@ def write_items(path: Path, items: list[dict[str, Any]]) -> Path:
 
 
 def label(items: Path, out: Path, *, restart: bool = False) -> None:
-    """``prelabel run SOP ITEMS -o OUT`` against the scripted model (no re-asks: a broken answer is an error)."""
+    """``prelabel run SOP ITEMS -o OUT`` against the scripted model (no re-asks: broken is an error)."""
     client = FakeModel(default=reply).async_client()
     prelabel.run(SOP_PATH, items, out, client=client, restart=restart, max_reasks=0)
 
@@ -79,7 +79,9 @@ def export_accept(
     return code, err, rows
 
 
-def routed_run(tmp_path: Path, calibration: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path, Path]:
+def routed_run(
+    tmp_path: Path, calibration: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, Path, Path]:
     items = write_items(tmp_path / "items.jsonl", RUN_ITEMS)
     run_dir = tmp_path / "run"
     label(items, run_dir)
@@ -94,7 +96,8 @@ def test_the_accept_side_is_the_lines_route_accepted(
     _, run_dir, routed = routed_run(tmp_path, calibration, capsys)
     code, err, rows = export_accept(capsys, run_dir, routed, tmp_path / "accept.jsonl")
     assert code == 0, err
-    assert [r["item_id"] for r in rows] == [f"i{k}" for k in range(5)] and {r["status"] for r in rows} == {"ok"}
+    assert [r["item_id"] for r in rows] == [f"i{k}" for k in range(5)]
+    assert {r["status"] for r in rows} == {"ok"}
     report = json.loads((routed / "route.json").read_text(encoding="utf-8"))
     assert report["results"]["path"] == str((run_dir / "labels.jsonl").resolve())
     accepted = [json.loads(x) for x in (routed / "accept.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -111,8 +114,8 @@ def test_edited_items_and_a_rerun_make_the_route_stale(
     code, err, rows = export_accept(capsys, run_dir, routed, tmp_path / "accept.jsonl")
     assert code == 2 and rows == []
     assert err.strip().splitlines() == [
-        f"error: {routed}: {run_dir} changed since it was routed (its results or items are not the ones route "
-        "split); rerun `prelabel route` on the run to route its results as they are now"
+        f"error: {routed}: {run_dir} changed since it was routed (its results or items are not the ones "
+        "route split); rerun `prelabel route` on the run to route its results as they are now"
     ]
 
 
@@ -140,7 +143,9 @@ def test_a_route_of_another_run_is_refused(
     assert f"a routing of other results ({(tmp_path / 'run' / 'labels.jsonl').resolve()})" in err
 
 
-def test_a_copied_run_keeps_its_route(tmp_path: Path, calibration: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_copied_run_keeps_its_route(
+    tmp_path: Path, calibration: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The binding is by content: the same results moved or copied elsewhere still match their route."""
     _, run_dir, routed = routed_run(tmp_path, calibration, capsys)
     copy = tmp_path / "copy"
@@ -175,7 +180,10 @@ def test_duplicate_ids_never_put_error_rows_on_the_accept_side(
     tasks_out = tmp_path / "tasks.json"
     summary = prelabel.export(run_dir, "label-studio", tasks_out)
     tasks = json.loads(tasks_out.read_text(encoding="utf-8"))
-    assert [(t["data"]["item_id"], t["data"]["text"]) for t in tasks] == [("7", "good seven"), ("8", "good eight")]
+    assert [(t["data"]["item_id"], t["data"]["text"]) for t in tasks] == [
+        ("7", "good seven"),
+        ("8", "good eight"),
+    ]
     assert summary.skipped == {"duplicate id: the run labeled only the first row of this id": 3}
     assert summary.n_exported == 2
 
@@ -213,7 +221,9 @@ def test_a_side_file_edited_by_hand_is_refused(
     assert "is not a line route put on the accept side of this run" in err
 
 
-def test_route_without_only_is_refused(tmp_path: Path, calibration: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_without_only_is_refused(
+    tmp_path: Path, calibration: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, run_dir, routed = routed_run(tmp_path, calibration, capsys)
     code, _, err = run_cli(
         capsys, "export", str(run_dir), "-f", "csv", "-o", str(tmp_path / "x.csv"), "--route", str(routed)

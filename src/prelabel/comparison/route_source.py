@@ -49,13 +49,13 @@ class RoutedResults(BaseModel):
     sha256: str
     """``sha256:<hex>`` of its bytes."""
     items_sha256: str | None
-    """``sha256:<hex>`` of the item digests the run's ledger recorded for those lines (``None``: no ledger)."""
+    """``sha256:<hex>`` of the item digests the run's ledger recorded for those lines (``None``: none)."""
     n_lines: int
     """The result lines read (a cut-off last line is not one)."""
 
 
 def routed_results(results: str | Path, lines: LabelLines | None = None) -> RoutedResults:
-    """What ``route.json`` records of the results file ``results`` (``lines``: its lines when already read)."""
+    """What ``route.json`` records of the results file ``results`` (``lines``: its lines, if read)."""
     path = Path(results).resolve()
     lines = lines if lines is not None else read_labels(path)
     with path.open("rb") as handle:
@@ -78,7 +78,7 @@ def _report(folder: Path) -> dict[str, Any]:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = "not there" if isinstance(exc, FileNotFoundError) else "unreadable"
-        raise InputError(f"{path}: {reason}, so the routing cannot be checked against the run; {_RERUN}") from None
+        raise InputError(f"{path}: {reason}: the routing cannot be checked; {_RERUN}") from None
     if not isinstance(report, dict):
         raise InputError(f"{path}: not a route.json (expected a JSON object); {_RERUN}")
     return report
@@ -99,8 +99,8 @@ def routed_positions(
     report = _report(folder)
     if not isinstance(report.get("results"), dict):
         raise InputError(
-            f"{folder / ROUTE_FILES[2]} does not record which results it routed (written by an older prelabel, "
-            f"or routed from a DataFrame); {_RERUN}"
+            f"{folder / ROUTE_FILES[2]} does not record which results it routed (written by an older "
+            f"prelabel, or routed from a DataFrame or a table); {_RERUN}"
         )
     routed = RoutedResults.model_validate(report["results"])
     now = routed_results(lines.path, lines)
@@ -111,8 +111,8 @@ def routed_positions(
                 f"route with --route, or {_RERUN}"
             )
         raise InputError(
-            f"{folder}: {run} changed since it was routed (its results or items are not the ones route split); "
-            f"{_RERUN}"
+            f"{folder}: {run} changed since it was routed (its results or items are not the ones route "
+            f"split); {_RERUN}"
         )
     return _positions(side, lines, only, report)
 
@@ -128,7 +128,7 @@ def _positions(side: Path, lines: LabelLines, only: str, report: dict[str, Any])
     positions: list[int] = []
     seen: set[int] = set()
     for number, row in enumerate(found, start=1):
-        decision = row.get("route") if isinstance(row.get("route"), dict) else {}
+        decision: dict[str, Any] = row["route"] if isinstance(row.get("route"), dict) else {}
         position = decision.get("position")
         if (
             not isinstance(position, int)
@@ -139,8 +139,8 @@ def _positions(side: Path, lines: LabelLines, only: str, report: dict[str, Any])
             or lines.rows[position].get("item_id") != row["item_id"]
         ):
             raise InputError(
-                f"{side}:{number}: item '{row['item_id']}' is not a line route put on the {only} side of this "
-                f"run (a line named twice, of the other side, or not in the run); {_RERUN}"
+                f"{side}:{number}: item '{row['item_id']}' is not a line route put on the {only} side of "
+                f"this run (a line named twice, of the other side, or not in the run); {_RERUN}"
             )
         seen.add(position)
         positions.append(position)

@@ -1,7 +1,7 @@
 """The checks shared by ``route``, ``compare``, ``gaps`` and the exports: the SOP still matches the run (or
 the results name the SOP given; ``run_sop`` is the one way ``route``, ``gaps`` and the exports get a run's
-SOP: the one given, else the file ``run.json`` names, checked), outputs are not overwritten. Reading a run directory (``run.json``,
-``labels.jsonl``) is ``runs``.
+SOP: the one given, else the file ``run.json`` names, checked), outputs are not overwritten. Reading a run
+directory (``run.json``, ``labels.jsonl``) is ``runs``.
 
     >>> check_sop({"sop": {"id": "demo", "sha256": "abc"}}, None, "run")  # no SOP given: nothing to check
     >>> sop_warnings({"a@1": 1, "a@2": 1, "b@1": 1}, None)

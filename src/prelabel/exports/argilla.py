@@ -27,7 +27,15 @@ from prelabel.sop.spec import SOP
 if TYPE_CHECKING:
     import argilla as rg
 
-__all__ = ["RESERVED_METADATA", "Argilla", "argilla_records", "argilla_settings", "guidelines", "to_argilla", "write_argilla"]
+__all__ = [
+    "RESERVED_METADATA",
+    "Argilla",
+    "argilla_records",
+    "argilla_settings",
+    "guidelines",
+    "to_argilla",
+    "write_argilla",
+]
 
 
 def guidelines(sop: SOP) -> str:

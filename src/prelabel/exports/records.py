@@ -185,7 +185,9 @@ def load_run(
     elif route is not None:
         raise InputError("--route names the routing --only reads; pass --only accept or --only review too")
     paired = run_items(run_path, lines, items, need=need_items, info=info)
-    run = RunExport(run_path, [], paired.items, loaded, info, only, warnings=[*lines.warnings, *paired.warnings])
+    run = RunExport(
+        run_path, [], paired.items, loaded, info, only, warnings=[*lines.warnings, *paired.warnings]
+    )
     run.items_missing = paired.missing
     repeated = lines.repeated()
     for position in positions:

@@ -329,7 +329,8 @@ def _items(
             row, index, where=where, id_col=id_col, text_col=text_col, base=base, strings=strings
         )
         if isinstance(entry, Item) and entry.id in seen:
-            entry = BadItem(index, f"{where}: duplicate id '{entry.id}' (first at {seen[entry.id]})", entry.id)
+            reason = f"{where}: duplicate id '{entry.id}' (first at {seen[entry.id]})"
+            entry = BadItem(index, reason, entry.id)
         key = entry.id if isinstance(entry, Item) else entry.item_id
         if key is not None:
             seen.setdefault(key, where)

@@ -316,14 +316,17 @@ def recorded_items(run_dir: str | Path) -> dict[int, LedgerRow] | None:
     path = RunDir(run_dir).db
     if not path.is_file():
         return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
-            found = db.execute(
-                "SELECT position, item_id, input_hash, status, error_type FROM items ORDER BY position"
-            ).fetchall()
-    except sqlite3.Error:
-        return None
-    return {int(p): LedgerRow(i, h, s, e) for p, i, h, s, e in found}
+    query = "SELECT position, item_id, input_hash, status, error_type FROM items ORDER BY position"
+    for mode in ("rw", "ro"):  # rw (nothing is written): closing it removes the WAL files a read opens
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=30)) as db:
+                found = db.execute(query).fetchall()
+        except sqlite3.OperationalError:
+            continue  # a read-only file or folder: read-only, then
+        except sqlite3.Error:
+            return None
+        return {int(p): LedgerRow(i, h, s, e) for p, i, h, s, e in found}
+    return None
 
 
 _FRESH = "to start fresh, rerun with --restart (deletes this run's results) or choose another -o directory"

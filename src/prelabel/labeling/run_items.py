@@ -99,11 +99,11 @@ def _check(lines: LabelLines, ledger: dict[int, LedgerRow], items: dict[str, Ite
         recorded = ledger.get(position)
         if recorded is None or recorded.item_id != item_id:
             raise InputError(
-                f"{lines.path}: the result for item '{item_id}' is not what {RunDir.DB} holds at its position "
-                f"({RunDir.LABELS} and the ledger disagree); rerun the same `prelabel run` command to "
-                f"rewrite {RunDir.LABELS}"
+                f"{lines.path}: the result for item '{item_id}' is not what {RunDir.DB} holds at its "
+                f"position ({RunDir.LABELS} and the ledger disagree); rerun the same `prelabel run` command "
+                f"to rewrite {RunDir.LABELS}"
             )
-        if position in repeated or item_id is None or item_id not in items:  # a later line of an id: a duplicate-id record
+        if position in repeated or item_id is None or item_id not in items:  # repeated: a duplicate id
             continue
         if recorded.status == "error" and recorded.error_type == _BAD_INPUT:
             continue
