@@ -251,15 +251,20 @@ def test_single_annotator_and_one_class_do_not_crash() -> None:
     assert same.disagreements.empty and same.candidates.empty
 
 
-def test_duplicates_are_counted_and_the_last_row_wins() -> None:
+def test_duplicates_are_counted_an_annotators_last_label_and_the_first_model_row_win() -> None:
+    """An annotator's later label corrects the earlier one; a run labels the first row of an id and records
+    the later ones as duplicate-id errors, so compare uses the first model row (as export and route do)."""
     humans = pd.DataFrame(
         {"item_id": ["1", "1", "1"], "annotator": ["x", "x", "y"], "label": ["b", "a", "a"]}
     )
-    results = pd.DataFrame({"item_id": ["1", "1"], "label": ["b", "a"], "confidence": 0.9})
+    results = pd.DataFrame(
+        {"item_id": ["1", "1"], "status": ["ok", "error"], "label": ["a", None], "confidence": [0.9, None]}
+    )
     cmp = prelabel.compare(results, humans)
     assert cmp.metrics.skipped.annotations_duplicate == 1
-    assert cmp.metrics.skipped.model_rows_duplicate == 1
+    assert cmp.metrics.skipped.model_rows_duplicate == 1 and cmp.metrics.skipped.items_model_error == 0
     assert cmp.metrics.model_vs_majority.accuracy == 1.0
+    assert any("the first row of each is used" in note for note in cmp.metrics.notes)
 
 
 def test_self_consistency_samples_set_the_model_certainty() -> None:

@@ -271,3 +271,31 @@ def test_run_answers_follow_compares_abstentions_and_sop() -> None:
     assert [r["item_id"] for r in split.accept] == ["r1"]
     assert reasons == {"r2": "abstained", "r3": "too_little_calibration_data", "r4": "abstained"}
     assert "unsure" not in split.report.labels
+
+
+def test_route_checks_the_sop_run_json_names_as_export_does(tmp_path: Path, capsys) -> None:
+    """Without --sop, route reads the SOP run.json names (its help says so): an SOP edited since the run is
+    refused with the line export gives, before anything is written."""
+    sop_path = tmp_path / "sop.yaml"
+    sop_path.write_text(prelabel.bundled_sop_path("customer_feedback_intent").read_text(encoding="utf-8"))
+    sop = prelabel.load_sop(sop_path)
+    row = {"item_id": "r1", "status": "ok", "label": "logistics.late_delivery", "confidence": 0.9}
+    run_dir = write_run_dir(tmp_path, sop, sop_path, [row])
+    humans = tmp_path / "h.csv"
+    humans.write_text("item_id,annotator,label\nr1,x,logistics.late_delivery\n")
+    args = [
+        "--calibration",
+        str(run_dir / "labels.jsonl"),
+        "--humans",
+        str(humans),
+        "--target-precision",
+        "0.9",
+    ]
+    assert run_cli(capsys, "route", str(run_dir), *args, "-o", str(tmp_path / "o"))[0] == 0
+    sop_path.write_text(sop_path.read_text(encoding="utf-8").replace("version: 1.0.0", "version: 1.0.1"))
+    code, _, route_err = run_cli(capsys, "route", str(run_dir), *args, "-o", str(tmp_path / "o2"))
+    assert code == 2 and not (tmp_path / "o2").exists()
+    code, _, export_err = run_cli(capsys, "export", str(run_dir), "-f", "csv", "-o", str(tmp_path / "x.csv"))
+    assert code == 2
+    assert route_err == export_err and "the SOP no longer matches the run" in route_err
+    assert len(route_err.strip().splitlines()) == 1

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 import prelabel
+from prelabel.inputs.digest import item_digest
+from prelabel.labeling.ledger import Ledger
 
 FLAT_SOP = """\
 id: flat_demo
@@ -73,6 +75,7 @@ def write_run(
         if status == "abstained" and not sop.abstain.allowed:
             status = "ok"
         lines.append(result_line(sop, f"i{k}", rng, status))
+    write_ledger(run_dir, items, lines)
     (run_dir / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
     info = {
         "status": "completed",
@@ -82,6 +85,14 @@ def write_run(
     }
     (run_dir / "run.json").write_text(json.dumps(info), encoding="utf-8")
     return run_dir
+
+
+def write_ledger(run_dir: Path, items: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
+    """The run's ledger ``run.db``, as ``prelabel run`` records it: each line with its item's digest."""
+    with Ledger.open(run_dir, None) as ledger:
+        for position, (item, line) in enumerate(zip(items, lines, strict=True)):
+            entry = next(iter(prelabel.read_items([item])))
+            ledger.record(position, item_digest(entry), prelabel.LabelResult.model_validate(line))
 
 
 @pytest.fixture

@@ -81,3 +81,39 @@ def test_to_argilla_names_the_extra_when_missing(monkeypatch, tmp_path: Path) ->
     path.write_text(json.dumps({"settings": {}, "records": []}))
     with pytest.raises(prelabel.InputError, match=r"prelabel\[argilla\]"):
         prelabel.to_argilla(path)
+
+
+def test_item_meta_cannot_override_the_reserved_metadata(tmp_path: Path) -> None:
+    """An item's meta keys ``item_id`` and ``language`` (a CSV's columns of those names) do not replace the
+    record's own: they are exported as ``meta_item_id``/``meta_language``, and the export says so."""
+    from prelabel.testing import FakeModel
+
+    items = [
+        {
+            "id": "a",
+            "text": "late",
+            "language": "en",
+            "meta": {"item_id": "b", "language": "xx", "market": "DE"},
+        },
+        {"id": "b", "text": "broken", "meta": {"market": "TH"}},
+    ]
+    sop = prelabel.bundled_sop_path("customer_feedback_intent")
+    prelabel.run(sop, items, tmp_path / "run", client=FakeModel().async_client())
+    out = tmp_path / "argilla.json"
+    summary = prelabel.export(tmp_path / "run", "argilla", out, sop=sop, items=items)
+    payload = json.loads(out.read_text(encoding="utf-8"))
+    first, second = payload["records"]
+    assert first["metadata"] == {
+        "item_id": "a",
+        "language": "en",
+        "meta_item_id": "b",
+        "meta_language": "xx",
+        "market": "DE",
+    }
+    assert second["metadata"] == {"item_id": "b", "market": "TH"}
+    names = [m["name"] for m in payload["settings"]["metadata"]]
+    assert names == ["item_id", "language", "market", "meta_item_id", "meta_language"]
+    assert summary.warnings == [
+        "1 items have meta keys named like Argilla metadata prelabel sets (item_id, language): exported as "
+        "meta_<key> (a)"
+    ]

@@ -61,8 +61,9 @@ def test_changed_sop_is_refused(make_run, tmp_path: Path) -> None:
 
 def test_items_missing_from_the_items_file_are_skipped_and_said(make_run, tmp_path: Path) -> None:
     run_dir = make_run(SOP_PATH, n=5)
-    items = tmp_path / "fewer.jsonl"
-    items.write_text("".join(json.dumps({"id": f"i{k}", "text": "t"}) + "\n" for k in range(3)))
+    items = tmp_path / "fewer.jsonl"  # the run's first three items
+    every = (tmp_path / "items_review_authenticity.jsonl").read_text(encoding="utf-8").splitlines()
+    items.write_text("".join(line + "\n" for line in every[:3]), encoding="utf-8")
     summary = prelabel.export(run_dir, "label-studio", tmp_path / "t.json", items=items)
     assert summary.n_exported == 3 and summary.skipped == {"item not found in the items file": 2}
     assert any("skipped 2" in line and "i3" in line for line in summary.lines())
@@ -98,3 +99,26 @@ def test_smoke_model_predictions_carry_it_in_model_version_and_the_summary(make_
         make_run(prelabel.bundled_sop_path("customer_feedback_intent")), "csv", tmp_path / "x.csv"
     )
     assert "labeled by model gpt-4o-mini" in plain.lines()[0] and not any("note" in x for x in plain.lines())
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_escaped(tmp_path: Path) -> None:
+    """OWASP CSV injection: text cells starting with = + - @, a tab or a carriage return get a leading
+    quote in CSV (numbers written as text stay); JSONL keeps every value as it is."""
+    import csv
+
+    from prelabel.testing import FakeModel, Reply
+
+    texts = ['=HYPERLINK("http://evil.invalid","click")', "+1 555", "-2+3", "@SUM(A1)", "\tcmd", "plain"]
+    items = [{"id": str(k - 3), "text": text} for k, text in enumerate(texts)]
+    fake = FakeModel(default=Reply.answer("product.damaged", rationale="=1+1 because"))
+    sop = prelabel.bundled_sop_path("customer_feedback_intent")
+    prelabel.run(sop, items, tmp_path / "run", client=fake.async_client())
+    prelabel.export(tmp_path / "run", "csv", tmp_path / "x.csv", items=items)
+    with (tmp_path / "x.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["text"] for r in rows] == ["'" + t for t in texts[:-1]] + ["plain"]
+    assert [r["item_id"] for r in rows] == ["-3", "-2", "-1", "0", "1", "2"]  # numbers stay numbers
+    assert {r["rationale"] for r in rows} == {"'=1+1 because"}
+    prelabel.export(tmp_path / "run", "jsonl", tmp_path / "x.jsonl", items=items)
+    lines = [json.loads(x) for x in (tmp_path / "x.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["text"] for r in lines] == texts

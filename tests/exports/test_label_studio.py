@@ -76,3 +76,45 @@ def test_config_is_generated_from_the_sop() -> None:
         assert f'value="{label_id}"' in xml
     assert 'maxUsages="1"' in xml  # single-label: one path
     assert '<TextArea name="rationale" toName="text"' in xml
+
+
+def test_every_image_of_a_multi_image_item_is_sent(tmp_path: Path) -> None:
+    """An item with several images: every task carries the list ``images`` and the config shows it whole
+    (``valueList``); the SDK accepts the config, the tasks and the predictions."""
+    from prelabel.testing import FakeModel
+
+    interface = quiet_import("label_studio_sdk.label_interface").LabelInterface
+    items = [
+        {"id": "a", "images": ["https://img.invalid/1.png", "https://img.invalid/2.png"]},
+        {"id": "b", "images": ["https://img.invalid/3.png"]},
+    ]
+    sop = prelabel.bundled_sop_path("customer_feedback_intent")
+    prelabel.run(sop, items, tmp_path / "run", client=FakeModel().async_client())
+    out = tmp_path / "ls" / "tasks.json"
+    prelabel.export(tmp_path / "run", "label-studio", out, items=items)
+    config = (out.parent / "label_config.xml").read_text(encoding="utf-8")
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    assert '<Image name="image" valueList="$images" />' in config and "<Text " not in config
+    assert [t["data"]["images"] for t in tasks] == [i["images"] for i in items]
+    assert [t["data"]["image"] for t in tasks] == ["https://img.invalid/1.png", "https://img.invalid/3.png"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = interface(config)
+        checked.validate()
+        assert [checked.validate_task({"data": t["data"]}) for t in tasks] == [True, True]  # SDK: data only
+    for task in tasks:
+        (prediction,) = task["predictions"]
+        assert prediction["result"][0]["to_name"] == "image"
+        assert _validate(config, prediction) == []
+
+
+def test_single_image_items_keep_the_single_image_config(tmp_path: Path) -> None:
+    from prelabel.testing import FakeModel
+
+    items = [{"id": "a", "images": ["https://img.invalid/1.png"]}]
+    sop = prelabel.bundled_sop_path("customer_feedback_intent")
+    prelabel.run(sop, items, tmp_path / "run", client=FakeModel().async_client())
+    out = tmp_path / "tasks.json"
+    prelabel.export(tmp_path / "run", "label-studio", out, items=items)
+    assert '<Image name="image" value="$image" />' in (tmp_path / "label_config.xml").read_text()
+    assert "images" not in json.loads(out.read_text(encoding="utf-8"))[0]["data"]

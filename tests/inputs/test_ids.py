@@ -95,3 +95,17 @@ def test_signs_negative_zero_numpy_floats_and_decimals() -> None:
 
     values = ("+7.0", "-0.0", -0.0, np.float32(0.1), decimal.Decimal("7.0"), "007.0")
     assert [normalize_id(v) for v in values] == ["7", "0", "0", "0.1", "7", "007"]
+
+
+def test_the_first_row_of_an_id_is_its_item_even_when_bad(tmp_path: Path) -> None:
+    """One rule for every command: the first row of an id is the item, good or bad; every later row with
+    that id (after normalisation) is a duplicate, so no later row can stand in for a bad first one."""
+    path = tmp_path / "items.jsonl"
+    rows = [{"id": 7}, {"id": "7.0", "text": "a"}, {"id": " 7 ", "text": "b"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    entries = list(prelabel.read_items(path))
+    assert all(isinstance(e, BadItem) for e in entries)
+    assert [e.reason for e in entries[1:]] == [  # type: ignore[union-attr]
+        "line 2: duplicate id '7' (first at line 1)",
+        "line 3: duplicate id '7' (first at line 1)",
+    ]

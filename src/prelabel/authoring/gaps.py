@@ -26,20 +26,19 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from prelabel._aio import sync_twin
 from prelabel._jsonio import writing
 from prelabel.comparison.provenance import provenance
-from prelabel.comparison.run_info import check_sop
+from prelabel.comparison.run_info import run_sop
 from prelabel.errors import InputError, redact
 from prelabel.inputs.items import Item
-from prelabel.inputs.reading import read_items
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.run_items import run_items
 from prelabel.llm.caller import CallStats, explain
 from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.llm.usage import Usage
 from prelabel.runs.labels import read_labels
 from prelabel.runs.run_dir import RunDir
-from prelabel.runs.sources import RunSources
 from prelabel.sop._checks import LABEL_ID
-from prelabel.sop.spec import SOP, load_sop
+from prelabel.sop.spec import SOP
 
 __all__ = ["CATCH_ALL_NAMES", "GAPS_HEADER", "LabelGaps", "afind_gaps", "catch_all_leaves", "find_gaps"]
 
@@ -200,19 +199,14 @@ async def afind_gaps(
     read = read_labels(run_dir).require_ids()
     lines = read.rows
     info = RunDir.of(run_dir).read_info()
-    sources = RunSources.of(run_dir, info)
-    loaded = sop if isinstance(sop, SOP) else load_sop(sources.sop_file(sop))
-    check_sop(info, loaded, str(run_dir))
+    loaded = run_sop(info, sop, str(run_dir), need=True)
     leaves = catch_all if catch_all is not None else catch_all_leaves(loaded)
     unknown = [leaf for leaf in leaves if leaf not in loaded.leaf_ids]
     if unknown:
         raise InputError(f"--catch-all {unknown[0]}: not a leaf of {loaded.id}")
     chosen = _selected(lines, loaded, leaves)
-    texts = {
-        entry.id: entry
-        for entry in read_items(sources.items_file(items))
-        if isinstance(entry, Item) and entry.id in chosen
-    }
+    paired = run_items(run_dir, read, items, need=True, info=info)  # the texts the run labeled, or exit 2
+    texts = {item_id: item for item_id, item in paired.items.items() if item_id in chosen}
     picked = [(texts[i], answered) for i, answered in chosen.items() if i in texts][:limit]
     considered = {
         "abstained": sum(a == loaded.abstain.label for _, a in picked),
@@ -220,7 +214,7 @@ async def afind_gaps(
     }
     gaps = LabelGaps(loaded.id, loaded.version, {k: n for k, n in considered.items() if n}, [])
     gaps.run_models = provenance(lines).models
-    gaps.warnings = read.warnings
+    gaps.warnings = [*read.warnings, *paired.warnings]
     if not picked:
         return gaps
     labeler = Labeler(loaded, options, client=client, **changes)

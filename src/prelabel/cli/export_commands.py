@@ -118,7 +118,7 @@ def route_command(
         signal=signal,  # type: ignore[arg-type]
         by=by,  # type: ignore[arg-type]
         min_count=min_count,
-        sop=prelabel.load_sop(sop) if sop else None,
+        sop=sop,  # None: the SOP run.json names, checked against the run as export checks it
         wide=wide,
     )
     paths = routing.save(out, force=force)

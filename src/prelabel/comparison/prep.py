@@ -240,14 +240,17 @@ def _align_results(prep: Prepared, res: pd.DataFrame, model: Codes, pos: np.ndar
     skipped["model_rows_without_item_id"] = int(no_id.sum())
     if np.bincount(pos[~no_id], minlength=1).max() > 1:
         duplicate = (
-            pd.Series(np.where(no_id, -1 - np.arange(len(pos)), pos)).duplicated(keep="last").to_numpy()
+            pd.Series(np.where(no_id, -1 - np.arange(len(pos)), pos)).duplicated(keep="first").to_numpy()
         )
     else:
         duplicate = np.zeros(len(pos), dtype=bool)
     skipped["model_rows_duplicate"] = int(duplicate.sum())
     if duplicate.any():
         prep.examples["model_rows_duplicate"] = _examples(ids[pos[duplicate]])
-        prep.notes.append("the model results repeat some item ids: the last row of each is used")
+        prep.notes.append(  # as a run labels only the first row of an id (runs.labels.LabelLines.repeated)
+            "the model results repeat some item ids: the first row of each is used (a run labels the first "
+            "row of an id and records the later ones as duplicate-id errors)"
+        )
     live = ~(no_id | duplicate)
     status = result_status(res["status"])
     answer, answers = model

@@ -174,7 +174,8 @@ def calibration_items(
     The items are those compare scores against the majority (see the module docstring). Skipped, per
     results row: ``model_error``; ``model_abstained_or_empty``; ``model_label_not_in_sop``; ``no_human_label``
     (no item id, no human label, or none left once abstentions and labels outside the SOP are not votes);
-    ``model_row_duplicate`` (an earlier row for the same item: the last is used); ``humans_tied``; answers
+    ``model_row_duplicate`` (a later row for the same item: the first is used, as a run labels the first row
+    of an id); ``humans_tied``; answers
     without the signal (``no_confidence``) or with one outside [0, 1] (``confidence_out_of_range``). Raises
     ``InputError`` when nothing is left.
     """

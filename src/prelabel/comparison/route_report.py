@@ -3,7 +3,8 @@
 ``RouteReport`` is everything ``route.json`` records (settings, the guarantee, per-label thresholds and
 coverage); ``Routing.save`` writes ``accept.jsonl``, ``review.jsonl`` and ``route.json``, and
 ``Routing.summary`` gives the CLI's lines. The split itself is ``comparison.routing``; the thresholds and
-their guarantee are ``comparison.thresholds``.
+their guarantee are ``comparison.thresholds``; what binds a route to the results it split is
+``comparison.route_source``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from prelabel._jsonio import write_json, writing
 from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.provenance import describe
+from prelabel.comparison.route_source import ROUTE_FILES, RoutedResults
 from prelabel.comparison.run_info import refuse_overwrite
 from prelabel.comparison.thresholds import ThresholdFit
 
 __all__ = ["LabelRoute", "RouteReport", "Routing"]
-
-ROUTE_FILES = ("accept.jsonl", "review.jsonl", "route.json")
 
 By = Literal["label", "global"]
 
@@ -71,6 +71,9 @@ class RouteReport(BaseModel):
     """What reading the run and the calibration set had to say (a cut-off last line, skipped)."""
     provenance: dict[str, Provenance] = {}
     """The models and SOP versions of the ``run`` and of the ``calibration`` results."""
+    results: RoutedResults | None = None
+    """The results routed (``comparison.route_source``): ``export --only`` checks the run still holds them;
+    ``None`` when they came from a DataFrame."""
 
 
 @dataclass

@@ -29,13 +29,14 @@ from prelabel.comparison.reliability import (
     signal_values,
 )
 from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routing, RunCoverage
-from prelabel.comparison.run_info import check_sop
+from prelabel.comparison.route_source import RoutedResults, routed_results
+from prelabel.comparison.run_info import run_sop
 from prelabel.comparison.semantics import label_space
 from prelabel.comparison.thresholds import fit_threshold
 from prelabel.errors import InputError
 from prelabel.runs.labels import labels_path, read_labels
 from prelabel.runs.run_dir import RunDir
-from prelabel.sop.spec import SOP
+from prelabel.sop.spec import SOP, load_sop
 
 __all__ = ["route"]
 
@@ -59,11 +60,13 @@ def _calibration_sources(calibration: Any, humans: Any) -> tuple[Any, Any]:
     )
 
 
-def _run_rows(results: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _run_rows(results: Any, frame: pd.DataFrame) -> tuple[list[dict[str, Any]], RoutedResults | None]:
+    """The run's lines as they are written to accept/review, and what ``route.json`` records of them."""
     if isinstance(results, str | Path) and labels_path(results).suffix.lower() == ".jsonl":
-        return read_labels(results).require_ids().rows
+        lines = read_labels(results).require_ids()
+        return lines.rows, routed_results(lines.path, lines)
     rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [{str(k): v for k, v in r.items()} for r in rows]
+    return [{str(k): v for k, v in r.items()} for r in rows], None
 
 
 def _fit_labels(
@@ -93,7 +96,7 @@ def route(
     signal: Signal = "confidence",
     by: By = "label",
     min_count: int = 30,
-    sop: SOP | None = None,
+    sop: SOP | str | Path | None = None,
     wide: bool = False,
 ) -> Routing:
     """Split a run into auto-accepted and to-review prelabels, with thresholds that keep the accepted
@@ -103,7 +106,10 @@ def route(
     ``results``: a RUN_DIR, ``labels.jsonl`` or DataFrame. ``calibration``: results for items with human
     labels, and ``humans`` those labels (or a directory holding ``labels.jsonl`` and ``human_labels.csv``).
     ``by="label"`` fits a threshold per label (``"global"``: one for all). Errors, abstentions, answers
-    without the signal and labels with fewer than ``min_count`` calibration items go to review.
+    without the signal and labels with fewer than ``min_count`` calibration items go to review. ``sop``
+    (an ``SOP`` or its file) defaults to the file the run's ``run.json`` names; an SOP the run was not
+    labeled with is an ``InputError``. Each routed line's ``route.position`` is its index among the run's
+    lines, and ``route.json`` records which results were routed (``comparison.route_source``).
 
         >>> import pandas as pd, prelabel
         >>> cal = pd.DataFrame({"item_id": [str(i) for i in range(400)], "label": "a", "confidence": 0.99})
@@ -121,13 +127,16 @@ def route(
         raise InputError(f"min_count must be at least 1, got {min_count}")
     if isinstance(results, str | Path):
         labels_path(results)  # one clear line for a RUN_DIR without results
-        check_sop(RunDir.of(results).read_info(), sop, str(results))
+        # the SOP given, else the one run.json names: an edited SOP is refused, as export refuses it
+        loaded = run_sop(RunDir.of(results).read_info(), sop, str(results), need=False)
+    else:
+        loaded = sop if isinstance(sop, SOP) or sop is None else load_sop(sop)
     frame = read_results(results)
     cal_results, cal_humans = _calibration_sources(calibration, humans)
     cal_frame = read_results(cal_results)  # read once, for its warnings too
-    cal = calibration_items(cal_frame, cal_humans, sop=sop, signal=signal, wide=wide)
+    cal = calibration_items(cal_frame, cal_humans, sop=loaded, signal=signal, wide=wide)
     warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", [])]))
-    space = label_space(sop, cal.multi_label)
+    space = label_space(loaded, cal.multi_label)
     answers = space.answers(frame[space.result_column])
     status = result_status(frame["status"])
     abstain = space.abstentions(frame)  # as in compare: the SOP's abstain label, what abstained rows answer
@@ -162,8 +171,9 @@ def route(
     reasons: Counter[str] = Counter()
     run_counts: Counter[str] = Counter()
     run_accepts: Counter[str] = Counter()
-    rows = zip(_run_rows(results, frame), status, answers, labeled, values, untrusted, strict=True)
-    for row, state, answer, ok, value, bad in rows:
+    run_rows, routed = _run_rows(results, frame)
+    rows = zip(run_rows, status, answers, labeled, values, untrusted, strict=True)
+    for position, (row, state, answer, ok, value, bad) in enumerate(rows):
         t = threshold(answer) if ok else None
         if state == "error":
             reason = "error"
@@ -182,7 +192,7 @@ def route(
         if ok:
             run_counts[answer] += 1
         decision = {"decision": "review" if reason else "accept", "signal": signal, "value": _num(value)}
-        decision |= {"threshold": t, "reason": reason or None}
+        decision |= {"threshold": t, "reason": reason or None, "position": position}
         if reason:
             reasons[reason] += 1
             review.append({**row, "route": decision})
@@ -219,6 +229,7 @@ def route(
         notes=notes,
         warnings=warnings,
         provenance=found,
+        results=routed,
     )
     return Routing(report, accept, review)
 

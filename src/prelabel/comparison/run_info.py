@@ -1,6 +1,7 @@
 """The checks shared by ``route``, ``compare``, ``gaps`` and the exports: the SOP still matches the run (or
-the results name the SOP given), outputs are not overwritten. Reading a run directory (``run.json``,
-``labels.jsonl``) is ``runs``.
+the results name the SOP given; ``run_sop`` is the one way ``route``, ``gaps`` and the exports get a run's
+SOP: the one given, else the file ``run.json`` names, checked), outputs are not overwritten. Reading a run
+directory (``run.json``, ``labels.jsonl``) is ``runs``.
 
     >>> check_sop({"sop": {"id": "demo", "sha256": "abc"}}, None, "run")  # no SOP given: nothing to check
     >>> sop_warnings({"a@1": 1, "a@2": 1, "b@1": 1}, None)
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from prelabel.errors import InputError
 from prelabel.runs.run_dir import RunDir
-from prelabel.sop.spec import SOP
+from prelabel.runs.sources import RunSources
+from prelabel.sop.spec import SOP, load_sop
 
-__all__ = ["check_sop", "refuse_overwrite", "sop_warnings"]
+__all__ = ["check_sop", "refuse_overwrite", "run_sop", "sop_warnings"]
 
 
 def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None:
@@ -30,6 +32,27 @@ def check_sop(info: dict[str, Any] | None, sop: SOP | None, source: str) -> None
             f"{source}: the SOP no longer matches the run ({RunDir.INFO} sop.sha256 {recorded[:12]}…, "
             f"{sop.id}@{sop.version} is {sop.sha256[:12]}…); rerun, or pass the SOP the run used"
         )
+
+
+@overload
+def run_sop(
+    info: dict[str, Any] | None, sop: SOP | str | Path | None, where: str, *, need: Literal[True]
+) -> SOP: ...
+@overload
+def run_sop(
+    info: dict[str, Any] | None, sop: SOP | str | Path | None, where: str, *, need: bool
+) -> SOP | None: ...
+def run_sop(
+    info: dict[str, Any] | None, sop: SOP | str | Path | None, where: str, *, need: bool
+) -> SOP | None:
+    """The SOP of the run in ``where`` (``info``: its ``run.json``): ``sop`` (an ``SOP`` or a file), else the
+    file ``run.json`` names (``None`` when there is none and ``need`` is off, else ``InputError``); an SOP
+    that no longer matches the run is an ``InputError`` (``check_sop``)."""
+    if not isinstance(sop, SOP):
+        path = RunSources.of(where, info).sop_file(sop, need=need)
+        sop = load_sop(path) if path is not None else None
+    check_sop(info, sop, where)
+    return sop
 
 
 def sop_warnings(found: dict[str, int], sop: SOP | None) -> list[str]:

@@ -1,7 +1,8 @@
 """Argilla 2.x: records with suggestions, and the dataset settings built from the SOP.
 
 The export is one JSON file, ``{"settings": ..., "records": [...]}``. Each record has the shape of
-``argilla.Record.to_dict()``: ``fields`` (text), ``metadata`` (item id, language, scalar item metadata) and
+``argilla.Record.to_dict()``: ``fields`` (text), ``metadata`` (item id, language, scalar item metadata: a
+``meta`` key named ``item_id`` or ``language`` is exported as ``meta_item_id``/``meta_language``) and
 ``suggestions`` keyed by question name (``label`` or ``labels``, and ``rationale``) with ``value``,
 ``score`` (confidence) and ``agent`` (``prelabel:<sop>@<version>:<model>:<prompt-hash>``). `to_argilla`
 turns the file into ``argilla`` objects to push (needs ``pip install 'prelabel[argilla]'``).
@@ -26,7 +27,15 @@ from prelabel.sop.spec import SOP
 if TYPE_CHECKING:
     import argilla as rg
 
-__all__ = ["Argilla", "argilla_records", "argilla_settings", "guidelines", "to_argilla", "write_argilla"]
+__all__ = [
+    "RESERVED_METADATA",
+    "Argilla",
+    "argilla_records",
+    "argilla_settings",
+    "guidelines",
+    "to_argilla",
+    "write_argilla",
+]
 
 
 def guidelines(sop: SOP) -> str:
@@ -59,6 +68,11 @@ def argilla_settings(sop: SOP, metadata: list[str] | None = None) -> dict[str, A
     }
 
 
+#: Record metadata prelabel sets from the item itself: an item's ``meta`` key of the same name is exported as
+#: ``meta_<key>`` (with a warning), never in its place.
+RESERVED_METADATA = frozenset({"item_id", "language"})
+
+
 def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and not isinstance(value, bool)
 
@@ -69,6 +83,7 @@ def argilla_records(run: RunExport) -> tuple[list[dict[str, Any]], list[str]]:
     question = _question(run.sop)
     records: list[dict[str, Any]] = []
     keys: set[str] = set()
+    clashed: list[str] = []
     for row in run.rows:
         item = run.items.get(str(row["item_id"]))
         if item is None:
@@ -78,8 +93,12 @@ def argilla_records(run: RunExport) -> tuple[list[dict[str, Any]], list[str]]:
             run.skip("item has no text (Argilla export carries text fields only)", item.id)
             continue
         meta = {k: v for k, v in item.meta.items() if _scalar(v)}
+        if RESERVED_METADATA & meta.keys():
+            clashed.append(item.id)
+            meta = {(f"meta_{k}" if k in RESERVED_METADATA else k): v for k, v in meta.items()}
         keys |= meta.keys()
-        metadata = {"item_id": item.id, **({"language": item.language} if item.language else {}), **meta}
+        reserved = {"item_id": item.id, **({"language": item.language} if item.language else {})}
+        metadata = {**meta, **reserved}  # the reserved keys win: no item can claim another's id
         suggestions: dict[str, Any] = {}
         if prediction_status(row, run.sop) is None:
             agent = model_version(row)
@@ -90,7 +109,13 @@ def argilla_records(run: RunExport) -> tuple[list[dict[str, Any]], list[str]]:
         records.append(
             {"id": item.id, "fields": {"text": item.text}, "metadata": metadata, "suggestions": suggestions}
         )
-    return records, sorted(keys - {"item_id", "language"})
+    if clashed:
+        examples = ", ".join(clashed[:5]) + (", ..." if len(clashed) > 5 else "")
+        run.warnings.append(
+            f"{len(clashed)} items have meta keys named like Argilla metadata prelabel sets "
+            f"({', '.join(sorted(RESERVED_METADATA))}): exported as meta_<key> ({examples})"
+        )
+    return records, sorted(keys - RESERVED_METADATA)
 
 
 def write_argilla(run: RunExport, out: Path) -> list[Path]:

@@ -7,7 +7,8 @@
     ...     print(exc)
     no/such/run: no model results here (expected a RUN_DIR holding labels.jsonl)
 
-Bad input (no results, a changed SOP, an unknown format, an existing output) is one ``InputError``.
+Bad input (no results, a changed SOP, items that are not the ones the run labeled, a routing of other
+results, ``route`` without ``only``, an unknown format, an existing output) is one ``InputError``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def export(
     ``csv``/``jsonl``/``parquet`` flatten every result line; plugins add more. The SOP and items default to
     the files ``run.json`` names (``sop``/``items`` override; a changed SOP is an ``InputError``).
     ``only="accept"|"review"`` exports one side of a ``prelabel route`` output (``route``: its directory,
-    default ``RUN_DIR/route``). Existing output files are kept unless ``force=True``.
+    default ``RUN_DIR/route``): the very lines route split, refused when the run changed since. The items
+    paired with the results must be the ones the run labeled (checked against its ledger). Existing output
+    files are kept unless ``force=True``.
     """
     chosen = exporter(format)
     target = Path(out)
@@ -65,7 +68,7 @@ def export(
         format=format,
         paths=[str(p) for p in paths],
         selection=only,
-        n_exported=len(run.rows) - sum(run.skipped.values()),
+        n_exported=run.n_exported,
         without_prediction=dict(without),
         skipped=dict(run.skipped),
         skipped_examples=run.examples,

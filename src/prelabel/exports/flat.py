@@ -2,8 +2,11 @@
 
 ``usage`` becomes ``prompt_tokens``/``completion_tokens``/``cached_tokens``, ``error`` becomes ``error_type``/
 ``error_message``, and ``model_version`` is added; the item's ``text`` and ``language`` join when the items
-file is known. CSV cells hold lists as ``;``-separated text; JSONL and Parquet keep them as lists. The
-``samples`` distribution of a self-consistency run stays a mapping in JSONL; CSV and Parquet hold JSON text.
+file is known (without one, or for lines whose item it lacks, a warning says what is missing). CSV cells hold
+lists as ``;``-separated text; JSONL and Parquet keep them as lists. The ``samples`` distribution of a
+self-consistency run stays a mapping in JSONL; CSV and Parquet hold JSON text. CSV text cells that a
+spreadsheet would run as a formula (starting with ``= + - @``, a tab or a carriage return) start with ``'``
+(``csv_safe``); JSONL and Parquet keep every value as it is.
 
     >>> row = flat_row({"item_id": "a", "status": "ok", "label": "x", "usage": {"prompt_tokens": 3},
     ...                 "error": None, "sop_id": "s", "sop_version": "1", "model": "m",
@@ -15,13 +18,14 @@ file is known. CSV cells hold lists as ``;``-separated text; JSONL and Parquet k
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version
 
-__all__ = ["Csv", "Jsonl", "Parquet", "flat_row", "write_flat"]
+__all__ = ["Csv", "Jsonl", "Parquet", "csv_safe", "flat_row", "write_flat"]
 
 
 def flat_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -36,8 +40,26 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP "CSV injection"): such CSV cells get a ``'``.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_safe(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows as text: text starting with ``= + - @``, a tab or a
+    carriage return gets a leading ``'`` (OWASP's advice against CSV injection); a number written as text
+    (``-5``, ``+1.5``) stays as it is, and so does anything that is not text.
+
+        >>> csv_safe("=1+1"), csv_safe("@SUM(A1)"), csv_safe("- a bullet"), csv_safe("-5"), csv_safe(-5)
+        ("'=1+1", "'@SUM(A1)", "'- a bullet", '-5', -5)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _cell(value: Any) -> Any:
-    return ";".join(map(str, value)) if isinstance(value, list) else _mapping(value)
+    return csv_safe(";".join(map(str, value)) if isinstance(value, list) else _mapping(value))
 
 
 def _mapping(value: Any) -> Any:
@@ -50,12 +72,24 @@ def write_flat(run: RunExport, out: Path, fmt: str) -> list[Path]:
     import pandas as pd
 
     rows = []
+    without: list[str] = []
     for row in run.rows:
         flat = flat_row(row)
         item = run.items.get(str(row["item_id"]))
         if item is not None:
             flat |= {"text": item.text, "language": item.language}
+        elif run.items_missing is None:
+            without.append(str(row["item_id"]))
         rows.append(flat)
+    if run.items_missing is not None:
+        run.warnings.append(
+            f"{run.items_missing}: the export has no text or language columns; pass --items FILE to add them"
+        )
+    elif without:
+        run.warnings.append(
+            f"{len(without)} result lines have no item in the items file: their text and language are empty "
+            f"({', '.join(without[:5])}{', ...' if len(without) > 5 else ''})"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

@@ -1,6 +1,7 @@
 """Label Studio: ``tasks.json`` (data + predictions) and the ``label_config.xml`` generated from the SOP.
 
-A task's ``data`` holds the item (``text`` and/or ``image``, ``item_id``, ``language``, ``meta``); its
+A task's ``data`` holds the item (``text`` and/or ``image``, ``item_id``, ``language``, ``meta``; when an
+item has several images, every task also holds the list ``images`` and the config shows them all); its
 prediction holds the answer as a ``taxonomy`` result (label trees: root-to-leaf paths) or a ``choices``
 result (flat SOPs), the rationale as a ``textarea`` result, ``score`` = confidence and ``model_version`` =
 ``prelabel:<sop>@<version>:<model>:<prompt-hash>``. The control names and values in the config are the ones
@@ -26,6 +27,13 @@ from prelabel.sop.spec import SOP, Label
 __all__ = ["LabelStudio", "label_config", "label_studio_tasks", "write_label_studio"]
 
 CONTROL, RATIONALE = "label", "rationale"
+#: The task field holding all of an item's images when some item has several (``<Image valueList=...>``).
+IMAGES = "images"
+
+
+def _several_images(run: RunExport) -> bool:
+    """Whether an exported item holds more than one image (then every task carries the list ``images``)."""
+    return any(len(item.images) > 1 for item in run.items.values())
 
 
 def _is_tree(sop: SOP) -> bool:
@@ -38,14 +46,18 @@ def _choice(parent: ET.Element, label: Label) -> None:
         _choice(node, child)
 
 
-def label_config(sop: SOP, *, text: bool = True, image: bool = False) -> str:
-    """The labeling config XML for ``sop``: Text (and/or Image) object, label control, rationale box."""
+def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bool = False) -> str:
+    """The labeling config XML for ``sop``: Text (and/or Image) object, label control, rationale box.
+    ``images``: items hold several images, shown together (``valueList="$images"``)."""
     view = ET.Element("View")
     ET.SubElement(view, "Header", value=f"{sop.title} ({sop.id}@{sop.version})")
+    image = image or images
     target = "text" if text or not image else "image"
     if text:
         ET.SubElement(view, "Text", name="text", value="$text")
-    if image:
+    if images:
+        ET.SubElement(view, "Image", name="image", valueList=f"${IMAGES}")
+    elif image:
         ET.SubElement(view, "Image", name="image", value="$image")
     if _is_tree(sop):
         control = ET.SubElement(view, "Taxonomy", name=CONTROL, toName=target, leafsOnly="true")
@@ -88,6 +100,7 @@ def label_studio_tasks(run: RunExport) -> list[dict[str, Any]]:
     tasks = []
     has_text = any(item.text for item in run.items.values())
     target = "text" if has_text or not any(i.images for i in run.items.values()) else "image"
+    several = _several_images(run)
     for row in run.rows:
         item = run.items.get(str(row["item_id"]))
         if item is None:
@@ -96,6 +109,8 @@ def label_studio_tasks(run: RunExport) -> list[dict[str, Any]]:
         data: dict[str, Any] = {"item_id": item.id, "text": item.text or ""}
         if item.images:
             data["image"] = item.images[0]
+        if several:  # the config shows the list: every image of every item (an item without one: none)
+            data[IMAGES] = list(item.images)
         data |= {"language": item.language, "meta": item.meta}
         task: dict[str, Any] = {"data": data, "predictions": []}
         if prediction_status(row, run.sop) is None:
@@ -113,7 +128,8 @@ def write_label_studio(run: RunExport, out: Path) -> list[Path]:
     config = out.parent / "label_config.xml"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    config.write_text(label_config(run.sop, text=texts, image=images), encoding="utf-8")
+    xml = label_config(run.sop, text=texts, image=images, images=_several_images(run))
+    config.write_text(xml, encoding="utf-8")
     return [out, config]
 
 

@@ -1,5 +1,6 @@
-"""What every export reads: a run's result lines (``labels.jsonl``, ``run.json``), its items and SOP, and an
-optional ``--only accept|review`` selection from a ``prelabel route`` output; plus what an export left out.
+"""What every export reads: a run's result lines (``labels.jsonl``, ``run.json``), its items (checked against
+the run's ledger) and SOP, and an optional ``--only accept|review`` selection from a ``prelabel route``
+output (bound to the results it split); plus what an export left out.
 
     >>> model_version({"sop_id": "demo", "sop_version": "1.0", "model": "gpt-4o-mini",
     ...                "prompt_hash": "sha256:0123456789abcdef"})
@@ -11,6 +12,7 @@ optional ``--only accept|review`` selection from a ``prelabel route`` output; pl
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,17 +21,18 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.provenance import describe
-from prelabel.comparison.run_info import check_sop
+from prelabel.comparison.route_source import routed_positions
+from prelabel.comparison.run_info import run_sop
 from prelabel.errors import InputError
 from prelabel.inputs.items import Item
-from prelabel.inputs.reading import read_items
+from prelabel.labeling.run_items import run_items
 from prelabel.llm.endpoints import is_smoke_model
 from prelabel.runs.labels import read_labels
 from prelabel.runs.run_dir import RunDir
-from prelabel.runs.sources import RunSources
-from prelabel.sop.spec import SOP, load_sop
+from prelabel.sop.spec import SOP
 
 __all__ = [
+    "DUPLICATE_ID",
     "SMOKE_VERSION_SUFFIX",
     "ExportSummary",
     "Only",
@@ -41,6 +44,10 @@ __all__ = [
 
 Only = Literal["accept", "review"]
 
+
+#: Why a later result line of an id is not exported: the run labeled the first row of the id and recorded
+#: each later one as a ``duplicate id`` error (ids compared after ``inputs.ids.normalize_id``).
+DUPLICATE_ID = "duplicate id: the run labeled only the first row of this id"
 
 #: Appended to the ``model_version`` of the bundled smoke model's predictions: vendors see what they are.
 SMOKE_VERSION_SUFFIX = ":smoke-model"
@@ -119,45 +126,32 @@ class RunExport:
     warnings: list[str] = field(default_factory=list)
     """What reading the run had to say (a cut-off last line, skipped)."""
 
+    items_missing: str | None = None
+    """Why there are no items at all (no items file to read), ``None`` when there are: an export that adds
+    the items' text when it can (the flat formats) says so."""
+    left_out: int = 0
+    """Result lines left out before the exporter saw them (counted in ``skipped``, not in ``rows``)."""
+
     def skip(self, reason: str, item_id: Any) -> None:
-        """Count one left-out line, keeping a few example ids."""
-        self.skipped[reason] += 1
+        """Count one left-out line of ``rows``, keeping a few example ids."""
+        self._count(reason, item_id)
         self.skipped_ids.add(str(item_id))
+
+    def leave_out(self, reason: str, item_id: Any) -> None:
+        """Count one result line kept out of ``rows`` (a later line of an id), keeping a few example ids."""
+        self._count(reason, item_id)
+        self.left_out += 1
+
+    @property
+    def n_exported(self) -> int:
+        """The lines of ``rows`` the exporter did not skip."""
+        return len(self.rows) - (sum(self.skipped.values()) - self.left_out)
+
+    def _count(self, reason: str, item_id: Any) -> None:
+        self.skipped[reason] += 1
         self.examples.setdefault(reason, [])
         if len(self.examples[reason]) < 10:
             self.examples[reason].append(str(item_id))
-
-
-def _sop(info: dict[str, Any] | None, sop: SOP | str | Path | None, need: bool, where: str) -> SOP | None:
-    if not isinstance(sop, SOP):
-        path = RunSources.of(where, info).sop_file(sop, need=need)
-        sop = load_sop(path) if path is not None else None
-    check_sop(info, sop, where)
-    return sop
-
-
-def _items(info: dict[str, Any] | None, items: Any, need: bool, where: str) -> dict[str, Item]:
-    if items is None or isinstance(items, str | Path):
-        items = RunSources.of(where, info).items_file(items, need=need)
-        if items is None:
-            return {}
-    return {entry.id: entry for entry in read_items(items) if isinstance(entry, Item)}
-
-
-def _selected(run_dir: Path, only: Only, route: str | Path | None) -> set[str]:
-    folder = Path(route) if route is not None else run_dir / "route"
-    path = folder / f"{only}.jsonl"
-    if not path.is_file():
-        hint = "run `prelabel route` first, or pass its -o DIR as --route"
-        raise InputError(f"{path}: no routing here; {hint}")
-    if not path.stat().st_size:
-        return set()
-    lines = read_labels(path).require_ids()
-    if lines.cut_line:  # a selection cut short would export the wrong items
-        raise InputError(
-            f"{path}:{lines.cut_line}: the last line is cut off; rerun `prelabel route` to rewrite it"
-        )
-    return {str(row["item_id"]) for row in lines.rows}
 
 
 def load_run(
@@ -170,21 +164,35 @@ def load_run(
     need_sop: bool = False,
     need_items: bool = False,
 ) -> RunExport:
-    """Read a run for export; ``InputError`` for a RUN_DIR without results or an SOP that no longer matches.
+    """Read a run for export; ``InputError`` for a RUN_DIR without results, an SOP that no longer matches,
+    or items that are not the ones the run labeled (``labeling.run_items``).
 
-    The SOP and items default to the files ``run.json`` names; ``only`` keeps the items ``prelabel route``
-    put on that side (``route`` is its output directory, default ``RUN_DIR/route``).
+    The SOP and items default to the files ``run.json`` names; ``only`` keeps the lines ``prelabel route``
+    put on that side (``route`` is its output directory, default ``RUN_DIR/route``), once the routing is
+    known to be of these very results (``comparison.route_source``). A later line of an id (the run's
+    duplicate-id record) is left out and counted.
     """
     run_path = Path(run_dir)
     where = str(run_path)
     lines = read_labels(run_path).require_ids()  # no results: one clear line, before anything else
     info = RunDir.of(run_path).read_info()
-    loaded = _sop(info, sop, need_sop, where)
-    rows = lines.rows
+    loaded = run_sop(info, sop, where, need=need_sop)
+    positions: Iterable[int] = range(len(lines.rows))
     if only is not None:
         if only not in ("accept", "review"):
             raise InputError(f"--only must be accept or review, got '{only}'")
-        keep = _selected(run_path if run_path.is_dir() else run_path.parent, only, route)
-        rows = [r for r in rows if str(r["item_id"]) in keep]
-    by_id = _items(info, items, need_items, where)
-    return RunExport(run_path, rows, by_id, loaded, info, only, warnings=lines.warnings)
+        positions = routed_positions(run_path, lines, only, route)  # the lines route split, not their ids
+    elif route is not None:
+        raise InputError("--route names the routing --only reads; pass --only accept or --only review too")
+    paired = run_items(run_path, lines, items, need=need_items, info=info)
+    run = RunExport(
+        run_path, [], paired.items, loaded, info, only, warnings=[*lines.warnings, *paired.warnings]
+    )
+    run.items_missing = paired.missing
+    repeated = lines.repeated()
+    for position in positions:
+        if position in repeated:  # the run's duplicate-id record: never an item's result
+            run.leave_out(DUPLICATE_ID, lines.rows[position]["item_id"])
+        else:
+            run.rows.append(lines.rows[position])
+    return run

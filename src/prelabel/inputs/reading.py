@@ -318,7 +318,9 @@ def _items(
     base: Path | None,
     strings: bool,
 ) -> Iterator[Item | BadItem]:
-    """Validate rows and flag repeated ids; bare strings are items only in in-memory lists, never in files."""
+    """Validate rows and flag repeated ids (the first row of an id, good or bad, is the item: every later
+    row with that id, compared after ``normalize_id``, is a duplicate); bare strings are items only in
+    in-memory lists, never in files."""
     seen: dict[str, str] = {}
     for index, (where, row) in enumerate(rows):
         if max_items is not None and index >= max_items:
@@ -326,12 +328,12 @@ def _items(
         entry = coerce_item(
             row, index, where=where, id_col=id_col, text_col=text_col, base=base, strings=strings
         )
-        if isinstance(entry, Item):
-            if entry.id in seen:
-                reason = f"{where}: duplicate id '{entry.id}' (first at {seen[entry.id]})"
-                entry = BadItem(index, reason, entry.id)
-            else:
-                seen[entry.id] = where
+        if isinstance(entry, Item) and entry.id in seen:
+            reason = f"{where}: duplicate id '{entry.id}' (first at {seen[entry.id]})"
+            entry = BadItem(index, reason, entry.id)
+        key = entry.id if isinstance(entry, Item) else entry.item_id
+        if key is not None:
+            seen.setdefault(key, where)
         yield entry
 
 

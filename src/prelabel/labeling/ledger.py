@@ -41,7 +41,7 @@ from prelabel.labeling.ledger_legacy import legacy_digest
 from prelabel.labeling.result import LabelResult
 from prelabel.runs.run_dir import RunDir, RunLock
 
-__all__ = ["Ledger", "LedgerRow"]
+__all__ = ["Ledger", "LedgerRow", "recorded_items"]
 
 #: Numbered schema migrations; ``PRAGMA user_version`` records how many ran. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -308,6 +308,25 @@ class Ledger(LedgerBatches):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def recorded_items(run_dir: str | Path) -> dict[int, LedgerRow] | None:
+    """What the ledger of ``run_dir`` records per input position (id, item digest, status), read without
+    its lock (a run may be writing it); ``None`` when ``run_dir`` holds no readable ledger."""
+    path = RunDir(run_dir).db
+    if not path.is_file():
+        return None
+    query = "SELECT position, item_id, input_hash, status, error_type FROM items ORDER BY position"
+    for mode in ("rw", "ro"):  # rw (nothing is written): closing it removes the WAL files a read opens
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=30)) as db:
+                found = db.execute(query).fetchall()
+        except sqlite3.OperationalError:
+            continue  # a read-only file or folder: read-only, then
+        except sqlite3.Error:
+            return None
+        return {int(p): LedgerRow(i, h, s, e) for p, i, h, s, e in found}
+    return None
 
 
 _FRESH = "to start fresh, rerun with --restart (deletes this run's results) or choose another -o directory"

@@ -50,6 +50,19 @@ class LabelLines:
         """What the reader has to say (the cut-off line), empty when the file is whole."""
         return [cut_off_warning(self.path, self.cut_line)] if self.cut_line else []
 
+    def repeated(self) -> set[int]:
+        """The indices of the lines whose ``item_id`` an earlier line holds. A run labels the first row of an
+        id and records every later one as a ``duplicate id`` error (``inputs.reading``), so every command
+        pairs an id with its first line: these lines are never an item's result."""
+        seen: set[str] = set()
+        later: set[int] = set()
+        for index, row in enumerate(self.rows):
+            key = str(row.get("item_id"))
+            if key in seen:
+                later.add(index)
+            seen.add(key)
+        return later
+
     def require_ids(self) -> LabelLines:
         """These lines, checked to have an ``item_id`` each (``InputError`` names the first without)."""
         for number, row in enumerate(self.rows, start=1):
