@@ -76,3 +76,14 @@ def test_config_is_generated_from_the_sop() -> None:
         assert f'value="{label_id}"' in xml
     assert 'maxUsages="1"' in xml  # single-label: one path
     assert '<TextArea name="rationale" toName="text"' in xml
+
+
+def test_the_config_never_holds_characters_xml_forbids() -> None:
+    """An SOP built in code (validate refuses these in files) still gives a config Label Studio can parse."""
+    import xml.etree.ElementTree as ET
+
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    sop = sop.model_copy(update={"title": "Intent \x1b[1m\x00"})
+    xml = label_config(sop)
+    header = ET.fromstring(xml).find("Header")
+    assert header is not None and header.get("value", "").startswith("Intent \\x1b[1m\\x00 (")
