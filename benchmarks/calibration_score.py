@@ -1,9 +1,10 @@
 """Benchmark `prelabel calibration score` on a large panel: A annotators × Q quiz items (default 50,000 × 20,
 1,000,000 answers), as a user runs it: the CLI in a fresh process, on CSV files.
 
-Prints, per source tree, the wall time, the peak RSS of that process (``os.wait4``) and how many lines it
-printed; ``--before SRC`` runs the same command on another checkout's ``src`` (say, main's) side by side and
-checks that both wrote the same files with the same columns, rows and figures (κ to 1e-9).
+Prints, per source tree, the wall time, the CPU time and peak RSS of that process (``os.wait4``; on a busy
+machine the CPU time is the steadier figure) and how many lines it printed; ``--before SRC`` runs the same
+command on another checkout's ``src`` (say, main's) side by side and checks that both wrote the same files
+with the same columns, rows and figures (κ to 1e-9).
 
     python benchmarks/calibration_score.py                          # this checkout, 50,000 × 20
     python benchmarks/calibration_score.py --before ../main/src     # before/after, side by side
@@ -25,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-LABELS = ("logistics.late_delivery", "product.damaged", "payment.refund", "account.login", "praise_other.other")
+LABELS = (
+    "logistics.late_delivery",
+    "product.damaged",
+    "payment.refund",
+    "account.login",
+    "praise_other.other",
+)
 
 
 def synthetic(folder: Path, annotators: int, items: int, seed: int = 0) -> tuple[Path, Path]:
@@ -44,7 +51,9 @@ def synthetic(folder: Path, annotators: int, items: int, seed: int = 0) -> tuple
     frame = pd.DataFrame(
         {
             "item_id": np.tile(item_ids, annotators),
-            "annotator": np.repeat(np.asarray([f"ann{i:06d}" for i in range(annotators)], dtype=object), items),
+            "annotator": np.repeat(
+                np.asarray([f"ann{i:06d}" for i in range(annotators)], dtype=object), items
+            ),
             "label": answers,
         }
     )
@@ -56,9 +65,20 @@ def synthetic(folder: Path, annotators: int, items: int, seed: int = 0) -> tuple
 
 
 def run_cli(src: Path, key: Path, answers: Path, out: Path) -> dict[str, Any]:
-    """``prelabel calibration score`` with ``src`` first on ``PYTHONPATH``: seconds, peak RSS, lines."""
+    """``prelabel calibration score`` with ``src`` first on ``PYTHONPATH``: seconds, CPU seconds, peak RSS,
+    lines printed."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    command = [sys.executable, "-m", "prelabel", "calibration", "score", str(key), str(answers), "-o", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "prelabel",
+        "calibration",
+        "score",
+        str(key),
+        str(answers),
+        "-o",
+        str(out),
+    ]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
@@ -71,7 +91,14 @@ def run_cli(src: Path, key: Path, answers: Path, out: Path) -> dict[str, Any]:
     if process.returncode:
         raise SystemExit(f"{src}: exit {process.returncode}: {errors.strip()}")
     peak = usage.ru_maxrss / 1024**2 if sys.platform == "darwin" else usage.ru_maxrss / 1024
-    return {"seconds": seconds, "peak_rss_mb": peak, "lines": len(printed.splitlines()), "out": out}
+    cpu = usage.ru_utime + usage.ru_stime
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": peak,
+        "lines": len(printed.splitlines()),
+        "out": out,
+    }
 
 
 def same_outputs(before: Path, after: Path) -> list[str]:
@@ -119,17 +146,22 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, Any]]:
             figures[name] = run_cli(src.resolve(), key, answers, folder / f"scores-{name}")
             f = figures[name]
             print(
-                f"  {name:<7} {f['seconds']:8.2f} s   peak RSS {f['peak_rss_mb']:6.0f} MB   "
+                f"  {name:<7} {f['seconds']:8.2f} s   CPU {f['cpu_seconds']:7.2f} s   "
+                f"peak RSS {f['peak_rss_mb']:6.0f} MB   "
                 f"{f['lines']:,} lines printed   ({src})"
             )
         if args.before:
             before, after = figures["before"], figures["after"]
             print(
-                f"  ratio   {before['seconds'] / after['seconds']:8.1f} × faster, "
+                f"  ratio   {before['seconds'] / after['seconds']:8.1f} × faster "
+                f"({before['cpu_seconds'] / after['cpu_seconds']:.1f} × less CPU), "
                 f"{before['peak_rss_mb'] / after['peak_rss_mb']:.1f} × less memory"
             )
             differences = same_outputs(before["out"], after["out"])
-            print("  outputs " + ("identical (κ to 1e-9)" if not differences else "DIFFER: " + "; ".join(differences)))
+            print(
+                "  outputs "
+                + ("identical (κ to 1e-9)" if not differences else "DIFFER: " + "; ".join(differences))
+            )
             figures["after"]["differences"] = differences
     return figures
 

@@ -169,7 +169,8 @@ def test_figures_are_the_comparators_model_vs_annotators() -> None:
     scored = scored.drop_duplicates(["annotator", "item_id"], keep="last")
     results = pd.DataFrame({"item_id": key["item_id"], "label": key["label"], "confidence": 1.0})
     figures = {
-        r.annotator: r for r in prelabel.compare(results, scored, multi_label=False).metrics.model_vs_annotators
+        r.annotator: r
+        for r in prelabel.compare(results, scored, multi_label=False).metrics.model_vs_annotators
     }
     table = score.annotators.set_index("annotator")
     assert list(table.index) == sorted(figures)

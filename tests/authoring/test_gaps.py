@@ -137,13 +137,17 @@ def test_an_invalid_answer_is_not_no_gaps_exit_3_and_no_draft(
         args = ["gaps", str(run_dir), "-o", str(out), "--base-url", server.url, "--max-reasks", "1"]
         code, stdout, err = run_cli(capsys, *args)
     assert code == 3, (stdout, err)
-    assert err.startswith("error: the model's answer could not be used (invalid_output") and err.count("\n") == 1
+    assert (
+        err.startswith("error: the model's answer could not be used (invalid_output") and err.count("\n") == 1
+    )
     assert "nothing was proposed for the 3 items sent, which does not mean the tree has no gaps" in err
     assert err.rstrip().endswith("no draft written") and not out.exists()
     assert "; failed: answer invalid after 2 attempt(s)" in stdout and "; 2 requests" in stdout
     gaps = prelabel.find_gaps(run_dir, client=FakeModel(default=Reply.raw("no")).async_client())
     assert (gaps.exit_code, gaps.error_type) == (3, "invalid_output") and gaps.failure
-    good = prelabel.find_gaps(run_dir, client=FakeModel(default=Reply.raw(json.dumps(PROPOSAL))).async_client())
+    good = prelabel.find_gaps(
+        run_dir, client=FakeModel(default=Reply.raw(json.dumps(PROPOSAL))).async_client()
+    )
     assert (good.exit_code, good.failure) == (0, None)
 
 

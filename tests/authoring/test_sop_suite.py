@@ -313,7 +313,9 @@ def test_repeat_out_of_bounds_is_one_line_exit_2(
     repeat: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sop_path = write_suite_sop(tmp_path / "fruit.yaml")
-    code, _, err = run_cli(capsys, "test", str(sop_path), "--repeat", repeat, "--base-url", "http://127.0.0.1:9/v1")
+    code, _, err = run_cli(
+        capsys, "test", str(sop_path), "--repeat", repeat, "--base-url", "http://127.0.0.1:9/v1"
+    )
     assert (code, err) == (2, f"error: bad option: repeat: must be between 1 and 100, got {repeat}\n")
 
 
@@ -333,7 +335,7 @@ def test_an_unusable_endpoint_counts_every_request_sent(
 def test_a_damaged_answer_cache_is_set_aside_and_a_new_one_started(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], prelabel_cache: Path
 ) -> None:
-    """Issue #21: a corrupt cache file made every run fail with a hint (--no-cache) that failed the same way."""
+    """Issue #21: a corrupt cache file failed every run, with a hint (--no-cache) that failed the same way."""
     sop_path = write_suite_sop(tmp_path / "fruit.yaml")
     prelabel_cache.mkdir()
     damaged = prelabel_cache / "answers.sqlite"

@@ -729,7 +729,9 @@ def test_cli_debug_shows_traceback_for_sop_error_in_render(write_sop: WriteSOP) 
     assert "prelabel.errors.SOPError" in debug.stderr
 
 
-def test_cli_validate_reports_control_characters_xml_cannot_carry(write_sop: WriteSOP, capsys: Capture) -> None:
+def test_cli_validate_reports_control_characters_xml_cannot_carry(
+    write_sop: WriteSOP, capsys: Capture
+) -> None:
     """Issue #21: an SOP text with a control character (a YAML escape) passed validate, then made an invalid
     label_config.xml; the SOP is where it is removed, so validate says where, one line per text."""
     path = write_sop(

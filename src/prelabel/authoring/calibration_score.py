@@ -295,7 +295,7 @@ def score_calibration(
     else:
         allowed, source = {p for v in key_frame["label"] for p in v.split(";")}, "answer key"
     problems = _problems(frame, key_frame, allowed, source)
-    usable = (frame["problem"] == "") | frame["problem"].str.startswith("unknown label")
+    usable = _per_value(frame["problem"], lambda p: p == "" or p.startswith("unknown label")).astype(bool)
     scored = frame[usable].drop_duplicates(["annotator", "item_id"], keep="last").copy()
     if scored.empty:
         first = problems["problem"].iloc[0] if len(problems) else "none"
@@ -303,10 +303,10 @@ def score_calibration(
     truth = dict(zip(key_frame["item_id"], key_frame["label"], strict=True))
     scored["key"] = scored["item_id"].map(truth)
     scored["correct"] = scored["label"] == scored["key"]
-    exploded = scored.assign(label=scored["key"].str.split(";")).explode("label")
-    per_label = exploded.groupby("label", sort=True)["correct"].agg(
-        n_answers="size", correct="sum", accuracy="mean"
-    )
+    by_key = scored.groupby("key", sort=False)["correct"].agg(n_answers="size", correct="sum")
+    exploded = by_key.assign(label=by_key.index.str.split(";")).explode("label")  # one row per key label
+    per_label = exploded.groupby("label", sort=True)[["n_answers", "correct"]].sum()
+    per_label["accuracy"] = per_label["correct"] / per_label["n_answers"]
     kinds = Counter(p.split(" (")[0] for p in problems["problem"])
     summary = {
         "n_items": len(key_frame),

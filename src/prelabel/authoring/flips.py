@@ -43,7 +43,15 @@ from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.prompt.rendering import render_prompt
 from prelabel.sop.spec import SOP, load_sop
 
-__all__ = ["FLIP", "FLIP_COLUMNS", "NOT_COMPARED", "LabelFlips", "alabel_flips", "label_flips", "system_prompt_diff"]
+__all__ = [
+    "FLIP",
+    "FLIP_COLUMNS",
+    "NOT_COMPARED",
+    "LabelFlips",
+    "alabel_flips",
+    "label_flips",
+    "system_prompt_diff",
+]
 
 FLIP_COLUMNS = [
     "item_id",
@@ -235,7 +243,13 @@ class LabelFlips:
         else:
             out.append("None.")
         if unknown:
-            out += ["", "Not compared (an answer failed):", "", "| case | under A | under B |", "|---|---|---|"]
+            out += [
+                "",
+                "Not compared (an answer failed):",
+                "",
+                "| case | under A | under B |",
+                "|---|---|---|",
+            ]
             out += [f"| {node} | {a} | {b} |" for node, a, b in unknown]
         out += ["", "## System prompt diff", ""]
         out += ["```diff", self.prompt_diff.rstrip("\n"), "```"] if self.prompt_diff else ["Identical."]

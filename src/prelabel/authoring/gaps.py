@@ -147,8 +147,8 @@ class LabelGaps:
             return None
         sent = sum(self.considered.values())
         return (
-            f"the model's answer could not be used ({self.error_type}: {self.error}); nothing was proposed for "
-            f"the {sent} items sent, which does not mean the tree has no gaps; no draft written"
+            f"the model's answer could not be used ({self.error_type}: {self.error}); nothing was "
+            f"proposed for the {sent} items sent, which does not mean the tree has no gaps; no draft written"
         )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
