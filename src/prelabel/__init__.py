@@ -13,6 +13,7 @@ from typing import Any as _Any
 from prelabel._version import __version__
 
 if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__`` imports
+    from prelabel._jsonio import check_output
     from prelabel.authoring.calibration import CalibrationSet, calibration_set
     from prelabel.authoring.calibration_score import CalibrationScore, score_calibration
     from prelabel.authoring.docdiff import DocDiff, diff_sops, write_doc_diff
@@ -118,6 +119,7 @@ _EXPORTS: dict[str, str] = {
     "bundled_sop_path": "prelabel.sop.bundled",
     "bundled_sops": "prelabel.sop.bundled",
     "calibration_set": "prelabel.authoring.calibration",
+    "check_output": "prelabel._jsonio",
     "check_report_dir": "prelabel.comparison.report_dir",
     "collect_batch": "prelabel.labeling.batch_collect",
     "compare": "prelabel.comparison.comparison",
@@ -202,6 +204,7 @@ __all__ = [
     "bundled_sop_path",
     "bundled_sops",
     "calibration_set",
+    "check_output",
     "check_report_dir",
     "collect_batch",
     "compare",

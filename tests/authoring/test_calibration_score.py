@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -122,3 +123,105 @@ def test_answers_are_canonical_as_in_compare() -> None:
     answers = pd.DataFrame({"item_id": ["q1", "q2"], "annotator": "x", "label": ["cafe\u0301", "\u200bb"]})
     row = prelabel.score_calibration(key, answers).annotators.iloc[0]
     assert (row["correct"], row["accuracy"]) == (2, 1.0)
+
+
+def test_kappa_per_annotator_from_counts_is_sklearns_on_random_panels() -> None:
+    """κ is computed from each annotator's counts in one pass (issue #21: 100k ``cohen_kappa_score`` calls
+    took 131 s on 50,000 annotators); it is scikit-learn's figure, and the comparator's, to 1e-9."""
+    from prelabel.authoring.calibration_score import annotator_figures
+
+    rng = np.random.default_rng(7)
+    for n_annotators, n_labels in ((1, 2), (40, 3), (300, 12)):
+        rows = int(n_annotators * 15)
+        annotator = np.sort(rng.integers(0, n_annotators, rows))
+        truth = rng.integers(0, n_labels, rows)
+        given = np.where(rng.random(rows) < 0.6, truth, rng.integers(0, n_labels, rows))
+        n, correct, accuracy, kappa = annotator_figures(annotator, given, truth, n_annotators)
+        for a in range(n_annotators):
+            mine = annotator == a
+            assert (n[a], correct[a]) == (mine.sum(), (given[mine] == truth[mine]).sum())
+            assert accuracy[a] == pytest.approx((given[mine] == truth[mine]).mean(), abs=1e-12)
+            if len(np.union1d(given[mine], truth[mine])) < 2:
+                assert kappa[a] is None
+            else:
+                assert kappa[a] == pytest.approx(cohen_kappa_score(truth[mine], given[mine]), abs=1e-9)
+
+
+def test_figures_are_the_comparators_model_vs_annotators() -> None:
+    """The vectorised figures are what ``compare`` (the key as the model) gives, blanks, typos, repeats,
+    label sets and one-label annotators included."""
+    rng = np.random.default_rng(3)
+    labels = np.asarray(["a", "b", "c", "a;b", "typo"], dtype=object)
+    key = pd.DataFrame({"item_id": [f"q{i}" for i in range(12)], "label": labels[rng.integers(0, 4, 12)]})
+    answers = pd.DataFrame(
+        {
+            "item_id": rng.choice(key["item_id"], 900),
+            "annotator": [f"ann{i:02d}" for i in rng.integers(0, 60, 900)],
+            "label": labels[rng.integers(0, 5, 900)],
+        }
+    )
+    answers.loc[answers.index[:5], "label"] = None
+    right = key["label"].iloc[0]  # one answer, the key's own label: κ undefined (one label between them)
+    lone = pd.DataFrame({"item_id": ["q0", "q0"], "annotator": ["zz-one-label"] * 2, "label": right})
+    answers = pd.concat([answers, lone], ignore_index=True)
+    score = prelabel.score_calibration(key, answers)
+    scored = answers.dropna().assign(label=lambda f: f["label"].astype(str))
+    scored = scored.drop_duplicates(["annotator", "item_id"], keep="last")
+    results = pd.DataFrame({"item_id": key["item_id"], "label": key["label"], "confidence": 1.0})
+    figures = {
+        r.annotator: r
+        for r in prelabel.compare(results, scored, multi_label=False).metrics.model_vs_annotators
+    }
+    table = score.annotators.set_index("annotator")
+    assert list(table.index) == sorted(figures)
+    for name, row in table.iterrows():
+        assert row["answered"] == figures[name].n
+        assert row["accuracy"] == figures[name].agreement
+        if figures[name].kappa is None:
+            assert pd.isna(row["kappa"])
+        else:
+            assert row["kappa"] == pytest.approx(figures[name].kappa, abs=1e-9)
+    assert pd.isna(table.loc["zz-one-label", "kappa"]) and table.loc["zz-one-label", "answered"] == 1
+
+
+def test_a_large_panel_is_summarised_on_screen_and_listed_in_full_in_the_files(tmp_path: Path) -> None:
+    """Issue #21: 50,000 annotators printed 50,012 lines; the screen shows the best and weakest and the
+    spread, annotators.csv every annotator."""
+    from prelabel.authoring.calibration_score import SHOWN_ALL, SHOWN_EACH
+
+    key = pd.read_csv(DATA / "key.csv")
+    rng = np.random.default_rng(1)
+    n = 500
+    answers = pd.DataFrame(
+        {
+            "item_id": np.tile(key["item_id"], n),
+            "annotator": np.repeat([f"a{i:03d}" for i in range(n)], len(key)),
+            "label": np.where(
+                rng.random(n * len(key)) < 0.7, np.tile(key["label"], n), rng.choice(["a", "b", "c"], n * 6)
+            ),
+        }
+    )
+    score = prelabel.score_calibration(key, answers)
+    text = score.to_markdown()
+    assert len(text.splitlines()) < 40 and f"{n} annotators" in text.splitlines()[0]
+    best = score.annotators.sort_values(["accuracy", "kappa", "annotator"], ascending=[False, False, True])
+    assert f"| {best['annotator'].iloc[0]} |" in text and f"Best {SHOWN_EACH} by accuracy:" in text
+    assert f"Weakest {SHOWN_EACH} by accuracy:" in text and "every annotator: annotators.csv" in text
+    assert len(pd.read_csv(score.save(tmp_path / "s")["annotators"])) == n
+    small = prelabel.score_calibration(DATA / "key.csv", DATA / "answers.csv").to_markdown()
+    assert "| x | 6/6 | 5 | 0.833 | 0.750 |" in small and "Best" not in small and SHOWN_ALL >= 2
+
+
+def test_the_benchmark_script_runs_on_a_small_panel(capsys: pytest.CaptureFixture[str]) -> None:
+    """``benchmarks/calibration_score.py`` still runs (so it cannot rot); its figures come from full runs."""
+    import importlib.util
+
+    script = Path(__file__).parents[2] / "benchmarks" / "calibration_score.py"
+    spec = importlib.util.spec_from_file_location("benchmark_calibration_score", script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    figures = module.main(["--annotators", "40", "--items", "5"])
+    out = capsys.readouterr().out
+    assert "40 annotators × 5 items" in out and figures["this"]["seconds"] > 0
+    assert figures["this"]["peak_rss_mb"] > 0 and figures["this"]["lines"] > 0

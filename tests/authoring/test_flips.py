@@ -108,7 +108,9 @@ def test_cli_diff_writes_flips_summary_and_prompt_diff(
     assert [r["item_id"] for r in rows] == ["i2", "i4"]
     assert list(rows[0]) == [
         "item_id", "text", "label_a", "label_b", "rationale_a", "rationale_b", "confidence_a", "confidence_b",
+        "outcome", "error_a", "error_b",
     ]  # fmt: skip
+    assert {r["outcome"] for r in rows} == {"flip"} and rows[0]["error_a"] == rows[0]["error_b"] == ""
     assert rows[0]["rationale_b"] == "shaped like a pear" and rows[0]["confidence_b"] == "0.6"
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "| other | fruit.pear | 2 |" in summary and "| edge_cases/E1 | pass | fail |" in summary
@@ -120,3 +122,101 @@ def test_cli_diff_bad_items_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     a = write_suite_sop(tmp_path / "a.yaml")
     code, _, err = run_cli(capsys, "diff", str(a), str(a), "--items", str(tmp_path / "none.jsonl"), "-o", "x")
     assert code == 2 and "none.jsonl" in err
+
+
+def write_items(path: Path, items: list[dict[str, str]] = ITEMS) -> Path:
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    return path
+
+
+def test_every_answer_failing_on_both_sides_compares_nothing_and_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #21: every answer an error under A and B printed "0 of 10 items flip (0%)" and exited 0."""
+    a = write_suite_sop(tmp_path / "a.yaml")
+    b = write_suite_sop(tmp_path / "b.yaml", SOP_B)
+    items, out = write_items(tmp_path / "items.jsonl"), tmp_path / "diff"
+    fake = FakeModel(default=Reply.raw("not json at all"))  # every answer invalid: error records
+    with FakeServer(fake) as server:
+        code, stdout, err = run_cli(
+            capsys, "diff", str(a), str(b), "--items", str(items), "-o", str(out), "--base-url", server.url,
+            "--no-tests", "--max-reasks", "0",
+        )  # fmt: skip
+        sent = len(server.requests)
+    assert code == 3, (stdout, err)
+    assert err == (
+        "error: nothing could be compared: every one of the 4 items has a failed answer (errors under A: 4 "
+        "(invalid_output 4); under B: 4 (invalid_output 4)); see the error_a/error_b columns of flips.csv\n"
+    )
+    assert "0 of 4 items flip" not in stdout and "(0%)" not in stdout
+    assert "nothing compared: every one of the 4 items has a failed answer" in stdout
+    assert f"{sent} requests, 0 answers from cache" in stdout and sent == 2 * len(ITEMS)
+    with (out / "flips.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["item_id"], r["outcome"]) for r in rows] == [(i["id"], "not compared") for i in ITEMS]
+    assert all(r["error_a"].startswith("invalid_output: ") and r["error_b"] for r in rows)
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "No item could be compared." in summary and "## Not compared: an answer failed" in summary
+    assert "| A | invalid_output | 4 |" in summary and "| B | invalid_output | 4 |" in summary
+
+
+def test_an_answer_failing_on_one_side_is_not_compared_not_a_flip() -> None:
+    def b_fails_on_vases(record: RequestRecord) -> Reply:
+        if "vase" in (record.item_text or "") and "shaped like one" in str(record.body["messages"][0]):
+            return Reply.raw("not json")
+        return versioned(record)
+
+    fake = FakeModel(default=b_fails_on_vases)
+    a, b = prelabel.parse_sop(SUITE_SOP), prelabel.parse_sop(SOP_B)
+    flips = prelabel.label_flips(a, b, ITEMS, client=fake.async_client(), tests=False, max_reasks=0)
+    assert [f["item_id"] for f in flips.flips] == ["i2"]  # i4 failed under B: "other → error" is no flip
+    assert [r["item_id"] for r in flips.not_compared] == ["i4"] and flips.exit_code == 0
+    assert flips.errors("a") == {} and flips.errors("b") == {"invalid_output": 1}
+    head, errors = flips.summary().splitlines()[:2]
+    assert head.endswith(": 1 of 3 compared items flip (33%); 1 of 4 items not compared (an answer failed)")
+    assert errors == "  errors under A: 0; under B: 1 (invalid_output 1)"
+
+
+def test_nothing_compared_because_every_item_is_bad_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write_suite_sop(tmp_path / "a.yaml")
+    items = write_items(tmp_path / "items.jsonl", [{"id": "x"}, {"id": "y", "text": ""}])  # no text
+    with FakeServer(FakeModel(default=versioned)) as server:
+        code, _, err = run_cli(
+            capsys, "diff", str(a), str(a), "--items", str(items), "-o", str(tmp_path / "d"),
+            "--base-url", server.url, "--no-tests",
+        )  # fmt: skip
+        assert server.requests == []
+    assert code == 2 and err.startswith("error: nothing could be compared") and "invalid_item 2" in err
+
+
+def test_a_case_that_errors_is_not_a_status_change() -> None:
+    """``pass → error`` is no verdict on the wording: the case is listed as not compared."""
+    a = prelabel.parse_sop(SUITE_SOP)
+    b = prelabel.parse_sop(SOP_B.replace("shaped like a pear", "shaped like a pear FAIL"))
+
+    def fail_e1_under_b(record: RequestRecord) -> Reply:
+        return Reply.raw("not json") if "FAIL" in (record.item_text or "") else versioned(record)
+
+    fake = FakeModel(default=fail_e1_under_b)
+    flips = prelabel.label_flips(a, b, ITEMS[:1], client=fake.async_client(), max_reasks=0)
+    assert flips.case_changes() == [] and flips.cases_not_compared() == [("edge_cases/E1", "pass", "error")]
+    assert "1 tests/edge cases not compared (an answer failed)" in flips.summary()
+
+
+def test_diff_checks_its_output_before_any_model_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #21: an unwritable -o failed after 31 requests."""
+    a = write_suite_sop(tmp_path / "a.yaml")
+    items, regular = write_items(tmp_path / "items.jsonl"), tmp_path / "a_file"
+    regular.write_text("x")
+    with FakeServer(FakeModel(default=versioned)) as server:
+        for out, message in (
+            (regular, f"error: {regular} is a file; -o takes a directory (it is created if missing)\n"),
+            (regular / "sub", f"error: cannot write {regular / 'sub'}: Not a directory\n"),
+        ):
+            args = ["diff", str(a), str(a), "--items", str(items), "-o", str(out), "--base-url", server.url]
+            assert run_cli(capsys, *args)[::2] == (2, message)
+        assert server.requests == []

@@ -125,3 +125,42 @@ def test_bad_inputs_exit_2(run_dir: Path, tmp_path: Path, capsys: pytest.Capture
     assert code == 2 and "nope" in err
     code, _, err = run_cli(capsys, "gaps", str(run_dir), "--items", str(tmp_path / "missing.jsonl"))
     assert code == 2 and "--items" in err
+
+
+def test_an_invalid_answer_is_not_no_gaps_exit_3_and_no_draft(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #21: the model's only answer invalid gave exit 0 and an empty draft, read as "no gaps"."""
+    out = tmp_path / "gaps.yaml"
+    fake = FakeModel(default=Reply.raw("no JSON here"))
+    with FakeServer(fake) as server:
+        args = ["gaps", str(run_dir), "-o", str(out), "--base-url", server.url, "--max-reasks", "1"]
+        code, stdout, err = run_cli(capsys, *args)
+    assert code == 3, (stdout, err)
+    assert (
+        err.startswith("error: the model's answer could not be used (invalid_output") and err.count("\n") == 1
+    )
+    assert "nothing was proposed for the 3 items sent, which does not mean the tree has no gaps" in err
+    assert err.rstrip().endswith("no draft written") and not out.exists()
+    assert "; failed: answer invalid after 2 attempt(s)" in stdout and "; 2 requests" in stdout
+    gaps = prelabel.find_gaps(run_dir, client=FakeModel(default=Reply.raw("no")).async_client())
+    assert (gaps.exit_code, gaps.error_type) == (3, "invalid_output") and gaps.failure
+    good = prelabel.find_gaps(
+        run_dir, client=FakeModel(default=Reply.raw(json.dumps(PROPOSAL))).async_client()
+    )
+    assert (good.exit_code, good.failure) == (0, None)
+
+
+def test_gaps_checks_its_output_before_the_model_call(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    regular = tmp_path / "a_file"
+    regular.write_text("x")
+    with FakeServer(FakeModel(default=Reply.raw(json.dumps(PROPOSAL)))) as server:
+        for out, message in (
+            (tmp_path, f"error: {tmp_path} is a directory; give a file name\n"),
+            (regular / "g.yaml", f"error: cannot write {regular}: Not a directory\n"),
+        ):
+            args = ["gaps", str(run_dir), "-o", str(out), "--base-url", server.url]
+            assert run_cli(capsys, *args)[::2] == (2, message)
+        assert server.requests == []

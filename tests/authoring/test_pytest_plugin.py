@@ -87,3 +87,16 @@ def test_an_invalid_sop_is_a_collection_error(sop_repo: pytest.Pytester) -> None
     result = sop_repo.runpytest_subprocess("--sop", "sop_specs", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fruit.yaml:*:*: tests[[]1].expect: *fruit.plum*"])
+
+
+@pytest.mark.parametrize("repeat", ["0", "101"])
+def test_a_bad_repeat_is_a_usage_error_not_a_traceback_per_case(
+    sop_repo: pytest.Pytester, repeat: str
+) -> None:
+    """Issue #21: ``--sop-repeat 0`` gave a traceback per case; ``prelabel test --repeat 0`` exits 2."""
+    result = sop_repo.runpytest_subprocess(
+        "--sop", "sop_specs", "--sop-repeat", repeat, "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: bad option: --sop-repeat: must be between 1 and 100, got {repeat}"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

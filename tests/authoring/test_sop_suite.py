@@ -261,3 +261,92 @@ def test_the_same_model_name_on_another_server_is_asked_again(
         assert len(first.requests) == 4 and len(second.requests) == 4
         run_cli(capsys, "test", str(sop), "--base-url", first.url)
         assert len(first.requests) == 4  # its own answers are still cached
+
+
+def test_junit_parses_when_a_rationale_holds_nul_or_esc(tmp_path: Path) -> None:
+    """Issue #21: a rationale with NUL or ESC made a JUnit file CI cannot parse."""
+    fake = FakeModel(default=Reply.answer("other", rationale="bad \x00 byte and \x1b[31mred\x1b[0m"))
+    report = prelabel.run_sop_tests(SOP, client=fake.async_client(), pattern="T1")
+    junit = report.write_junit(tmp_path / "junit.xml")
+    (failure,) = ET.parse(junit).getroot().iter("failure")  # parses: nothing XML forbids is left
+    assert "bad \\x00 byte and \\x1b[31mred\\x1b[0m" in str(failure.text)
+    assert "\x00" not in junit.read_text(encoding="utf-8") and "\x1b" not in junit.read_text(encoding="utf-8")
+
+
+def test_a_pattern_matching_no_case_still_writes_an_empty_junit_suite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The JUnit file is written in every case: with no case selected, an empty suite (0 tests), exit 2."""
+    sop_path = write_suite_sop(tmp_path / "fruit.yaml")
+    junit = tmp_path / "reports" / "j.xml"
+    with FakeServer(FakeModel(default=by_keyword())) as server:
+        args = ["test", str(sop_path), "-k", "nomatch", "--junit", str(junit), "--base-url", server.url]
+        code, _, err = run_cli(capsys, *args)
+        assert server.requests == []
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: no test or edge case matches -k 'nomatch' (cases: tests/T1, ")
+    assert err.rstrip().endswith(f"; wrote {junit} (an empty suite: 0 tests)")
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "0" and suite.findall("testcase") == []
+    assert {p.get("name"): p.get("value") for p in suite.iter("property")}["pattern"] == "nomatch"
+    assert "no test or edge case matches" in str(suite.findtext("system-out"))
+
+
+def test_the_junit_output_is_checked_before_any_model_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sop_path = write_suite_sop(tmp_path / "fruit.yaml")
+    regular = tmp_path / "a_file"
+    regular.write_text("x")
+    with FakeServer(FakeModel(default=by_keyword())) as server:
+        for junit, message in (
+            (tmp_path, f"error: {tmp_path} is a directory; give a file name\n"),
+            (regular / "j.xml", f"error: cannot write {regular}: Not a directory\n"),
+        ):
+            args = ["test", str(sop_path), "--junit", str(junit), "--base-url", server.url, "--no-cache"]
+            assert run_cli(capsys, *args)[::2] == (2, message)
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("repeat", ["0", "-1", "101"])
+def test_repeat_out_of_bounds_is_one_line_exit_2(
+    repeat: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sop_path = write_suite_sop(tmp_path / "fruit.yaml")
+    code, _, err = run_cli(
+        capsys, "test", str(sop_path), "--repeat", repeat, "--base-url", "http://127.0.0.1:9/v1"
+    )
+    assert (code, err) == (2, f"error: bad option: repeat: must be between 1 and 100, got {repeat}\n")
+
+
+def test_an_unusable_endpoint_counts_every_request_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #21: the requests of the case the endpoint stopped on were not counted."""
+    sop_path = write_suite_sop(tmp_path / "fruit.yaml")
+    fake = FakeModel(default=Reply.error(401, "invalid api key", code="invalid_api_key"))
+    with FakeServer(fake) as server:
+        code, out, _ = run_cli(capsys, "test", str(sop_path), "--base-url", server.url, "--no-cache")
+        sent = len(server.requests)
+    assert code == 3 and sent >= 1
+    assert f"; {sent} requests, 0 answers from cache" in out
+
+
+def test_a_damaged_answer_cache_is_set_aside_and_a_new_one_started(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], prelabel_cache: Path
+) -> None:
+    """Issue #21: a corrupt cache file failed every run, with a hint (--no-cache) that failed the same way."""
+    sop_path = write_suite_sop(tmp_path / "fruit.yaml")
+    prelabel_cache.mkdir()
+    damaged = prelabel_cache / "answers.sqlite"
+    damaged.write_bytes(b"this is not a SQLite database, it was cut off or overwritten" * 20)
+    with FakeServer(FakeModel(default=by_keyword())) as server:
+        code, out, err = run_cli(capsys, "test", str(sop_path), "--base-url", server.url, "--no-cache")
+        assert code == 0, (out, err)
+        assert (
+            f"note: the answer cache {damaged} was not a readable database (file is not a database); it was "
+            f"set aside as {damaged}.corrupt and a new cache started (its answers are asked again)"
+        ) in out
+        assert (prelabel_cache / "answers.sqlite.corrupt").read_bytes().startswith(b"this is not a SQLite")
+        code, out, _ = run_cli(capsys, "test", str(sop_path), "--base-url", server.url)
+        assert code == 0 and "0 requests, 4 answers from cache" in out and "note:" not in out

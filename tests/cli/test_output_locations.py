@@ -52,3 +52,20 @@ def test_the_writing_helper_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(prelabel.InputError, match=r"cannot write .*: Is a directory"):
         with writing(tmp_path) as path:
             path.write_text("x")
+
+
+#: An existing directory in which nobody, root included, can create a file (chmod is no use under root).
+UNWRITABLE = Path("/proc/self")
+
+
+@pytest.mark.skipif(not (UNWRITABLE / "status").is_file(), reason="needs Linux /proc")
+@pytest.mark.parametrize("name", list(_commands(Path("x"))))
+def test_an_existing_directory_that_takes_no_file_is_one_line_and_exit_2(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #21: doc, doc-diff and calibration made the folder, wrote, and failed with exit 1
+    (``PermissionError``); every output is now checked up front, as compare and export check theirs."""
+    code, out, err = run_cli(capsys, *_commands(UNWRITABLE)[name])
+    assert code == 2, err
+    assert err.startswith(f"error: cannot write {UNWRITABLE}"), err
+    assert len(err.strip().splitlines()) == 1 and "Error" not in err and "wrote" not in out

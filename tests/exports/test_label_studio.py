@@ -118,3 +118,14 @@ def test_single_image_items_keep_the_single_image_config(tmp_path: Path) -> None
     prelabel.export(tmp_path / "run", "label-studio", out, items=items)
     assert '<Image name="image" value="$image" />' in (tmp_path / "label_config.xml").read_text()
     assert "images" not in json.loads(out.read_text(encoding="utf-8"))[0]["data"]
+
+
+def test_the_config_never_holds_characters_xml_forbids() -> None:
+    """An SOP built in code (validate refuses these in files) still gives a config Label Studio can parse."""
+    import xml.etree.ElementTree as ET
+
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    sop = sop.model_copy(update={"title": "Intent \x1b[1m\x00"})
+    xml = label_config(sop)
+    header = ET.fromstring(xml).find("Header")
+    assert header is not None and header.get("value", "").startswith("Intent \\x1b[1m\\x00 (")

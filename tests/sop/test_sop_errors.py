@@ -727,3 +727,31 @@ def test_cli_debug_shows_traceback_for_sop_error_in_render(write_sop: WriteSOP) 
     assert debug.returncode != 0
     assert "Traceback (most recent call last)" in debug.stderr
     assert "prelabel.errors.SOPError" in debug.stderr
+
+
+def test_cli_validate_reports_control_characters_xml_cannot_carry(
+    write_sop: WriteSOP, capsys: Capture
+) -> None:
+    """Issue #21: an SOP text with a control character (a YAML escape) passed validate, then made an invalid
+    label_config.xml; the SOP is where it is removed, so validate says where, one line per text."""
+    path = write_sop(
+        r"""
+        id: demo
+        version: 1.0.0
+        title: "Demo \a"
+        labels:
+          - id: apple
+            definition: "An \e[31mapple\e[0m, tab\tand newline\n are fine."
+          - {id: pear, definition: "A pear\0\x02."}
+        """
+    )
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"{path}:4:8: title: holds BEL (U+0007), a control character XML cannot carry (label_config.xml, "
+        "JUnit); remove it",
+        f"{path}:7:17: labels[0].definition: holds ESC (U+001B), a control character XML cannot carry "
+        "(label_config.xml, JUnit); remove it",
+        f"{path}:8:28: labels[1].definition: holds NUL (U+0000), U+0002, control characters XML cannot "
+        "carry (label_config.xml, JUnit); remove it",
+    ]

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prelabel._jsonio import make_parents
-from prelabel.comparison.run_info import refuse_overwrite
+from prelabel._jsonio import check_output, make_parents
 
 __all__ = ["output_path"]
 
 
 def output_path(path: str | Path, overwrite: bool = False) -> Path:
-    """``path`` made ready for writing: not a directory, not an existing file unless ``overwrite``."""
-    out = Path(path)
-    refuse_overwrite([out], overwrite)
-    return make_parents(out)
+    """``path`` made ready for writing: not a directory, not an existing file unless ``overwrite``, in a
+    folder that takes files (``check_output``); its parent folders are created."""
+    return make_parents(check_output(path, overwrite=overwrite))

@@ -6,7 +6,9 @@ the model name (with the server's URL, unless OpenAI's or in-process), the sampl
 digest (``inputs.digest.item_digest``: what the prompt shows of it, the digest the run ledger keeps too) and
 the sample index (``--repeat``/``--samples`` ask for several). Only answers are stored (``ok`` and
 ``abstained``): errors are asked again next time. ``use_cache=False`` (``--no-cache``) ignores what is stored
-and replaces it with fresh answers.
+and replaces it with fresh answers. A cache file that is not a readable database (cut off, overwritten) is
+set aside as ``answers.sqlite.corrupt`` and a new cache is started (``AnswerCache.note`` says so): it only
+ever held answers that can be asked again.
 
 ``Answerer`` puts the cache in front of a ``Labeler``: the labeler (and its credential check) is built only
 when some answer is missing, and missing answers go through ``Labeler.alabel_entries``, the batch path with
@@ -85,15 +87,45 @@ class AnswerCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
+        self.note: str | None = None
+        """What happened to a damaged cache file (set aside, a new one started), else ``None``."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):  # locked, unreadable: not the content's fault
+                    raise
+                aside = self._set_aside()
+                self.note = (
+                    f"the answer cache {self.path} was not a readable database ({exc}); it was set aside as "
+                    f"{aside} and a new cache started (its answers are asked again)"
+                )
+                self._db = self._open()
         except (OSError, sqlite3.Error) as exc:
             raise InputError(
-                f"answer cache {self.path}: {exc} (set PRELABEL_CACHE_DIR, or --no-cache)"
+                f"answer cache {self.path}: {exc}; set PRELABEL_CACHE_DIR to a folder you can write"
             ) from None
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            db.execute("SELECT count(*) FROM answers").fetchone()
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self) -> Path:
+        """Move the damaged file (and its WAL sidecars) to ``NAME.corrupt``, replacing an older one."""
+        aside = self.path.with_name(self.path.name + ".corrupt")
+        for suffix in ("", "-wal", "-shm"):
+            source = self.path.with_name(self.path.name + suffix)
+            if source.exists():
+                os.replace(source, aside.with_name(aside.name + suffix))
+        return aside
 
     def get(self, key: AnswerKey) -> LabelResult | None:
         """The cached answer for ``key``, or ``None``."""
@@ -160,9 +192,13 @@ class Answerer:
         self.cache_model = self.model if server in ("in-process", OPENAI_URL) else f"{self.model} @ {server}"
         self.temperature = float(options.temperature or 0.0)
         self.prompt_hash = prompt_hash(sop, options.template, options.rationale_language)
-        self.requests = 0
         self.from_cache = 0
         self._labeler: Labeler | None = None
+
+    @property
+    def requests(self) -> int:
+        """Requests sent to the model, every one: those of an item an unusable endpoint stopped too."""
+        return 0 if self._labeler is None else self._labeler.caller.sent
 
     def labeler(self) -> Labeler:
         """The labeler, built on first need (its credential check too)."""
@@ -198,7 +234,6 @@ class Answerer:
 
         def keep(index: int, result: LabelResult) -> None:
             position, sample = divmod(index, samples)
-            self.requests += result.attempts
             entry = entries[position]
             if self.cache is not None and isinstance(entry, Item):
                 self.cache.put(self.key(entry, sample), result)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from prelabel._jsonio import check_output
 from prelabel.authoring._templates import output_path
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.errors import InputError
@@ -122,15 +123,24 @@ class CalibrationSet:
     key: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
+    @staticmethod
+    def outputs(
+        path: str | Path, key: str | Path | None = None, *, overwrite: bool = False
+    ) -> tuple[Path, Path]:
+        """The quiz and key files ``save`` writes, checked before any work (``prelabel.check_output``): not
+        the same file, not existing unless ``overwrite``, in folders that take files."""
+        quiz_out = Path(path)
+        key_out = Path(key) if key is not None else key_path(quiz_out)
+        if quiz_out.resolve() == key_out.resolve():
+            raise InputError(f"the quiz and its key would both be {quiz_out}")
+        return check_output(quiz_out, overwrite=overwrite), check_output(key_out, overwrite=overwrite)
+
     def save(
         self, path: str | Path, key: str | Path | None = None, *, overwrite: bool = False
     ) -> tuple[Path, Path]:
         """Write the quiz CSV to ``path`` and the key beside it (``calib_key.csv``); refuse to replace files
         unless ``overwrite``."""
-        quiz_out = Path(path)
-        key_out = Path(key) if key is not None else key_path(quiz_out)
-        if quiz_out.resolve() == key_out.resolve():
-            raise InputError(f"the quiz and its key would both be {quiz_out}")
+        quiz_out, key_out = self.outputs(path, key, overwrite=overwrite)
         quiz_out, key_out = output_path(quiz_out, overwrite), output_path(key_out, overwrite)
         self.quiz.to_csv(quiz_out, index=False)
         self.key.to_csv(key_out, index=False)

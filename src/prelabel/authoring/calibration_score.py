@@ -1,9 +1,12 @@
 """Score annotators' calibration answers against the quiz's answer key, with the comparator's figures.
 
 The key plays the model's part in `prelabel.compare`, so each annotator's accuracy and Cohen's κ against the
-key are the comparator's ``model_vs_annotators`` figures. Answers are canonical as in compare
-(`prelabel.comparison.semantics`: NFC, no zero-width characters); multi-label answers are compared as label
-sets (order does not matter; the exact set is correct).
+key are the comparator's ``model_vs_annotators`` figures, computed here in one pass over all answers (κ from
+each annotator's counts, as scikit-learn's ``cohen_kappa_score`` computes it; ``None`` when the annotator and
+the key use one label between them). Answers are canonical as in compare (`prelabel.comparison.semantics`:
+NFC, no zero-width characters); multi-label answers are compared as label sets (order does not matter; the
+exact set is correct). On screen (`CalibrationScore.to_markdown`) a large panel is summarised: its best and
+weakest annotators and the spread; every annotator is in ``annotators.csv``.
 
 Nothing is dropped silently: an answer for an item that is not in the key is reported and counted (it cannot
 be scored); an answer with a label that is not in the SOP (or, without an SOP, not in the key) is reported,
@@ -21,15 +24,16 @@ annotator to the same item is reported and the last one is scored.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from prelabel._jsonio import write_json
 from prelabel.authoring._templates import output_path
-from prelabel.comparison.comparison import compare
 from prelabel.comparison.readers import read_human_labels
 from prelabel.comparison.semantics import LabelSpace
 from prelabel.errors import InputError
@@ -51,6 +55,8 @@ SCORE_FILES = {
 
 #: Quiz answers are label sets (even for single-label SOPs), written canonically as compare writes them.
 _ANSWERS = LabelSpace(multi_label=True)
+#: Annotators listed on screen at most; a larger panel shows its `SHOWN_EACH` best and weakest.
+SHOWN_ALL, SHOWN_EACH = 20, 5
 
 
 def read_key(source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -87,20 +93,38 @@ class CalibrationScore:
     problems: pd.DataFrame
 
     def to_markdown(self, top: int = 5) -> str:
-        """A short Markdown summary (what the CLI prints)."""
+        """A short Markdown summary (what the CLI prints): every annotator of a panel of up to `SHOWN_ALL`,
+        else the `SHOWN_EACH` best and weakest by accuracy (then κ) and the spread (all are in
+        ``annotators.csv``)."""
         s = self.summary
         lines = [
             f"{s['n_annotators']} annotators, {s['n_items']} quiz items, {s['n_scored']} answers scored: "
             f"accuracy {_fmt(s['accuracy'])}",
-            "",
-            "| annotator | answered | correct | accuracy | κ vs key |",
-            "|---|---|---|---|---|",
-            *(
-                f"| {r.annotator} | {r.answered}/{s['n_items']} | {r.correct} | {_fmt(r.accuracy)} "
-                f"| {_fmt(r.kappa)} |"
-                for r in self.annotators.itertuples()
-            ),
         ]
+        table = self.annotators
+        if len(table) <= SHOWN_ALL:
+            lines += ["", *self._rows(table)]
+        else:
+            ranked = table.sort_values(
+                ["accuracy", "kappa", "annotator"], ascending=[False, False, True], na_position="last"
+            )
+            weakest = table.sort_values(
+                ["accuracy", "kappa", "annotator"], ascending=[True, True, True], na_position="first"
+            )
+            accuracy = table["accuracy"]
+            lines += [
+                f"per annotator: accuracy median {_fmt(accuracy.median())}, lowest {_fmt(accuracy.min())}, "
+                f"highest {_fmt(accuracy.max())}; {int((table['unanswered'] > 0).sum())} left items "
+                "unanswered (every annotator: annotators.csv)",
+                "",
+                f"Best {SHOWN_EACH} by accuracy:",
+                "",
+                *self._rows(ranked.head(SHOWN_EACH)),
+                "",
+                f"Weakest {SHOWN_EACH} by accuracy:",
+                "",
+                *self._rows(weakest.head(SHOWN_EACH)),
+            ]
         if len(self.missed):
             lines += ["", "Most missed:"]
             lines += [
@@ -114,6 +138,18 @@ class CalibrationScore:
                 "Problems (see problems.csv): " + ", ".join(f"{k} {v}" for k, v in problems.items()),
             ]
         return "\n".join(lines)
+
+    def _rows(self, table: pd.DataFrame) -> list[str]:
+        n_items = self.summary["n_items"]
+        return [
+            "| annotator | answered | correct | accuracy | κ vs key |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {r.annotator} | {r.answered}/{n_items} | {r.correct} | {_fmt(r.accuracy)} "
+                f"| {_fmt(r.kappa)} |"
+                for r in table.itertuples()
+            ),
+        ]
 
     def save(self, directory: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write `SCORE_FILES` into ``directory``; refuse to replace them unless ``overwrite``."""
@@ -136,7 +172,9 @@ def _problems(answers: pd.DataFrame, key: pd.DataFrame, allowed: set[str], sourc
     known_items = set(key["item_id"])
     problem = pd.Series("", index=answers.index, dtype=object)
     problem[answers["label"] == ""] = "blank answer (counted as unanswered)"
-    unknown_label = answers["label"].map(lambda v: bool(v) and any(p not in allowed for p in v.split(";")))
+    unknown_label = _per_value(
+        answers["label"], lambda v: bool(v) and any(p not in allowed for p in v.split(";"))
+    ).astype(bool)
     problem[unknown_label] = f"unknown label (not in the {source}; scored as wrong)"
     problem[~answers["item_id"].isin(known_items)] = "unknown item (not in the key; not scored)"
     repeated = answers.duplicated(["annotator", "item_id"], keep="last") & (problem == "")
@@ -154,28 +192,65 @@ def _problems(answers: pd.DataFrame, key: pd.DataFrame, allowed: set[str], sourc
     ).reset_index(drop=True)
 
 
+def _per_value(values: pd.Series, function: Callable[[Any], Any]) -> np.ndarray:
+    """``function`` of each cell, computed once per distinct value (a panel answers few distinct labels)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = [function(u) for u in uniques]
+    return mapped[codes]
+
+
 def _read_answers(answers: str | Path | pd.DataFrame, wide: bool) -> pd.DataFrame:
     frame = read_human_labels(answers, wide=wide).reset_index(drop=True)
     return frame.assign(
-        item_id=frame["item_id"].map(lambda value: normalize_id(value) or ""),
+        item_id=_per_value(frame["item_id"], lambda value: normalize_id(value) or ""),
         annotator=frame["annotator"].astype(str).str.strip(),
-        label=frame["label"].map(_ANSWERS.canonical),
+        label=_ANSWERS.answers(frame["label"]),
     )
+
+
+def annotator_figures(
+    annotator: np.ndarray, given: np.ndarray, truth: np.ndarray, n_annotators: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float | None]]:
+    """Per annotator code: answers, correct answers, accuracy and Cohen's κ against the key, in one pass.
+
+    ``given`` and ``truth`` are label codes (the annotator's answer and the key's, one row per answer).
+    κ is scikit-learn's ``cohen_kappa_score`` of the annotator's answers against the key's, from counts:
+    ``1 - (n - correct) / E`` with ``E = (n² - Σ_c answered_c · key_c) / n`` the disagreement expected by
+    chance (``None`` when the two use one label between them: κ is undefined).
+    """
+    n = np.bincount(annotator, minlength=n_annotators)
+    correct = np.bincount(annotator, weights=given == truth, minlength=n_annotators).astype(np.int64)
+    space = int(max(given.max(), truth.max())) + 1
+    by_given = annotator.astype(np.int64) * space + given
+    by_truth = annotator.astype(np.int64) * space + truth
+    cells_given, count_given = np.unique(by_given, return_counts=True)
+    cells_truth, count_truth = np.unique(by_truth, return_counts=True)
+    both, i, j = np.intersect1d(cells_given, cells_truth, assume_unique=True, return_indices=True)
+    chance = np.bincount(
+        both // space, weights=count_given[i] * count_truth[j], minlength=n_annotators
+    )  # Σ_c answered_c · key_c, exact in float64 below 2^53
+    used = np.bincount(np.union1d(cells_given, cells_truth) // space, minlength=n_annotators)
+    expected = (n.astype(np.float64) * n - chance) / np.maximum(n, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = 1 - (n - correct) / expected
+    accuracy = correct / np.maximum(n, 1)
+    return n, correct, accuracy, [float(k) if u >= 2 else None for k, u in zip(kappa, used, strict=True)]
 
 
 def _per_annotator(scored: pd.DataFrame, key: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
     # the key plays the model: the comparator's model-vs-annotator figures are accuracy and κ against the key
-    results = pd.DataFrame({"item_id": key["item_id"], "label": key["label"], "confidence": 1.0})
-    comparison = compare(results, scored[["item_id", "annotator", "label"]], multi_label=False)
-    figures = {row.annotator: row for row in comparison.metrics.model_vs_annotators}
-    grouped = scored.groupby("annotator", sort=True)["correct"]
-    out = grouped.agg(answered="size", correct="sum").reset_index()
-    out["accuracy"] = [figures[a].agreement for a in out["annotator"]]
-    out["kappa"] = [figures[a].kappa for a in out["annotator"]]
+    annotator, names = pd.factorize(scored["annotator"], sort=True)
+    labels, _ = pd.factorize(pd.concat([scored["label"], scored["key"]], ignore_index=True))
+    given, truth = labels[: len(scored)], labels[len(scored) :]
+    n, correct, accuracy, kappa = annotator_figures(annotator, given, truth, len(names))
+    out = pd.DataFrame({"annotator": names, "answered": n, "correct": correct})
+    out["accuracy"] = accuracy
+    out["kappa"] = kappa
     out["unanswered"] = len(key) - out["answered"]
     for column, prefix in (("unknown_items", "unknown item"), ("unknown_labels", "unknown label")):
         counts = problems.loc[problems["problem"].str.startswith(prefix), "annotator"].value_counts()
-        out[column] = [int(counts.get(a, 0)) for a in out["annotator"]]
+        out[column] = counts.reindex(out["annotator"], fill_value=0).to_numpy(dtype=np.int64)
     return out
 
 
@@ -220,7 +295,7 @@ def score_calibration(
     else:
         allowed, source = {p for v in key_frame["label"] for p in v.split(";")}, "answer key"
     problems = _problems(frame, key_frame, allowed, source)
-    usable = (frame["problem"] == "") | frame["problem"].str.startswith("unknown label")
+    usable = _per_value(frame["problem"], lambda p: p == "" or p.startswith("unknown label")).astype(bool)
     scored = frame[usable].drop_duplicates(["annotator", "item_id"], keep="last").copy()
     if scored.empty:
         first = problems["problem"].iloc[0] if len(problems) else "none"
@@ -228,10 +303,10 @@ def score_calibration(
     truth = dict(zip(key_frame["item_id"], key_frame["label"], strict=True))
     scored["key"] = scored["item_id"].map(truth)
     scored["correct"] = scored["label"] == scored["key"]
-    exploded = scored.assign(label=scored["key"].str.split(";")).explode("label")
-    per_label = exploded.groupby("label", sort=True)["correct"].agg(
-        n_answers="size", correct="sum", accuracy="mean"
-    )
+    by_key = scored.groupby("key", sort=False)["correct"].agg(n_answers="size", correct="sum")
+    exploded = by_key.assign(label=by_key.index.str.split(";")).explode("label")  # one row per key label
+    per_label = exploded.groupby("label", sort=True)[["n_answers", "correct"]].sum()
+    per_label["accuracy"] = per_label["correct"] / per_label["n_answers"]
     kinds = Counter(p.split(" (")[0] for p in problems["problem"])
     summary = {
         "n_items": len(key_frame),

@@ -5,7 +5,9 @@ The items of a run that the model abstained on, or put in a catch-all leaf (a le
 candidate leaves (an id, the parent it would sit under, a definition, the ids of example items). The
 proposals are written as a YAML draft headed by a DRAFT comment and ``draft: true``: the SOP is never
 modified. The call goes through the labeler's ``ModelCaller`` with a per-call response model, so a proposal
-can only name items that were sent and parents that exist.
+can only name items that were sent and parents that exist. When that one answer fails (invalid after the
+re-asks, or no answer), nothing is proposed *because the model failed*, which is not "no gaps":
+``LabelGaps.exit_code`` is then 3 and ``prelabel gaps`` says so and writes no draft.
 
     >>> from prelabel.sop.bundled import bundled_sop
     >>> catch_all_leaves(bundled_sop("customer_feedback_intent"))
@@ -31,6 +33,7 @@ from prelabel.errors import InputError, redact
 from prelabel.inputs.items import Item
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.options import LabelOptions
+from prelabel.labeling.result import failed_exit_code
 from prelabel.labeling.run_items import run_items
 from prelabel.llm.caller import CallStats, explain
 from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
@@ -117,6 +120,9 @@ class LabelGaps:
     usage: Usage = field(default_factory=Usage)
     requests: int = 0
     error: str | None = None
+    """Why the model's answer could not be used (then there are no proposals), else ``None``."""
+    error_type: str | None = None
+    """The error record type of ``error`` (``invalid_output``, ``rate_limited``, ...)."""
     run_models: dict[str, int] = field(default_factory=dict)
     """The models whose answers picked the items (result lines per model, from the run)."""
     warnings: list[str] = field(default_factory=list)
@@ -127,6 +133,22 @@ class LabelGaps:
         """The smoke model's note when it picked the items or drafts the proposals, else ``None``."""
         smoke = is_smoke_model(self.model) or any(is_smoke_model(m) for m in self.run_models)
         return SMOKE_MODEL_NOTE if smoke else None
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 3 when the model's answer failed (``prelabel.labeling.result.failed_exit_code``)."""
+        return 0 if self.error is None else failed_exit_code([self.error_type or "error"])
+
+    @property
+    def failure(self) -> str | None:
+        """Why `exit_code` is not 0, else ``None``."""
+        if self.error is None:
+            return None
+        sent = sum(self.considered.values())
+        return (
+            f"the model's answer could not be used ({self.error_type}: {self.error}); nothing was "
+            f"proposed for the {sent} items sent, which does not mean the tree has no gaps; no draft written"
+        )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.proposals)
@@ -225,7 +247,7 @@ async def afind_gaps(
         messages = _prompt(loaded, picked, leaves)
         answer = await labeler.caller.ask(messages, labeler.max_reasks, stats, response_model=model)
     except Exception as exc:
-        _, message = explain(exc, stats)  # re-raises EndpointError
+        gaps.error_type, message = explain(exc, stats)  # re-raises EndpointError
         gaps.error = redact(" ".join(message.split()), labeler.endpoint.api_key)
     else:
         gaps.rationale = answer.rationale  # type: ignore[attr-defined]
@@ -254,7 +276,8 @@ find_gaps = sync_twin(
     The SOP and items default to those ``run.json`` names (pass ``sop``/``items`` otherwise); the SOP must
     be the one the run used. ``catch_all`` lists the catch-all leaves (default: ``catch_all_leaves``);
     ``limit`` bounds the items sent. ``options``, keyword overrides and ``client`` are as for ``Labeler``.
-    A failed request leaves ``error`` set (no proposals); an unusable endpoint raises ``EndpointError``.
+    A failed answer leaves ``error`` set (no proposals, ``exit_code`` 3); an unusable endpoint raises
+    ``EndpointError``.
     ``LabelGaps.write(FILE)`` writes the draft YAML.
     """,
 )

@@ -8,7 +8,8 @@ when ``prelabel test`` would not pass it (fail, unstable or error), with the sam
 The cases of one file are answered together the first time one of them runs, with the answer cache of
 ``prelabel test`` and the endpoint options ``--sop-model`` and ``--sop-base-url`` (else the environment:
 ``PRELABEL_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``); ``--sop-repeat K`` samples each case K times
-and ``--sop-no-cache`` asks again. An SOP that does not validate is a collection error listing its
+(1-100, as ``prelabel test --repeat``: any other K is a usage error before collection) and ``--sop-no-cache``
+asks again. An SOP that does not validate is a collection error listing its
 problems. Only pytest loads this module; it imports the rest of prelabel when a case runs.
 """
 
@@ -42,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--sop-base-url", default=None, help="OpenAI-compatible server (default: OPENAI_BASE_URL)."
     )
-    group.addoption("--sop-repeat", type=int, default=1, help="Answers per SOP case (sampled).")
+    group.addoption("--sop-repeat", type=int, default=1, help="Answers per SOP case, 1-100 (sampled).")
     group.addoption(
         "--sop-no-cache", action="store_true", help="Ask the model again, ignoring cached answers."
     )
@@ -53,7 +54,13 @@ def _sop_roots(config: pytest.Config) -> list[Path]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Make pytest look at the ``--sop`` paths even when its arguments (or ``testpaths``) miss them."""
+    """Refuse a bad ``--sop-repeat`` (a usage error, as ``prelabel test --repeat``'s exit 2), and make pytest
+    look at the ``--sop`` paths even when its arguments (or ``testpaths``) miss them."""
+    from prelabel.labeling.sample_count import sample_count_problem  # light: errors only
+
+    problem = sample_count_problem(config.getoption("sop_repeat"))
+    if problem is not None:
+        raise pytest.UsageError(f"bad option: --sop-repeat: {problem}")
     roots = _sop_roots(config)
     if not roots:
         return

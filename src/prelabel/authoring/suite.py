@@ -10,6 +10,11 @@ An unusable endpoint (auth, quota, unknown model, unreachable) does not raise he
 becomes an ``error`` and ``SOPTestReport.endpoint_error`` says why, so that the JUnit file still lists every
 case; ``exit_code`` is then 3 (``prelabel test`` raises ``EndpointError`` after writing its outputs).
 
+The JUnit file (``junit=``) is checked before any model call and written in every case that runs: when
+``-k`` matches no case it holds an empty suite (0 tests) and ``InputError`` says so (exit 2: a typo must not
+pass a CI gate, and "nothing ran" stays distinct from "all passed" and from "some failed", as pytest's exit
+5 is). Text XML 1.0 forbids (a NUL or ESC in a rationale) is written escaped (``prelabel._xml``).
+
     >>> import prelabel
     >>> from prelabel.testing import FakeModel, Reply
     >>> sop = prelabel.bundled_sop("customer_feedback_intent")
@@ -30,17 +35,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prelabel._aio import sync_twin
-from prelabel._jsonio import writing
+from prelabel._jsonio import check_output, writing
+from prelabel._xml import xml_safe
 from prelabel.authoring.answer_cache import AnswerCache, Answerer, open_cache
 from prelabel.authoring.cases import SOPCase, collect_cases, labels_text
 from prelabel.errors import EndpointError, InputError
 from prelabel.labeling.options import DEFAULT_SAMPLE_TEMPERATURE, LabelOptions, sampling_options
 from prelabel.labeling.result import ErrorInfo, LabelResult
+from prelabel.labeling.sample_count import check_sample_count
 from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.sop.spec import SOP, load_sop
 
 __all__ = [
     "DEFAULT_SAMPLE_TEMPERATURE",
+    "ERROR_PREFIX",
     "CaseResult",
     "CaseStatus",
     "SOPTestReport",
@@ -54,12 +62,14 @@ __all__ = [
 CaseStatus = Literal["pass", "fail", "unstable", "error"]
 _MARK = {"pass": "PASS", "fail": "FAIL", "unstable": "UNSTABLE", "error": "ERROR"}
 _COUNTED = {"pass": "passed", "fail": "failed", "unstable": "unstable", "error": "errors"}
+#: How an error record answers in the answer text: ``error: TYPE``.
+ERROR_PREFIX = "error: "
 
 
 def answer_text(result: LabelResult) -> str:
     """What a result answered, as sorted ``;``-joined labels (``error: TYPE`` for an error record)."""
     if result.error is not None or not result.ok:
-        return f"error: {result.error.type if result.error else 'error'}"
+        return f"{ERROR_PREFIX}{result.error.type if result.error else 'error'}"
     return labels_text(result.labels if result.labels is not None else [result.label or ""])
 
 
@@ -153,6 +163,12 @@ class SOPTestReport:
     from_cache: int = 0
     duration_s: float = 0.0
     endpoint_error: str | None = None
+    pattern: str | None = None
+    """``-k``: the pattern that selected the cases, if any."""
+    unmatched: str | None = None
+    """Why no case ran (``-k`` matched none), else ``None``; such a report is only written as JUnit."""
+    notes: list[str] = field(default_factory=list)
+    """What the user should know besides the results (a damaged answer cache that was set aside)."""
     counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -167,12 +183,14 @@ class SOPTestReport:
 
     @property
     def ok(self) -> bool:
-        """True when every case passed."""
-        return all(c.status == "pass" for c in self.cases)
+        """True when every case passed (and some case ran)."""
+        return self.unmatched is None and all(c.status == "pass" for c in self.cases)
 
     @property
     def exit_code(self) -> int:
-        """0 when all pass, 3 when the endpoint was unusable, 1 otherwise."""
+        """0 when all pass, 2 when no case matched ``-k``, 3 when the endpoint was unusable, 1 otherwise."""
+        if self.unmatched is not None:
+            return 2
         if self.endpoint_error is not None:
             return 3
         return 0 if self.ok else 1
@@ -201,8 +219,8 @@ class SOPTestReport:
         lines = [line for c in self.cases for line in c.lines()]
         if self.endpoint_error:
             lines.append(f"endpoint unusable: {self.endpoint_error}")
-        note = [f"note: {self.model_note}"] if self.model_note else []
-        return "\n".join([*lines, self.summary(), *note])
+        notes = [*self.notes, *([self.model_note] if self.model_note else [])]
+        return "\n".join([*lines, self.summary(), *(f"note: {n}" for n in notes)])
 
     def to_junit(self) -> str:
         """The report as JUnit XML: one ``testsuite`` (the SOP), one ``testcase`` per case; a fail or an
@@ -222,6 +240,7 @@ class SOPTestReport:
             ("model", self.model),
             ("prompt_hash", self.prompt_hash),
             ("repeat", str(self.repeat)),
+            *([("pattern", self.pattern)] if self.pattern is not None else []),
             *([("model_note", self.model_note)] if self.model_note else []),
         ):
             ET.SubElement(props, "property", name=name, value=value)
@@ -238,10 +257,13 @@ class SOPTestReport:
                 tag = "error" if result.status == "error" else "failure"
                 detail = ET.SubElement(element, tag, message=result.message(), type=result.status)
                 detail.text = "\n".join(line.strip() for line in result.lines()[1:])
+        if self.unmatched is not None:
+            ET.SubElement(suite, "system-out").text = self.unmatched
         root = ET.Element("testsuites", name="prelabel test")
         root.append(suite)
         ET.indent(root)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        document = ET.tostring(root, encoding="unicode")  # answers may hold what XML forbids: escaped
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(document) + "\n"
 
     def write_junit(self, path: str | Path) -> Path:
         """Write ``to_junit()`` to ``path`` (parent folders are created)."""
@@ -273,18 +295,27 @@ async def arun_sop_tests(
     cache: AnswerCache | str | Path | bool = True,
     use_cache: bool = True,
     only: Collection[str] | None = None,
+    junit: str | Path | None = None,
     **changes: Any,
 ) -> SOPTestReport:
     """Run the SOP's tests and edge cases (async ``run_sop_tests``)."""
-    if repeat < 1:
-        raise InputError(f"bad option: repeat: must be at least 1, got {repeat}")
+    check_sample_count(repeat, "repeat")
     loaded = sop if isinstance(sop, SOP) else load_sop(sop)
     opts = sampling_options(LabelOptions.build(options, changes), repeat)
+    junit_out = None if junit is None else check_output(junit)  # before any model call
     cases = [c for c in collect_cases(loaded, pattern) if only is None or c.node in only]
     if pattern and not cases:  # a typo in -k must not pass a CI gate with zero cases
         nodes = [c.node for c in collect_cases(loaded)]
         shown = ", ".join(nodes[:8]) + (", ..." if len(nodes) > 8 else "") if nodes else "none"
-        raise InputError(f"no test or edge case matches -k {pattern!r} (cases: {shown})")
+        message = f"no test or edge case matches -k {pattern!r} (cases: {shown})"
+        if junit_out is not None:  # CI reads the file in every case: an empty suite, not a stale one
+            probe = Answerer(loaded, opts, client=client)
+            empty = SOPTestReport(
+                loaded.id, loaded.version, probe.model, probe.prompt_hash, repeat, [], pattern=pattern,
+                unmatched=message,
+            )  # fmt: skip
+            message += f"; wrote {empty.write_junit(junit_out)} (an empty suite: 0 tests)"
+        raise InputError(message)
     store = open_cache(cache)
     answerer = Answerer(loaded, opts, client=client, cache=store, use_cache=use_cache)
     started = time.perf_counter()
@@ -299,7 +330,7 @@ async def arun_sop_tests(
         if store is not None and store is not cache:
             store.close()
     results = [CaseResult(c, case_status(c, a), a) for c, a in zip(cases, answers, strict=True)]
-    return SOPTestReport(
+    report = SOPTestReport(
         sop_id=loaded.id,
         sop_version=loaded.version,
         model=answerer.model,
@@ -310,7 +341,12 @@ async def arun_sop_tests(
         from_cache=answerer.from_cache,
         duration_s=round(time.perf_counter() - started, 3),
         endpoint_error=endpoint_error,
+        pattern=pattern,
+        notes=[store.note] if store is not None and store.note else [],
     )
+    if junit_out is not None:
+        report.write_junit(junit_out)
+    return report
 
 
 run_sop_tests = sync_twin(
@@ -324,6 +360,8 @@ run_sop_tests = sync_twin(
     module); ``pattern`` keeps the cases whose node or text contains it (or whose name matches a glob).
     ``cache``: ``True`` (the default file under ``$PRELABEL_CACHE_DIR``), a path, an ``AnswerCache`` or
     ``False``; ``use_cache=False`` asks the model again and refreshes the cache. ``only`` keeps the cases
-    whose node (``tests/T1``, ``edge_cases/E1``) it holds.
+    whose node (``tests/T1``, ``edge_cases/E1``) it holds. ``junit``: a JUnit XML file, checked before any
+    model call and written in every case (an empty suite when ``pattern`` matches no case, which raises
+    ``InputError``). ``repeat`` is between 1 and 100 (``MAX_SAMPLES``).
     """,
 )

@@ -86,6 +86,7 @@ def calibration_build(
 ) -> None:
     """Build a quiz (item_id, text, language) and its answer key from the SOP (and a comparator report)."""
     loaded = prelabel.load_sop(sop)
+    prelabel.CalibrationSet.outputs(out, overwrite=force)  # before any work
     calib = prelabel.calibration_set(loaded, n, report=report, top=top, language=language, seed=seed)
     quiz, key = calib.save(out, overwrite=force)
     for note in calib.notes:

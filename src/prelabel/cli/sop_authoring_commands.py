@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 import prelabel
-from prelabel.cli.app import app
+from prelabel.cli.app import app, fail
 from prelabel.cli.options import (
     BaseUrlOpt,
     MaxAttemptsOpt,
@@ -39,7 +39,7 @@ def sop_test(
     max_attempts: MaxAttemptsOpt = None,
     max_reasks: MaxReasksOpt = None,
     repeat: Annotated[
-        int, typer.Option("--repeat", min=1, help="Answers per case (sampled; < 100% pass = unstable).")
+        int, typer.Option("--repeat", help="Answers per case, 1-100 (sampled; < 100% pass = unstable).")
     ] = 1,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     pattern: Annotated[
@@ -56,10 +56,12 @@ def sop_test(
         model=model, base_url=base_url, mode=mode, temperature=temperature, max_reasks=max_reasks,
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
     )  # fmt: skip
-    report = prelabel.run_sop_tests(loaded, options, repeat=repeat, pattern=pattern, use_cache=not no_cache)
+    report = prelabel.run_sop_tests(
+        loaded, options, repeat=repeat, pattern=pattern, use_cache=not no_cache, junit=junit
+    )  # the JUnit file is checked before any model call, and written in every case
     typer.echo(report.to_text())
     if junit is not None:
-        typer.echo(f"wrote {report.write_junit(junit)}")
+        typer.echo(f"wrote {junit}")
     if report.endpoint_error is not None:
         raise prelabel.EndpointError(report.endpoint_error)
     if report.exit_code:
@@ -93,6 +95,7 @@ def sop_diff(
         model=model, base_url=base_url, mode=mode, max_reasks=max_reasks,
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts, max_items=max_items,
     )  # fmt: skip
+    prelabel.check_output(out, directory=True)  # before any model call
     flips = prelabel.label_flips(a, b, items, options, tests=not no_tests, use_cache=not no_cache)
     if flips.prompt_diff:
         typer.echo(flips.prompt_diff, nl=False)
@@ -101,6 +104,8 @@ def sop_diff(
     typer.echo(flips.summary())
     paths = flips.save(out)
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+    if flips.exit_code:  # every item has a failed answer: nothing compared is not "no flips"
+        raise fail(str(flips.failure), flips.exit_code)
 
 
 @app.command("gaps", rich_help_panel=PANEL)
@@ -136,12 +141,15 @@ def gaps(
         model=model, base_url=base_url, mode=mode, max_reasks=max_reasks,
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
     )  # fmt: skip
+    prelabel.check_output(out)  # before any model call
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)
     for warning in found.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(found.summary())
     if found.model_note:
         typer.echo(f"note: {found.model_note}")
+    if found.exit_code:  # the model failed: nothing proposed is not "no gaps", and no draft is written
+        raise fail(str(found.failure), found.exit_code)
     for proposal in found:
         typer.echo(f"  {proposal['id']}: {proposal['definition']} ({len(proposal['item_ids'])} items)")
     typer.echo(f"wrote {found.write(out)} (a draft: the SOP was not modified)")

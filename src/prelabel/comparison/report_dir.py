@@ -14,11 +14,10 @@ never cleaned: nothing paid for is deleted.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Literal
 
-from prelabel._jsonio import make_parents
+from prelabel._jsonio import check_output
 from prelabel.errors import InputError
 
 __all__ = ["AGREEMENT_FILES", "COMPARE_FILES", "DRAFTS_FILE", "METRICS_FILE", "check_report_dir"]
@@ -35,19 +34,7 @@ def check_report_dir(
     """Check ``directory`` can take ``command``'s outputs, or raise ``InputError`` (exit 2):
     a path that is a file, a directory that cannot be created or written, or one holding outputs the new
     ones would leave stale (see the module docstring). ``drafts``: ``compare --draft-edits``."""
-    out = Path(directory)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} is a file; -o takes a directory (it is created if missing)")
-    created = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
-    make_parents(out / METRICS_FILE)
-    try:
-        with tempfile.TemporaryFile(dir=out):  # read-only or not ours: fail now, not after the work
-            pass
-    except OSError as exc:
-        raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    finally:
-        for folder in created:  # the outputs create them again; a rejected input leaves none behind
-            folder.rmdir()
+    out = check_output(directory, directory=True)  # a file, or not writable: fail now, not after the work
     owned = COMPARE_FILES if command == "compare" else AGREEMENT_FILES
     stale = [name for name in COMPARE_FILES if name not in owned and (out / name).exists()]
     if command == "compare" and not drafts and (out / DRAFTS_FILE).exists():

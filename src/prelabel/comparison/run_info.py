@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, overload
 
+from prelabel._jsonio import check_output
 from prelabel.errors import InputError
 from prelabel.runs.run_dir import RunDir
 from prelabel.runs.sources import RunSources
@@ -72,9 +73,7 @@ def sop_warnings(found: dict[str, int], sop: SOP | None) -> list[str]:
 
 
 def refuse_overwrite(paths: Iterable[Path], force: bool) -> None:
-    """Raise ``InputError`` for an output path that is a directory, or that exists unless ``force``."""
+    """Raise ``InputError`` for an output path that is a directory, that exists unless ``force``, or that
+    cannot be written (``prelabel._jsonio.check_output``)."""
     for path in paths:
-        if path.is_dir():
-            raise InputError(f"{path} is a directory; give a file name")
-        if path.exists() and not force:
-            raise InputError(f"{path} already exists; pass --force to overwrite it")
+        check_output(path, overwrite=force)

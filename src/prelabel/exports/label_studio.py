@@ -5,7 +5,8 @@ item has several images, every task also holds the list ``images`` and the confi
 prediction holds the answer as a ``taxonomy`` result (label trees: root-to-leaf paths) or a ``choices``
 result (flat SOPs), the rationale as a ``textarea`` result, ``score`` = confidence and ``model_version`` =
 ``prelabel:<sop>@<version>:<model>:<prompt-hash>``. The control names and values in the config are the ones
-the predictions use, and each choice carries the label's definition as its hint.
+the predictions use, and each choice carries the label's definition as its hint. The config never holds a
+character XML 1.0 forbids (``validate`` refuses them in SOP files; in an SOP built in code they are escaped).
 
     >>> import prelabel
     >>> xml = label_config(prelabel.bundled_sop("customer_feedback_intent"))
@@ -20,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from prelabel._xml import xml_safe
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP, Label
@@ -70,7 +72,7 @@ def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bo
         _choice(control, label)
     ET.SubElement(view, "TextArea", name=RATIONALE, toName=target, editable="true", maxSubmissions="1")
     ET.indent(view)
-    return ET.tostring(view, encoding="unicode") + "\n"
+    return xml_safe(ET.tostring(view, encoding="unicode")) + "\n"  # an SOP built in code may hold a NUL
 
 
 def _answer(row: dict[str, Any], sop: SOP) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from prelabel.errors import InputError
+from prelabel.labeling.sample_count import MAX_SAMPLES
 from prelabel.llm.endpoints import Endpoint, public_url, resolve_endpoint
 from prelabel.llm.retry import RetryPolicy
 from prelabel.llm.usage import PriceTable
@@ -40,8 +41,6 @@ __all__ = [
 #: Output tokens allowed per answer: bounds runaway generations (small models can loop for minutes).
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_CONCURRENCY = 8
-#: Answers per item at most (``samples``): self-consistency needs a handful; thousands only burn money.
-MAX_SAMPLES = 100
 #: Item text tokens allowed per item: near a 128k-token context, less the SOP and the answer.
 DEFAULT_MAX_ITEM_TOKENS = 100_000
 #: The temperature used to sample several answers (``samples``, ``prelabel test --repeat``) when the options

@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "INVALID_ITEM",
     "OPTIONAL_FIELDS",
     "PROB_DIGITS",
     "SAMPLE_FIELDS",
     "ErrorInfo",
     "LabelResult",
     "Status",
+    "failed_exit_code",
     "to_dataframe",
 ]
 
@@ -39,6 +41,20 @@ SAMPLE_FIELDS = ("samples", "agreement", "entropy", "failed_samples")
 OPTIONAL_FIELDS = (*SAMPLE_FIELDS, "label_prob")
 #: Digits kept of ``label_prob``: probabilities near 1 matter to routing thresholds.
 PROB_DIGITS = 6
+#: The error type of an item that is bad input (no id or text, unreadable, too large): no model was asked.
+INVALID_ITEM = "invalid_item"
+
+
+def failed_exit_code(error_types: Iterable[str]) -> int:
+    """The exit code of a command none of whose answers can be used (``run``: every item an error; ``diff``:
+    no item answered under both versions; ``gaps``: the one answer failed): 2 when every failure is bad
+    input (``invalid_item``), else 3 (the model gave no usable answer).
+
+        >>> failed_exit_code(["invalid_item"]), failed_exit_code(["invalid_item", "invalid_output"])
+        (2, 3)
+    """
+    types = set(error_types)
+    return 2 if types and types <= {INVALID_ITEM} else 3
 
 
 class ErrorInfo(BaseModel):

@@ -33,7 +33,7 @@ from prelabel.inputs.reading import BadItem
 from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
-from prelabel.labeling.result import LabelResult
+from prelabel.labeling.result import LabelResult, failed_exit_code
 from prelabel.labeling.setup import now, open_ledger, start_run, unfinished
 from prelabel.llm.endpoints import is_smoke_model, model_label
 from prelabel.llm.usage import Usage
@@ -104,7 +104,7 @@ class RunSummary(BaseModel):
         success), 2 if they are all bad input (``invalid_item``) and 3 if the model answered none."""
         if not self.counts["total"] or self.counts["error"] != self.counts["total"]:
             return 0
-        return 2 if set(self.errors_by_type) <= {"invalid_item"} else 3
+        return failed_exit_code(self.errors_by_type)
 
     @property
     def failure(self) -> str | None:

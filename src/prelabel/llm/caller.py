@@ -113,6 +113,8 @@ class ModelCaller:
         self.limits = RateLimiter(rpm, tpm)  # shared by every request of the run
         self.connections = concurrency
         self.logprobs = logprobs  # ask for token log-probabilities (``logprobs: true`` on every request)
+        self.sent = 0
+        """Requests sent through this caller, every one (those of an answer that never came back too)."""
         self._client = client
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
@@ -246,6 +248,7 @@ class ModelCaller:
             )
             with budget.queueing():  # waiting for a rate-limit slot is not the server's time
                 await limits.acquire(estimate)
+            self.sent += 1  # past the rate limits: on its way
             # a deadline for the whole request (a server trickling bytes resets an idle timeout forever), cut
             # to the budget left; none in process: a slow CPU is no outage (the worker has its own watchdog)
             deadline = None if in_process else budget.deadline()

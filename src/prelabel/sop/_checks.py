@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from ruamel.yaml.comments import CommentedMap
 
+from prelabel._xml import character_name, forbidden_characters
 from prelabel.errors import Problem
 from prelabel.sop._yaml import Loc, describe, dotted, problem
 
@@ -88,6 +89,22 @@ def problems_from_pydantic(
             message = str(err["msg"])
         problems.append(problem(root, source, loc, message))
     return problems
+
+
+def control_characters(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """One problem per text of the (unvalidated) SOP holding a character XML 1.0 forbids (NUL, ESC, ...: a
+    YAML escape such as ``"\\e"`` writes one): the guideline, Label Studio's ``label_config.xml`` and JUnit
+    reports are made from this text, and an SOP is where such a character is removed."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from control_characters(item, (*loc, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from control_characters(item, (*loc, i))
+    elif isinstance(value, str) and (found := forbidden_characters(value)):
+        names = ", ".join(character_name(c) for c in found)
+        kind = "a control character" if len(found) == 1 else "control characters"
+        yield loc, f"holds {names}, {kind} XML cannot carry (label_config.xml, JUnit); remove it"
 
 
 # ---------------------------------------------------------------------------------------------- cross-checks

@@ -32,7 +32,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from prelabel.errors import Problem, SOPError
-from prelabel.sop._checks import LABEL_ID, REF_ID, cross_check, problems_from_pydantic
+from prelabel.sop._checks import (
+    LABEL_ID,
+    REF_ID,
+    control_characters,
+    cross_check,
+    problems_from_pydantic,
+)
 from prelabel.sop._yaml import Loc, parse_yaml, position, problem, to_plain
 
 __all__ = [
@@ -269,7 +275,8 @@ def parse_sop(text: str, source: str = "<string>") -> SOP:
         sop = SOP.model_validate(data)
     except ValidationError as exc:
         problems += problems_from_pydantic(exc.errors(), root, source, SOP)
-    problems += [problem(root, source, loc, message) for loc, message in cross_check(data)]
+    found = [*cross_check(data), *control_characters(data)]
+    problems += [problem(root, source, loc, message) for loc, message in found]
     if problems or sop is None:
         raise SOPError(list(dict.fromkeys(problems)))
     return sop
