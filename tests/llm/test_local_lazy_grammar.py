@@ -69,7 +69,8 @@ LABEL_REQUEST = _request(
     "The parcel came two weeks late and the box was crushed.",
     LABEL_SCHEMA,
 )
-GREETING_REQUEST = _request("You are a friendly assistant.", "Say hello to Anna in one sentence.", GREETING_SCHEMA)
+GREETING = "Say hello to Anna in one sentence."
+GREETING_REQUEST = _request("You are a friendly assistant.", GREETING, GREETING_SCHEMA)
 FUNCTION = {"name": "answer", "parameters": LABEL_SCHEMA}
 TOOL_REQUEST = {
     **LABEL_REQUEST,
@@ -157,5 +158,6 @@ def test_logprobs_are_the_same_with_the_lazy_grammar(llm: Any, monkeypatch: pyte
     assert lazy_reply["message"]["content"] == plain["message"]["content"]
     assert lazy_reply["logprobs"] == plain["logprobs"]
     label = json.loads(plain["message"]["content"])["label"]
-    probabilities = [label_probability(token_logprobs(ChatCompletion.model_validate(r)), [label]) for r in replies]
+    tokens = [token_logprobs(ChatCompletion.model_validate(reply)) for reply in replies]
+    probabilities = [label_probability(t, [label]) for t in tokens]
     assert probabilities[0] is not None and probabilities[1] == probabilities[0]

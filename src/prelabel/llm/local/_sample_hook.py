@@ -34,7 +34,7 @@ def sample_replaced(llm: Any, wrap: Callable[[Sample], Sample]) -> Iterator[None
 
 
 def raw_logits(llm: Any, idx: int | None, n_vocab: int) -> Any:
-    """A numpy view of the logits ``llm.sample(idx=idx)`` chooses from (row idx - n_tokens, or the last row)."""
+    """A numpy view of the logits ``llm.sample(idx=idx)`` chooses from: row idx - n_tokens, or the last."""
     import llama_cpp  # and numpy: imported here, not when the worker (or a caller) imports this module
     import numpy as np
 

@@ -57,7 +57,7 @@ class LazyStats:
 
 @contextlib.contextmanager
 def lazy_grammar(llm: Llama) -> Iterator[LazyStats]:
-    """Greedy grammar-constrained tokens of ``llm`` are chosen lazily inside the block (hold the model's lock)."""
+    """Greedy grammar-constrained tokens of ``llm`` are chosen lazily in the block (hold the model's lock)."""
     sampler = _LazySampler(llm)
     try:
         with sample_replaced(llm, sampler.wrap):
@@ -138,7 +138,7 @@ class _LazySampler:
         )
 
     def _allows(self, token: int, logit: float) -> bool:
-        entry = self._one[0]
+        entry: Any = self._one[0]  # a view into the one-element array
         entry.id, entry.logit, entry.p = token, logit, 0.0
         self._one_array.size, self._one_array.selected, self._one_array.sorted = 1, -1, False
         self._c.llama_sampler_apply(self._sampler, ctypes.byref(self._one_array))

@@ -2,12 +2,12 @@
 
 ``LocalModel.answer`` turns an OpenAI chat request into ``Llama.create_chat_completion``: the JSON schema in
 the request (``response_format`` or a forced tool) becomes a grammar, so every answer parses; decoding is
-greedy (temperature 0, fixed seed), so runs repeat, and a greedy answer checks its grammar one token at a time
-(``prelabel.llm.local.lazy_grammar``: the same tokens, about 2.5 times faster). Token log-probabilities (``logprobs``, ``top_logprobs``)
-are read as each token is sampled (``prelabel.llm.local.logprobs``), so models load without ``logits_all``
-(which holds n_ctx x vocabulary floats: 4.3 GB for Gemma 3 at n_ctx 4096; the worker peaked at 8.9 GB). It
-runs where it is called: the worker process (``prelabel.llm.local.worker``) calls it, so that a native crash
-cannot take the caller down.
+greedy (temperature 0, fixed seed), so runs repeat, and asks the grammar about the model's best token first
+(``prelabel.llm.local.lazy_grammar``: the same tokens, faster). Token log-probabilities (``logprobs``,
+``top_logprobs``) are read as each token is sampled (``prelabel.llm.local.logprobs``), so models load
+without ``logits_all`` (which holds n_ctx x vocabulary floats: 4.3 GB for Gemma 3 at n_ctx 4096; the worker
+peaked at 8.9 GB). It runs where it is called: the worker process (``prelabel.llm.local.worker``) calls it,
+so that a native crash cannot take the caller down.
 
 Models load with llama.cpp's extra buffer types off (no weight repacking into CPU-specific buffers): the AMX
 repack segfaults on AMX virtual machines (ggml-org/llama.cpp#20824). ``PRELABEL_LLAMA_EXTRA_BUFTS=1`` or
