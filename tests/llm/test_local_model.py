@@ -129,6 +129,9 @@ class FakeLlama:
         return {"id": "c1", "object": "chat.completion", "created": 0, "model": "/x", "usage": usage,
                 "choices": [choice]}  # fmt: skip
 
+    def sample(self, **kwargs: Any) -> int:  # wrapped for each request (lazy grammar); never called here
+        raise AssertionError("the fake answers without sampling")
+
     @staticmethod
     def longest_token_prefix(a: list[int], b: list[int]) -> int:
         n = 0

@@ -4,7 +4,8 @@ llama-cpp-python returns ``logprobs`` only for a model loaded with ``logits_all=
 computes the logits of every position, llama-cpp-python copies them into an n_ctx x n_vocab array (4.3 GB for
 Gemma 3's 262,144-token vocabulary at n_ctx 4096, beside llama.cpp's own buffer), takes the log-softmax of the
 whole context and sorts the vocabulary once per generated token. Only the sampled positions matter:
-`recording` wraps the model's ``sample`` for one request; right after llama.cpp picks a token it reads the
+`recording` wraps the model's ``sample`` for one request (around whatever chooses the token: llama.cpp's
+sampler chain, or `prelabel.llm.local.lazy_grammar`); right after the token is picked it reads the
 logits of that position (the one row llama.cpp computed; the grammar and the other samplers work on a copy),
 takes their log-softmax with llama-cpp-python's own ``Llama.logits_to_logprobs`` and keeps the chosen token's
 value (and the ``top_logprobs`` best). `chat_logprobs` turns those into OpenAI's ``choices[0].logprobs`` for
@@ -25,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from prelabel.llm.local._sample_hook import Sample, raw_logits, sample_replaced
+
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
@@ -43,28 +46,23 @@ class Sampled:
 @contextlib.contextmanager
 def recording(llm: Llama, top_logprobs: int = 0) -> Iterator[list[Sampled]]:
     """A list that fills with every token ``llm`` samples inside the block (hold the model's lock)."""
-    import llama_cpp  # and numpy: imported here, not when the worker (or a caller) imports this module
-    import numpy as np
+    import llama_cpp  # imported here, not when the worker (or a caller) imports this module
 
     sampled: list[Sampled] = []
-    original = llm.sample
     n_vocab = llm.n_vocab()
 
-    def sample(*args: Any, **kwargs: Any) -> int:
-        token = int(original(*args, **kwargs))
-        idx = kwargs.get("idx")  # ``Llama.generate`` passes it by name; ``sample`` reads row idx - n_tokens
-        row = -1 if idx is None else idx - llm.n_tokens
-        pointer = llama_cpp.llama_get_logits_ith(llm.ctx, row)
-        logits = np.ctypeslib.as_array(pointer, shape=(n_vocab,))
-        logprobs = llama_cpp.Llama.logits_to_logprobs(logits)
-        sampled.append(Sampled(token, float(logprobs[token]), _top(logprobs, top_logprobs)))
-        return token
+    def wrap(original: Sample) -> Sample:
+        def sample(*args: Any, **kwargs: Any) -> int:
+            token = int(original(*args, **kwargs))
+            logits = raw_logits(llm, kwargs.get("idx"), n_vocab)  # ``Llama.generate`` passes idx by name
+            logprobs = llama_cpp.Llama.logits_to_logprobs(logits)
+            sampled.append(Sampled(token, float(logprobs[token]), _top(logprobs, top_logprobs)))
+            return token
 
-    llm.sample = sample  # type: ignore[method-assign]  # ``Llama.generate`` calls ``self.sample``
-    try:
+        return sample
+
+    with sample_replaced(llm, wrap):  # ``Llama.generate`` calls ``self.sample``
         yield sampled
-    finally:
-        del llm.sample
 
 
 def _top(logprobs: Any, k: int) -> tuple[tuple[int, float], ...]:

@@ -2,11 +2,12 @@
 
 ``LocalModel.answer`` turns an OpenAI chat request into ``Llama.create_chat_completion``: the JSON schema in
 the request (``response_format`` or a forced tool) becomes a grammar, so every answer parses; decoding is
-greedy (temperature 0, fixed seed), so runs repeat. Token log-probabilities (``logprobs``, ``top_logprobs``)
-are read as each token is sampled (``prelabel.llm.local.logprobs``), so models load without ``logits_all``
-(which holds n_ctx x vocabulary floats: 4.3 GB for Gemma 3 at n_ctx 4096; the worker peaked at 8.9 GB). It
-runs where it is called: the worker process (``prelabel.llm.local.worker``) calls it, so that a native crash
-cannot take the caller down.
+greedy (temperature 0, fixed seed), so runs repeat, and asks the grammar about the model's best token first
+(``prelabel.llm.local.lazy_grammar``: the same tokens, faster). Token log-probabilities (``logprobs``,
+``top_logprobs``) are read as each token is sampled (``prelabel.llm.local.logprobs``), so models load
+without ``logits_all`` (which holds n_ctx x vocabulary floats: 4.3 GB for Gemma 3 at n_ctx 4096; the worker
+peaked at 8.9 GB). It runs where it is called: the worker process (``prelabel.llm.local.worker``) calls it,
+so that a native crash cannot take the caller down.
 
 Models load with llama.cpp's extra buffer types off (no weight repacking into CPU-specific buffers): the AMX
 repack segfaults on AMX virtual machines (ggml-org/llama.cpp#20824). ``PRELABEL_LLAMA_EXTRA_BUFTS=1`` or
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from prelabel.errors import EndpointError
 from prelabel.llm.local.cpu import check_cpu
+from prelabel.llm.local.lazy_grammar import lazy_grammar
 from prelabel.llm.local.logprobs import Sampled, chat_logprobs, recording
 
 if TYPE_CHECKING:
@@ -286,9 +288,10 @@ class LocalModel:
     serves it over a pipe, and ``local_clients(isolated=False)`` over an in-process transport.
     """
 
-    def __init__(self, llm: Llama, lock: threading.Lock):
+    def __init__(self, llm: Llama, lock: threading.Lock, *, lazy: bool = True):
         self._llm = llm
         self._lock = lock  # one llama.cpp context serves one request at a time
+        self._lazy = lazy  # False: llama-cpp-python's own grammar sampler (for comparisons)
 
     def answer(self, method: str, path: str, body_bytes: bytes) -> tuple[int, dict[str, Any]]:
         """The status and JSON body answering one request."""
@@ -307,10 +310,12 @@ class LocalModel:
         sampling: contextlib.AbstractContextManager[list[Sampled]] = (
             recording(self._llm, top) if logprobs else contextlib.nullcontext([])
         )
+        lazily = lazy_grammar(self._llm) if self._lazy else contextlib.nullcontext()
         try:
             with self._lock:
                 before = list(self._llm.input_ids)
-                with sampling as sampled:
+                # the lazy grammar chooses tokens; the recording, wrapped around it, reads their raw logits
+                with lazily, sampling as sampled:
                     result: dict[str, Any] = dict(cast(Any, self._llm.create_chat_completion(**kwargs)))
                 usage = result.get("usage") or {}
                 if logprobs and result.get("choices"):
