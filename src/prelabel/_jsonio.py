@@ -1,41 +1,181 @@
-"""Writing the files prelabel produces (metrics.json, run.json, reports): UTF-8, indented, readable; an
-output location that cannot be written is one ``InputError`` line, never a traceback."""
+"""Writing the files prelabel produces (labels.jsonl, run.json, exports, reports, drafts): the one home of
+*how* a file is written.
+
+Every output file is written atomically (``atomic_path``, ``atomic_open``, ``write_text``, ``write_json``):
+into a temporary file beside it (``.NAME.XXXXXXXX.partial``), flushed to disk (fsync), then renamed over it
+(``os.replace``). A reader sees the old file or the new one, never half of one; on any failure (a full disk,
+Ctrl-C, an exception in the writer) the temporary file is removed and the earlier file stays as it was. An
+``OSError`` on the way becomes one ``OutputError`` line (exit 2 in the CLI), naming the file. Files that
+belong together (an export's tasks and label config, a report's files) are renamed together at the end of a
+``together`` block, or not at all.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> out = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_open(out) as handle:
+    ...     _ = handle.write("hello\\n")
+    >>> out.read_text(), sorted(p.name for p in out.parent.iterdir())
+    ('hello\\n', ['a.txt'])
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from prelabel.errors import InputError
+from prelabel.errors import OutputError
+
+__all__ = [
+    "PARTIAL",
+    "atomic_open",
+    "atomic_path",
+    "make_parents",
+    "together",
+    "write_bytes",
+    "write_json",
+    "write_text",
+    "writing",
+]
+
+#: The suffix of a file being written (``.NAME.XXXXXXXX.partial`` beside NAME), gone once it is renamed.
+PARTIAL = ".partial"
+#: The files of the ``together`` block in progress: (temporary file, target), renamed when it ends.
+_GROUP: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.ContextVar(
+    "prelabel_output_group", default=None
+)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for the block to write (``DataFrame.to_csv(temp)``, ...); when the
+    block ends without error it is fsynced and renamed over ``path`` (inside ``together``: when that block
+    ends). On any failure the temporary file is removed and ``path`` is left as it was; an ``OSError``
+    becomes ``OutputError`` naming ``path``."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{PARTIAL}")
+    group = _GROUP.get()
+    handed_over = False
+    try:
+        yield temp
+        _fsync(temp)
+        if group is not None:
+            group.append((temp, target))
+            handed_over = True
+        else:
+            os.replace(temp, target)
+    except OSError as exc:
+        named = exc.filename is not None and Path(os.fsdecode(exc.filename)) != temp
+        raise OutputError.of(exc, exc.filename if named else target) from None
+    finally:
+        if not handed_over:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+    if group is None:
+        _fsync_folder(target.parent)
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """The files written atomically inside the block appear together when it ends without error (each is
+    renamed into place then), or none of them does: an export's tasks and its label config, a report's
+    files. Inside another ``together`` block, the files join that one."""
+    if _GROUP.get() is not None:
+        yield
+        return
+    group: list[tuple[Path, Path]] = []
+    token = _GROUP.set(group)
+    try:
+        try:
+            yield
+        finally:
+            _GROUP.reset(token)
+        for temp, target in group:
+            try:
+                os.replace(temp, target)
+            except OSError as exc:
+                raise OutputError.of(exc, target) from None
+        for folder in {target.parent for _, target in group}:
+            _fsync_folder(folder)
+    finally:
+        for temp, _ in group:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_open(
+    path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8", newline: str | None = None
+) -> Iterator[IO[Any]]:
+    """``open(path, mode)`` for writing (``"w"`` or ``"wb"``), atomically: see ``atomic_path``."""
+    binary = "b" in mode
+    with atomic_path(path) as temp:
+        handle: IO[Any]
+        if binary:
+            handle = temp.open(mode)
+        else:
+            handle = temp.open(mode, encoding=encoding, newline=newline)
+        with handle:  # closed (flushed) before atomic_path fsyncs and renames it
+            yield handle
+
+
+def write_text(path: str | Path, text: str, *, newline: str | None = None) -> None:
+    """Write ``text`` to ``path`` as UTF-8, atomically."""
+    with atomic_open(path, newline=newline) as handle:
+        handle.write(text)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented UTF-8 JSON (non-ASCII kept, whatever the locale), newline-terminated."""
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    """Write ``data`` as indented UTF-8 JSON (non-ASCII kept, whatever the locale), newline-terminated,
+    atomically."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 @contextmanager
 def writing(path: str | Path) -> Iterator[Path]:
     """Create ``path``'s parent folders, then run the block that writes ``path`` (and files beside it); an
     ``OSError`` on the way (a parent that is a file, a directory where a file should be, a full or read-only
-    disk) becomes ``InputError("cannot write PATH: reason")``."""
+    disk) becomes ``OutputError("cannot write PATH: reason")``."""
     out = Path(path)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         yield out
     except OSError as exc:
-        raise _cannot_write(exc, out) from None
+        raise OutputError.of(exc, exc.filename if exc.filename is not None else out) from None
 
 
 def make_parents(path: str | Path) -> Path:
-    """``path`` with its parent folders created, or ``InputError("cannot write PATH: reason")``."""
+    """``path`` with its parent folders created, or ``OutputError("cannot write PATH: reason")``."""
     with writing(path) as out:
         return out
 
 
-def _cannot_write(exc: OSError, path: Path) -> InputError:
-    where = exc.filename if exc.filename is not None else path
-    return InputError(f"cannot write {where}: {exc.strerror or exc}")
+def _fsync(path: Path) -> None:
+    """Flush ``path``'s content to disk (written by someone else's writer, e.g. pandas)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable, where the system allows it (not on Windows)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

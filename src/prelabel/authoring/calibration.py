@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from prelabel._jsonio import atomic_path, together
 from prelabel.authoring._templates import output_path
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.errors import InputError
@@ -132,8 +133,9 @@ class CalibrationSet:
         if quiz_out.resolve() == key_out.resolve():
             raise InputError(f"the quiz and its key would both be {quiz_out}")
         quiz_out, key_out = output_path(quiz_out, overwrite), output_path(key_out, overwrite)
-        self.quiz.to_csv(quiz_out, index=False)
-        self.key.to_csv(key_out, index=False)
+        with together(), atomic_path(quiz_out) as quiz_temp, atomic_path(key_out) as key_temp:
+            self.quiz.to_csv(quiz_temp, index=False)
+            self.key.to_csv(key_temp, index=False)
         return quiz_out, key_out
 
 

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from prelabel._jsonio import together, write_text
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP, Label
@@ -112,8 +113,9 @@ def write_label_studio(run: RunExport, out: Path) -> list[Path]:
     texts = any(item.text for item in run.items.values()) or not images
     config = out.parent / "label_config.xml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    config.write_text(label_config(run.sop, text=texts, image=images), encoding="utf-8")
+    with together():  # both files, or neither
+        write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+        write_text(config, label_config(run.sop, text=texts, image=images))
     return [out, config]
 
 
