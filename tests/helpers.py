@@ -157,3 +157,54 @@ def shell(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedP
     return subprocess.run(
         ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
+
+
+class DiskFull:
+    """A file handle whose writes fail with ``ENOSPC`` once ``room`` characters (or bytes) are written."""
+
+    def __init__(self, handle: Any, room: int):
+        self._handle = handle
+        self._room = room
+
+    def write(self, data: Any) -> int:
+        import errno
+
+        if len(data) > self._room:
+            self._handle.write(data[: self._room])
+            self._room = 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._room -= len(data)
+        return int(self._handle.write(data))
+
+    def __enter__(self) -> DiskFull:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def __iter__(self) -> Any:
+        return iter(self._handle)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
+def full_disk(monkeypatch: pytest.MonkeyPatch, *names: str, room: int = 0) -> None:
+    """From now on the disk is full for the outputs ``names`` (file names, e.g. ``labels.jsonl``): writing
+    one, or a temporary file of one (``.NAME...partial``), fails with ``ENOSPC`` after ``room`` characters."""
+    import builtins
+    import fnmatch
+    import io
+
+    real = io.open
+
+    def opened(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real(file, mode, *args, **kwargs)
+        if "w" in mode and isinstance(file, str | os.PathLike):
+            name = Path(file).name
+            if any(name == target or fnmatch.fnmatch(name, f".{target}*.partial") for target in names):
+                return DiskFull(handle, room)
+        return handle
+
+    monkeypatch.setattr(io, "open", opened)
+    monkeypatch.setattr(builtins, "open", opened)

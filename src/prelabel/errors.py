@@ -7,6 +7,7 @@
     ├── EndpointError             the model endpoint cannot be used (auth, quota, unknown model, unreachable)
     ├── LabelingError             one item could not be labeled after all retries
     └── InputError                other bad input (items file, human labels, options)
+        └── OutputError           an output file cannot be written (full disk, quota, read-only, not ours)
 
 Batch runs never raise ``ItemError`` or ``LabelingError`` mid-run: they become error records.
 
@@ -21,17 +22,20 @@ stack and file a run writes passes through ``redact``.
 
 from __future__ import annotations
 
+import errno as errnos
 import logging
+import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "EndpointError",
     "InputError",
     "ItemError",
     "LabelingError",
+    "OutputError",
     "PrelabelError",
     "Problem",
     "SOPError",
@@ -134,6 +138,51 @@ class TemplateError(PrelabelError):
 
 class InputError(PrelabelError):
     """Bad input other than an SOP: an items file, a human-labels file, an option."""
+
+
+#: The ``errno`` values of a write that failed for want of room: the advice is to free space and rerun.
+_NO_ROOM = {errnos.ENOSPC: "no space left on device"}
+if hasattr(errnos, "EDQUOT"):  # pragma: no branch - every POSIX system
+    _NO_ROOM[errnos.EDQUOT] = "disk quota exceeded"
+#: The ``errno`` values that mean "this output cannot be written here" (mapped to one line, exit 2).
+WRITE_ERRNOS = frozenset(
+    {*_NO_ROOM, errnos.EFBIG, errnos.EROFS, errnos.EACCES, errnos.EPERM, errnos.ENOTDIR, errnos.EISDIR}
+)
+
+
+class OutputError(InputError):
+    """An output file cannot be written: a full disk or quota, a read-only or foreign folder, a file where a
+    folder should be. ``path`` is the file (or folder) and ``errno`` the reason; the writer left nothing
+    half-written behind (``prelabel._jsonio``). Build it with ``OutputError.of(os_error, path)``.
+
+        >>> import errno
+        >>> str(OutputError.of(OSError(errno.ENOSPC, "No space left on device"), "out/x.csv"))
+        'no space left on device writing out/x.csv; free space and rerun the same command'
+    """
+
+    ERRNOS: ClassVar[frozenset[int]] = WRITE_ERRNOS
+    """The ``errno`` values of an ``OSError`` that means an output cannot be written here."""
+
+    def __init__(self, message: str, *, path: str | None = None, errno: int | None = None):
+        self.path = path
+        self.errno = errno
+        super().__init__(message)
+
+    @classmethod
+    def of(cls, exc: OSError, path: str | os.PathLike[str] | None = None) -> OutputError:
+        """The one-line error for ``exc``, raised while writing ``path`` (default: the file ``exc`` names)."""
+        where = os.fspath(path) if path is not None else exc.filename
+        where = "an output file" if where is None else os.fsdecode(where)
+        room = _NO_ROOM.get(exc.errno or 0)
+        if room is not None:
+            message = f"{room} writing {where}; free space and rerun the same command"
+        else:
+            message = f"cannot write {where}: {exc.strerror or exc}"
+        return cls(message, path=where, errno=exc.errno)
+
+    def kept(self, what: str) -> OutputError:
+        """This error with what was kept despite it appended (``12 finished items are kept``)."""
+        return OutputError(f"{self}: {what}", path=self.path, errno=self.errno)
 
 
 class EndpointError(PrelabelError):

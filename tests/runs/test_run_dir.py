@@ -120,9 +120,10 @@ def test_labels_jsonl_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
         yield '{"item_id": "c"}'
         raise OSError("disk gone")
 
-    with pytest.raises(OSError):
+    with pytest.raises(prelabel.OutputError, match=r"cannot write .*labels\.jsonl: disk gone"):
         run.write_labels(cut_short())
     assert run.labels.read_text(encoding="utf-8") == '{"item_id": "a"}\n{"item_id": "b"}\n'  # as it was
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
 
 
 def test_run_json_reading_and_the_lock(tmp_path: Path) -> None:

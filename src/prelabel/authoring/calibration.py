@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from prelabel._jsonio import check_output
+from prelabel._jsonio import atomic_path, check_output, together
 from prelabel.authoring._templates import output_path
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.errors import InputError
@@ -142,8 +142,9 @@ class CalibrationSet:
         unless ``overwrite``."""
         quiz_out, key_out = self.outputs(path, key, overwrite=overwrite)
         quiz_out, key_out = output_path(quiz_out, overwrite), output_path(key_out, overwrite)
-        self.quiz.to_csv(quiz_out, index=False)
-        self.key.to_csv(key_out, index=False)
+        with together(), atomic_path(quiz_out) as quiz_temp, atomic_path(key_out) as key_temp:
+            self.quiz.to_csv(quiz_temp, index=False)
+            self.key.to_csv(key_temp, index=False)
         return quiz_out, key_out
 
 

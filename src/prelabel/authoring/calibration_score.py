@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prelabel._jsonio import write_json
+from prelabel._jsonio import atomic_path, together, write_json
 from prelabel.authoring._templates import output_path
 from prelabel.comparison.readers import read_human_labels
 from prelabel.comparison.semantics import LabelSpace
@@ -157,9 +157,11 @@ class CalibrationScore:
         if out.exists() and not out.is_dir():
             raise InputError(f"{out} is a file; give a directory for the scores")
         paths = {name: output_path(out / file, overwrite) for name, file in SCORE_FILES.items()}
-        write_json(paths["summary"], self.summary)
-        for name in ("annotators", "labels", "missed", "problems"):
-            getattr(self, name).to_csv(paths[name], index=False)
+        with together():  # every score file, or none
+            write_json(paths["summary"], self.summary)
+            for name in ("annotators", "labels", "missed", "problems"):
+                with atomic_path(paths[name]) as temp:
+                    getattr(self, name).to_csv(temp, index=False)
         return paths
 
 

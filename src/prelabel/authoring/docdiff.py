@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from prelabel._documents import render_document
+from prelabel._jsonio import write_text
 from prelabel.authoring._templates import output_path
 from prelabel.authoring.guideline import GuidelineFormat, guideline_format
 from prelabel.sop.spec import SOP, EdgeCase, Label, Rule
@@ -228,5 +229,5 @@ def write_doc_diff(
     chosen = guideline_format(path, format)
     out = output_path(path, overwrite)
     diff = diff_sops(before, after)
-    out.write_text(diff.render(chosen), encoding="utf-8")
+    write_text(out, diff.render(chosen))
     return diff

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from prelabel._aio import sync_twin
-from prelabel._jsonio import writing
+from prelabel._jsonio import atomic_open, together, write_text, writing
 from prelabel.authoring.answer_cache import AnswerCache, Answerer, open_cache
 from prelabel.authoring.suite import ERROR_PREFIX, SOPTestReport, answer_text, arun_sop_tests
 from prelabel.inputs.items import Item
@@ -266,13 +266,13 @@ class LabelFlips:
         }
         rows = [{**r, "outcome": FLIP} for r in self.flips]
         rows += [{**r, "outcome": NOT_COMPARED} for r in self.not_compared]
-        with writing(paths["flips"]):  # creates ``out``; any OSError is one "cannot write" line
-            with paths["flips"].open("w", encoding="utf-8", newline="") as handle:
+        with writing(paths["flips"]), together():  # creates ``out``; the three files, or none
+            with atomic_open(paths["flips"], newline="") as handle:
                 writer = csv.DictWriter(handle, FLIP_COLUMNS)
                 writer.writeheader()
                 writer.writerows(rows)
-            paths["summary"].write_text(self.to_markdown(), encoding="utf-8")
-            paths["prompt_diff"].write_text(self.prompt_diff, encoding="utf-8")
+            write_text(paths["summary"], self.to_markdown())
+            write_text(paths["prompt_diff"], self.prompt_diff)
         return paths
 
 

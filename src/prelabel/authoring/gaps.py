@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from prelabel._aio import sync_twin
-from prelabel._jsonio import writing
+from prelabel._jsonio import atomic_open, writing
 from prelabel.comparison.provenance import provenance
 from prelabel.comparison.run_info import run_sop
 from prelabel.errors import InputError, redact
@@ -189,7 +189,7 @@ class LabelGaps:
         root.yaml_set_start_comment(f"{GAPS_HEADER}\n{self.summary()}{note}")
         yaml = YAML()
         yaml.width = 110
-        with writing(path) as out, out.open("w", encoding="utf-8") as handle:
+        with writing(path) as out, atomic_open(out) as handle:
             yaml.dump(root, handle)
         return out
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prelabel._documents import render_document
+from prelabel._jsonio import write_text
 from prelabel.authoring._templates import output_path
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP, Example, Label
@@ -148,5 +149,5 @@ def write_guideline(
     ``overwrite``."""
     chosen = guideline_format(path, format)
     out = output_path(path, overwrite)
-    out.write_text(render_guideline(sop, chosen, language=language), encoding="utf-8")
+    write_text(out, render_guideline(sop, chosen, language=language))
     return out

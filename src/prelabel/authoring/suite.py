@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prelabel._aio import sync_twin
-from prelabel._jsonio import check_output, writing
+from prelabel._jsonio import check_output, write_text, writing
 from prelabel._xml import xml_safe
 from prelabel.authoring.answer_cache import AnswerCache, Answerer, open_cache
 from prelabel.authoring.cases import SOPCase, collect_cases, labels_text
@@ -268,7 +268,7 @@ class SOPTestReport:
     def write_junit(self, path: str | Path) -> Path:
         """Write ``to_junit()`` to ``path`` (parent folders are created)."""
         with writing(path) as out:
-            out.write_text(self.to_junit(), encoding="utf-8")
+            write_text(out, self.to_junit())
         return out
 
 

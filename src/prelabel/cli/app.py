@@ -1,6 +1,7 @@
 """The typer app, the root options, and ``main``: one-line errors and the exit codes.
 
-Exit codes: 0 success, 1 test/check failures, 2 bad input (SOP, items, options), 3 endpoint unusable.
+Exit codes: 0 success, 1 test/check failures, 2 bad input (SOP, items, options, an output that cannot be
+written: a full disk, a read-only folder), 3 endpoint unusable, 130 interrupted.
 Errors print one line; ``--debug`` adds the traceback.
 """
 
@@ -128,7 +129,12 @@ def _main(argv: list[str] | None) -> None:
         sys.exit(EXIT_ENDPOINT if isinstance(exc, prelabel.EndpointError) else EXIT_BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
         code = EXIT_INTERRUPTED
-    except Exception as exc:  # click usage errors and anything unexpected
+    except Exception as exc:  # click usage errors, an output that cannot be written, anything unexpected
+        if isinstance(exc, OSError) and exc.errno in prelabel.OutputError.ERRNOS:  # a full disk, ...
+            if _state["debug"]:
+                _traceback(exc)
+            typer.echo(f"error: {prelabel.OutputError.of(exc)}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         # typer >= 0.20 vendors click as typer._click: its usage errors are TyperExceptions with .show()
         if isinstance(exc, typer.TyperException) and hasattr(exc, "format_message"):
             ctx = getattr(exc, "ctx", None)

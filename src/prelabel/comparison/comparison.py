@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from prelabel._jsonio import writing
+from prelabel._jsonio import atomic_path, together, writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
@@ -82,16 +82,25 @@ class Comparison:
     def save(self, directory: str | Path, html: bool = True) -> dict[str, Path]:
         """Write ``metrics.json``, ``disagreements.csv``, ``ambiguity_candidates.csv`` and ``report.html``."""
         out = Path(directory)
-        paths = self.metrics.save(out)  # creates ``out``
-        paths |= {"disagreements": out / "disagreements.csv", "candidates": out / "ambiguity_candidates.csv"}
+        with together():  # every file of the report, or none
+            paths = self.metrics.save(out)  # creates ``out``
+            paths |= {
+                "disagreements": out / "disagreements.csv",
+                "candidates": out / "ambiguity_candidates.csv",
+            }
+            self._write_tables(paths, html)
+        return paths
+
+    def _write_tables(self, paths: dict[str, Path], html: bool) -> None:
+        out = paths["metrics"].parent
         with writing(paths["metrics"]):
-            self.disagreements.to_csv(paths["disagreements"], index=False)
-            self.candidates.to_csv(paths["candidates"], index=False)
+            for name in ("disagreements", "candidates"):
+                with atomic_path(paths[name]) as temp:
+                    getattr(self, name).to_csv(temp, index=False)
             if html:
                 paths["report"] = self.to_html(out / "report.html")
             else:  # an earlier report would not describe these figures
                 (out / "report.html").unlink(missing_ok=True)
-        return paths
 
 
 def _human_metrics(prep: Prepared) -> HumanAgreement:

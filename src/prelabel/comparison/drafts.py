@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from prelabel._aio import run_sync
-from prelabel._jsonio import writing
+from prelabel._jsonio import atomic_open, writing
 from prelabel.comparison.report_dir import DRAFTS_FILE
 from prelabel.errors import EndpointError, InputError, redact
 from prelabel.labeling.options import LabelOptions
@@ -243,6 +243,6 @@ def write_draft_edge_cases(
     root.yaml_set_start_comment(f"{DRAFT_HEADER}\n{drafts.summary()}{shown}")
     yaml = YAML()
     yaml.width = 110
-    with writing(out), out.open("w", encoding="utf-8") as handle:
+    with writing(out), atomic_open(out) as handle:
         yaml.dump(root, handle)
     return out

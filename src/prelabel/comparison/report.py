@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from prelabel._documents import render_document
-from prelabel._jsonio import writing
+from prelabel._jsonio import write_text, writing
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.comparison.provenance import describe
 
@@ -329,5 +329,5 @@ def render_html(cmp: Comparison, top: int = 10) -> str:
 def write_html(cmp: Comparison, path: Path) -> Path:
     """Write `render_html` to ``path`` (UTF-8) and return the path."""
     with writing(path):
-        path.write_text(render_html(cmp), encoding="utf-8")
+        write_text(path, render_html(cmp))
     return path

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prelabel._jsonio import write_json, writing
+from prelabel._jsonio import together, write_json, write_text, writing
 from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.provenance import describe
 from prelabel.comparison.route_source import ROUTE_FILES, RoutedResults
@@ -91,11 +91,11 @@ class Routing:
         out = Path(directory)
         paths = {name.split(".")[0]: out / name for name in ROUTE_FILES}
         refuse_overwrite(paths.values(), force)
-        with writing(paths["route"]):
+        with writing(paths["route"]), together():  # the three files, or none
             for key, rows in (("accept", self.accept), ("review", self.review)):
                 lines = (json.dumps(r, ensure_ascii=False, separators=(", ", ": ")) + "\n" for r in rows)
                 text = "".join(lines)
-                paths[key].write_text(text, encoding="utf-8")
+                write_text(paths[key], text)
             write_json(paths["route"], self.report.model_dump(mode="json", by_alias=True))
         return paths
 

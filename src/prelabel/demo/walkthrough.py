@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from prelabel._jsonio import writing
+from prelabel._jsonio import write_text, writing
 from prelabel._resources import data_dir
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
 from prelabel.comparison.comparison import Comparison, compare
@@ -143,9 +143,7 @@ def run_demo(
     items_file = out / "items.jsonl"
     humans_file = out / "human_labels.csv"
     with writing(items_file):
-        items_file.write_text(
-            "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in selected), encoding="utf-8"
-        )
+        write_text(items_file, "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in selected))
         shutil.copyfile(_data("human_labels.csv"), humans_file)
     languages = ", ".join(sorted({str(it.get("language")) for it in selected}))
     echo(f"prelabel demo: SOP {sop.id} {sop.version}, {len(selected)} of {len(items)} items ({languages})")

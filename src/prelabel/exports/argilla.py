@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prelabel._jsonio import write_text
 from prelabel.errors import InputError
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
@@ -124,7 +125,7 @@ def write_argilla(run: RunExport, out: Path) -> list[Path]:
     records, keys = argilla_records(run)
     payload = {"settings": argilla_settings(run.sop, keys), "records": records}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_text(out, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
     return [out]
 
 

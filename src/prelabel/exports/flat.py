@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from prelabel._jsonio import atomic_path, write_text
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version
 
@@ -93,16 +94,18 @@ def write_flat(run: RunExport, out: Path, fmt: str) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        out.write_text(text, encoding="utf-8")
+        write_text(out, text)
         return [out]
     frame = pd.DataFrame(rows)
     if fmt == "csv":
-        frame.map(_cell).to_csv(out, index=False)
+        with atomic_path(out) as temp:
+            frame.map(_cell).to_csv(temp, index=False)
     else:
         from prelabel.errors import InputError
 
         try:
-            frame.map(_mapping).to_parquet(out, index=False)
+            with atomic_path(out) as temp:
+                frame.map(_mapping).to_parquet(temp, index=False)
         except ImportError:
             raise InputError("Parquet export needs pyarrow: run `pip install 'prelabel[parquet]'`") from None
     return [out]

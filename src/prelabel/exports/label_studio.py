@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from prelabel._jsonio import together, write_text
 from prelabel._xml import xml_safe
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
@@ -129,9 +130,10 @@ def write_label_studio(run: RunExport, out: Path) -> list[Path]:
     texts = any(item.text for item in run.items.values()) or not images
     config = out.parent / "label_config.xml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     xml = label_config(run.sop, text=texts, image=images, images=_several_images(run))
-    config.write_text(xml, encoding="utf-8")
+    with together():  # both files, or neither
+        write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+        write_text(config, xml)
     return [out, config]
 
 

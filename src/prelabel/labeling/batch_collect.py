@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import sync_twin
+from prelabel._jsonio import write_bytes
 from prelabel.errors import InputError
 from prelabel.labeling.batch_lines import BATCH_FAILURES, read_lines, result_of_line
 from prelabel.labeling.labeler import Labeler
@@ -225,7 +226,7 @@ async def _collect_one(
     for kind, file_id in files.items():
         if file_id:
             content = await api.download(file_id)
-            RunDir(ledger.run_dir).batch_output(record.batch_id, kind).write_bytes(content)
+            write_bytes(RunDir(ledger.run_dir).batch_output(record.batch_id, kind), content)
             lines.extend(read_lines(content))
     slots = {str(p): (p, *entry) for p, entry in zip(record.positions, record.entries, strict=True)}
     usage, answered, failed = Usage(), 0, 0

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from prelabel._jsonio import write_bytes
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.result import LabelResult
 
@@ -52,9 +52,7 @@ class RequestFile:
 
     def save(self, path: Path) -> Path:
         """Write the file (atomically) and return its path."""
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_bytes(self.content())
-        os.replace(partial, path)
+        write_bytes(path, self.content())
         return path
 
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from prelabel._jsonio import write_json
+from prelabel._jsonio import PARTIAL, atomic_open, write_json
 from prelabel.errors import InputError
 
 __all__ = ["RunDir", "RunLock", "reason"]
@@ -115,10 +115,11 @@ class RunDir:
 
     @classmethod
     def run_files(cls) -> tuple[str, ...]:
-        """The names of a run's own files: the ledger, its outputs and a ``labels.jsonl`` being written
-        (``batch/`` is the run's too)."""
+        """The names of a run's own files: the ledger, its outputs and the temporary file an older prelabel
+        killed while writing ``labels.jsonl`` left (``batch/`` is the run's too; a file being written now is
+        ``.NAME.XXXXXXXX.partial``, removed by its writer, see ``prelabel._jsonio``)."""
         db, labels = cls.DB, cls.LABELS
-        return (db, f"{db}-wal", f"{db}-shm", labels, cls.INFO, f".{labels}.partial")
+        return (db, f"{db}-wal", f"{db}-shm", labels, cls.INFO, f".{labels}{PARTIAL}")
 
     # ------------------------------------------------------------------------------------------- writing
 
@@ -152,15 +153,13 @@ class RunDir:
         return data
 
     def write_labels(self, lines: Iterable[str]) -> int:
-        """Write ``labels.jsonl`` (one JSON line each) atomically: a temporary file, then a rename; how
-        many lines."""
-        partial = self.path / self.run_files()[-1]
+        """Write ``labels.jsonl`` (one JSON line each) atomically (``prelabel._jsonio``): the earlier file
+        stays whole until the new one is; how many lines. ``OutputError`` when it cannot be written."""
         n = 0
-        with partial.open("w", encoding="utf-8") as handle:
+        with atomic_open(self.labels) as handle:
             for line in lines:
                 handle.write(line + "\n")
                 n += 1
-        os.replace(partial, self.labels)
         return n
 
     def refuse_unledgered_results(self) -> None:
@@ -180,6 +179,9 @@ class RunDir:
         """Delete the run's ledger, outputs and ``batch/`` (hold the lock), leaving other files alone."""
         for name in self.run_files():
             (self.path / name).unlink(missing_ok=True)
+        for name in (self.LABELS, self.INFO):  # what a process killed while writing them left
+            for left in self.path.glob(f".{name}.*{PARTIAL}"):
+                left.unlink(missing_ok=True)
         shutil.rmtree(self.batch_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------------------------------- the lock

@@ -36,7 +36,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from prelabel.errors import EndpointError
+from prelabel._jsonio import atomic_path
+from prelabel.errors import EndpointError, OutputError
 from prelabel.llm.local.cpu import check_cpu
 from prelabel.llm.local.lazy_grammar import lazy_grammar
 from prelabel.llm.local.logprobs import Sampled, chat_logprobs, recording
@@ -130,16 +131,14 @@ def default_model_path() -> Path:
     expected_size = sum(p.stat().st_size for p in gguf.chunk_paths())
     if target.is_file() and target.stat().st_size == expected_size:
         return target
-    # unique per process and thread: two first runs never write (or delete) each other's partial file
-    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    # atomic (prelabel._jsonio): a concurrent first run never sees half a file, and each writes its own
+    # temporary file (a random name), never deleting another's
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        gguf.assemble(partial, overwrite=True)  # checks the sha256
-        os.replace(partial, target)  # atomic: a concurrent first run never sees half a file
-    except (OSError, ValueError) as exc:
+        with atomic_path(target) as partial:
+            gguf.assemble(partial, overwrite=True)  # checks the sha256
+    except (OSError, OutputError, ValueError) as exc:
         raise EndpointError(f"cannot assemble the bundled local model into {target}: {exc}") from exc
-    finally:
-        partial.unlink(missing_ok=True)
     return target
 
 
