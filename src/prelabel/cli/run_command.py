@@ -141,6 +141,8 @@ def run(
     if batch_api:
         flags = {"restart": restart, "retry_errors": not no_retry_errors}
         done = prelabel.submit_batch(sop, items, out, options, **flags)
+        for line in done.notes:
+            typer.echo(f"note: {line}", err=True)
         for line in options.endpoint().notes(options.logprobs):  # after the inputs were checked
             typer.echo(line, err=True)
         typer.echo(batch_commands.submitted_line(done))
