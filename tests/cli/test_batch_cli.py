@@ -84,3 +84,32 @@ def test_auth_failure_exits_3(capsys: Capture, tmp_path: Path, items: Path, fake
     code, _, err = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(tmp_path / "b"), "--base-url",
                            server.url, "--batch-api")  # fmt: skip
     assert code == 3 and "auth (401)" in err
+
+
+def test_a_batch_a_stopped_submission_did_not_record_is_found_by_batch_status(
+    capsys: Capture, tmp_path: Path, items: Path, fake: FakeModel, server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Issue 21: Ctrl-C (or a kill) right after the server created the batch orphaned it; `batch status`
+    finds it by its recorded upload, says so, and collect works as usual."""
+    from openai.resources.batches import AsyncBatches
+
+    real = AsyncBatches.create
+
+    async def interrupted(self: AsyncBatches, *args: object, **kwargs: object) -> object:
+        await real(self, *args, **kwargs)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    out = str(tmp_path / "run")
+    with monkeypatch.context() as stopping:
+        stopping.setattr(AsyncBatches, "create", interrupted)
+        code, _, _ = run_cli(capsys, "run", SOP_PATH, str(items), "-o", out, "--base-url", server.url,
+                             "--batch-api")  # fmt: skip
+    assert code == 130
+    (made,) = fake.batch_api.batches
+    code, stdout, stderr = run_cli(capsys, "batch", "status", out)
+    assert code == 0 and stdout.startswith(f"{made}: completed, 4/4 completed")
+    assert stderr.startswith(f"note: batch {made} (4 requests, file-") and "found on the server" in stderr
+    code, stdout, _ = run_cli(capsys, "batch", "collect", out)
+    assert code == 0 and "4 answers, 0 failed lines, 0 items sent online" in stdout
+    assert len(fake.batch_api.batches) == 1

@@ -281,8 +281,8 @@ def test_a_failed_rerun_keeps_earlier_results_and_says_what_it_does(
     code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(more), "-o", str(out), "--base-url", unreachable)
     assert code == 3 and "unreachable" in stderr
     assert stderr.startswith(
-        f"resuming {out}: 3 finished items in its run.db are kept and not sent again, 0 error items are "
-        "retried; --restart starts fresh\n"
+        f"resuming {out}: its run.db holds 3 finished items; unchanged items are not sent again, 0 error "
+        "items are retried; --restart starts fresh\n"
     )
     after = (out / "labels.jsonl").read_text(encoding="utf-8")
     assert after.startswith(before)  # every earlier line stays; the new item is an error record
@@ -295,6 +295,31 @@ def test_a_failed_rerun_keeps_earlier_results_and_says_what_it_does(
     assert code == 0 and "labeled 3 items (3 already done, not sent again)" in stdout  # nothing to send
     assert (out / "labels.jsonl").read_text(encoding="utf-8") == before
     assert len(fake.requests) == 3
+
+
+def test_a_rerun_says_what_it_kept_what_it_sent_again_and_what_left_the_input(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
+) -> None:
+    """Issue 21: "10 finished items kept" when one was re-sent and three had left the input. The summary
+    line counts each, and run.db keeps the answers of the items that left (a later run takes them back)."""
+    rows = [{"id": f"i{n}", "text": f"label=product.damaged {n}"} for n in range(10)]
+    items, out = write_items(tmp_path, [json.dumps(row) for row in rows]), tmp_path / "run"
+    assert run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url)[0] == 0
+    rows[4]["text"] = "label=seller.conduct 4"
+    shorter = write_items(tmp_path, [json.dumps(row) for row in rows[:7]], name="shorter.jsonl")
+    code, stdout, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(shorter), "-o", str(out), "--base-url", server.url
+    )
+    assert code == 0, stderr
+    assert "labeled 7 items (6 already done, not sent again; 1 changed since, sent again) with " in stdout
+    assert (
+        f"note: {out / 'run.db'} also keeps the answers of 3 items that are not in {shorter}; a later run "
+        "with them takes them back without sending them"
+    ) in stderr
+    assert len(fake.requests) == 11 and len(lines(out)) == 7
+    code, stdout, _ = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url)
+    assert code == 0 and "labeled 10 items (10 already done, not sent again) with " in stdout
+    assert len(fake.requests) == 11  # the three dropped items came back unpaid, and item 4's first answer
 
 
 def test_a_restart_that_gets_no_answer_puts_the_earlier_run_back(
@@ -549,3 +574,37 @@ def test_an_empty_base_url_or_absurd_samples_are_exit_2_at_once(
     out = tmp_path / "r"
     code, _, stderr = run_cli(capsys, "run", SOP_PATH, str(items), "-o", str(out), *flags)
     assert (code, stderr) == (2, message) and not out.exists()
+
+
+# --- issue 21: --tpm no request fits in, a header-driven pause past the retry budget -----------------------
+
+
+def test_a_tpm_below_one_request_is_exit_2_before_any_request(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
+) -> None:
+    items, out = write_items(tmp_path, [json.dumps({"id": "a", "text": "late"})]), tmp_path / "run"
+    code, _, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url, "--tpm", "300"
+    )
+    assert code == 2 and len(stderr.splitlines()) == 1, stderr
+    assert (
+        stderr.startswith("error: --tpm 300 is below the tokens of one request (") and "use --tpm " in stderr
+    )
+    assert fake.requests == [] and not out.exists()
+
+
+def test_a_rate_limit_reset_past_the_retry_budget_is_exit_3_naming_the_wait(
+    capsys: Capture, tmp_path: Path, server: FakeServer, fake: FakeModel
+) -> None:
+    hour = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1h"}
+    fake.script = [Reply.answer(headers=hour)]
+    rows = [json.dumps({"id": f"i{n}", "text": f"label=product.damaged {n}"}) for n in range(5)]
+    items, out = write_items(tmp_path, rows), tmp_path / "run"
+    code, _, stderr = run_cli(
+        capsys, "run", SOP_PATH, str(items), "-o", str(out), "--base-url", server.url, "--concurrency", "1",
+        "--retry-budget", "30",
+    )  # fmt: skip
+    assert code == 3, stderr
+    assert "x-ratelimit-remaining-requests: 0, resetting in 3600 s" in stderr
+    assert "longer than the retry budget (30 s, --retry-budget)" in stderr
+    assert len(fake.requests) == 1 and lines(out)[0]["status"] == "ok"

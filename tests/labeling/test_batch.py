@@ -271,3 +271,92 @@ def test_a_restarted_submit_that_fails_puts_the_earlier_run_back(
     assert {name: (out / name).read_bytes() for name in before} == before and not (out / ".previous").exists()
     done = submit(server, items_file, out, restart=True)  # a batch is created: the restart stands
     assert done.requests == N and not (out / ".previous").exists() and not (out / "labels.jsonl").exists()
+
+
+# --- issue 21: a batch created but not recorded is found again, never orphaned -----------------------------
+
+
+class Stopped(BaseException):
+    """The process dying at that point (a kill, a crash): nothing after it runs."""
+
+
+def stop_after_creating(monkeypatch: pytest.MonkeyPatch, *, create: bool = True) -> None:
+    """The submission dies once the server created the batch (``create``) or just before asking, in either
+    case before the batch id is recorded (at the openai client: the point where the process may die)."""
+    from openai.resources.batches import AsyncBatches
+
+    real = AsyncBatches.create
+
+    async def dying(self: AsyncBatches, *args: Any, **kwargs: Any) -> Any:
+        if create:
+            await real(self, *args, **kwargs)
+        raise Stopped
+
+    monkeypatch.setattr(AsyncBatches, "create", dying)
+
+
+@pytest.mark.parametrize("command", ["status", "collect", "run --batch-api"])
+def test_a_batch_created_but_not_recorded_is_found_again(
+    tmp_path: Path, items_file: Path, fake: FakeModel, server: FakeServer, monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:  # fmt: skip
+    """Issue 21: a crash between creating a batch and recording it left a batch nobody would collect (and
+    whose answers are paid for). The upload is recorded first; the next status, collect or run finds the
+    batch in the Batches list by its input file and records it: no second batch, no item sent twice."""
+    out = tmp_path / "run"
+    with monkeypatch.context() as dying:
+        stop_after_creating(dying)
+        with pytest.raises(Stopped):
+            submit(server, items_file, out)
+    assert len(fake.batch_api.batches) == 1  # created on the server, not recorded as such
+    (made,) = fake.batch_api.batches
+    if command == "status":
+        shown = batch_status(out, api_key="sk-test")
+        assert [b.batch_id for b in shown.batches] == [made] and shown.ready
+        assert shown.notes == [
+            f"batch {made} ({N} requests, {fake.batch_api.batches[made]['input_file_id']}): found on the "
+            "server; the submission that made it stopped before recording it"
+        ]
+    if command == "run --batch-api":  # found, then refused as any uncollected batch is
+        with pytest.raises(InputError, match=f"not collected yet \\({made}\\)"):
+            submit(server, items_file, out)
+    result = collect(out)
+    assert (result.answered, result.sent_online) == (N, 0) and len(fake.batch_api.batches) == 1
+    assert [line["item_id"] for line in labels(out)] == [f"i{n}" for n in range(N)] and online(fake) == []
+    assert ("GET", "/v1/batches?limit=100") in fake.batch_api.calls
+
+
+def test_a_batch_never_created_is_created_from_the_recorded_upload(
+    tmp_path: Path, items_file: Path, fake: FakeModel, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    with monkeypatch.context() as dying:
+        stop_after_creating(dying, create=False)  # died between the upload and the batch
+        with pytest.raises(Stopped):
+            submit(server, items_file, out)
+    assert fake.batch_api.batches == {} and len(fake.batch_api.files) == 1
+    result = collect(out, wait=True, poll_interval=0.0)
+    assert len(fake.batch_api.batches) == 1 and (result.answered, result.sent_online) == (N, 0)
+    assert result.notes and "created now from the uploaded file" in result.notes[0]
+    assert [line["item_id"] for line in labels(out)] == [f"i{n}" for n in range(N)]
+
+
+def test_the_batches_list_is_searched_page_by_page(
+    tmp_path: Path, items_file: Path, fake: FakeModel, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's batch behind 150 newer ones (other runs of the account): found on the second page."""
+    out = tmp_path / "run"
+    with monkeypatch.context() as dying:
+        stop_after_creating(dying)
+        with pytest.raises(Stopped):
+            submit(server, items_file, out)
+    (made,) = fake.batch_api.batches
+    import openai
+
+    api = openai.OpenAI(base_url=server.url, api_key="sk-test")
+    other = api.files.create(file=("x.jsonl", b"", "application/jsonl"), purpose="batch")
+    for _ in range(150):
+        api.batches.create(input_file_id=other.id, endpoint="/v1/chat/completions", completion_window="24h")
+    shown = batch_status(out, api_key="sk-test")
+    assert [b.batch_id for b in shown.batches] == [made]
+    assert sum(1 for call in fake.batch_api.calls if call[1].startswith("/v1/batches?")) == 2

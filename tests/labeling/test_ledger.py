@@ -81,6 +81,54 @@ def test_a_changed_item_is_labeled_again_and_a_shorter_input_drops_the_tail(tmp_
     assert [line["item_id"] for line in labels(tmp_path)] == ["i0", "i1", "i2", "i3"]
 
 
+def test_a_rerun_says_exactly_what_it_kept_what_changed_and_what_left_the_input(tmp_path: Path) -> None:
+    """Issue 21: one item changed and two dropped were counted as kept. Now: kept, sent again because it
+    changed, and set aside (not in this input: its paid answer stays in run.db)."""
+    run(tmp_path, FakeModel())
+    changed = [dict(item) for item in ITEMS[:4]]
+    changed[2]["text"] = "the mug arrived in pieces"
+    fake = FakeModel()
+    summary = run(tmp_path, fake, items=changed)
+    assert (summary.resumed, summary.changed, summary.labeled_now, summary.set_aside) == (3, 1, 1, 2)
+    assert summary.counts["total"] == 4 and [line["item_id"] for line in labels(tmp_path)] == [
+        "i0", "i1", "i2", "i3"
+    ]  # fmt: skip
+    again = run(tmp_path, FakeModel(), items=changed)  # nothing changed since
+    assert (again.resumed, again.changed, again.set_aside) == (4, 0, 2)
+
+
+def test_answers_of_items_dropped_from_the_input_are_not_bought_again(tmp_path: Path) -> None:
+    """A shorter input, then the full one again: the dropped items' answers come back from run.db, and so
+    does the answer to an item's earlier text when the text changes back; tokens are counted once."""
+    first = run(tmp_path, FakeModel())
+    before = labels(tmp_path)
+    changed = [dict(item) for item in ITEMS[:3]]
+    changed[1]["text"] = "the mug arrived in pieces"
+    fake = FakeModel()
+    shorter = run(tmp_path, fake, items=changed)
+    assert len(fake.requests) == 1 and shorter.set_aside == 3 and len(labels(tmp_path)) == 3
+    fake = FakeModel()
+    full = run(tmp_path, fake)
+    assert fake.requests == [] and (full.resumed, full.changed, full.set_aside) == (6, 0, 0)
+    assert labels(tmp_path) == before  # the very answers first bought, in input order
+    # run.json counts what the RUN_DIR paid for: 6 answers, then 1; nothing twice, nothing lost
+    assert shorter.usage.prompt_tokens > first.usage.prompt_tokens and full.usage == shorter.usage
+
+
+def test_a_shifted_input_is_not_labeled_again(tmp_path: Path) -> None:
+    """An item removed from the top (or one inserted) shifts every position: answers follow their items."""
+    run(tmp_path, FakeModel())
+    fake = FakeModel()
+    summary = run(tmp_path, fake, items=ITEMS[1:])
+    assert fake.requests == [] and summary.resumed == 5 and summary.set_aside == 1
+    assert [line["item_id"] for line in labels(tmp_path)] == [item["id"] for item in ITEMS[1:]]
+    new = {"id": "new", "text": "a parcel that is new"}
+    fake = FakeModel()
+    summary = run(tmp_path, fake, items=[new, *ITEMS])
+    assert len(fake.requests) == 1 and summary.resumed == 6 and summary.set_aside == 0
+    assert [line["item_id"] for line in labels(tmp_path)] == ["new", *(item["id"] for item in ITEMS)]
+
+
 def test_a_meta_only_change_is_not_labeled_again_but_a_new_text_or_id_is(tmp_path: Path) -> None:
     run(tmp_path, FakeModel(), items=[{**item, "meta": {"batch": 1}} for item in ITEMS])
     # meta (and a CSV's other columns) never reach the prompt: the answers stand

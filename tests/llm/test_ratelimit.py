@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import re
+import time
+from pathlib import Path
 
 import pytest
 
+import prelabel
 from helpers import fast_retry
-from prelabel import InputError, Labeler, LabelOptions, bundled_sop
+from prelabel import EndpointError, InputError, Labeler, LabelOptions, bundled_sop
 from prelabel.llm.ratelimit import AdaptiveConcurrency, RateLimiter
 from prelabel.llm.retry import parse_duration
 from prelabel.testing import FakeModel, FakeServer, Reply, RequestRecord
@@ -101,6 +106,44 @@ def test_headers_pause_until_the_reset_when_a_limit_is_used_up(headers: dict[str
     assert second < first / 2  # the next answer carried no such header: no pause
 
 
+def test_a_header_reset_past_the_retry_budget_stops_the_run_and_keeps_the_answer(tmp_path: Path) -> None:
+    """Issue 21: an answer saying the requests limit resets in 1 h paused the run without bound. A reset
+    longer than --retry-budget stops it at once, as a Retry-After that long does (exit 3)."""
+    hour = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1h"}
+    fake = FakeModel([Reply.answer(headers=hour)])
+    started = time.monotonic()
+    with pytest.raises(EndpointError) as stopped:
+        prelabel.run(
+            SOP, items(4), tmp_path, client=fake.async_client(), retry=fast_retry(max_total=30), concurrency=1
+        )
+    assert time.monotonic() - started < 10 and len(fake.requests) == 1
+    assert "x-ratelimit-remaining-requests: 0, resetting in 3600 s" in str(stopped.value)
+    assert "longer than the retry budget (30 s, --retry-budget)" in str(stopped.value)
+    assert stopped.value.code == "retry_after_too_long"
+    info = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert info["status"] == "aborted" and info["counts"]["ok"] == 1  # the answer that said so is kept
+
+
+def test_a_tpm_below_one_request_is_refused_before_any_request() -> None:
+    """Issue 21: --tpm below one request's tokens (prompt + max_tokens) sent one request every few minutes
+    without a word. It is refused, naming the request's tokens, which is the smallest workable --tpm."""
+    fake = FakeModel()
+    with pytest.raises(InputError) as refused:
+        Labeler(SOP, client=fake.async_client(), tpm=500, max_tokens=1024)
+    found = re.fullmatch(
+        r"--tpm 500 is below the tokens of one request \((\d+): ~(\d+) prompt \+ --max-tokens 1024\), so "
+        r"every request would wait about \d+ s for its tokens; use --tpm (\d+) or more \(or a lower "
+        r"--max-tokens\)",
+        str(refused.value),
+    )
+    assert found is not None, str(refused.value)
+    need, prompt, smallest = (int(n) for n in found.groups())
+    assert need == smallest == prompt + 1024 and prompt > 100
+    assert fake.requests == []
+    labeler = Labeler(SOP, client=fake.async_client(), tpm=smallest, max_tokens=1024)  # workable
+    assert labeler.label({"id": "a", "text": "x"}).status == "ok"
+
+
 def test_remaining_capacity_does_not_pause() -> None:
     fake = FakeModel(default=Reply.answer(headers={"x-ratelimit-remaining-requests": "5"}))
     label(fake, 4, concurrency=1)
@@ -155,6 +198,6 @@ def test_adaptive_concurrency_limits_in_flight() -> None:
 
 
 def test_one_rate_limiter_is_shared_by_all_requests_of_a_run() -> None:
-    labeler = Labeler(SOP, client=FakeModel().async_client(), rpm=60, tpm=1000)
+    labeler = Labeler(SOP, client=FakeModel().async_client(), rpm=60, tpm=100_000)
     assert isinstance(labeler.caller.limits, RateLimiter)
-    assert (labeler.caller.limits.rpm, labeler.caller.limits.tpm) == (60, 1000)
+    assert (labeler.caller.limits.rpm, labeler.caller.limits.tpm) == (60, 100_000)

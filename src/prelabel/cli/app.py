@@ -82,6 +82,15 @@ def _root(
         started()
 
 
+def stopping() -> None:
+    """The program ends after a stop signal: from now on further stop signals are ignored (a second
+    Ctrl-C/SIGTERM/SIGHUP would otherwise cut the exit short, even during the interpreter's shutdown)."""
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``error: message`` on stderr and return the ``Exit`` to raise."""
     typer.echo(f"error: {message}", err=True)
@@ -116,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
 def _main(argv: list[str] | None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # a scheduler's stop: like Ctrl-C
+        if hasattr(signal, "SIGHUP"):  # a closed terminal or ssh session: the same clean stop
+            signal.signal(signal.SIGHUP, signal.default_int_handler)
     try:
         code = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:
@@ -128,6 +139,7 @@ def _main(argv: list[str] | None) -> None:
             typer.echo(line, err=True)
         sys.exit(EXIT_ENDPOINT if isinstance(exc, prelabel.EndpointError) else EXIT_BAD_INPUT)
     except (typer.Abort, KeyboardInterrupt):
+        stopping()
         code = EXIT_INTERRUPTED
     except Exception as exc:  # click usage errors, an output that cannot be written, anything unexpected
         if isinstance(exc, OSError) and exc.errno in prelabel.OutputError.ERRNOS:  # a full disk, ...

@@ -41,6 +41,8 @@ def submitted_line(done: prelabel.BatchSubmission) -> str:
 def status(run_dir: RunDirArg) -> None:
     """Print each batch's status and request counts."""
     shown = prelabel.batch_status(run_dir)
+    for note in shown.notes:
+        typer.echo(f"note: {note}", err=True)
     for batch in shown.batches:
         state = "collected" if batch.collected else batch.status
         typer.echo(
@@ -75,6 +77,8 @@ def collect(
         run_dir, options, fallback=not no_fallback, wait=wait, poll_interval=poll_interval,
         progress=sys.stderr.isatty(),
     )  # fmt: skip
+    for note in done.notes:
+        typer.echo(f"note: {note}", err=True)
     summary, n = done.summary, done.summary.counts
     cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f} (batch lines at Batch price)"
     typer.echo(

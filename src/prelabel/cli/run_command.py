@@ -10,7 +10,7 @@ import typer
 import prelabel
 from prelabel._gc import started
 from prelabel.cli import batch_commands
-from prelabel.cli.app import EXIT_INTERRUPTED, app, fail
+from prelabel.cli.app import EXIT_INTERRUPTED, app, fail, stopping
 from prelabel.cli.options import (
     BaseUrlOpt,
     LangOpt,
@@ -141,6 +141,8 @@ def run(
     if batch_api:
         flags = {"restart": restart, "retry_errors": not no_retry_errors}
         done = prelabel.submit_batch(sop, items, out, options, **flags)
+        for line in done.notes:
+            typer.echo(f"note: {line}", err=True)
         for line in options.endpoint().notes(options.logprobs):  # after the inputs were checked
             typer.echo(line, err=True)
         typer.echo(batch_commands.submitted_line(done))
@@ -151,11 +153,15 @@ def run(
             sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
         )
     except KeyboardInterrupt as stopped:  # "stopped by SIGTERM": run.json says so too
+        stopping()  # the run is over: a further signal must not cut the exit short
         kept = f"finished results are kept in {out} (rerun the same command to resume)"
         raise fail(f"{str(stopped) or 'interrupted'}; {kept}", EXIT_INTERRUPTED) from None
     n, usage = summary.counts, summary.usage
     cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
-    resumed = f" ({summary.resumed} already done, not sent again)" if summary.resumed else ""
+    earlier = [f"{summary.resumed} already done, not sent again"] if summary.resumed else []
+    if summary.changed:
+        earlier.append(f"{summary.changed} changed since, sent again")
+    resumed = f" ({'; '.join(earlier)})" if earlier else ""
     typer.echo(
         f"labeled {n['total']} items{resumed} with {summary.model_label}: {n['ok']} ok, "
         f"{n['abstained']} abstained, "
@@ -164,6 +170,12 @@ def run(
     )
     if summary.model_note:
         typer.echo(f"note: {summary.model_note}")
+    if summary.set_aside:
+        typer.echo(
+            f"note: {prelabel.RunDir(out).db} also keeps the answers of {summary.set_aside} items that are "
+            f"not in {items}; a later run with them takes them back without sending them",
+            err=True,
+        )
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
         typer.echo(f"errors by type: {kinds} (see the error field in {prelabel.RunDir.LABELS})", err=True)

@@ -34,6 +34,7 @@ from prelabel._aio import sync_twin
 from prelabel._jsonio import write_bytes
 from prelabel.errors import InputError
 from prelabel.labeling.batch_lines import BATCH_FAILURES, read_lines, result_of_line
+from prelabel.labeling.batch_reconcile import reconcile
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.ledger_batches import BatchRecord
@@ -78,6 +79,8 @@ class BatchStatus(BaseModel):
 
     run_dir: str
     batches: list[BatchProgress]
+    notes: list[str] = []
+    """Batches an earlier, stopped submission created without recording them, found or created now."""
 
     @property
     def ready(self) -> bool:
@@ -98,6 +101,8 @@ class BatchCollection(BaseModel):
     sent_online: int
     """Items sent online by the fallback."""
     summary: RunSummary
+    notes: list[str] = []
+    """Batches an earlier, stopped submission created without recording them, found or created now."""
 
 
 def _job_options(job: dict[str, Any], options: LabelOptions | None, changes: dict[str, Any]) -> LabelOptions:
@@ -148,6 +153,7 @@ async def abatch_status(
     shown: list[BatchProgress] = []
     async with batch_api(client, opts.endpoint(), opts.retry) as api:
         with Ledger.open(out, None) as ledger:
+            notes = await reconcile(api, ledger)  # a batch a stopped submission did not record
             for record in ledger.batches():
                 if record.collected_at is not None:
                     shown.append(_progress(record))
@@ -155,7 +161,7 @@ async def abatch_status(
                 state = await api.retrieve(record.batch_id)
                 ledger.update_batch(record.batch_id, status=state.status, request_counts=state.counts)
                 shown.append(_progress(record, state))
-    return BatchStatus(run_dir=str(out), batches=shown)
+    return BatchStatus(run_dir=str(out), batches=shown, notes=notes)
 
 
 # ------------------------------------------------------------------------------------------------ collect
@@ -189,6 +195,7 @@ async def acollect_batch(
     answered = failed = 0
     async with batch_api(client, labeler.endpoint, opts.retry) as api:
         with Ledger.open(out, run_binding(labeler)) as ledger:
+            notes = await reconcile(api, ledger)  # a batch a stopped submission did not record
             for record in ledger.batches(collected=False):
                 state = await api.retrieve(record.batch_id)
                 while wait and not state.finished:
@@ -213,7 +220,12 @@ async def acollect_batch(
         sop_source, items_source, out, opts, client=client, retry_errors=False, progress=progress
     )
     return BatchCollection(
-        batches=seen, answered=answered, failed=failed, sent_online=summary.labeled_now, summary=summary
+        batches=seen,
+        answered=answered,
+        failed=failed,
+        sent_online=summary.labeled_now,
+        summary=summary,
+        notes=notes,
     )
 
 

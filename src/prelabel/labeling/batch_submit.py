@@ -3,10 +3,11 @@
 ``submit_batch`` writes ``RUN_DIR/batch/requests-NNN.jsonl`` — one line per item the ledger has not
 finished, ``custom_id`` = the item's input position (unique, and the ledger's row key), ``body`` = exactly
 the chat-completions request the online path sends first for that item (built by instructor's request
-handler for the endpoint's mode) — uploads it, creates the batch and records its id in the ledger (batches
-of at most 50,000 requests), with the job (how the batch was made) so that it can be collected from
-RUN_DIR alone. The same refusals as online runs apply (binding, lock), and while a batch is not collected,
-online runs on the directory are refused (its items would be sent twice).
+handler for the endpoint's mode) — uploads it, records the upload, creates the batch and records its id
+in the ledger (batches of at most 50,000 requests; a batch a stopped submission did not record is found
+again by ``labeling.batch_reconcile``), with the job (how the batch was made) so that it can be collected
+from RUN_DIR alone. The same refusals as online runs apply (binding, lock), and while a batch is not
+collected, online runs on the directory are refused (its items would be sent twice).
 
 Polling and collecting are in ``labeling.batch_collect``; request files and output lines in
 ``labeling.batch_lines``; the Files/Batches calls in ``llm.batch_api``.
@@ -25,11 +26,20 @@ from prelabel._aio import sync_twin
 from prelabel.errors import InputError, ItemError
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.batch_lines import RequestFile
+from prelabel.labeling.batch_reconcile import batch_metadata, reconcile
 from prelabel.labeling.labeler import Labeler
-from prelabel.labeling.ledger_batches import BatchRecord
+from prelabel.labeling.ledger import Ledger
+from prelabel.labeling.ledger_batches import CREATING, BatchRecord, pending_batch_id
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import LabelResult
-from prelabel.labeling.setup import batch_api, now, open_ledger, start_run, unfinished
+from prelabel.labeling.setup import (
+    batch_api,
+    now,
+    refuse_open_batches,
+    run_binding,
+    start_run,
+    unfinished,
+)
 from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS
 from prelabel.llm.endpoints import public_url
 from prelabel.prompt.rendering import render_prompt
@@ -54,6 +64,8 @@ class BatchSubmission(BaseModel):
     """Items already finished in the ledger, not submitted."""
     recorded: int = 0
     """Unusable items recorded as error records at once (as an online run records them)."""
+    notes: list[str] = []
+    """Batches an earlier, stopped submission created without recording them, found or created now."""
 
 
 async def asubmit_batch(
@@ -83,28 +95,38 @@ async def asubmit_batch(
     job = _job(labeler, opts, start.sop_path, items, retry_errors)
     done = BatchSubmission(run_dir=str(out), batch_ids=[], requests=0, request_files=[])
     # --restart sets the earlier run aside: deleted once a batch is created, put back if none could be
-    with restarting(out, restart) as fresh, open_ledger(out, labeler) as ledger:
-        run_dir.batch_dir.mkdir(exist_ok=True)
-        number = len(ledger.batches())
+    with (
+        restarting(out, restart) as fresh,
+        Ledger.open(out, run_binding(labeler)) as ledger,
+    ):
         async with batch_api(client, labeler.endpoint, opts.retry) as api:
+            done.notes = await reconcile(api, ledger)  # a batch a stopped submission did not record
+            refuse_open_batches(ledger)
+            run_dir.batch_dir.mkdir(exist_ok=True)
+            number = len(ledger.batches())
 
             async def send(requests: RequestFile) -> None:
                 nonlocal number
                 number += 1
                 path = requests.save(run_dir.request_file(number))
-                state = await api.submit(requests.content(), path.name, {"prelabel_run": out.name[:64]})
+                file_id = await api.upload(requests.content(), path.name)
+                # the intent first: a process stopped before the batch id is recorded leaves this row, from
+                # which the next run, `batch status` or `batch collect` finds the batch (batch_reconcile)
+                row = pending_batch_id(file_id)
                 ledger.add_batch(
                     BatchRecord(
-                        batch_id=state.batch_id,
-                        input_file_id=state.input_file_id,
-                        status=state.status,
+                        batch_id=row,
+                        input_file_id=file_id,
+                        status=CREATING,
                         created_at=now(),
                         positions=requests.positions,
                         entries=requests.entries,
                         job=job,
                     )
                 )
-                fresh.keep_new = True  # a batch exists now: its answers will be collected into this run
+                fresh.keep_new = True  # a batch may exist from now on: its answers go into this run
+                state = await api.create(file_id, batch_metadata(ledger))
+                ledger.name_batch(row, state.batch_id, state.status)
                 done.batch_ids.append(state.batch_id)
                 done.request_files.append(str(path))
                 done.requests += len(requests.positions)

@@ -39,6 +39,7 @@ from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import Endpoint, check_credentials
 from prelabel.llm.instructed import Mode
 from prelabel.llm.logprobs import label_probability
+from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.usage import Usage
 from prelabel.prompt.rendering import prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
@@ -99,6 +100,14 @@ class Labeler:
             concurrency=opts.concurrency,
             logprobs=opts.logprobs,
         )
+        if opts.tpm is not None:  # before any request: a --tpm no request fits in is refused
+            self.caller.limits.check_request_fits(self.smallest_request(), opts.max_tokens)
+
+    def smallest_request(self) -> int:
+        """The tokens the rate limiter counts for the smallest request of a run (a one-character item):
+        the SOP's prompt + ``max_tokens``."""
+        probe = render_prompt(self.sop, Item(id="-", text="-"), self.template, self.language)
+        return estimate_tokens(probe.messages, self.model, self.options.max_tokens)
 
     @property
     def template(self) -> str:

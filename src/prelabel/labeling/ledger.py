@@ -4,9 +4,12 @@
 moment — ``kill -9`` included — loses at most the requests in flight, and rerunning the same command resumes:
 finished items are not sent again, error items are retried (unless told not to), and an item whose prompt
 changed (``inputs.digest.item_digest``: text, language, images) or whose id changed is labeled again; a change
-in ``meta`` alone is not. The ledger is bound to what decides an answer (SOP hash, model, template, prompt
-hash, prompt options): a run that asks for something else is refused with what differs and how to start fresh.
-One process at a time: an exclusive lock on ``RUN_DIR/.lock``, released by the OS when the process dies.
+in ``meta`` alone is not. Paid answers are never thrown away: the answer of an item that left the input (a
+shorter input) or of an item's earlier text is set aside in the ledger (``set_aside``), and a later run with
+that item and text takes it back unpaid; an answer follows its item when the input shifts. The ledger is bound
+to what decides an answer (SOP hash, model, template, prompt hash, prompt options): a run that asks for
+something else is refused with what differs and how to start fresh. One process at a time: an exclusive lock
+on ``RUN_DIR/.lock``, released by the OS when the process dies.
 
 Schema changes are numbered migrations (``PRAGMA user_version``), applied in order on open. Rows written by
 prelabel 0.1.0 (schema 3) hold its whole-item hash; each is known again when its item is read
@@ -19,12 +22,13 @@ way to open a ledger, and takes its path and lock from ``RunDir``.
     >>> import tempfile
     >>> with Ledger.open(tempfile.mkdtemp(), {"model": "m"}) as ledger:
     ...     ledger.schema_version
-    4
+    5
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -32,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from prelabel.errors import InputError
+from prelabel.errors import InputError, OutputError
 from prelabel.inputs.digest import is_item_digest
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
@@ -41,7 +45,7 @@ from prelabel.labeling.ledger_legacy import legacy_digest
 from prelabel.labeling.result import LabelResult
 from prelabel.runs.run_dir import RunDir, RunLock
 
-__all__ = ["Ledger", "LedgerRow", "recorded_items"]
+__all__ = ["CHANGED", "KEPT", "SEND", "Ledger", "LedgerRow", "recorded_items"]
 
 #: Numbered schema migrations; ``PRAGMA user_version`` records how many ran. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -85,7 +89,38 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT OR REPLACE INTO meta (key, value) VALUES ('item_digest', 'sha256 of what the prompt shows');
     """,
+    # 5: answers no row of the current input holds (items dropped from the input, an earlier text of a changed
+    # item) are set aside instead of deleted: a later run with that item and text takes them back unpaid.
+    """
+    CREATE TABLE set_aside (
+        item_id TEXT NOT NULL,
+        input_hash TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'abstained')),
+        attempts INTEGER NOT NULL,
+        error_type TEXT,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        latency_s REAL,
+        result TEXT NOT NULL,
+        PRIMARY KEY (item_id, input_hash)
+    );
+    CREATE INDEX items_by_key ON items (item_id, input_hash);
+    """,
 )
+
+#: The columns ``items`` and ``set_aside`` share (``items`` has ``position`` first).
+_COLUMNS = (
+    "item_id, input_hash, status, attempts, error_type, prompt_tokens, completion_tokens, cached_tokens, "
+    "latency_s, result"
+)
+_SUMS = (
+    "COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cached_tokens), 0)"
+)
+_END = 2**62  # past every input position
+
+#: What a rerun does with an input item (``Ledger.resume``).
+KEPT, CHANGED, SEND = "kept", "changed", "send"
 
 
 class LedgerRow:
@@ -108,6 +143,7 @@ class Ledger(LedgerBatches):
         self.path = RunDir(run_dir).db
         self._db = connection
         self._lock = lock
+        self._scan: tuple[int, bool] | None = None  # (last position, anything set aside) when a run began
 
     # ---------------------------------------------------------------------------------------------- opening
 
@@ -193,28 +229,117 @@ class Ledger(LedgerBatches):
     def is_finished(
         self, position: int, entry: Item | BadItem, digest: str, retry_errors: bool = True
     ) -> bool:
-        """True when ``position`` holds a result for ``entry`` (same id, same ``digest`` — its
-        ``item_digest``) that a rerun keeps (an error only when ``retry_errors`` is off; an item the run
-        stopped in the middle of, never). A row of an older prelabel that matches gets ``digest``."""
+        """True when the ledger holds a result for ``entry`` that a rerun keeps (``resume`` is ``KEPT``)."""
+        return self.resume(position, entry, digest, retry_errors) == KEPT
+
+    def resume(self, position: int, entry: Item | BadItem, digest: str, retry_errors: bool = True) -> str:
+        """What a rerun does with ``entry`` (its ``item_digest`` is ``digest``) at input ``position``:
+
+        ``KEPT``: the ledger holds its result (same id, same digest): not sent again. That result may come
+        from another position (the input shifted) or from the answers set aside by an earlier run (the item
+        had been dropped from the input, or its text changed and changed back); it moves to ``position``.
+        An error is kept only when ``retry_errors`` is off, and an item the run stopped in the middle of
+        never. ``CHANGED``: the ledger holds a finished result for this id, but for another text: sent
+        again. ``SEND``: anything else (new, or an error to retry).
+
+        A row at ``position`` that belongs to another item or text is set aside first (its answer kept for
+        a later run; an error's tokens still counted). A row of an older prelabel that matches gets
+        ``digest``."""
+        item_id = entry.id if isinstance(entry, Item) else entry.item_id
         known = self.row(position)
-        if known is None or known.item_id != (entry.id if isinstance(entry, Item) else entry.item_id):
+        if known is not None and known.item_id == item_id:
+            if known.input_hash != digest and not is_item_digest(known.input_hash):
+                if known.input_hash == legacy_digest(entry):
+                    self._write("UPDATE items SET input_hash = ? WHERE position = ?", (digest, position))
+                    known.input_hash = digest
+            if known.input_hash == digest:
+                if known.status != "error":
+                    return KEPT
+                keep = not retry_errors and known.error_type != "interrupted"
+                return KEPT if keep else SEND  # ``record`` replaces a retried error
+        if known is not None:
+            with self._transaction("set aside a result"):
+                self._set_aside(position, position + 1)
+        elif self._nothing_to_find(position):  # a first run, or past what the ledger held: no lookups
+            return SEND
+        if item_id is None:
+            return SEND
+        if self._take_back(item_id, digest, position):
+            return KEPT
+        found = self._db.execute("SELECT 1 FROM set_aside WHERE item_id = ? LIMIT 1", (item_id,)).fetchone()
+        return SEND if found is None else CHANGED
+
+    def _nothing_to_find(self, position: int) -> bool:
+        """True when no result can be waiting for the item at ``position`` elsewhere: the ledger held no row
+        past it when this run began, and no answer is set aside."""
+        if self._scan is None:
+            last = self._db.execute("SELECT COALESCE(MAX(position), -1) FROM items").fetchone()[0]
+            aside = self._db.execute("SELECT 1 FROM set_aside LIMIT 1").fetchone() is not None
+            self._scan = (int(last), aside)
+        last, aside = self._scan
+        return position > last and not aside
+
+    def _take_back(self, item_id: str, digest: str, position: int) -> bool:
+        """Move a finished result of (``item_id``, ``digest``) to ``position`` (which holds no row): from the
+        answers set aside, or from a later position (the input shifted); whether there was one."""
+        key = (item_id, digest)
+        aside = self._db.execute(
+            "SELECT 1 FROM set_aside WHERE item_id = ? AND input_hash = ?", key
+        ).fetchone()
+        if aside is not None:
+            with self._transaction("take back a result"):
+                self._db.execute(
+                    f"INSERT INTO items (position, {_COLUMNS}) SELECT ?, {_COLUMNS} FROM set_aside "
+                    "WHERE item_id = ? AND input_hash = ?",
+                    (position, *key),
+                )
+                self._db.execute("DELETE FROM set_aside WHERE item_id = ? AND input_hash = ?", key)
+            return True
+        later = self._db.execute(
+            "SELECT position FROM items WHERE item_id = ? AND input_hash = ? AND position > ? "
+            "AND status != 'error' ORDER BY position LIMIT 1",
+            (*key, position),
+        ).fetchone()
+        if later is None:
             return False
-        if known.input_hash != digest:
-            if is_item_digest(known.input_hash) or known.input_hash != legacy_digest(entry):
-                return False
-            self._db.execute("UPDATE items SET input_hash = ? WHERE position = ?", (digest, position))
-        if known.status == "error" and known.error_type == "interrupted":
-            return False
-        return known.status != "error" or not retry_errors
+        self._write("UPDATE items SET position = ? WHERE position = ?", (position, later[0]))
+        return True
+
+    def _set_aside(self, start: int, end: int) -> None:
+        """Take the rows at positions ``start <= p < end`` out of the current input: answers go to
+        ``set_aside`` (replacing an older copy of the same item and text), errors go; the tokens of what
+        goes keep counting in ``totals``. Inside a transaction."""
+        span = (start, end)
+        if self._scan is not None:
+            self._scan = (self._scan[0], True)
+        lost = self._tokens("position >= ? AND position < ? AND (status = 'error' OR item_id IS NULL)", span)
+        replaced = self._db.execute(
+            f"SELECT {_SUMS} FROM set_aside WHERE (item_id, input_hash) IN (SELECT item_id, input_hash "
+            "FROM items WHERE position >= ? AND position < ? AND status != 'error')",
+            span,
+        ).fetchone()
+        for tokens in (lost, list(replaced) if any(replaced) else None):
+            if tokens:
+                self._add_superseded(tokens)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO set_aside ({_COLUMNS}) SELECT {_COLUMNS} FROM items "
+            "WHERE position >= ? AND position < ? AND status != 'error' AND item_id IS NOT NULL",
+            span,
+        )
+        self._db.execute("DELETE FROM items WHERE position >= ? AND position < ?", span)
 
     def record(self, position: int, digest: str, result: LabelResult) -> None:
-        """Store one result and commit it (autocommit: durable as soon as this returns)."""
+        """Store one result and commit it (durable as soon as this returns). ``OutputError`` when the disk
+        is full."""
         usage = result.usage
-        try:
-            replaced = self._tokens("position = ?", (position,))  # a rerun's error, an interrupted item
-            if replaced:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._add_superseded(replaced)
+        with self._transaction("record a result"):
+            known = self.row(position)
+            if known is not None:
+                other = (known.item_id, known.input_hash) != (result.item_id, digest)
+                if known.status != "error" and other:  # an answer of another item or text: kept aside
+                    self._set_aside(position, position + 1)
+                elif replaced := self._tokens("position = ?", (position,)):  # a retried error
+                    self._add_superseded(replaced)
             self._db.execute(
                 "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -223,20 +348,41 @@ class Ledger(LedgerBatches):
                     usage.completion_tokens, usage.cached_tokens, result.latency_s, result.to_json(),
                 ),
             )  # fmt: skip
-            if replaced:
-                self._db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """One committed transaction; a SQLite failure becomes ``OutputError`` (a full disk) or
+        ``InputError`` naming ``what`` could not be done."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._failure(exc, what) from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One statement that changes the ledger (autocommit); how many rows it changed."""
+        with self._transaction("update"):
+            return int(self._db.execute(sql, params).rowcount)
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            raise InputError(f"{self.path}: cannot record a result ({exc})") from None
+
+    def _failure(self, exc: sqlite3.Error, what: str) -> InputError:
+        full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+        if full:
+            return OutputError.of(OSError(errno.ENOSPC, "No space left on device"), self.path)
+        return InputError(f"{self.path}: cannot {what} ({exc})")
 
     def _tokens(self, where: str, params: tuple[Any, ...]) -> list[int] | None:
         """Summed prompt, completion and cached tokens of the rows ``where`` selects (``None``: none)."""
-        found = self._db.execute(
-            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
-            f"COALESCE(SUM(cached_tokens), 0) FROM items WHERE {where}",
-            params,
-        ).fetchone()
+        found = self._db.execute(f"SELECT {_SUMS} FROM items WHERE {where}", params).fetchone()
         return list(found) if any(found) else None
 
     def _add_superseded(self, tokens: list[int]) -> None:
@@ -245,12 +391,24 @@ class Ledger(LedgerBatches):
         self._set_meta("superseded_usage", json.dumps([a + b for a, b in zip(before, tokens, strict=True)]))
 
     def truncate(self, count: int) -> int:
-        """Forget rows at positions ``>= count`` (the input got shorter); how many were removed (their tokens
-        stay in ``totals``)."""
-        dropped = self._tokens("position >= ?", (count,))
-        if dropped:
-            self._add_superseded(dropped)
-        return self._db.execute("DELETE FROM items WHERE position >= ?", (count,)).rowcount
+        """Take rows at positions ``>= count`` out of the current input (it got shorter): their answers are
+        set aside for a later run with those items, their tokens stay in ``totals``; how many rows."""
+        with self._transaction("forget the end of the input"):
+            found = self._db.execute("SELECT COUNT(*) FROM items WHERE position >= ?", (count,))
+            n = int(found.fetchone()[0])
+            if n:
+                self._set_aside(count, _END)
+        return n
+
+    def set_aside_items(self) -> int:
+        """Items whose answers the ledger keeps although they are not in the current input (dropped from
+        it): a later run with them takes their answers back unpaid."""
+        return int(
+            self._db.execute(
+                "SELECT COUNT(DISTINCT item_id) FROM set_aside WHERE item_id NOT IN "
+                "(SELECT item_id FROM items WHERE item_id IS NOT NULL)"
+            ).fetchone()[0]
+        )
 
     def results(self) -> Iterator[str]:
         """Every stored result line (JSON), in input order, streamed."""
@@ -258,8 +416,9 @@ class Ledger(LedgerBatches):
             yield str(line)
 
     def totals(self) -> dict[str, Any]:
-        """Counts by status and error type over every stored item, and the usage of the whole RUN_DIR: the
-        stored items' plus what replaced or dropped rows had paid for (retried errors, interrupted items)."""
+        """Counts by status and error type over the current input's items, and the usage of the whole
+        RUN_DIR: their tokens plus those of the answers set aside and of replaced or dropped rows (retried
+        errors, interrupted items)."""
         counts = {"total": 0, "ok": 0, "abstained": 0, "error": 0}
         for status, n in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status"):
             counts[status] = n
@@ -269,12 +428,10 @@ class Ledger(LedgerBatches):
                 "SELECT error_type, COUNT(*) FROM items WHERE status = 'error' GROUP BY error_type ORDER BY 1"
             ).fetchall()
         )
-        sums = self._db.execute(
-            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
-            "COALESCE(SUM(cached_tokens), 0) FROM items"
-        ).fetchone()
+        sums = self._db.execute(f"SELECT {_SUMS} FROM items").fetchone()
+        aside = self._db.execute(f"SELECT {_SUMS} FROM set_aside").fetchone()
         earlier = json.loads(self._meta("superseded_usage") or "[0, 0, 0]")
-        total = [a + b for a, b in zip(sums, earlier, strict=True)]
+        total = [a + b + c for a, b, c in zip(sums, aside, earlier, strict=True)]
         usage = {"prompt_tokens": total[0], "completion_tokens": total[1], "cached_tokens": total[2]}
         return {"counts": counts, "errors_by_type": errors, "usage": usage}
 
@@ -283,10 +440,13 @@ class Ledger(LedgerBatches):
         kinds = sorted(set(error_types))
         marks = ", ".join("?" * len(kinds))
         where = f"status = 'error' AND error_type IN ({marks})"
-        dropped = self._tokens(where, tuple(kinds)) if kinds else None
-        if dropped:
-            self._add_superseded(dropped)
-        return self._db.execute(f"DELETE FROM items WHERE {where}", kinds).rowcount if kinds else 0
+        if not kinds:
+            return 0
+        with self._transaction("forget error items"):
+            dropped = self._tokens(where, tuple(kinds))
+            if dropped:
+                self._add_superseded(dropped)
+            return int(self._db.execute(f"DELETE FROM items WHERE {where}", kinds).rowcount)
 
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` answer (``ok`` when sound)."""

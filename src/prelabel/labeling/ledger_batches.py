@@ -12,7 +12,17 @@ import sqlite3
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["BatchRecord", "LedgerBatches"]
+__all__ = ["CREATING", "BatchRecord", "LedgerBatches", "pending_batch_id"]
+
+#: The status of a batch whose request file is uploaded and whose creation is not recorded yet: its row is
+#: written first (``pending_batch_id``), so that a process killed before the batch id is recorded leaves
+#: what ``labeling.batch_reconcile`` needs to find the batch (or create it).
+CREATING = "creating"
+
+
+def pending_batch_id(input_file_id: str) -> str:
+    """The row id of a batch being created over the uploaded file ``input_file_id``."""
+    return f"pending-{input_file_id}"
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,16 @@ class LedgerBatches:
         sets = ", ".join(f"{name} = ?" for name in changes)
         values = [_to_column(name, value) for name, value in changes.items()]
         self._db.execute(f"UPDATE batches SET {sets} WHERE batch_id = ?", [*values, batch_id])
+
+    def name_batch(self, row_id: str, batch_id: str, status: str) -> None:
+        """Record the id (and status) of the batch created for the row ``row_id`` (a pending one)."""
+        self._db.execute(
+            "UPDATE batches SET batch_id = ?, status = ? WHERE batch_id = ?", (batch_id, status, row_id)
+        )
+
+    def drop_batch(self, row_id: str) -> None:
+        """Forget a batch row (a pending one whose batch could not be created: its items are not sent)."""
+        self._db.execute("DELETE FROM batches WHERE batch_id = ?", (row_id,))
 
     def batch_usage(self) -> dict[str, int]:
         """Tokens of every collected batch line (billed at the Batch price), summed."""

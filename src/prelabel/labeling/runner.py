@@ -18,6 +18,7 @@ Items stream in (one read); each result is committed to the ledger (``labeling.l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import stop_on_signals, sync_twin
 from prelabel._version import __version__
-from prelabel.errors import redact
+from prelabel.errors import OutputError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.ledger import Ledger
@@ -84,6 +85,11 @@ class RunSummary(BaseModel):
     """Items sent to the model (or recorded as bad input) in this invocation."""
     resumed: int = 0
     """Items already finished in the ledger, not sent again."""
+    changed: int = 0
+    """Items whose finished result in the ledger was for another text (or image, language): sent again."""
+    set_aside: int = 0
+    """Items not in this input whose answers the ledger keeps (dropped from the input since): a later run
+    with them takes those answers back without sending them."""
     started_at: str
     finished_at: str
     duration_s: float
@@ -142,7 +148,7 @@ async def arun(
     ):
         extra = sink(out) if sink is not None else None
         shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
-        session = {"labeled": 0, "resumed": 0}
+        session = {"labeled": 0, "resumed": 0, "changed": 0}
         digests: dict[int, str] = {}  # item digests of the items in flight
         read = {"count": 0}
 
@@ -152,8 +158,11 @@ async def arun(
             if shown is not None:
                 shown.resumed()
 
+        def changed(_: int) -> None:
+            session["changed"] += 1
+
         def pending() -> Iterator[tuple[int, Item | BadItem]]:
-            for position, entry, digest in unfinished(start.entries, ledger, retry_errors, resumed):
+            for position, entry, digest in unfinished(start.entries, ledger, retry_errors, resumed, changed):
                 read["count"] = position + 1
                 digests[position] = digest
                 yield position, entry
@@ -197,6 +206,8 @@ async def arun(
                 samples=labeler.samples,
                 labeled_now=session["labeled"],
                 resumed=session["resumed"],
+                changed=session["changed"],
+                set_aside=ledger.set_aside_items(),
                 started_at=started_at,
                 finished_at=now(),
                 duration_s=round(time.perf_counter() - started, 3),
@@ -205,14 +216,23 @@ async def arun(
                 model_note=labeler.endpoint.smoke_note,
             )
 
+        def kept() -> str:
+            counts = ledger.totals()["counts"]
+            return f"{counts['total'] - counts['error']} finished items are kept in {run_dir.db}"
+
         def finish(status: Literal["completed", "aborted"], error: str | None = None) -> RunSummary:
             if shown is not None:
                 shown.close(completed=status == "completed")
             if extra is not None:
                 extra.close()
-            run_dir.write_labels(ledger.results())
-            result = summary(status, error)
-            run_dir.write_info(result.model_dump(mode="json"))
+            try:  # each file whole or not at all (prelabel._jsonio); the ledger keeps every result
+                run_dir.write_labels(ledger.results())
+                result = summary(status, error)
+                run_dir.write_info(result.model_dump(mode="json"))
+            except OutputError as exc:  # a full disk: run.json says so when it still fits
+                with contextlib.suppress(OutputError):
+                    run_dir.write_info(summary("aborted", str(exc)).model_dump(mode="json"))
+                raise exc.kept(kept()) from None
             return result
 
         if fresh.recovered and shown is not None:
@@ -231,12 +251,20 @@ async def arun(
                 if stop.signal_name:  # the caller sees a signal as Ctrl-C, not as a cancelled task
                     raise KeyboardInterrupt(how) from None
                 raise
+            if isinstance(exc, OutputError):  # a full disk while recording a result
+                finish("aborted", str(exc))  # raises its own OutputError if nothing more fits
+                raise exc.kept(kept()) from None
             reason = redact(f"{type(exc).__name__}: {exc}", labeler.endpoint.api_key)  # no key on disk
             finish("aborted", reason)
             raise
         finally:
-            await labeler.aclose()
-        ledger.truncate(read["count"])  # the input got shorter since the last run: forget the tail
+            if not stop.forced:  # a second signal: nothing more to wait for
+                await labeler.aclose()
+        try:  # the input got shorter since the last run: the tail's answers are set aside, not lost
+            ledger.truncate(read["count"])
+        except OutputError as exc:
+            finish("aborted", str(exc))
+            raise exc.kept(kept()) from None
         fresh.keep_new = True
         return finish("completed")
 
@@ -251,9 +279,9 @@ def _say_resume(ledger: Ledger, shown: RunProgress | None, retry_errors: bool) -
     if not retry_errors:  # an item a stopping run cut off mid-flight is always sent again
         errors = f"{counts['error'] - interrupted} error items are kept as they are"
         errors += f", {interrupted} interrupted ones are sent again" if interrupted else ""
-    shown.note(
-        f"resuming {ledger.run_dir}: {counts['total'] - counts['error']} finished items in its {RunDir.DB} "
-        f"are kept and not sent again, {errors}; --restart starts fresh"
+    shown.note(  # what becomes of each item is known once it is read: the run's summary says (RunSummary)
+        f"resuming {ledger.run_dir}: its {RunDir.DB} holds {counts['total'] - counts['error']} finished "
+        f"items; unchanged items are not sent again, {errors}; --restart starts fresh"
     )
 
 

@@ -22,7 +22,7 @@ from prelabel.inputs.digest import item_digest
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler, read_entries
-from prelabel.labeling.ledger import Ledger
+from prelabel.labeling.ledger import CHANGED, KEPT, Ledger
 from prelabel.labeling.options import LabelOptions
 from prelabel.llm.batch_api import BatchAPI
 from prelabel.llm.clients import make_client
@@ -122,15 +122,20 @@ def unfinished(
     ledger: Ledger,
     retry_errors: bool,
     on_finished: Callable[[int], None] | None = None,
+    on_changed: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, Item | BadItem, str]]:
-    """The items a run still has to label, as (input position, item, item digest); ``on_finished`` hears
-    the position of each item the ledger already holds a kept result for."""
+    """The items a run still has to label, as (input position, item, item digest) (``Ledger.resume``);
+    ``on_finished`` hears the position of each item the ledger already holds a kept result for, and
+    ``on_changed`` that of each item sent again because its result was for another text."""
     for position, entry in enumerate(entries):
         digest = item_digest(entry)
-        if ledger.is_finished(position, entry, digest, retry_errors):
+        what = ledger.resume(position, entry, digest, retry_errors)
+        if what == KEPT:
             if on_finished is not None:
                 on_finished(position)
             continue
+        if what == CHANGED and on_changed is not None:
+            on_changed(position)
         yield position, entry, digest
 
 

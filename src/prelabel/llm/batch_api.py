@@ -115,18 +115,53 @@ class BatchAPI:
 
     async def submit(self, lines: bytes, filename: str, metadata: dict[str, str] | None = None) -> BatchState:
         """Upload ``lines`` (the request JSONL) and create a batch over it."""
+        return await self.create(await self.upload(lines, filename), metadata)
+
+    async def upload(self, lines: bytes, filename: str) -> str:
+        """Upload ``lines`` (the request JSONL, ``purpose="batch"``); the file's id."""
         uploaded = await self._call(
             "upload", self.client.files.create, file=(filename, lines, "application/jsonl"), purpose="batch"
         )
+        return str(uploaded.id)
+
+    async def create(self, input_file_id: str, metadata: dict[str, str] | None = None) -> BatchState:
+        """Create a batch over the uploaded file ``input_file_id``."""
         batch = await self._call(
             "create batch",
             self.client.batches.create,
-            input_file_id=uploaded.id,
+            input_file_id=input_file_id,
             endpoint=BATCH_ENDPOINT,
             completion_window=COMPLETION_WINDOW,
             metadata=metadata or {},
         )
         return _state(batch)
+
+    async def find(self, input_file_id: str, since: float | None = None) -> BatchState | None:
+        """The batch created over ``input_file_id``, from the Batches list (newest first; ``since``: a Unix
+        time before which none was created, where the listing may stop), else ``None``."""
+        after: str | None = None
+        while True:
+            page = await self._call("list batches", self._page, after)
+            batches = list(getattr(page, "data", None) or [])
+            for batch in batches:
+                if getattr(batch, "input_file_id", None) == input_file_id:
+                    return _state(batch)
+            oldest = getattr(batches[-1], "created_at", None) if batches else None
+            if not batches or not getattr(page, "has_more", False):
+                return None
+            if since is not None and isinstance(oldest, int | float) and 0 < oldest < since:
+                return None
+            after = str(batches[-1].id)
+
+    async def _page(self, after: str | None) -> Any:
+        """One page of the Batches list (100 batches, newest first), after the batch ``after``."""
+        kwargs: dict[str, Any] = {"limit": 100}
+        if after is not None:
+            kwargs["after"] = after
+        listed = self.client.batches.list
+        if inspect.iscoroutinefunction(self.client.files.create):  # an async client: await the first page
+            return await listed(**kwargs)
+        return await asyncio.to_thread(functools.partial(listed, **kwargs))
 
     async def retrieve(self, batch_id: str) -> BatchState:
         """The batch's current state."""

@@ -110,7 +110,8 @@ class ModelCaller:
         self.retry = retry or RetryPolicy()
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.limits = RateLimiter(rpm, tpm)  # shared by every request of the run
+        where = endpoint.describe()["base_url"]  # shared by every request of the run:
+        self.limits = RateLimiter(rpm, tpm, retry=self.retry, where=where)
         self.connections = concurrency
         self.logprobs = logprobs  # ask for token log-probabilities (``logprobs: true`` on every request)
         self.sent = 0

@@ -23,7 +23,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from prelabel.llm.retry import parse_duration
+from prelabel.errors import EndpointError, InputError
+from prelabel.llm.retry import Failure, RetryPolicy, parse_duration, seconds_text, too_long_wait
 from prelabel.llm.usage import count_tokens
 
 __all__ = ["BURST_S", "AdaptiveConcurrency", "RateLimiter"]
@@ -149,13 +150,24 @@ class RateLimiter:
     ``x-ratelimit-*`` headers ask for, and the adaptive concurrency of the labeling in progress."""
 
     def __init__(
-        self, rpm: int | None = None, tpm: int | None = None, *, window: float = 1.0, sustain: int = 3
+        self,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        *,
+        window: float = 1.0,
+        sustain: int = 3,
+        retry: RetryPolicy | None = None,
+        where: str | None = None,
     ):
         self.rpm = rpm
         self.tpm = tpm
         self._requests = _Bucket(rpm) if rpm else None
         self._tokens = _Bucket(tpm) if tpm else None
         self._paused_until = 0.0
+        self.retry = retry or RetryPolicy()
+        """Its ``max_total`` (``--retry-budget``) bounds a pause the headers ask for, as a Retry-After."""
+        self.where = where
+        self._stop: EndpointError | None = None
         self._last_estimate = 0
         self.window = window  # AIMD: ``sustain`` 429s within ``window`` s halve the concurrency
         self.sustain = sustain
@@ -169,6 +181,8 @@ class RateLimiter:
 
     async def acquire(self, tokens: int = 0) -> None:
         """Wait until a request of ``tokens`` estimated tokens may be sent (then ``release`` it)."""
+        if self._stop is not None:  # the server's limit resets after the retry budget: stop the run
+            raise self._stop
         gate = self.concurrency
         if gate is not None:
             await gate.acquire()
@@ -203,14 +217,34 @@ class RateLimiter:
             self.concurrency.rate_limited()
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Pause new requests until the reset the server names when a limit it reports is used up."""
-        remaining = _int(headers.get("x-ratelimit-remaining-requests"))
-        if remaining is not None and remaining <= 0:
-            self._pause(parse_duration(headers.get("x-ratelimit-reset-requests")))
-        remaining = _int(headers.get("x-ratelimit-remaining-tokens"))
-        if remaining is not None and remaining <= max(self._last_estimate, 0):
-            self._pause(parse_duration(headers.get("x-ratelimit-reset-tokens")))
+        """Pause new requests until the reset the server names when a limit it reports is used up. A reset
+        further away than the retry budget (``--retry-budget``) stops the run instead, as a Retry-After that
+        long does: the next request raises ``EndpointError`` (the answer that said so is kept)."""
+        for kind in ("requests", "tokens"):
+            remaining = _int(headers.get(f"x-ratelimit-remaining-{kind}"))
+            floor = 0 if kind == "requests" else max(self._last_estimate, 0)
+            if remaining is not None and remaining <= floor:
+                self._pause(kind, remaining, parse_duration(headers.get(f"x-ratelimit-reset-{kind}")))
 
-    def _pause(self, seconds: float | None) -> None:
-        if seconds:
-            self._paused_until = max(self._paused_until, time.monotonic() + min(seconds, 120.0))
+    def _pause(self, kind: str, remaining: int, seconds: float | None) -> None:
+        if not seconds:
+            return
+        if seconds > self.retry.max_total and self._stop is None:
+            said = f"x-ratelimit-remaining-{kind}: {remaining}, resetting in {seconds_text(seconds)}"
+            failure = Failure("rate_limited", f"the server's {kind} limit is used up ({said})")
+            self._stop = too_long_wait(failure, self.retry, self.where)
+            return
+        self._paused_until = max(self._paused_until, time.monotonic() + min(seconds, 120.0))
+
+    def check_request_fits(self, tokens: int, max_tokens: int | None) -> None:
+        """Refuse (``InputError``) a ``tpm`` below ``tokens``, one request's estimate (its prompt +
+        ``max_tokens``): each request would wait over a minute for its tokens, without a word."""
+        if self.tpm is None or self.tpm >= tokens:
+            return
+        prompt = tokens - (max_tokens or 0)
+        parts = f"~{prompt} prompt" + (f" + --max-tokens {max_tokens}" if max_tokens else "")
+        raise InputError(
+            f"--tpm {self.tpm} is below the tokens of one request ({tokens}: {parts}), so every request "
+            f"would wait about {seconds_text(60.0 * tokens / self.tpm)} for its tokens; use --tpm {tokens} "
+            "or more (or a lower --max-tokens)"
+        )

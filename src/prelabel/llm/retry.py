@@ -39,6 +39,8 @@ __all__ = [
     "call_with_retries",
     "classify",
     "parse_duration",
+    "seconds_text",
+    "too_long_wait",
 ]
 
 T = TypeVar("T")
@@ -147,7 +149,7 @@ class Budget:
         if deadline < self.policy.timeout:
             return RequestTimeout(
                 f"no complete answer within the {deadline:.3g} s left of the retry budget "
-                f"({_seconds(self.policy.max_total)})"
+                f"({seconds_text(self.policy.max_total)})"
             )
         return RequestTimeout(f"no complete answer within {deadline:.3g} s")
 
@@ -268,7 +270,7 @@ def classify(exc: BaseException) -> Failure:
         status, code, message = exc.status_code, _code(exc), _body_message(exc)
         hint = _retry_after(exc.response)
         if hint is not None and (status in (408, 409, 429) or status >= 500):
-            message = f"{message} (the server asked to wait {_seconds(hint)})"
+            message = f"{message} (the server asked to wait {seconds_text(hint)})"
         if status in (401, 403):
             return Failure("auth", message, fatal=True, status_code=status, code=code)
         if status == 429 and code == "insufficient_quota":
@@ -279,9 +281,9 @@ def classify(exc: BaseException) -> Failure:
             reset, used_up = _ratelimit_reset(exc.response.headers) if hint is None else (None, False)
             if used_up and reset is not None:  # a limit at 0 names its reset: as explicit as a Retry-After
                 hint, reset = reset, None
-                message = f"{message} (its used-up rate limit resets in {_seconds(hint)})"
+                message = f"{message} (its used-up rate limit resets in {seconds_text(hint)})"
             elif reset is not None:
-                message = f"{message} (its rate limit resets in {_seconds(reset)})"
+                message = f"{message} (its rate limit resets in {seconds_text(reset)})"
             return Failure(
                 "rate_limited",
                 message,
@@ -320,19 +322,20 @@ def endpoint_error(failure: Failure, where: str | None = None) -> EndpointError:
     return EndpointError(text, status_code=failure.status_code, code=failure.code or failure.kind)
 
 
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
+    """A duration as messages show it (``3600 s``, ``1.5 s``)."""
     return f"{value:.0f} s" if value >= 10 else f"{value:.3g} s"
 
 
-def _too_long_wait(failure: Failure, policy: RetryPolicy, where: str | None) -> EndpointError:
+def too_long_wait(failure: Failure, policy: RetryPolicy, where: str | None) -> EndpointError:
     """A server that asks for a wait longer than the whole retry budget: nothing in this run gets through
     sooner, so the run stops as for an exhausted quota."""
     status = f" ({failure.status_code})" if failure.status_code else ""
     at = f" at {where}" if where else ""
     return EndpointError(
         f"{failure.kind.replace('_', ' ')}{status}{at}: {failure.message}; that is longer than the retry "
-        f"budget ({_seconds(policy.max_total)}, --retry-budget) — rerun later: finished items are kept and "
-        "not sent again",
+        f"budget ({seconds_text(policy.max_total)}, --retry-budget) — rerun later: finished items are kept "
+        "and not sent again",
         status_code=failure.status_code,
         code="retry_after_too_long",
     )
@@ -391,6 +394,6 @@ async def call_with_retries(
                     # not chained: the cause's text (a server echoing the key) would reach tracebacks
                     raise endpoint_error(failure, where) from None
                 if failure.retryable and (failure.retry_after or 0.0) > policy.max_total:
-                    raise _too_long_wait(failure, policy, where) from None
+                    raise too_long_wait(failure, policy, where) from None
                 raise
     raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

@@ -150,9 +150,10 @@ class FakeModel:
 
     def _handler(self, request: httpx2.Request) -> tuple[Reply, httpx2.Response | None]:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        reply, status, out_headers, body = self.respond(
-            request.url.path, headers, request.read(), request.method
-        )
+        path = request.url.path
+        if self.batch_api.handles(path) and request.url.query:  # the Batches list is paged by its query
+            path = request.url.raw_path.decode("ascii")
+        reply, status, out_headers, body = self.respond(path, headers, request.read(), request.method)
         if reply.kind == "timeout":
             raise httpx2.ReadTimeout("fake timeout", request=request)
         if reply.kind == "disconnect":

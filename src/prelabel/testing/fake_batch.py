@@ -1,9 +1,10 @@
 """A fake OpenAI Files + Batches API, served by ``FakeModel`` (mock transport) and ``FakeServer`` (loopback).
 
 ``POST /files`` (multipart upload), ``GET /files/{id}`` and ``/files/{id}/content``, ``POST /batches``,
-``GET /batches/{id}``. A batch runs when it is first polled (or after ``polls`` polls): each request line
-goes through the ``FakeModel``'s reply logic (its script, then its default), so scripted replies become
-output lines (answers, off-schema answers) or error lines (``Reply.error``). Faults::
+``GET /batches`` (the list, newest first, paged with ``limit``/``after``), ``GET /batches/{id}``. A batch
+runs when it is first polled (or after ``polls`` polls): each request line goes through the ``FakeModel``'s
+reply logic (its script, then its default), so scripted replies become output lines (answers, off-schema
+answers) or error lines (``Reply.error``). Faults::
 
     fake.batch_api.outcome = "expired"      # unanswered lines go to the error file as batch_expired
     fake.batch_api.answer_first = 3         # only the first 3 lines are answered (with "expired")
@@ -18,6 +19,8 @@ import email.policy
 import itertools
 import json
 import threading
+import time
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from prelabel.testing._replies import Reply, dump
@@ -70,6 +73,8 @@ class FakeBatchAPI:
                 return self._file(tail[1], content=tail[2:] == ["content"])
             if method == "POST" and tail == ["batches"]:
                 return self._create(json.loads(body or b"{}"))
+            if method == "GET" and tail == ["batches"]:
+                return self._list(urllib.parse.parse_qs(path.partition("?")[2]))
             if method == "GET" and len(tail) == 2 and tail[1] in self.batches:
                 return self._poll(tail[1])
         return 404, _JSON, dump({"error": {"message": f"no such object: {path}", "code": "not_found"}})
@@ -117,7 +122,21 @@ class FakeBatchAPI:
             "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
             "metadata": request.get("metadata"), "_polls": 0,
         }  # fmt: skip
+        self.batches[batch_id]["created_at"] = int(time.time())
         return 200, _JSON, dump(self._public(batch_id))
+
+    def _list(self, query: dict[str, list[str]]) -> Response:
+        """``GET /batches?limit=N&after=ID``: the batches, newest first, a page at a time."""
+        newest = list(reversed(self.batches))
+        after = query.get("after", [None])[0]
+        if after in self.batches:
+            newest = newest[newest.index(after) + 1 :]
+        limit = int(query.get("limit", ["20"])[0])
+        page = [self._public(batch_id) for batch_id in newest[:limit]]
+        return 200, _JSON, dump({
+            "object": "list", "data": page, "has_more": len(newest) > limit,
+            "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None,
+        })  # fmt: skip
 
     def _public(self, batch_id: str) -> dict[str, Any]:
         return {k: v for k, v in self.batches[batch_id].items() if not k.startswith("_")}
