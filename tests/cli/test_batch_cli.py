@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,17 +20,6 @@ SOP_PATH = str(prelabel.bundled_sop_path("customer_feedback_intent"))
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-batch-test-0000")
     use_fast_default_retry(monkeypatch)
-
-
-@pytest.fixture
-def fake() -> FakeModel:
-    return FakeModel()
-
-
-@pytest.fixture
-def server(fake: FakeModel) -> Iterator[FakeServer]:
-    with FakeServer(fake) as running:
-        yield running
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,12 +32,6 @@ def echo_label(request: RequestRecord) -> Reply:
 @pytest.fixture
 def fake() -> FakeModel:
     return FakeModel(default=echo_label)
-
-
-@pytest.fixture
-def server(fake: FakeModel) -> Iterator[FakeServer]:
-    with FakeServer(fake) as running:
-        yield running
 
 
 def lines(run_dir: Path) -> list[dict[str, object]]:

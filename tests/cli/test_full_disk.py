@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,17 +24,6 @@ NO_ROOM = "no space left on device writing {path}; free space and rerun the same
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-full-disk-test")
-
-
-@pytest.fixture
-def fake() -> FakeModel:
-    return FakeModel()
-
-
-@pytest.fixture
-def server(fake: FakeModel) -> Iterator[FakeServer]:
-    with FakeServer(fake) as running:
-        yield running
 
 
 def items_file(tmp_path: Path, n: int, name: str = "items.jsonl") -> Path:
