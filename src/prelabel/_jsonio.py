@@ -224,7 +224,7 @@ def _probe(folder: Path) -> None:
         with tempfile.TemporaryFile(dir=folder):  # read-only, not ours, or no space for an inode: fail now
             pass
     except OSError as exc:
-        raise OutputError.of(exc, exc.filename if exc.filename is not None else folder) from None
+        raise OutputError.of(exc, folder) from None  # the folder, not the probe's temporary name
     finally:
         for made in created:  # a rejected input, or one checked before the work, leaves no folder behind
             with contextlib.suppress(OSError):

@@ -67,5 +67,5 @@ def test_an_existing_directory_that_takes_no_file_is_one_line_and_exit_2(
     (``PermissionError``); every output is now checked up front, as compare and export check theirs."""
     code, out, err = run_cli(capsys, *_commands(UNWRITABLE)[name])
     assert code == 2, err
-    assert err.startswith(f"error: cannot write {UNWRITABLE}"), err
+    assert err.startswith(f"error: cannot write {UNWRITABLE}:"), err  # the folder, not a probe file
     assert len(err.strip().splitlines()) == 1 and "Error" not in err and "wrote" not in out
