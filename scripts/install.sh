@@ -13,8 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lean="-DCMAKE_PROJECT_llama.cpp_INCLUDE=$here/llama_cpp_lean.cmake"
 case "$here" in *[[:space:]]*) lean="" ;; esac  # CMAKE_ARGS is split on spaces: skip the hook there
-# GGML_CPU_REPACK=OFF: the weight repacking prelabel keeps off at load time (extra buffer types) is not compiled.
-: "${CMAKE_ARGS:=-DGGML_NATIVE=OFF -DGGML_CPU_REPACK=OFF -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF $lean}"
+: "${CMAKE_ARGS:=-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF $lean}"
 export CMAKE_ARGS
 log="${PRELABEL_INSTALL_LOG:-$(mktemp -t prelabel-install.XXXXXX)}"
 python -m pip install -q --disable-pip-version-check --upgrade pip
