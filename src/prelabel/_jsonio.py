@@ -45,6 +45,7 @@ __all__ = [
     "atomic_path",
     "check_output",
     "make_parents",
+    "move_aside",
     "together",
     "write_bytes",
     "write_json",
@@ -229,3 +230,12 @@ def _probe(folder: Path) -> None:
         for made in created:  # a rejected input, or one checked before the work, leaves no folder behind
             with contextlib.suppress(OSError):
                 made.rmdir()
+
+
+def move_aside(source: Path, target: Path) -> None:
+    """Move ``source`` (a damaged file, kept for inspection) to ``target``, replacing an older one; an
+    ``OSError`` becomes ``OutputError`` naming ``target``."""
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        raise OutputError.of(exc, target) from None

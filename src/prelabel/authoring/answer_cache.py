@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prelabel._jsonio import move_aside
 from prelabel.errors import InputError
 from prelabel.inputs.digest import item_digest
 from prelabel.inputs.items import Item
@@ -124,7 +125,7 @@ class AnswerCache:
         for suffix in ("", "-wal", "-shm"):
             source = self.path.with_name(self.path.name + suffix)
             if source.exists():
-                os.replace(source, aside.with_name(aside.name + suffix))
+                move_aside(source, aside.with_name(aside.name + suffix))
         return aside
 
     def get(self, key: AnswerKey) -> LabelResult | None:
