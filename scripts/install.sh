@@ -13,7 +13,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lean="-DCMAKE_PROJECT_llama.cpp_INCLUDE=$here/llama_cpp_lean.cmake"
 case "$here" in *[[:space:]]*) lean="" ;; esac  # CMAKE_ARGS is split on spaces: skip the hook there
-: "${CMAKE_ARGS:=-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF $lean}"
+# GGML_LLAMAFILE=OFF: llamafile's matrix kernels (sgemm.cpp, a long compile) serve F16/Q8_0/Q4_0 weights, not
+# the bundled model's K-quants.
+: "${CMAKE_ARGS:=-DGGML_NATIVE=OFF -DGGML_LLAMAFILE=OFF -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF $lean}"
 export CMAKE_ARGS
 log="${PRELABEL_INSTALL_LOG:-$(mktemp -t prelabel-install.XXXXXX)}"
 python -m pip install -q --disable-pip-version-check --upgrade pip

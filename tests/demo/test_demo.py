@@ -145,7 +145,7 @@ def test_every_output_of_a_smoke_model_demo_names_it_and_says_what_it_is_worth(t
     notes = [i for i, line in enumerate(lines) if line == f"note: {SMOKE_MODEL_NOTE}"]
     report = next(i for i, line in enumerate(lines) if line.startswith("report: "))
     assert notes == [2, report + 1]  # before labeling, and beside the results
-    assert "labeled 8 items with local (smoke model: mechanics only) in " in text
+    assert f"labeled {demo.LOCAL_DEMO_ITEMS} items with local (smoke model: mechanics only) in " in text
     assert "results compared: model local (smoke model: mechanics only) (8 results)" in text
     top = next(line for line in lines if "SOP ambiguity candidate(s), top 3" in line)
     assert (
