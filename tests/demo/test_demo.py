@@ -136,7 +136,8 @@ def test_demo_reports_disagreements_of_a_model_that_always_answers_one_label(tmp
 def test_every_output_of_a_smoke_model_demo_names_it_and_says_what_it_is_worth(tmp_path: Path) -> None:
     from prelabel.llm.endpoints import SMOKE_MODEL_NOTE
 
-    fake = FakeModel(default=Reply.answer("logistics.late_delivery", confidence=1.0))  # as the 270M answers
+    # sure and wrong, as the 270M model answers (the demo's first item of each language is a late delivery)
+    fake = FakeModel(default=Reply.answer("product.damaged", confidence=1.0))
     lines: list[str] = []
     result = prelabel.run_demo(tmp_path, model="local", client=fake.async_client(), echo=lines.append, env={})
     assert len(fake.requests) == demo.LOCAL_DEMO_ITEMS  # the local model's default sample
@@ -146,19 +147,23 @@ def test_every_output_of_a_smoke_model_demo_names_it_and_says_what_it_is_worth(t
     report = next(i for i, line in enumerate(lines) if line.startswith("report: "))
     assert notes == [2, report + 1]  # before labeling, and beside the results
     assert f"labeled {demo.LOCAL_DEMO_ITEMS} items with local (smoke model: mechanics only) in " in text
-    assert "results compared: model local (smoke model: mechanics only) (8 results)" in text
+    assert (
+        f"results compared: model local (smoke model: mechanics only) ({demo.LOCAL_DEMO_ITEMS} results)"
+        in text
+    )
     top = next(line for line in lines if "SOP ambiguity candidate(s), top 3" in line)
     assert (
         "(ranked from answers of local (smoke model: mechanics only): they illustrate the mechanics only)"
         in top
     )
     ranked = [line for line in lines if line.startswith("  #")]
-    assert len(ranked) == 3 and not any("smoke" in line for line in ranked)  # said once, in the heading
+    assert 1 <= len(ranked) <= 3 and not any("smoke" in line for line in ranked)  # said once, in the heading
     run_json = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert run_json["smoke_model"] is True and run_json["model_note"] == SMOKE_MODEL_NOTE
     metrics = json.loads((result.report_dir / "metrics.json").read_text(encoding="utf-8"))
     assert (
-        metrics["provenance"]["models"] == {"local": 8} and metrics["provenance"]["note"] == SMOKE_MODEL_NOTE
+        metrics["provenance"]["models"] == {"local": demo.LOCAL_DEMO_ITEMS}
+        and metrics["provenance"]["note"] == SMOKE_MODEL_NOTE
     )
     candidates = pd.read_csv(result.report_dir / "ambiguity_candidates.csv", dtype=str)
     assert list(candidates.columns[:2]) == ["rank", "model_note"] and candidates["model_note"].notna().all()
