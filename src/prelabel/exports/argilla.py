@@ -24,6 +24,7 @@ from prelabel.errors import InputError
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP
+from prelabel.vendors.names import argilla_question
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -50,10 +51,6 @@ def guidelines(sop: SOP) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def _question(sop: SOP) -> str:
-    return "labels" if sop.multi_label else "label"
-
-
 def argilla_settings(sop: SOP, metadata: list[str] | None = None) -> dict[str, Any]:
     """Dataset settings: a text field, the label question (SOP leaves), a rationale question, metadata."""
     labels = {leaf: sop.label_index[leaf].name or leaf for leaf in sop.leaf_ids}
@@ -62,7 +59,7 @@ def argilla_settings(sop: SOP, metadata: list[str] | None = None) -> dict[str, A
         "guidelines": guidelines(sop),
         "fields": [{"name": "text", "type": "text"}],
         "questions": [
-            {"name": _question(sop), "type": kind, "labels": labels, "required": True},
+            {"name": argilla_question(sop), "type": kind, "labels": labels, "required": True},
             {"name": "rationale", "type": "text", "required": False},
         ],
         "metadata": [{"name": name, "type": "terms"} for name in ["item_id", "language", *(metadata or [])]],
@@ -81,7 +78,7 @@ def _scalar(value: Any) -> bool:
 def argilla_records(run: RunExport) -> tuple[list[dict[str, Any]], list[str]]:
     """One record per result line whose item is known, and the metadata keys used (besides id/language)."""
     assert run.sop is not None
-    question = _question(run.sop)
+    question = argilla_question(run.sop)
     records: list[dict[str, Any]] = []
     keys: set[str] = set()
     clashed: list[str] = []

@@ -26,12 +26,11 @@ from prelabel._xml import xml_safe
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP, Label
+from prelabel.vendors.names import LS_CONTROL, LS_IMAGES, LS_RATIONALE
 
 __all__ = ["LabelStudio", "label_config", "label_studio_tasks", "write_label_studio"]
 
-CONTROL, RATIONALE = "label", "rationale"
-#: The task field holding all of an item's images when some item has several (``<Image valueList=...>``).
-IMAGES = "images"
+CONTROL, RATIONALE, IMAGES = LS_CONTROL, LS_RATIONALE, LS_IMAGES
 
 
 def _several_images(run: RunExport) -> bool:

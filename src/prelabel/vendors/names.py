@@ -1,0 +1,18 @@
+"""The names prelabel gives the controls (Label Studio) and questions (Argilla) it generates, shared by the
+exports that write them and the readers that map the tools' exports back to SOP labels."""
+
+from __future__ import annotations
+
+from prelabel.sop.spec import SOP
+
+__all__ = ["LS_CONTROL", "LS_IMAGES", "LS_RATIONALE", "argilla_question"]
+
+#: Label Studio: the label control (``Taxonomy``/``Choices``) and the rationale ``TextArea``.
+LS_CONTROL, LS_RATIONALE = "label", "rationale"
+#: The task field holding all of an item's images when some item has several (``<Image valueList=...>``).
+LS_IMAGES = "images"
+
+
+def argilla_question(sop: SOP) -> str:
+    """The Argilla question holding the label: ``labels`` for multi-label SOPs, else ``label``."""
+    return "labels" if sop.multi_label else "label"
