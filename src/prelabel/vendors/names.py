@@ -5,12 +5,26 @@ from __future__ import annotations
 
 from prelabel.sop.spec import SOP
 
-__all__ = ["LS_CONTROL", "LS_IMAGES", "LS_RATIONALE", "argilla_question"]
+__all__ = [
+    "LS_CONTROL",
+    "LS_IMAGES",
+    "LS_RATIONALE",
+    "RULING",
+    "SOP_UNCLEAR",
+    "UNCLEAR_VALUES",
+    "argilla_question",
+]
 
 #: Label Studio: the label control (``Taxonomy``/``Choices``) and the rationale ``TextArea``.
 LS_CONTROL, LS_RATIONALE = "label", "rationale"
 #: The task field holding all of an item's images when some item has several (``<Image valueList=...>``).
 LS_IMAGES = "images"
+
+#: Adjudication tasks (``prelabel export CMP_DIR --candidates``), Label Studio and Argilla alike: besides the
+#: label control/question, "is the SOP unclear on this item?" (single choice of `UNCLEAR_VALUES`) and the
+#: ruling text.
+SOP_UNCLEAR, RULING = "sop_unclear", "ruling"
+UNCLEAR_VALUES = ("yes", "no")
 
 
 def argilla_question(sop: SOP) -> str:
