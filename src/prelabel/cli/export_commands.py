@@ -96,7 +96,14 @@ def route_command(
             help="confidence, agreement (runs with --samples K) or logprob (runs with --logprobs).",
         ),
     ] = "confidence",
-    by: Annotated[str, typer.Option("--by", help="label (a threshold per label) or global.")] = "label",
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="mixed (a threshold per label with enough calibration items, one pooled threshold for the "
+            "rest), label (a threshold per label) or global (one threshold).",
+        ),
+    ] = "mixed",
     min_count: Annotated[
         int, typer.Option("--min-count", help="Calibration items a label needs to be auto-accepted.")
     ] = 30,
@@ -107,8 +114,8 @@ def route_command(
     """Split a run into accept.jsonl and review.jsonl with a precision guarantee (route.json)."""
     if signal not in ("confidence", "agreement", "logprob"):
         raise prelabel.InputError(f"--signal must be confidence, agreement or logprob, got '{signal}'")
-    if by not in ("label", "global"):
-        raise prelabel.InputError(f"--by must be label or global, got '{by}'")
+    if by not in ("mixed", "label", "global"):
+        raise prelabel.InputError(f"--by must be mixed, label or global, got '{by}'")
     routing = prelabel.route(
         run_dir,
         calibration,
