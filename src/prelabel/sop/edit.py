@@ -44,6 +44,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -96,9 +97,8 @@ class SOPEdit:
 
     def diff(self, name: str = "SOP") -> str:
         """A unified diff of the change (``a/NAME`` → ``b/NAME``)."""
-        lines = difflib.unified_diff(
-            self.before.splitlines(keepends=True), self.text.splitlines(keepends=True), f"a/{name}", f"b/{name}"
-        )
+        before, after = self.before.splitlines(keepends=True), self.text.splitlines(keepends=True)
+        lines = difflib.unified_diff(before, after, f"a/{name}", f"b/{name}")
         return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
     def lines(self) -> list[str]:
@@ -112,7 +112,7 @@ class SOPEdit:
         if self.changed:
             out.append(f"version {self.old_version} -> {self.new_version}, changelog entry added")
         if self.reformatted:
-            out.append(f"note: {self.reformatted} other line(s) are reformatted by the YAML writer (see --dry-run)")
+            out.append(f"note: the YAML writer reformats {self.reformatted} other line(s) (see --dry-run)")
         return out
 
 
@@ -138,7 +138,7 @@ def edit_sop(
     plan = plan_rulings(sop, rulings)
     new_version = _next_version(sop, bump, version) if plan.entries else sop.version
     if not plan.entries:
-        return SOPEdit(text, text, sop.version, sop.version, (), plan.notes)
+        return SOPEdit(text, text, sop.version, sop.version, (), tuple(plan.notes))
     yaml = _yaml(work)
     root = yaml.load(work)
     reformatted = _count_changed(work, _dump(yaml, root))
@@ -150,7 +150,7 @@ def edit_sop(
     parse_sop(new, f"{source} (after sop apply)")  # the result must load as the original did
     if crlf:
         new = new.replace("\n", "\r\n")
-    return SOPEdit(text, new, sop.version, new_version, added, plan.notes, reformatted)
+    return SOPEdit(text, new, sop.version, new_version, added, tuple(plan.notes), reformatted)
 
 
 def _next_version(sop: SOP, bump: Bump, version: str | None) -> str:
@@ -179,7 +179,7 @@ def _indentation(text: str) -> tuple[int, int, int]:
     from the first nested block mapping and the first block sequence under a key; 2, 4, 2 by default."""
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     mapping, sequence, offset = 0, 0, -1
-    for above, line in zip(lines, lines[1:], strict=False):
+    for above, line in itertools.pairwise(lines):
         key = re.fullmatch(r"( *)(?:- +)?[^\s#'\"{\[][^:]*:\s*(?:#.*)?", above)
         if key is None:
             continue
@@ -250,17 +250,21 @@ def _insert(root: CommentedMap, key: str, value: CommentedSeq) -> None:
 def _append(seq: CommentedSeq, values: dict[str, Any], order: tuple[str, ...]) -> None:
     """Append a mapping in the style of the sequence's last entry (flow or block, quoting, key order)."""
     template = seq[-1] if len(seq) and isinstance(seq[-1], CommentedMap) else None
-    known = list(template) if template is not None else []
-    keys = sorted(values, key=lambda k: (known.index(k) if k in known else len(known), order.index(k)))
     flow = template is not None and bool(template.fa.flow_style())
     entry = CommentedMap()
-    for key in keys:
+    for key in _ordered(values, template, order):
         entry[key] = _styled(template.get(key) if template is not None else None, values[key], flow)
     if flow:
         entry.fa.set_flow_style()
     if len(seq):  # comments and blank lines after the last entry stay after the section
         seq.ca.end = _trailing(seq, len(seq) - 1) + list(seq.ca.end or [])
     seq.append(entry)
+
+
+def _ordered(values: dict[str, Any], template: CommentedMap | None, order: tuple[str, ...]) -> list[str]:
+    """The keys of a new entry in the order of the entry above it (keys it lacks: ``order``, after them)."""
+    known = list(template) if template is not None else []
+    return sorted(values, key=lambda k: (known.index(k) if k in known else len(known), order.index(k)))
 
 
 def _styled(like: Any, value: Any, flow: bool) -> Any:
@@ -319,8 +323,7 @@ def _add_changelog(root: CommentedMap, version: str, today: datetime.date, chang
     flow = template is not None and bool(template.fa.flow_style())
     entry = CommentedMap()
     values = {"version": version, "date": today, "changes": changes}
-    known = list(template) if template is not None else []
-    for key in sorted(values, key=lambda k: (known.index(k) if k in known else len(known), _LOG_KEYS.index(k))):
+    for key in _ordered(values, template, _LOG_KEYS):
         like = template.get(key) if template is not None else None
         if key == "changes":
             seq = CommentedSeq(_styled(None, c, flow) for c in changes)

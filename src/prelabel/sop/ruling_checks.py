@@ -113,14 +113,16 @@ def _check_labels(sop: SOP, ruling: Ruling, where: str) -> None:
         node = sop.label_index.get(label)
         if node is not None:
             kids = ", ".join(c.id for c in node.children[:3]) + (", ..." if len(node.children) > 3 else "")
-            raise InputError(f"{where}: label '{label}' is not a leaf label; rule on one of its children ({kids})")
+            message = f"label '{label}' is not a leaf label; use one of its children ({kids})"
+            raise InputError(f"{where}: {message}")
         close = difflib.get_close_matches(label, sop.answer_ids, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise InputError(f"{where}: label '{label}' is not a label of SOP {sop.id} {sop.version}{hint}")
     if len(ruling.label) > 1:
         alone = [x for x in ruling.label if x == sop.abstain_answer or sop.label_index[x].exclusive]
         if alone:
-            raise InputError(f"{where}: combines '{alone[0]}' with other labels, but '{alone[0]}' must stand alone")
+            message = f"combines '{alone[0]}' with other labels; '{alone[0]}' must stand alone"
+            raise InputError(f"{where}: {message}")
 
 
 def _check_rules(sop: SOP, ruling: Ruling, where: str, notes: list[str]) -> tuple[str, ...]:

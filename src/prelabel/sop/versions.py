@@ -1,9 +1,9 @@
 """SOP version numbers: the next version after a change (``sop apply``).
 
-    >>> bump_version("1.0.0"), bump_version("1.4.2", "major"), bump_version("1.4.2", "patch")
-    ('1.1.0', '2.0.0', '1.4.3')
-    >>> bump_version("2"), bump_version("v1.2"), bump_version("v1.2", "major")
-    ('3', 'v1.3', 'v2.0')
+>>> bump_version("1.0.0"), bump_version("1.4.2", "major"), bump_version("1.4.2", "patch")
+('1.1.0', '2.0.0', '1.4.3')
+>>> bump_version("2"), bump_version("v1.2"), bump_version("v1.2", "major")
+('3', 'v1.3', 'v2.0')
 """
 
 from __future__ import annotations
