@@ -21,7 +21,7 @@ from prelabel.errors import InputError, OutputError
 from prelabel.sop.edit import SOPEdit, edit_sop
 from prelabel.sop.rulings import Ruling
 from prelabel.sop.spec import SOP, load_sop
-from prelabel.sop.versions import Bump
+from prelabel.sop.versions import BUMPS
 
 __all__ = ["SOPApply", "apply_rulings", "read_rulings_file"]
 
@@ -71,7 +71,7 @@ def apply_rulings(
     sop: str | Path,
     *,
     out: str | Path | None = None,
-    bump: Bump = "minor",
+    bump: str = "minor",
     version: str | None = None,
     dry_run: bool = False,
     overwrite: bool = False,
@@ -85,6 +85,8 @@ def apply_rulings(
 
     ``SOPError`` for an SOP that does not validate (before, or after the edit: nothing is written);
     ``InputError`` (one line) for no rulings, a ruling outside the SOP, an unwritable target."""
+    if bump not in BUMPS:
+        raise InputError(f"--bump must be one of {', '.join(BUMPS)}, got '{bump}'")
     sop_path = Path(sop)
     loaded = load_sop(sop_path)  # every problem of an invalid SOP, before anything else
     target = Path(out) if out is not None else sop_path.resolve()

@@ -57,7 +57,7 @@ def sop_apply(
         bump=bump,
         version=version,
         dry_run=dry_run,
-        overwrite=force,  # type: ignore[arg-type]
+        overwrite=force,
     )
     if dry_run and result.edit.changed:
         typer.echo(result.edit.diff(str(sop)), nl=False)

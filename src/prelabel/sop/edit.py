@@ -35,7 +35,7 @@ free ``T<n>``); the version is bumped and a ``changelog:`` entry naming the item
       - version: 1.1.0
         date: 2025-01-31
         changes:
-          - Edge case E1 and test T1 from item item-7, label b
+          - Edge case E1 and test T1 from item item-7 (label b)
     <BLANKLINE>
 """
 
@@ -54,6 +54,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
+    FoldedScalarString,
     LiteralScalarString,
     SingleQuotedScalarString,
 )
@@ -63,7 +64,7 @@ from prelabel.errors import InputError
 from prelabel.sop.ruling_checks import Planned, plan_rulings
 from prelabel.sop.rulings import Ruling
 from prelabel.sop.spec import SOP, parse_sop
-from prelabel.sop.versions import Bump, bump_version
+from prelabel.sop.versions import bump_version
 
 __all__ = ["SOPEdit", "edit_sop"]
 
@@ -121,7 +122,7 @@ def edit_sop(
     rulings: list[Ruling],
     *,
     source: str = "<string>",
-    bump: Bump = "minor",
+    bump: str = "minor",
     version: str | None = None,
     today: datetime.date | None = None,
 ) -> SOPEdit:
@@ -153,7 +154,7 @@ def edit_sop(
     return SOPEdit(text, new, sop.version, new_version, added, tuple(plan.notes), reformatted)
 
 
-def _next_version(sop: SOP, bump: Bump, version: str | None) -> str:
+def _next_version(sop: SOP, bump: str, version: str | None) -> str:
     new = version.strip() if version is not None else bump_version(sop.version, bump)
     if not new:
         raise InputError("--version is empty")
@@ -243,7 +244,7 @@ def _insert(root: CommentedMap, key: str, value: CommentedSeq) -> None:
     after = [i for i, k in enumerate(keys) if k in _ORDER and _ORDER.index(k) < rank]
     position = after[-1] + 1 if after else len(keys)
     if position == len(keys) and keys:  # the new last section takes the comments that end the file
-        value.ca.end = _trailing(root, keys[-1]) + list(value.ca.end or [])
+        _end_comments(value, _trailing(root, keys[-1]))
     root.insert(position, key, value)
 
 
@@ -257,8 +258,17 @@ def _append(seq: CommentedSeq, values: dict[str, Any], order: tuple[str, ...]) -
     if flow:
         entry.fa.set_flow_style()
     if len(seq):  # comments and blank lines after the last entry stay after the section
-        seq.ca.end = _trailing(seq, len(seq) - 1) + list(seq.ca.end or [])
+        _end_comments(seq, _trailing(seq, len(seq) - 1))
     seq.append(entry)
+
+
+def _end_comments(seq: CommentedSeq, tokens: list[CommentToken]) -> None:
+    """Put ``tokens`` first among the comments after ``seq`` (ruamel writes them only when the sequence has
+    its own comment slot)."""
+    if tokens:
+        if seq.ca.comment is None:
+            seq.ca.comment = [None, None]
+        seq.ca.end = tokens + list(seq.ca.end or [])
 
 
 def _ordered(values: dict[str, Any], template: CommentedMap | None, order: tuple[str, ...]) -> list[str]:
@@ -301,9 +311,13 @@ def _trailing(node: Any, key: Any) -> list[CommentToken]:
             if tail:
                 token.value = head + "\n"
                 moved.append(CommentToken(tail, CommentMark(0)))
-        else:
+        else:  # blank lines first; after a plain scalar the token starts with that scalar's own line break
             entry[slot] = None
-            moved.append(token)
+            block = isinstance(child, LiteralScalarString | FoldedScalarString)
+            if not block and token.value.startswith("\n"):
+                token.value = token.value[1:]
+            if token.value:
+                moved.append(token)
     return moved
 
 
@@ -345,4 +359,4 @@ def _change_line(planned: Planned) -> str:
     parts += [f"test {planned.test}"] if planned.test else []
     what = " and ".join(parts)
     labels = f"label{'s' if len(planned.ruling.label) > 1 else ''} {', '.join(planned.ruling.label)}"
-    return f"{what[0].upper()}{what[1:]} from item {planned.ruling.item_id}, {labels}"
+    return f"{what[0].upper()}{what[1:]} from item {planned.ruling.item_id} ({labels})"

@@ -20,7 +20,7 @@ BUMPS: tuple[Bump, ...] = ("major", "minor", "patch")
 _VERSION = re.compile(r"(?P<prefix>[vV]?)(?P<parts>\d+(?:\.\d+)*)")
 
 
-def bump_version(version: str, bump: Bump = "minor") -> str:
+def bump_version(version: str, bump: str = "minor") -> str:
     """The version after ``version`` with its ``major``, ``minor`` (default) or ``patch`` part raised and the
     parts after it reset to 0. A version with fewer parts raises its last one (``2`` → ``3``, ``v1.2`` patch →
     ``v1.3``). ``InputError`` for a version that is not dotted numbers (``1.0-beta``, ``spring``): give the
