@@ -15,6 +15,8 @@ from prelabel.sop.edit import edit_sop
 from prelabel.sop.versions import bump_version
 
 TODAY = datetime.date(2026, 12, 7)
+LATE_RUDE = "Parcel came late and the seller was rude"
+LABELS = ("restricted.age_restricted", "off_platform.contact")
 RULINGS = {
     "customer_feedback_intent": [
         Ruling(
@@ -23,7 +25,7 @@ RULINGS = {
             ("seller.conduct",),
             ruling="Rudeness wins.",
             rules=("R1",),
-        ),  # fmt: skip
+        ),
         Ruling("43", "Is the blue one in stock?", ("praise_other.other",), language="en"),
     ],
     "review_authenticity": [
@@ -37,7 +39,7 @@ RULINGS = {
             ("restricted.age_restricted", "off_platform.contact"),
             ruling="Two problems: an age-restricted product and a social handle.",
             language="ms",
-        ),  # fmt: skip
+        ),
     ],
 }
 
@@ -83,7 +85,8 @@ def test_the_added_lines_follow_the_styles_of_the_entries_above() -> None:
         "    label: seller.conduct",
         "    ruling: Rudeness wins.",
         "    rules: [R1]",  # a flow list as above
-        '  - {id: T8, text: "Parcel came late and the seller was rude", expect: seller.conduct}',  # flow tests
+        # flow tests, as above
+        '  - {id: T8, text: "Parcel came late and the seller was rude", expect: seller.conduct}',
         '  - {id: T9, text: "Is the blue one in stock?", expect: praise_other.other, language: en}',
         "changelog:",
         "  - version: 1.1.0",
@@ -146,8 +149,8 @@ def test_comments_blank_lines_and_indentation_survive() -> None:
         )
         .replace(
             "changelog:\n",
-            "changelog:\n- {version: '2.4', date: 2026-12-07, changes: [Edge case E2 and test T4 from item i9 "
-            "(label b)]}\n",
+            "changelog:\n- {version: '2.4', date: 2026-12-07, changes: [Edge case E2 and test T4 from "
+            "item i9 (label b)]}\n",
         )
     )
     assert edit.text == expected
@@ -199,7 +202,7 @@ def test_version_bumps(version: str, bump: str, expected: str) -> None:
 def test_an_unparseable_version_needs_an_explicit_one() -> None:
     text = "id: s\nversion: spring-edition\ntitle: S\nlabels:\n  - {id: a, definition: A.}\n"
     ruling = Ruling("1", "t", ("a",))
-    with pytest.raises(InputError, match="cannot bump version 'spring-edition'.*--version"):
+    with pytest.raises(InputError, match=r"cannot bump version 'spring-edition'.*--version"):
         edit_sop(text, [ruling])
     assert parse_sop(edit_sop(text, [ruling], version="summer-edition").text).version == "summer-edition"
     with pytest.raises(InputError, match="already this SOP's version"):
@@ -231,7 +234,8 @@ MULTI_TEXT = prelabel.bundled_sop_path("seller_content_risk").read_text(encoding
         (SOP_TEXT, Ruling("7", "  ", ("product.damaged",)), "ruling for item 7: has no item text"),
         (SOP_TEXT, Ruling("7", "t", ()), "ruling for item 7: has no label"),
         (SOP_TEXT, Ruling("7", "The mug arrived in pieces", ("payment.refund_request",)),
-         "ruling for item 7: says payment.refund_request, but test T2 with the same text says product.damaged"),
+         "ruling for item 7: says payment.refund_request, but test T2 with the same text says "
+         "product.damaged"),
         (MULTI_TEXT, Ruling("7", "t", ("safe", "ip.counterfeit")),
          "ruling for item 7: combines 'safe' with other labels; 'safe' must stand alone"),
     ],
@@ -295,6 +299,7 @@ def test_sections_without_template_entries_use_block_style() -> None:
 
 
 HEAD = "id: s\nversion: 1.0.0\ntitle: S\nlabels:\n  - {id: a, definition: A.}\n"
+CASE = "edge_cases:\n  - id: E1\n    text: t1\n    label: a\n"
 
 
 @pytest.mark.parametrize(
