@@ -348,9 +348,6 @@ def test_a_failed_write_leaves_the_sop_as_it_was(
 def test_a_result_that_would_not_validate_is_refused(sop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = sop.read_bytes()
     monkeypatch.setattr(
-        "prelabel.sop.edit._EDGE_KEYS", ("id", "text", "label", "ruling", "rules", "language")
-    )
-    monkeypatch.setattr(
         "prelabel.sop.edit._set_version", lambda root, version: root.__setitem__("version", "")
     )
     with pytest.raises(prelabel.SOPError, match=r"\(after sop apply\):4:\d+: version: must not be empty"):

@@ -322,3 +322,10 @@ def test_blank_lines_and_comments_after_a_section_stay_after_the_added_entries(
     assert section in new and f"{after}abstain: {{allowed: true}}\n" in new
     added = new.split(section, 1)[1].split(after + "abstain:", 1)[0]
     assert added.startswith("  - ") and "\n\n" not in added  # the new entries follow the last one directly
+
+
+def test_lines_the_yaml_writer_cannot_keep_are_counted_and_said() -> None:
+    text = f"{HEAD}".replace("title: S\n", "title: A title\n  wrapped over two lines\n")
+    edit = edit_sop(text, [Ruling("1", "t", ("a",))], today=TODAY)
+    assert edit.reformatted == 2 and "title: A title wrapped over two lines\n" in edit.text
+    assert edit.lines()[-1] == "note: the YAML writer reformats 2 other line(s) (see --dry-run)"
