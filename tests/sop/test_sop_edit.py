@@ -329,3 +329,17 @@ def test_lines_the_yaml_writer_cannot_keep_are_counted_and_said() -> None:
     edit = edit_sop(text, [Ruling("1", "t", ("a",))], today=TODAY)
     assert edit.reformatted == 2 and "title: A title wrapped over two lines\n" in edit.text
     assert edit.lines()[-1] == "note: the YAML writer reformats 2 other line(s) (see --dry-run)"
+
+
+def test_two_rulings_on_one_text_with_different_labels_are_refused() -> None:
+    first = Ruling("1", "late and rude", ("seller.conduct",), ruling="Rude.")
+    second = Ruling("2", "late  and rude", ("logistics.late_delivery",), source="ls.json#task 2")
+    with pytest.raises(InputError) as info:
+        edit_sop(SOP_TEXT, [first, second])
+    assert str(info.value).startswith(
+        "ruling for item 2 (ls.json#task 2): says logistics.late_delivery, but test T8 with the same text "
+        "says seller.conduct"
+    )
+    same = edit_sop(SOP_TEXT, [first, Ruling("2", "late and rude", ("seller.conduct",))], today=TODAY)
+    assert [kind for kind, _, _ in same.added] == ["edge_case", "test"]  # the second one is said and skipped
+    assert same.notes == ("ruling for item 2: not added as a test, its text is already test T8",)
