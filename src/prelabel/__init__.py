@@ -20,6 +20,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.authoring.flips import LabelFlips, label_flips
     from prelabel.authoring.gaps import LabelGaps, find_gaps
     from prelabel.authoring.guideline import render_guideline, write_guideline
+    from prelabel.authoring.sop_apply import SOPApply, apply_rulings
     from prelabel.authoring.suite import SOPTestReport, run_sop_tests
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
@@ -67,6 +68,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.prompt.schema import response_model
     from prelabel.runs.run_dir import RunDir
     from prelabel.sop.bundled import bundled_sop, bundled_sop_path, bundled_sops
+    from prelabel.sop.rulings import Ruling
     from prelabel.sop.spec import SOP, load_sop, parse_sop
 
 #: Where each public name lives. Imports are lazy: ``import prelabel`` loads no heavy dependency (openai,
@@ -109,12 +111,15 @@ _EXPORTS: dict[str, str] = {
     "Routing": "prelabel.comparison.route_report",
     "RunDir": "prelabel.runs.run_dir",
     "RunExport": "prelabel.exports.records",
+    "Ruling": "prelabel.sop.rulings",
     "RunSummary": "prelabel.labeling.runner",
+    "SOPApply": "prelabel.authoring.sop_apply",
     "SOPError": "prelabel.errors",
     "SOPTestReport": "prelabel.authoring.suite",
     "TemplateError": "prelabel.errors",
     "Usage": "prelabel.llm.usage",
     "agreement": "prelabel.comparison.comparison",
+    "apply_rulings": "prelabel.authoring.sop_apply",
     "arun": "prelabel.labeling.runner",
     "batch_status": "prelabel.labeling.batch_collect",
     "bundled_sop": "prelabel.sop.bundled",
@@ -192,15 +197,18 @@ __all__ = [
     "Prompt",
     "RetryPolicy",
     "Routing",
+    "Ruling",
     "RunDir",
     "RunExport",
     "RunSummary",
+    "SOPApply",
     "SOPError",
     "SOPTestReport",
     "TemplateError",
     "Usage",
     "__version__",
     "agreement",
+    "apply_rulings",
     "arun",
     "batch_status",
     "bundled_sop",
