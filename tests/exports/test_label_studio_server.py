@@ -55,3 +55,43 @@ def test_real_label_studio_imports_every_task_and_prediction(make_run, flat_sop,
         ), name
         assert counts["results_read_back"] == counts["results_sent"] == 2 * counts["predictions_sent"], name
         assert script.complete(counts), name
+
+
+@pytest.mark.labelstudio_server
+def test_real_label_studio_round_trip(ls_inputs, tmp_path: Path) -> None:
+    """Import, annotate as three users (agreeing, disagreeing, a skip, a re-annotation, a ground truth),
+    export JSON, JSON_MIN and CSV two ways, adjudicate, export: every file holds what the round trip did.
+    Prints the time taken and the server's peak resident memory."""
+    binary = os.environ.get("LABEL_STUDIO_BIN") or shutil.which("label-studio")
+    if not binary:
+        pytest.skip("label-studio is not installed (set LABEL_STUDIO_BIN)")
+    pytest.importorskip("requests")
+    from ls_recording import RECORDED, check_recording, load_script, votes
+
+    script = load_script("labelstudio_roundtrip")
+    out = tmp_path / "label_studio"
+    paths = ls_inputs(out)
+    (out / "adjudication").mkdir()
+    for name in ("tasks.json", "label_config.xml"):  # until `prelabel export --candidates` writes them
+        shutil.copy(RECORDED / "adjudication" / name, out / "adjudication" / name)
+
+    summary = script.roundtrip(list(paths.values()), out, out / "adjudication" / "tasks.json", binary)
+
+    print(f"round trip: {summary['seconds']}s, server peak RSS {summary['peak_rss_mb']} MB")
+    assert set(summary["projects"]) == set(paths)
+    for name, counts in summary["projects"].items():
+        assert counts["tasks"] == 12 and counts["cancelled"] == counts["ground_truth"] == 1, name
+        assert counts["annotations"] == counts["server_total_annotations"] == 34, name
+        assert sorted(
+            p.name for p in (out / name).iterdir() if p.name.startswith(("export", "snapshot"))
+        ) == [
+            "export.csv",
+            "export.json",
+            "export_min.json",
+            "snapshot.csv",
+            "snapshot.json",
+            "snapshot_min.json",
+        ], name
+    assert summary["adjudication"]["decided"] == 3
+    check_recording(out)
+    assert len(votes(out, "customer_feedback_intent")) == 32
