@@ -3,22 +3,22 @@
 Opt-in (not part of the default test run or CI): Label Studio is a heavy install that wants its own
 environment (it would disturb the project's numpy<2 pin):
 
-    python -m venv /tmp/ls && /tmp/ls/bin/pip install label-studio requests    # measured with 1.23.2
+    python -m venv /tmp/ls && /tmp/ls/bin/pip install label-studio 'sentry-sdk<3' requests   # 1.23.2
     prelabel export RUN_DIR --format label-studio -o /tmp/export/tasks.json
     /tmp/ls/bin/python scripts/labelstudio_import.py /tmp/export/tasks.json [MORE/tasks.json ...]
 
 or run the marked test: ``LABEL_STUDIO_BIN=/tmp/ls/bin/label-studio pytest -m labelstudio_server``.
 
-It starts one ``label-studio`` bound to 127.0.0.1 (``--internal-host``) with a temporary data directory and
-a user whose legacy API token is enabled at start (``--enable-legacy-api-token``: Label Studio 1.2x refuses
-legacy tokens otherwise). For each tasks.json it creates a project from ``label_config.xml`` (beside it),
-imports the tasks over the API, then reads every task back and compares it with the file: the task data, and
-per prediction the model version, score and results (count, from_name/to_name/type and value), each result's
-control also checked against the project's parsed config (the import endpoint does not validate). It prints
-one JSON line of counts per file, stops the server and removes the data directory. Exit 0 when every task and
-prediction arrived unchanged.
+It starts one ``label-studio`` (scripts/_labelstudio.py: bound to 127.0.0.1, a temporary data directory,
+an admin with a legacy API token). For each tasks.json it creates a project from ``label_config.xml``
+(beside it), imports the tasks over the API, then reads every task back and compares it with the file: the
+task data, and per prediction the model version, score and results (count, from_name/to_name/type and
+value), each result's control also checked against the project's parsed config (the import endpoint does
+not validate). It prints one JSON line of counts per file, stops the server and removes the data directory.
+Exit 0 when every task and prediction arrived unchanged.
 
 The ``label-studio`` command is ``$LABEL_STUDIO_BIN``, else the one beside this Python, else the one on PATH.
+scripts/labelstudio_roundtrip.py goes on from here: annotations, exports, adjudication.
 """
 
 from __future__ import annotations

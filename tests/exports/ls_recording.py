@@ -9,16 +9,17 @@ against them.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
+
+from helpers import load_script
+
+__all__ = ["load_script"]  # scripts/*.py, as tests/helpers.py loads them
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "tests" / "data" / "vendor_exports" / "label_studio"
@@ -37,16 +38,6 @@ CONTROL, SOP_UNCLEAR, RULING = "label", "sop_unclear", "ruling"
 #: One annotation as the checks compare them: item, annotator (email), labels (sorted), gold, cancelled,
 #: lead_time.
 Key = tuple[str, str, tuple[str, ...], bool, bool, float]
-
-
-def load_script(name: str) -> ModuleType:
-    """``scripts/<name>.py`` as a module (its ``_labelstudio`` helper imports only the standard library)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def recording(recorded: Path = RECORDED) -> dict[str, Any]:

@@ -1,23 +1,22 @@
-"""Opt-in: a real Label Studio imports the export (``pytest -m labelstudio_server``; deselected by default).
+"""Opt-in: a real Label Studio imports the export, and the round trip through it (``pytest -m
+labelstudio_server``; deselected by default).
 
 Needs the ``label-studio`` command in its own environment (``LABEL_STUDIO_BIN``, or on PATH) and
-``requests``: see scripts/labelstudio_import.py. One server imports every bundled SOP (label trees:
-``taxonomy`` results) and a flat single- and multi-label SOP (``choices`` results), each into its own
-project, and reads every task back.
+``requests``: see scripts/labelstudio_import.py and scripts/labelstudio_roundtrip.py. The import test: one
+server imports every bundled SOP (label trees: ``taxonomy`` results) and a flat single- and multi-label SOP
+(``choices`` results), each into its own project, and reads every task back. The round trip: see its test.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from ls_recording import RECORDED, check_recording, load_script, votes
 
 import prelabel
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.labelstudio_server
@@ -26,12 +25,7 @@ def test_real_label_studio_imports_every_task_and_prediction(make_run, flat_sop,
     if not binary:
         pytest.skip("label-studio is not installed (set LABEL_STUDIO_BIN)")
     pytest.importorskip("requests")
-    spec = importlib.util.spec_from_file_location(
-        "labelstudio_import", ROOT / "scripts" / "labelstudio_import.py"
-    )
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("labelstudio_import")
 
     sops = {name: prelabel.bundled_sop_path(name) for name in prelabel.bundled_sops()}
     for task in ("single_label", "multi_label"):
@@ -66,8 +60,6 @@ def test_real_label_studio_round_trip(ls_inputs, tmp_path: Path) -> None:
     if not binary:
         pytest.skip("label-studio is not installed (set LABEL_STUDIO_BIN)")
     pytest.importorskip("requests")
-    from ls_recording import RECORDED, check_recording, load_script, votes
-
     script = load_script("labelstudio_roundtrip")
     out = tmp_path / "label_studio"
     paths = ls_inputs(out)
