@@ -86,4 +86,8 @@ def test_real_label_studio_round_trip(ls_inputs, tmp_path: Path) -> None:
         ], name
     assert summary["adjudication"]["decided"] == 3
     check_recording(out)
+    for name in ("annotations.csv", "adjudications.csv"):  # the plan is fixed: the recorded files are today's
+        assert (out / name).read_text(encoding="utf-8") == (RECORDED / name).read_text(encoding="utf-8"), name
     assert len(votes(out, "customer_feedback_intent")) == 32
+    # prelabel's readers of Label Studio exports, once merged: one call, as the offline test does with the
+    # recorded files (ls_recording.check_reader holds a reader against every export of every project).
