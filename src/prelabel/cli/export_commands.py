@@ -11,7 +11,7 @@ from rich.markup import escape
 
 import prelabel
 from prelabel.cli.app import app
-from prelabel.cli.options import WideOpt
+from prelabel.cli.options import HumansFormatOpt, WideOpt
 
 PANEL = "4. Hand off to vendors"
 
@@ -86,7 +86,10 @@ def route_command(
         Path, typer.Option("-o", "--out", help="Output DIR: accept.jsonl, review.jsonl, route.json.")
     ],
     humans: Annotated[
-        Path | None, typer.Option("--humans", help="Human labels of the calibration items (CSV).")
+        Path | None,
+        typer.Option(
+            "--humans", help="Human labels of the calibration items (CSV, or a Label Studio/Argilla export)."
+        ),
     ] = None,
     delta: Annotated[float, typer.Option("--delta", help="Allowed failure probability.")] = 0.05,
     signal: Annotated[
@@ -102,6 +105,7 @@ def route_command(
     ] = 30,
     sop: SopPathOpt = None,
     wide: WideOpt = False,
+    humans_format: HumansFormatOpt = "auto",
     force: ForceOpt = False,
 ) -> None:
     """Split a run into accept.jsonl and review.jsonl with a precision guarantee (route.json)."""
@@ -120,6 +124,7 @@ def route_command(
         min_count=min_count,
         sop=sop,  # None: the SOP run.json names, checked against the run as export checks it
         wide=wide,
+        humans_format=humans_format,
     )
     paths = routing.save(out, force=force)
     for warning in routing.report.warnings:

@@ -136,6 +136,7 @@ def agreement(
     multi_label: bool | None = None,
     slices: list[str] | None = None,
     annotators: list[str] | None = None,
+    humans_format: str = "auto",
 ) -> AgreementMetrics:
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
@@ -151,9 +152,17 @@ def agreement(
         >>> got.n_items, got.percent_agreement, got.skipped.annotations_empty
         (2, 0.75, 0)
     """
-    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
+    frame = read_human_labels(
+        humans,
+        wide=wide,
+        slices=slices,
+        annotators=annotators,
+        sop=sop,
+        humans_format=humans_format,
+        votes=True,
+    )
     prep = prepare(frame, None, label_space(sop, multi_label))
-    prep.notes[:0] = frame.attrs.get("notes", [])
+    prep.notes[:0] = [*frame.attrs.get("notes", []), *frame.attrs.get("warnings", [])]
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
     humans_metrics = _human_metrics(prep)
@@ -179,25 +188,36 @@ def compare(
     confident: float = 0.7,
     examples: int = 3,
     annotators: list[str] | None = None,
+    humans_format: str = "auto",
 ) -> Comparison:
     """Compare model results with human labels.
 
     ``results``: ``labels.jsonl``, a run directory, or a DataFrame (``item_id``, ``label``/``labels``,
     optional ``status``, ``confidence``, ``cited_rules``, ``samples``). ``humans``: CSV or DataFrame, long
     form (``item_id,annotator,label``) or wide with ``wide=True`` (``annotators`` names the annotator
-    columns; without it they are inferred, see `read_human_labels`). ``sop`` checks labels against the SOP,
+    columns; without it they are inferred, see `read_human_labels`), or a Label Studio/Argilla export
+    (``humans_format``: ``auto`` detects it from the content; gold annotations are not votes). ``sop`` checks labels against the SOP,
     rolls leaves up its tree and quotes its text in the candidates. A model answer counts as confident when
     its certainty (agreement of self-consistency ``samples`` if present, else ``confidence`` in [0, 1]) is
     at least ``confident``; an unknown certainty never is. ``metrics.definitions`` says how ties, abstentions
     and unknown certainty are treated.
     """
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
+    frame = read_human_labels(
+        humans,
+        wide=wide,
+        slices=slices,
+        annotators=annotators,
+        sop=sop,
+        humans_format=humans_format,
+        votes=True,
+    )
     prep = prepare(frame, res, label_space(sop, multi_label, res))
     prep.notes[:0] = frame.attrs.get("notes", [])
     prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
     found = provenance(res)
     warnings = [*res.attrs.get("warnings", []), *sop_warnings(found.sop_versions, sop)]
+    warnings += frame.attrs.get("warnings", [])  # a vendor export's tasks that are not votes
     space = prep.space
     if prep.n_compared == 0:
         raise InputError(
