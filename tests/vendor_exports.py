@@ -56,7 +56,14 @@ def _value(sop: prelabel.SOP, labels: list[str]) -> tuple[str, dict[str, Any]]:
 def _result(sop: prelabel.SOP, labels: list[str], n: int) -> list[dict[str, Any]]:
     kind, value = _value(sop, labels)
     return [
-        {"id": f"r{n}", "type": kind, "value": value, "origin": "manual", "to_name": "text", "from_name": "label"}
+        {
+            "id": f"r{n}",
+            "type": kind,
+            "value": value,
+            "origin": "manual",
+            "to_name": "text",
+            "from_name": "label",
+        }
     ]
 
 
@@ -82,7 +89,7 @@ def ls_tasks(
             n += 1
             user = USERS[vote.user]
             who: Any = {"id": user, "email": f"{vote.user}@vendor.test", "first_name": "", "last_name": ""}
-            stamp = STAMP.format(day=1 + n % 8, hour=vote.hour)
+            stamp = STAMP.format(day=1 + k % 8, hour=vote.hour)
             annotations.append(
                 {
                     "id": 1000 + n,
@@ -200,7 +207,9 @@ def argilla_records(
             for v in votes
             if v.item_id == item
         ]
-        suggestion = rg.Suggestion(question, [sop.leaf_ids[0]] if sop.multi_label else sop.leaf_ids[0], agent=agent)
+        suggestion = rg.Suggestion(
+            question, [sop.leaf_ids[0]] if sop.multi_label else sop.leaf_ids[0], agent=agent
+        )
         records.append(
             rg.Record(
                 id=item,

@@ -328,6 +328,8 @@ def read_vendor_labels(path: str | Path, format: str = "auto", *, sop: SOP | Non
         kind, payload = load_export(path, format)
         found = argilla.read(payload, sop) if kind == "argilla" else label_studio.read(payload, kind)
     votes, notes, warnings, counts = _judge(found, sop, path)
+    tasks = {task: k for k, task in enumerate(dict.fromkeys(a.task for a in found.annotations))}
+    votes.sort(key=lambda a: (tasks[a.task], a.created_at or "", a.order))  # JSON_MIN lists newest first
     rows = {
         "item_id": [a.item_id for a in votes],
         "annotator": [a.annotator or "" for a in votes],
