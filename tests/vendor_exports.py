@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers import quiet_import
-
 import prelabel
+from helpers import quiet_import
 from prelabel.exports.label_studio import label_config
 
 USERS = {"ann_a": 11, "ann_b": 12, "ann_c": 13, "lead": 14}

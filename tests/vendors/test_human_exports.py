@@ -10,19 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+import prelabel
 from helpers import run_cli, write_jsonl
 from vendor_exports import (
     Vote,
     argilla_records,
-    argilla_user,
     long_csv,
     ls_csv,
     ls_min,
     ls_tasks,
     write_json,
 )
-
-import prelabel
 
 FEEDBACK = prelabel.bundled_sop("customer_feedback_intent")  # a label tree: Taxonomy results
 RISK = prelabel.bundled_sop("seller_content_risk")  # multi-label
@@ -100,7 +99,7 @@ def test_compare_from_an_export_gives_the_figures_of_the_same_votes_as_csv(
         export = tasks
     table = long_csv(tmp_path / "humans.csv", votes, annotator=annotator)
     for name, humans in (("from_export", export), ("from_csv", table)):
-        code, out, err = run_cli(capsys, "compare", str(results), str(humans), "-o", str(tmp_path / name))
+        code, _, err = run_cli(capsys, "compare", str(results), str(humans), "-o", str(tmp_path / name))
         assert code == 0, err
     from_export = _figures(tmp_path / "from_export" / "metrics.json")
     assert from_export == _figures(tmp_path / "from_csv" / "metrics.json")
@@ -249,7 +248,7 @@ def test_a_file_that_is_no_export_is_one_line_exit_2(
     path = tmp_path / "export.json"
     path.write_text(content, encoding="utf-8")
     results = _results(tmp_path / "labels.jsonl")
-    code, out, err = run_cli(capsys, "compare", str(results), str(path), "-o", str(tmp_path / "out"))
+    code, _, err = run_cli(capsys, "compare", str(results), str(path), "-o", str(tmp_path / "out"))
     assert code == 2
     assert expected in err and str(path) in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
@@ -259,7 +258,7 @@ def test_an_export_without_a_single_vote_is_bad_input(tmp_path: Path) -> None:
     tasks = write_json(
         tmp_path / "t.json", ls_tasks(FEEDBACK, [Vote("a", "ann_a", LEAVES[0], cancelled=True)])
     )
-    with pytest.raises(prelabel.InputError, match="no usable human label in the export .*1 cancelled"):
+    with pytest.raises(prelabel.InputError, match=r"no usable human label in the export .*1 cancelled"):
         prelabel.agreement(tasks)
 
 

@@ -291,8 +291,8 @@ def score_calibration(
 
     ``answers``: long ``item_id,annotator,label`` or, with ``wide=True``, ``item_id`` and one column per
     annotator; or a Label Studio/Argilla export of the quiz (``humans_format``, see
-    `prelabel.read_human_labels`). ``sop`` checks answer labels against the SOP (and that the key is the SOP's); without it,
-    labels are checked against the key's.
+    `prelabel.read_human_labels`). ``sop`` checks answer labels against the SOP (and that the key is the
+    SOP's); without it, labels are checked against the key's.
     """
     key_frame = read_key(key)
     if sop is not None and "sop_id" in key_frame.columns and (key_frame["sop_id"] != sop.id).any():

@@ -223,8 +223,8 @@ def _by_project(found: Found, path: Path, warnings: list[str]) -> set[str]:
     (top, n), (_, second) = counts.most_common(2)
     if n == second:
         raise InputError(
-            f"{path}: tasks of {len(counts)} Label Studio projects ({_few(sorted(counts))}) in equal numbers; "
-            "export one project"
+            f"{path}: tasks of {len(counts)} Label Studio projects ({_few(sorted(counts))}) in equal "
+            "numbers; export one project"
         )
     others = {task for task, project in found.projects.items() if project != top}
     warnings.append(
@@ -240,7 +240,8 @@ def _by_version(found: Found, sop: SOP | None, warnings: list[str]) -> set[str]:
     if sop is None:
         if len(seen) > 1:
             warnings.append(
-                f"tasks made for several SOP versions ({_few(sorted(seen))}): pass --sop to keep only its tasks"
+                f"tasks made for several SOP versions ({_few(sorted(seen))}): pass --sop to keep only "
+                "its tasks"
             )
         return set()
     wanted = f"{sop.id}@{sop.version}"
