@@ -198,9 +198,9 @@ def compare(
     columns; without it they are inferred, see `read_human_labels`), or a Label Studio/Argilla export
     (``humans_format``: ``auto`` detects it from the content; gold annotations are not votes). ``sop``
     checks labels against the SOP, rolls leaves up its tree and quotes its text in the candidates. A model
-    answer counts as confident when its certainty (agreement of self-consistency ``samples`` if present, else ``confidence`` in [0, 1]) is
-    at least ``confident``; an unknown certainty never is. ``metrics.definitions`` says how ties, abstentions
-    and unknown certainty are treated.
+    answer counts as confident when its certainty (agreement of self-consistency ``samples`` if present,
+    else ``confidence`` in [0, 1]) is at least ``confident``; an unknown certainty never is.
+    ``metrics.definitions`` says how ties, abstentions and unknown certainty are treated.
     """
     res = read_results(results)
     frame = read_human_labels(
