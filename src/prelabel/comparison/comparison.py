@@ -41,6 +41,7 @@ from prelabel.comparison.metrics_schema import (
     ComparisonMetrics,
     HumanAgreement,
     SopRef,
+    Sources,
     Summary,
     given,
 )
@@ -101,6 +102,19 @@ class Comparison:
                 paths["report"] = self.to_html(out / "report.html")
             else:  # an earlier report would not describe these figures
                 (out / "report.html").unlink(missing_ok=True)
+
+
+def _sources(results: object, humans: object, frame: pd.DataFrame) -> dict[str, Sources]:
+    """``sources`` when the results or human labels were files (their absolute paths)."""
+    paths = {
+        name: str(Path(value).resolve())
+        for name, value in (("results", results), ("humans", humans))
+        if isinstance(value, str | Path)
+    }
+    if not paths:
+        return {}
+    kind = frame.attrs.get("vendor", {}).get("format", "table") if "humans" in paths else None
+    return {"sources": Sources(**paths, humans_format=kind)}
 
 
 def _human_metrics(prep: Prepared) -> HumanAgreement:
@@ -275,6 +289,7 @@ def compare(
             certainty_unknown=unknown,
             confidence_out_of_range=out_of_range,
         ),
+        **_sources(results, humans, frame),
     )
     return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res))
 

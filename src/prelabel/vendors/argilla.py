@@ -22,7 +22,7 @@ from prelabel.sop.spec import SOP
 from prelabel.vendors.labels import Annotation, Found, sop_of
 from prelabel.vendors.names import argilla_question
 
-__all__ = ["read", "records_of"]
+__all__ = ["read", "records_of", "responses"]
 
 _NOT_VOTES = {"draft": "draft", "discarded": "discarded"}
 
@@ -36,9 +36,9 @@ def _question(records: list[dict[str, Any]], sop: SOP | None) -> str:
     if sop is not None:
         return argilla_question(sop)
     for record in records:
-        responses = record.get("responses") or {}
+        answered = record.get("responses") or {}
         for name in ("label", "labels"):
-            if name in responses or f"{name}.responses" in record:
+            if name in answered or f"{name}.responses" in record:
                 return name
     return "label"
 
@@ -49,7 +49,7 @@ def _values(value: Any) -> list[str] | None:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _responses(record: dict[str, Any], question: str) -> list[tuple[Any, Any, Any]]:
+def responses(record: dict[str, Any], question: str) -> list[tuple[Any, Any, Any]]:
     """``(value, user_id, status)`` per response to ``question`` (status ``None``: not in the export)."""
     if isinstance(record.get("responses"), dict):
         given = record["responses"].get(question) or []
@@ -82,10 +82,10 @@ def read(payload: Any, sop: SOP | None) -> Found:
         version = sop_of(_agent(record, question))
         if version:
             found.versions[task] = version
-        responses = _responses(record, question)
-        if not responses:
+        given = responses(record, question)
+        if not given:
             found.unannotated.append(task)
-        for order, (value, user, status) in enumerate(responses):
+        for order, (value, user, status) in enumerate(given):
             no_status += status is None
             found.annotations.append(
                 Annotation(
