@@ -60,7 +60,7 @@ def _results(path: Path, n: int = 30, seed: int = 4) -> Path:
 
 def _figures(path: Path) -> dict:
     metrics = json.loads(path.read_text(encoding="utf-8"))
-    return {k: v for k, v in metrics.items() if k not in ("notes", "warnings")}
+    return {k: v for k, v in metrics.items() if k not in ("notes", "warnings", "sources")}
 
 
 @pytest.mark.parametrize(
