@@ -101,10 +101,11 @@ def _adjudicated(
                 {"id": "c", "from_name": "ruling", "to_name": "text", "type": "textarea",
                  "value": {"text": [ruling]}, "origin": "manual"},
             ]  # fmt: skip
+            lead = {"id": 4, "email": "lead@vendor.test", "first_name": "", "last_name": ""}
+            stamp = "2026-12-02T10:00:00Z"
             annotations.append(
-                {"id": 90 + k, "completed_by": {"id": 4, "email": "lead@vendor.test", "first_name": "",
-                 "last_name": ""}, "result": result, "was_cancelled": False, "ground_truth": False,
-                 "created_at": "2026-12-02T10:00:00Z", "updated_at": "2026-12-02T10:00:00Z", "lead_time": 30.0}
+                {"id": 90 + k, "completed_by": lead, "result": result, "was_cancelled": False,
+                 "ground_truth": False, "created_at": stamp, "updated_at": stamp, "lead_time": 30.0}
             )  # fmt: skip
         out.append({"id": 700 + k, "project": 9, "data": task["data"], "annotations": annotations,
                     "predictions": [], "drafts": []})  # fmt: skip
@@ -167,7 +168,7 @@ def test_argilla_adjudication_records_build_offline_and_read_back(
     rg = offline_argilla
     cmp_dir, sop = _compare(make_run, tmp_path, capsys)
     out = tmp_path / "adj_argilla.json"
-    code, stdout, err = run_cli(
+    code, _, err = run_cli(
         capsys, "export", str(cmp_dir), "-f", "argilla", "--candidates", "--top", "2", "-o", str(out)
     )
     assert code == 0, err

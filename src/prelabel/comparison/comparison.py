@@ -104,7 +104,7 @@ class Comparison:
                 (out / "report.html").unlink(missing_ok=True)
 
 
-def _sources(results: object, humans: object, frame: pd.DataFrame) -> dict[str, Sources]:
+def _sources(results: object, humans: object, frame: pd.DataFrame) -> Sources | None:
     """``sources`` when the results or human labels were files (their absolute paths)."""
     paths = {
         name: str(Path(value).resolve())
@@ -112,9 +112,9 @@ def _sources(results: object, humans: object, frame: pd.DataFrame) -> dict[str, 
         if isinstance(value, str | Path)
     }
     if not paths:
-        return {}
+        return None
     kind = frame.attrs.get("vendor", {}).get("format", "table") if "humans" in paths else None
-    return {"sources": Sources(**paths, humans_format=kind)}
+    return Sources(**paths, humans_format=kind)
 
 
 def _human_metrics(prep: Prepared) -> HumanAgreement:
@@ -289,8 +289,10 @@ def compare(
             certainty_unknown=unknown,
             confidence_out_of_range=out_of_range,
         ),
-        **_sources(results, humans, frame),
     )
+    sources = _sources(results, humans, frame)
+    if sources is not None:  # written only when files were read
+        metrics.sources = sources
     return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res))
 
 

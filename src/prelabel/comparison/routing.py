@@ -139,8 +139,8 @@ def route(
     cal = calibration_items(
         cal_frame, cal_humans, sop=loaded, signal=signal, wide=wide, humans_format=humans_format
     )
-    found = [*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", []), *cal.warnings]
-    warnings = list(dict.fromkeys(found))
+    read = [*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", []), *cal.warnings]
+    warnings = list(dict.fromkeys(read))
     space = label_space(loaded, cal.multi_label)
     answers = space.answers(frame[space.result_column])
     status = result_status(frame["status"])

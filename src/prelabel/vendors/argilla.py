@@ -77,7 +77,8 @@ def read(payload: Any, sop: SOP | None) -> Found:
     no_status = 0
     for record in records:
         task = str(record.get("_server_id") or record.get("id"))
-        metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else record
+        nested = record.get("metadata")
+        metadata: dict[str, Any] = nested if isinstance(nested, dict) else record
         item_id = metadata.get("item_id", record.get("id"))
         version = sop_of(_agent(record, question))
         if version:

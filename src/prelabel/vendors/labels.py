@@ -259,7 +259,7 @@ def _judge(
     found: Found, sop: SOP | None, path: Path
 ) -> tuple[list[Annotation], list[str], list[str], dict[str, int]]:
     """The votes among ``found``'s annotations, with notes, warnings and counts of what is not a vote."""
-    notes, warnings = list(found.notes), []
+    notes, warnings = list(found.notes), list[str]()
     counts: Counter[str] = Counter()
     left_out = _by_project(found, path, warnings) | _by_version(found, sop, warnings)
     votes: list[Annotation] = []
