@@ -276,3 +276,31 @@ def test_a_long_csv_is_still_a_table_and_wide_is_refused_for_exports(tmp_path: P
         prelabel.InputError, match="--wide and --annotator are for tables; this is a label-studio"
     ):
         prelabel.read_human_labels(tasks, wide=True)
+
+
+def test_calibration_score_from_a_json_min_export_equals_the_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = Path(__file__).parents[1] / "authoring" / "data"
+    answers = pd.read_csv(data / "answers.csv", dtype=str)
+    records = [
+        {"id": 10 + k, "item_id": row.item_id, "text": "", "label": row.label, "annotator": row.annotator,
+         "annotation_id": 100 + k, "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:00Z",
+         "lead_time": 3.0}
+        for k, row in enumerate(answers.itertuples())
+    ]  # fmt: skip
+    records.append({"id": 99, "item_id": "q9", "text": "", "annotator": None, "annotation_id": None})
+    export = write_json(tmp_path / "quiz_min.json", records)
+    key = str(data / "key.csv")
+    code, from_csv, err = run_cli(
+        capsys, "calibration", "score", key, str(data / "answers.csv"), "-o", str(tmp_path / "s1")
+    )
+    assert code == 0, err
+    code, from_export, err = run_cli(
+        capsys, "calibration", "score", key, str(export), "-o", str(tmp_path / "s2")
+    )
+    assert code == 0, err
+    assert from_export.startswith("note: human labels read from a Label Studio JSON_MIN export: 13 tasks")
+    assert "note: 1 tasks without annotations (tasks 99)" in from_export
+    table = from_csv.split("\n| annotator")[1].split("wrote ")[0]
+    assert table == from_export.split("\n| annotator")[1].split("wrote ")[0]

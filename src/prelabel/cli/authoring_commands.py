@@ -115,5 +115,7 @@ def calibration_score(
     loaded = prelabel.load_sop(sop) if sop else None
     score = prelabel.score_calibration(key, answers, sop=loaded, wide=wide, humans_format=humans_format)
     paths = score.save(out, overwrite=force)
+    for note in score.summary.get("human_labels_notes", []):  # what a vendor export held that is no answer
+        typer.echo(f"note: {note}")
     typer.echo(score.to_markdown())
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
