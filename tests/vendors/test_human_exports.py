@@ -207,9 +207,7 @@ def test_tasks_of_another_project_are_not_votes(tmp_path: Path) -> None:
     assert frame.attrs["warnings"][0].startswith("1 tasks of other Label Studio projects (8) than project 7")
 
 
-def test_cli_route_and_calibration_score_take_humans_format(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_agreement_takes_humans_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     votes = _votes(12)
     tasks = write_json(tmp_path / "tasks.json", ls_tasks(FEEDBACK, votes))
     code, out, err = run_cli(
@@ -304,3 +302,18 @@ def test_calibration_score_from_a_json_min_export_equals_the_csv(
     assert "note: 1 tasks without annotations (tasks 99)" in from_export
     table = from_csv.split("\n| annotator")[1].split("wrote ")[0]
     assert table == from_export.split("\n| annotator")[1].split("wrote ")[0]
+
+
+def test_route_reads_an_export_and_warns_what_is_not_a_vote(tmp_path: Path) -> None:
+    votes = [*_votes(40), Vote("i0", "ann_a", LEAVES[4], hour=7)]  # ann_a again on i0: the latest counts
+    tasks = write_json(tmp_path / "tasks.json", ls_tasks(FEEDBACK, votes))
+    calibration = _results(tmp_path / "cal.jsonl", n=40)
+    table = long_csv(
+        tmp_path / "humans.csv", [v for v in votes[:-1] if (v.item_id, v.user) != ("i0", "ann_a")]
+    )
+    table.write_text(table.read_text() + f"i0,ann_a@vendor.test,{LEAVES[4]}\n")
+    run = pd.DataFrame({"item_id": ["r1", "r2"], "label": [LEAVES[0], LEAVES[1]], "confidence": [0.99, 0.5]})
+    from_export = prelabel.route(run, calibration, tasks, target_precision=0.5, min_count=5)
+    from_csv = prelabel.route(run, calibration, table, target_precision=0.5, min_count=5)
+    assert from_export.report.labels == from_csv.report.labels
+    assert any("annotated the same task again" in w for w in from_export.report.warnings)
