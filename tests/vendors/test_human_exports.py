@@ -229,6 +229,7 @@ def test_agreement_takes_humans_format(tmp_path: Path, capsys: pytest.CaptureFix
     [
         ('[{"id": 1, "data": {"item_id": "a"}, "annotations": [', "not valid JSON (cut off?)"),
         ("[]", "the export holds no task or record"),
+        ('{"settings": {}, "records": []}', "the export holds no task or record"),
         ("", "the file is empty"),
         (
             '{"images": [], "annotations": [], "categories": []}',

@@ -166,7 +166,8 @@ def load_export(path: str | Path, format: str) -> tuple[str, Any]:
         raise InputError(f"{path}: no such human labels file")
     payload = _json(path)
     kind = _json_kind(payload)
-    if isinstance(payload, list) and not payload:
+    listed = payload.get("records") if isinstance(payload, dict) else payload
+    if isinstance(listed, list) and not listed:
         raise InputError(f"{path}: the export holds no task or record; {EXPECTED}")
     if kind is None or (format != "auto" and kind != format):
         shape = "a JSON object" if isinstance(payload, dict) else f"JSON of {type(payload).__name__}"
