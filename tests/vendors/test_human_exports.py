@@ -272,7 +272,7 @@ def test_a_long_csv_is_still_a_table_and_wide_is_refused_for_exports(tmp_path: P
     assert prelabel.read_human_labels(table).attrs["notes"] == []
     tasks = write_json(tmp_path / "t.json", ls_tasks(FEEDBACK, votes))
     with pytest.raises(
-        prelabel.InputError, match="--wide and --annotator are for tables; this is a label-studio"
+        prelabel.InputError, match="--wide and --annotator are for tables; this is a vendor export"
     ):
         prelabel.read_human_labels(tasks, wide=True)
 

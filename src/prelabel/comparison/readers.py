@@ -26,7 +26,7 @@ from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.tables import read_table
 from prelabel.runs.labels import read_labels
 from prelabel.runs.run_dir import RunDir
-from prelabel.vendors.labels import HUMANS_FORMATS, VENDOR_COLUMNS, detect_format, read_vendor_labels
+from prelabel.vendors.labels import HUMANS_FORMATS, VENDOR_COLUMNS, detect_format, is_json, read_vendor_labels
 
 if TYPE_CHECKING:
     from prelabel.sop.spec import SOP
@@ -191,10 +191,13 @@ def read_human_labels(
         path = Path(source)
         if not path.is_file() and not (path / "records.json").is_file():
             raise InputError(f"{path}: no such human labels file")
-        kind = detect_format(path) if humans_format == "auto" else humans_format
+        kind = humans_format  # auto: a JSON file is detected as it is read (parsed once), a CSV by its header
+        if kind == "auto" and not is_json(path):
+            kind = detect_format(path)
         if kind != "table":
             if wide or annotators:
-                raise InputError(f"{path}: --wide and --annotator are for tables; this is a {kind} export")
+                what = "a vendor export" if kind == "auto" else f"a {kind} export"
+                raise InputError(f"{path}: --wide and --annotator are for tables; this is {what}")
             return _vendor_frame(read_vendor_labels(path, kind, sop=sop), slices, votes)
         frame, name = read_table(path, "human labels"), str(path)
     if frame.empty:

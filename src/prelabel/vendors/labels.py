@@ -37,6 +37,7 @@ __all__ = [
     "Annotation",
     "Found",
     "detect_format",
+    "is_json",
     "load_export",
     "read_vendor_labels",
     "sop_of",
@@ -143,12 +144,17 @@ def _records_path(path: Path) -> Path:
     return path / "records.json" if path.is_dir() else path
 
 
+def is_json(path: Path) -> bool:
+    """Whether ``path`` can only be a vendor export: a JSON/JSONL file, or a directory (Argilla's)."""
+    return path.is_dir() or path.suffix.lower() in (".json", ".jsonl", ".ndjson")
+
+
 def detect_format(path: str | Path) -> str:
     """Which of `HUMANS_FORMATS` (not ``auto``) ``path`` holds, from its content: JSON/JSONL files and
     Argilla ``to_disk`` directories are vendor exports (or an ``InputError`` saying what was expected), a CSV
     with Label Studio's export columns is ``label-studio-csv``, other tables are ``table``."""
     path = Path(path)
-    if path.is_dir() or path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
+    if is_json(path):
         return load_export(path, "auto")[0]
     if path.suffix.lower() in (".csv", ".tsv", ".tab") and path.is_file():
         with path.open(encoding="utf-8-sig", errors="replace") as handle:
@@ -324,7 +330,9 @@ def read_vendor_labels(path: str | Path, format: str = "auto", *, sop: SOP | Non
     from prelabel.vendors import argilla, label_studio
 
     path = Path(path)
-    if format == "label-studio-csv" or (format == "auto" and detect_format(path) == "label-studio-csv"):
+    if format == "auto" and not is_json(path) and detect_format(path) == "table":
+        raise InputError(f"{path}: not a Label Studio or Argilla export; {EXPECTED}")
+    if format == "label-studio-csv" or (format == "auto" and not is_json(path)):
         found = label_studio.read_csv(path)
     else:
         kind, payload = load_export(path, format)
