@@ -276,7 +276,6 @@ def compare(
         skipped=prep.skipped_counts(),
         skipped_examples=prep.examples,
         notes=prep.notes,
-        **({"warnings": warnings} if warnings else {}),
         definitions=dict(DEFINITIONS),
         model_vs_majority=vs,
         model_vs_annotators=model.vs_annotators,
@@ -290,6 +289,8 @@ def compare(
             confidence_out_of_range=out_of_range,
         ),
     )
+    if warnings:  # written only when there are some
+        metrics.warnings = warnings
     sources = _sources(results, humans, frame)
     if sources is not None:  # written only when files were read
         metrics.sources = sources
