@@ -42,7 +42,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
         TemplateError,
     )
     from prelabel.exports.argilla import to_argilla
-    from prelabel.exports.export import export
+    from prelabel.exports.export import export, export_candidates
     from prelabel.exports.exporter import Exporter
     from prelabel.exports.records import ExportSummary, RunExport
     from prelabel.exports.registry import exporters
@@ -70,6 +70,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.sop.bundled import bundled_sop, bundled_sop_path, bundled_sops
     from prelabel.sop.rulings import Ruling
     from prelabel.sop.spec import SOP, load_sop, parse_sop
+    from prelabel.vendors.adjudication import Adjudicated, read_adjudication, read_rulings
 
 #: Where each public name lives. Imports are lazy: ``import prelabel`` loads no heavy dependency (openai,
 #: instructor, pandas, scikit-learn); a name's module loads on first use.
@@ -109,15 +110,16 @@ _EXPORTS: dict[str, str] = {
     "Prompt": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
     "Routing": "prelabel.comparison.route_report",
+    "Ruling": "prelabel.sop.rulings",
     "RunDir": "prelabel.runs.run_dir",
     "RunExport": "prelabel.exports.records",
-    "Ruling": "prelabel.sop.rulings",
     "RunSummary": "prelabel.labeling.runner",
     "SOPApply": "prelabel.authoring.sop_apply",
     "SOPError": "prelabel.errors",
     "SOPTestReport": "prelabel.authoring.suite",
     "TemplateError": "prelabel.errors",
     "Usage": "prelabel.llm.usage",
+    "Adjudicated": "prelabel.vendors.adjudication",
     "agreement": "prelabel.comparison.comparison",
     "apply_rulings": "prelabel.authoring.sop_apply",
     "arun": "prelabel.labeling.runner",
@@ -134,6 +136,7 @@ _EXPORTS: dict[str, str] = {
     "draft_edge_cases": "prelabel.comparison.drafts",
     "estimate": "prelabel.labeling.dry_run",
     "export": "prelabel.exports.export",
+    "export_candidates": "prelabel.exports.export",
     "exporters": "prelabel.exports.registry",
     "find_gaps": "prelabel.authoring.gaps",
     "label_flips": "prelabel.authoring.flips",
@@ -141,9 +144,11 @@ _EXPORTS: dict[str, str] = {
     "load_sop": "prelabel.sop.spec",
     "parse_sop": "prelabel.sop.spec",
     "prompt_hash": "prelabel.prompt.rendering",
+    "read_adjudication": "prelabel.vendors.adjudication",
     "read_human_labels": "prelabel.comparison.readers",
     "read_items": "prelabel.inputs.reading",
     "read_results": "prelabel.comparison.readers",
+    "read_rulings": "prelabel.vendors.adjudication",
     "render": "prelabel.prompt.rendering",
     "render_guideline": "prelabel.authoring.guideline",
     "render_prompt": "prelabel.prompt.rendering",
@@ -163,6 +168,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "SOP",
+    "Adjudicated",
     "AgreementMetrics",
     "Backend",
     "BadItem",
@@ -223,6 +229,7 @@ __all__ = [
     "draft_edge_cases",
     "estimate",
     "export",
+    "export_candidates",
     "exporters",
     "find_gaps",
     "label_flips",
@@ -230,9 +237,11 @@ __all__ = [
     "load_sop",
     "parse_sop",
     "prompt_hash",
+    "read_adjudication",
     "read_human_labels",
     "read_items",
     "read_results",
+    "read_rulings",
     "render",
     "render_guideline",
     "render_prompt",

@@ -7,15 +7,14 @@ import datetime
 import errno
 import json
 import os
-import sys
-import types
+import shutil
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 import prelabel
-from helpers import run_cli
+from helpers import ROOT, run_cli
 from prelabel import Ruling
 from prelabel.testing import FakeModel, FakeServer, Reply, RequestRecord
 
@@ -214,23 +213,28 @@ def test_the_files_mode_bom_and_symlink_are_kept(sop: Path, tmp_path: Path) -> N
     assert prelabel.load_sop(sop).version == "1.1.0"
 
 
-def test_an_adjudicated_vendor_export_is_read_by_the_vendor_reader(
-    sop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("name", ["export.json", "snapshot.json"])
+def test_an_adjudication_recorded_from_label_studio_applies_to_the_bundled_sop(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    export = tmp_path / "adjudicated.json"
-    export.write_text("[]")
-    calls: list[tuple[Path, str]] = []
-
-    def read_rulings(path: Path, loaded: prelabel.SOP) -> list[Ruling]:
-        calls.append((Path(path), loaded.id))
-        return RULINGS
-
-    module = types.ModuleType("prelabel.vendors.adjudication")
-    module.read_rulings = read_rulings  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "prelabel.vendors.adjudication", module)
-    result = prelabel.apply_rulings(export, sop)
-    assert calls == [(export, SOP.id)] and result.written
-    assert prelabel.load_sop(sop).edge_cases[-1].text == RULINGS[0].text
+    """The adjudication export recorded from a real Label Studio 1.23 (tests/data/vendor_exports) → sop
+    apply → the SOP validates with the decided items as edge cases and tests; the undecided task is said."""
+    recorded = ROOT / "tests/data/vendor_exports/label_studio/adjudication" / name
+    target = tmp_path / "sop.yaml"
+    shutil.copyfile(prelabel.bundled_sop_path("customer_feedback_intent"), target)
+    before = prelabel.load_sop(target)
+    found = prelabel.read_adjudication(recorded, before)
+    assert len(found.rulings) == 3 and len(found.undecided) == 1
+    code, out, err = run_cli(capsys, "sop", "apply", str(recorded), "--sop", str(target))
+    assert code == 0, err
+    assert "3 rulings from 4 adjudication tasks; 1 tasks without a decision" in out
+    after = prelabel.load_sop(target)
+    tests = {t.text: t.expect for t in after.tests}
+    for ruling in found.rulings:
+        assert tests[ruling.text] == list(ruling.label)
+    new_cases = [e for e in after.edge_cases if e.text in {r.text for r in found.rulings}]
+    assert len(new_cases) == sum(bool(r.ruling) for r in found.rulings) > 0
+    assert after.version != before.version and after.changelog[0].version == after.version
 
 
 # ------------------------------------------------------------------------------------------- bad input

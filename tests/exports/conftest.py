@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 import prelabel
+from helpers import quiet_import
 from prelabel.inputs.digest import item_digest
 from prelabel.labeling.ledger import Ledger
 
@@ -139,3 +142,22 @@ def write_ls_inputs(root: Path, dest: Path) -> dict[str, Path]:
 def ls_inputs(tmp_path: Path) -> Callable[[Path], dict[str, Path]]:
     """``ls_inputs(dest)`` → `write_ls_inputs` (runs under ``tmp_path``)."""
     return lambda dest: write_ls_inputs(tmp_path / "ls_runs", dest)
+
+
+@pytest.fixture
+def offline_argilla():
+    """The argilla module with a default client whose one request (who am I) is answered in-process."""
+    rg = quiet_import("argilla")
+    httpx = quiet_import("httpx")  # argilla's own HTTP client
+
+    def handler(request):
+        return httpx.Response(200, json={"id": str(uuid.uuid4()), "username": "offline", "role": "owner"})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rg.Argilla(
+            api_url="http://argilla.invalid",
+            api_key="offline",
+            mounts={"all://": httpx.MockTransport(handler)},
+        )
+        yield rg

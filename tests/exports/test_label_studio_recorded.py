@@ -22,6 +22,7 @@ from ls_recording import (
     votes,
 )
 
+import prelabel
 from helpers import check_golden
 
 PROJECTS = ("customer_feedback_intent", "seller_content_risk", "flat_single_label")
@@ -167,3 +168,19 @@ def test_check_reader_holds_a_reader_against_every_export_file() -> None:
     check_reader(_reference_reader)
     with pytest.raises(AssertionError, match="customer_feedback_intent"):  # a reader that loses a vote
         check_reader(lambda path: _reference_reader(path).iloc[1:])
+
+
+def _project_sop(path: Path) -> prelabel.SOP:
+    own = path.parent / "sop.yaml"
+    return prelabel.load_sop(own) if own.is_file() else prelabel.bundled_sop(path.parent.name)
+
+
+@pytest.mark.parametrize("votes", [True, False])
+def test_prelabels_reader_gives_the_votes_of_every_recorded_export(votes: bool) -> None:
+    """prelabel's reader (detected format, the project's SOP) on every file recorded from Label Studio."""
+
+    def read(path: Path) -> pd.DataFrame:
+        frame = prelabel.read_human_labels(path, sop=_project_sop(path), votes=votes)
+        return frame if votes or "gold" not in frame else frame[~frame["gold"].fillna(False).astype(bool)]
+
+    check_reader(read)

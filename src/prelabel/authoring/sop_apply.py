@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import datetime
-import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +59,10 @@ def read_rulings_file(path: str | Path, sop: SOP, *, dry_run: bool = False) -> t
     if is_drafts_file(path):
         drafts = read_reviewed_drafts(path, sop, reviewed=not dry_run)
         return drafts.rulings, drafts.notes
-    # the vendor tools' readers, loaded only for their files (imported by name: the module lands with the
-    # vendor readers; import-linter sees a plain import of a module it cannot find as an import of prelabel)
-    adjudication = importlib.import_module("prelabel.vendors.adjudication")
-    return list(adjudication.read_rulings(path, sop)), []
+    from prelabel.vendors.adjudication import read_adjudication  # the vendor tools' readers, for their files
+
+    found = read_adjudication(path, sop)
+    return found.rulings, [found.summary()]
 
 
 def apply_rulings(

@@ -128,13 +128,15 @@ def route(
     min_count: int = 30,
     sop: SOP | str | Path | None = None,
     wide: bool = False,
+    humans_format: str = "auto",
 ) -> Routing:
     """Split a run into auto-accepted and to-review prelabels, with thresholds that keep the accepted
     items' precision (agreement with the human majority) at least ``target_precision`` with probability
     ``1 - delta`` (see the module docstring for the guarantee and its assumption).
 
     ``results``: a RUN_DIR, ``labels.jsonl`` or DataFrame. ``calibration``: results for items with human
-    labels, and ``humans`` those labels (or a directory holding ``labels.jsonl`` and ``human_labels.csv``).
+    labels, and ``humans`` those labels (or a directory holding ``labels.jsonl`` and ``human_labels.csv``;
+    ``humans_format`` as in `prelabel.read_human_labels`: a Label Studio or Argilla export is detected).
     ``by="mixed"`` (the default) fits a threshold per label that has enough calibration items for one
     (`items_needed`) and one pooled threshold for the other labels, ``delta`` split between the two;
     ``"label"``: a threshold per label (Bonferroni over all); ``"global"``: one for all. Errors, abstentions,
@@ -166,8 +168,11 @@ def route(
     frame = read_results(results)
     cal_results, cal_humans = _calibration_sources(calibration, humans)
     cal_frame = read_results(cal_results)  # read once, for its warnings too
-    cal = calibration_items(cal_frame, cal_humans, sop=loaded, signal=signal, wide=wide)
-    warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", [])]))
+    cal = calibration_items(
+        cal_frame, cal_humans, sop=loaded, signal=signal, wide=wide, humans_format=humans_format
+    )
+    read = [*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", []), *cal.warnings]
+    warnings = list(dict.fromkeys(read))
     space = label_space(loaded, cal.multi_label)
     answers = space.answers(frame[space.result_column])
     status = result_status(frame["status"])
