@@ -34,7 +34,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from prelabel.errors import InputError
 from prelabel.llm.price_data import lookup
@@ -52,7 +59,12 @@ __all__ = [
 
 class Usage(BaseModel):
     """Tokens used by model calls. ``prompt_tokens`` counts every prompt token, those read from the
-    provider's prompt cache (``cached_tokens``) and those written to it (``cache_write_tokens``) included."""
+    provider's prompt cache (``cached_tokens``) and those written to it (``cache_write_tokens``) included;
+    ``cache_write_tokens`` is written out (``labels.jsonl``, ``run.json``) only when there were some.
+
+        >>> Usage(prompt_tokens=5).model_dump()
+        {'prompt_tokens': 5, 'completion_tokens': 0, 'cached_tokens': 0}
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -60,6 +72,13 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+
+    @model_serializer(mode="wrap")
+    def _without_zero_cache_writes(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("cache_write_tokens"):  # OpenAI-style usage stays as it always was
+            data.pop("cache_write_tokens", None)
+        return data
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
