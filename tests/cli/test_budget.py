@@ -228,3 +228,8 @@ def test_the_batch_api_checks_the_estimate_at_the_batch_price(capsys: Capture, t
         )
         assert code == 0, stderr
         assert len(fake.batch_api.batches) == 1
+
+
+def test_a_negative_budget_is_bad_input(capsys: Capture, tmp_path: Path, server: FakeServer) -> None:
+    code, _, stderr = run(capsys, tmp_path, server, "--max-cost", "-1")
+    assert code == 2 and stderr.count("\n") == 1 and "max_cost" in stderr and server.requests == []

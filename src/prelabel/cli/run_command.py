@@ -39,7 +39,6 @@ MaxCostOpt = Annotated[
     float | None,
     typer.Option(
         "--max-cost",
-        min=0,
         help="Hard budget in USD for RUN_DIR: refused (exit 2) when the dry-run estimate of the items left "
         "is over it; the run stops before a request could cross it (exit 4), keeps every answer, and a "
         "rerun with a higher --max-cost resumes (what was spent counts).",
