@@ -31,6 +31,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.comparison.routing import route
     from prelabel.demo.walkthrough import DemoResult, run_demo
     from prelabel.errors import (
+        BudgetError,
         EndpointError,
         InputError,
         ItemError,
@@ -63,7 +64,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.labeling.runner import RunSummary, arun, run
     from prelabel.llm.registry import Backend
     from prelabel.llm.retry import RetryPolicy
-    from prelabel.llm.usage import PriceTable, Usage
+    from prelabel.llm.usage import Price, PriceTable, Usage
     from prelabel.prompt.rendering import Prompt, list_templates, prompt_hash, render, render_prompt
     from prelabel.prompt.schema import response_model
     from prelabel.runs.run_dir import RunDir
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "BatchProgress": "prelabel.labeling.batch_collect",
     "BatchStatus": "prelabel.labeling.batch_collect",
     "BatchSubmission": "prelabel.labeling.batch_submit",
+    "BudgetError": "prelabel.errors",
     "CalibrationScore": "prelabel.authoring.calibration_score",
     "CalibrationSet": "prelabel.authoring.calibration",
     "Comparison": "prelabel.comparison.comparison",
@@ -105,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "LabelingError": "prelabel.errors",
     "OutputError": "prelabel.errors",
     "PrelabelError": "prelabel.errors",
+    "Price": "prelabel.llm.usage",
     "PriceTable": "prelabel.llm.usage",
     "Problem": "prelabel.errors",
     "Prompt": "prelabel.prompt.rendering",
@@ -176,6 +179,7 @@ __all__ = [
     "BatchProgress",
     "BatchStatus",
     "BatchSubmission",
+    "BudgetError",
     "CalibrationScore",
     "CalibrationSet",
     "Comparison",
@@ -198,6 +202,7 @@ __all__ = [
     "LabelingError",
     "OutputError",
     "PrelabelError",
+    "Price",
     "PriceTable",
     "Problem",
     "Prompt",

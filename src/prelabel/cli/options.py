@@ -86,6 +86,7 @@ OPTION_FIELDS: dict[str, str] = {
     "samples": "samples",
     "logprobs": "logprobs",
     "prices": "prices",
+    "max_cost": "max_cost",
     # how hard to try
     "timeout": "retry.timeout",
     "retry_budget": "retry.max_total",
