@@ -179,8 +179,9 @@ def sample_frames(ref: str, sampling: VideoSampling | None = None) -> tuple[Vide
         size = scaled_size(info.width, info.height, sampling.max_side)
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         frames = []
+        slack = info.duration / sampling.max_frames / 2  # a frame anywhere in its span will do at the end
         for at in plan_timestamps(info.duration, sampling.max_frames):
-            found = _frame_at(container, stream, start + at, ref, av)
+            found = _frame_at(container, stream, start + at, slack, ref, av)
             if found is None:
                 raise MediaError(
                     f"video '{ref}' is truncated: no frame at {at:.1f} s of its {info.duration:.1f} s"
@@ -191,8 +192,10 @@ def sample_frames(ref: str, sampling: VideoSampling | None = None) -> tuple[Vide
         container.close()
 
 
-def _frame_at(container: Any, stream: Any, at: float, ref: str, av: Any) -> Any:
-    """The first frame at or after ``at`` seconds: seek to the keyframe before it, decode forward."""
+def _frame_at(container: Any, stream: Any, at: float, slack: float, ref: str, av: Any) -> Any:
+    """The first frame at or after ``at`` seconds (seek to the keyframe before it, decode forward); when the
+    video ends first, its last frame if it is at most ``slack`` s before ``at``, else ``None``."""
+    last = None
     try:
         container.seek(int(at / stream.time_base), stream=stream, backward=True, any_frame=False)
         for decoded, frame in enumerate(container.decode(stream)):
@@ -200,10 +203,11 @@ def _frame_at(container: Any, stream: Any, at: float, ref: str, av: Any) -> Any:
                 return frame
             if decoded >= _MAX_DECODED:
                 return frame  # a very long group of pictures: the nearest frame decoded so far
+            last = frame
     except av.error.FFmpegError as exc:
-        if container.streams.video and stream.codec_context.name:
-            raise MediaError(f"video '{ref}' cannot be decoded: {exc.strerror or exc}") from None
-        raise
+        raise MediaError(f"video '{ref}' cannot be decoded: {exc.strerror or exc}") from None
+    if last is not None and last.time is not None and last.time >= at - slack:
+        return last
     return None
 
 

@@ -27,9 +27,10 @@ from pydantic import BaseModel
 from prelabel._aio import first_leaf, run_sync
 from prelabel.errors import ItemError, redact
 from prelabel.inputs.items import Item
+from prelabel.inputs.media import MediaError
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import paid_record, start_item, track
-from prelabel.labeling.item_size import oversize_reason, within_size
+from prelabel.labeling.item_size import frame_budget, no_frame_reason, oversize_reason, within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.reachability import Reachability
@@ -41,7 +42,7 @@ from prelabel.llm.instructed import Mode
 from prelabel.llm.logprobs import label_probability
 from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.usage import Usage
-from prelabel.prompt.rendering import prompt_hash, render_prompt
+from prelabel.prompt.rendering import Prompt, prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
 from prelabel.sop.spec import SOP
 
@@ -57,7 +58,13 @@ def read_entries(
     """The one read of ``items`` (streamed; bad rows and items over ``max_item_tokens`` become ``BadItem``),
     and their count when it is known without reading a file (lists, DataFrames). A missing or unreadable
     source raises ``InputError`` here."""
-    entries = read_items(items, id_col=options.id_col, text_col=options.text_col, max_items=options.max_items)
+    entries = read_items(
+        items,
+        id_col=options.id_col,
+        text_col=options.text_col,
+        max_items=options.max_items,
+        media=options.media_policy(),
+    )
     entries = within_size(entries, options.max_item_tokens, options.endpoint().model)  # as Labeler.alabel
     sized = isinstance(items, Sized) and not isinstance(items, str | Path)
     total = len(items) if sized else None  # type: ignore[arg-type]
@@ -190,15 +197,16 @@ class Labeler:
         With ``samples`` K >= 2, the item is asked K times at once and the answers are folded into one result
         (``prelabel.labeling.samples``)."""
         started = time.perf_counter()
-        entry = coerce_item(item)
+        entry = coerce_item(item, media=self.options.media_policy())
         if isinstance(entry, Item):  # one item labeled directly is bounded like those of a run
             too_large = oversize_reason(entry, self.options.max_item_tokens, self.endpoint.model)
             entry = entry if too_large is None else BadItem(0, too_large, entry.id)
         if isinstance(entry, BadItem):
             return self._error(entry.item_id, CallStats(), started, "invalid_item", entry.reason)
-        try:
-            prompt = render_prompt(self.sop, entry, self.template, self.language)
-        except ItemError as exc:  # e.g. an unreadable image
+        try:  # a video is sampled in a worker thread: decoding never blocks the other items' requests
+            render = self.prompt_for
+            prompt = await asyncio.to_thread(render, entry) if entry.video else render(entry)
+        except ItemError as exc:  # e.g. an unreadable image, a corrupt video
             return self._error(exc.item_id, CallStats(), started, "invalid_item", str(exc))
         if self.samples == 1:
             return await self._ask(entry.id, prompt.messages, started)
@@ -212,6 +220,28 @@ class Labeler:
             raise first_leaf(group_error) from None
         latency = round(time.perf_counter() - started, 4)
         return combine_samples([a.result() for a in asks], latency_s=latency, order=self._label_order)
+
+    def prompt_for(self, item: Item) -> Prompt:
+        """The prompt of one item, as a run sends it: a video's frames are as many as ``max_frames`` allows
+        and fit within ``max_item_tokens`` (``labeling.item_size.frame_budget``). Raises ``ItemError`` for
+        unusable media."""
+        sampling = None
+        if item.video:
+            limit = self.options.max_item_tokens
+            try:
+                frames = frame_budget(
+                    item,
+                    limit,
+                    self.options.video_sampling(),
+                    backend=self.endpoint.backend,
+                    model=self.model,
+                )
+            except MediaError as exc:
+                raise ItemError(str(exc), item_id=item.id) from None
+            if frames == 0 and limit is not None:
+                raise ItemError(no_frame_reason(limit), item_id=item.id)
+            sampling = self.options.video_sampling(frames)
+        return render_prompt(self.sop, item, self.template, self.language, video=sampling)
 
     async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
         """One answer to ``messages`` as a result (an error record when the call fails)."""
