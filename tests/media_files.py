@@ -102,7 +102,10 @@ def near(colour: tuple[int, int, int], expected: tuple[int, int, int], tolerance
 
 def nearest(colour: tuple[int, int, int]) -> int:
     """The index in ``COLOURS`` of the colour nearest ``colour``."""
-    return min(range(len(COLOURS)), key=lambda i: sum((a - b) ** 2 for a, b in zip(colour, COLOURS[i])))
+    return min(
+        range(len(COLOURS)),
+        key=lambda i: sum((a - b) ** 2 for a, b in zip(colour, COLOURS[i], strict=True)),
+    )
 
 
 @contextmanager
