@@ -139,6 +139,8 @@ def run(
             f"prompt + ~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
+        if guess.image_tokens:
+            typer.echo(f"note: ~{guess.image_tokens} of the prompt tokens are images and video frames")
         if guess.too_large:
             limit = options.max_item_tokens
             typer.echo(

@@ -27,10 +27,10 @@ from pydantic import BaseModel
 from prelabel._aio import first_leaf, run_sync
 from prelabel.errors import ItemError, redact
 from prelabel.inputs.items import Item
-from prelabel.inputs.media import MediaError
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import paid_record, start_item, track
-from prelabel.labeling.item_size import frame_budget, no_frame_reason, oversize_reason, within_size
+from prelabel.labeling.item_prompt import item_prompt
+from prelabel.labeling.item_size import oversize_reason, within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.reachability import Reachability
@@ -222,26 +222,9 @@ class Labeler:
         return combine_samples([a.result() for a in asks], latency_s=latency, order=self._label_order)
 
     def prompt_for(self, item: Item) -> Prompt:
-        """The prompt of one item, as a run sends it: a video's frames are as many as ``max_frames`` allows
-        and fit within ``max_item_tokens`` (``labeling.item_size.frame_budget``). Raises ``ItemError`` for
-        unusable media."""
-        sampling = None
-        if item.video:
-            limit = self.options.max_item_tokens
-            try:
-                frames = frame_budget(
-                    item,
-                    limit,
-                    self.options.video_sampling(),
-                    backend=self.endpoint.backend,
-                    model=self.model,
-                )
-            except MediaError as exc:
-                raise ItemError(str(exc), item_id=item.id) from None
-            if frames == 0 and limit is not None:
-                raise ItemError(no_frame_reason(limit), item_id=item.id)
-            sampling = self.options.video_sampling(frames)
-        return render_prompt(self.sop, item, self.template, self.language, video=sampling)
+        """The prompt of one item, as a run sends it (``labeling.item_prompt``: a video's frames within
+        ``max_frames`` and ``max_item_tokens``). Raises ``ItemError`` for unusable media."""
+        return item_prompt(self.sop, item, self.options, self.endpoint)
 
     async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
         """One answer to ``messages`` as a result (an error record when the call fails)."""

@@ -39,6 +39,7 @@ __all__ = [
     "Prompt",
     "delimiters",
     "list_templates",
+    "media_listed",
     "prompt_hash",
     "render",
     "render_prompt",
@@ -287,6 +288,24 @@ def render_prompt(
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": content}]
     lang_hash = prompt_hash(sop, template, lang)
     return Prompt(messages=messages, template=template, prompt_hash=lang_hash, media=tuple(media))
+
+
+def media_listed(prompt: Prompt) -> list[Message]:
+    """``prompt``'s messages with each image part's URL replaced by the line describing it (``MediaPart``):
+    what ``prelabel render`` prints instead of base64."""
+    described = iter(prompt.media)
+    messages = []
+    for message in prompt.messages:
+        content = message["content"]
+        if isinstance(content, list):
+            content = [
+                {**part, "image_url": {**part["image_url"], "url": next(described).describe()}}
+                if part.get("type") == "image_url"
+                else part
+                for part in content
+            ]
+        messages.append({**message, "content": content})
+    return messages
 
 
 def render(
