@@ -90,7 +90,9 @@ def test_in_memory_items_are_confined_to_the_current_directory(
     ]
     got = list(read_items(rows))
     assert not isinstance(got[0], BadItem)
-    assert isinstance(got[1], BadItem) and "images: '/etc/hostname' is outside the media root" in got[1].reason
+    assert (
+        isinstance(got[1], BadItem) and "images: '/etc/hostname' is outside the media root" in got[1].reason
+    )
     assert isinstance(got[2], BadItem) and got[2].reason.startswith("row 3: video: 'http://127.0.0.1:1")
     assert got[1].item_id == "out"
     assert not any(isinstance(e, BadItem) for e in read_items(rows[:2], media=MediaPolicy(root=Path("/"))))

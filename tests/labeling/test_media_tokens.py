@@ -103,5 +103,7 @@ def test_max_item_tokens_sends_fewer_frames_then_refuses(
     assert code == 2
     line = json.loads((tmp_path / "r2" / "labels.jsonl").read_text(encoding="utf-8"))
     assert line["error"]["type"] == "invalid_item"
-    assert line["error"]["message"].startswith("text too large: its text and images leave no room for a video")
+    assert line["error"]["message"].startswith(
+        "text too large: its text and images leave no room for a video"
+    )
     assert len(server.requests) == 1

@@ -76,9 +76,8 @@ def video_digest(path: Path) -> str | None:
             if size <= _WHOLE_VIDEO:
                 return hashlib.file_digest(handle, "sha256").hexdigest()
             digest = hashlib.sha256(f"{size}:".encode())
-            step = (size - _CHUNK) // (_CHUNKS - 1)
-            for index in range(_CHUNKS):
-                handle.seek(index * step)
+            for index in range(_CHUNKS):  # the first chunk at 0, the last ending at the file's end
+                handle.seek(index * (size - _CHUNK) // (_CHUNKS - 1))
                 digest.update(handle.read(_CHUNK))
             return "sampled:" + digest.hexdigest()
     except OSError:
