@@ -1,7 +1,9 @@
 """Label Studio: ``tasks.json`` (data + predictions) and the ``label_config.xml`` generated from the SOP.
 
 A task's ``data`` holds the item (``text`` and/or ``image``, ``item_id``, ``language``, ``meta``; when an
-item has several images, every task also holds the list ``images`` and the config shows them all); its
+item has several images, every task also holds the list ``images`` and the config shows them all; when an
+item has a video, ``video`` holds its reference, shown by a ``Video`` object, with its ``transcript`` and
+on-screen text ``ocr_text`` shown as ``Text`` beneath it); its
 prediction holds the answer as a ``taxonomy`` result (label trees: root-to-leaf paths) or a ``choices``
 result (flat SOPs), the rationale as a ``textarea`` result, ``score`` = confidence and ``model_version`` =
 ``prelabel:<sop>@<version>:<model>:<prompt-hash>``. The control names and values in the config are the ones
@@ -26,11 +28,12 @@ from prelabel._xml import xml_safe
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP, Label
-from prelabel.vendors.names import LS_CONTROL, LS_IMAGES, LS_RATIONALE
+from prelabel.vendors.names import LS_CONTROL, LS_IMAGES, LS_RATIONALE, LS_VIDEO
 
 __all__ = ["LabelStudio", "label_config", "label_studio_tasks", "write_label_studio"]
 
-CONTROL, RATIONALE, IMAGES = LS_CONTROL, LS_RATIONALE, LS_IMAGES
+CONTROL, RATIONALE, IMAGES, VIDEO = LS_CONTROL, LS_RATIONALE, LS_IMAGES, LS_VIDEO
+_VIDEO_TEXTS = ("transcript", "ocr_text")
 
 
 def _several_images(run: RunExport) -> bool:
@@ -48,19 +51,32 @@ def _choice(parent: ET.Element, label: Label) -> None:
         _choice(node, child)
 
 
-def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bool = False) -> str:
-    """The labeling config XML for ``sop``: Text (and/or Image) object, label control, rationale box.
-    ``images``: items hold several images, shown together (``valueList="$images"``)."""
+def label_config(
+    sop: SOP,
+    *,
+    text: bool = True,
+    image: bool = False,
+    images: bool = False,
+    video: bool = False,
+    video_texts: tuple[str, ...] = (),
+) -> str:
+    """The labeling config XML for ``sop``: Text (and/or Image, Video) object, label control, rationale box.
+    ``images``: items hold several images, shown together (``valueList="$images"``); ``video``: items have a
+    video (``<Video value="$video"/>``), and the ``video_texts`` fields below it."""
     view = ET.Element("View")
     ET.SubElement(view, "Header", value=f"{sop.title} ({sop.id}@{sop.version})")
     image = image or images
-    target = "text" if text or not image else "image"
+    target = _target(text, image, video)
     if text:
         ET.SubElement(view, "Text", name="text", value="$text")
     if images:
         ET.SubElement(view, "Image", name="image", valueList=f"${IMAGES}")
     elif image:
         ET.SubElement(view, "Image", name="image", value="$image")
+    if video:
+        ET.SubElement(view, "Video", name=VIDEO, value=f"${VIDEO}")
+        for field in video_texts:
+            ET.SubElement(view, "Text", name=field, value=f"${field}")
     if _is_tree(sop):
         control = ET.SubElement(view, "Taxonomy", name=CONTROL, toName=target, leafsOnly="true")
         if not sop.multi_label:
@@ -73,6 +89,21 @@ def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bo
     ET.SubElement(view, "TextArea", name=RATIONALE, toName=target, editable="true", maxSubmissions="1")
     ET.indent(view)
     return xml_safe(ET.tostring(view, encoding="unicode")) + "\n"  # an SOP built in code may hold a NUL
+
+
+def _target(text: bool, image: bool, video: bool) -> str:
+    """The object the label control and rationale point at: the text, else the image, else the video."""
+    return "text" if text or not (image or video) else ("image" if image else VIDEO)
+
+
+def _media(run: RunExport) -> tuple[bool, bool, bool, tuple[str, ...]]:
+    """Whether exported items have text, images, a video, and which of the video's texts they carry."""
+    items = run.items.values()
+    images = any(item.images for item in items)
+    video = any(item.video for item in items)
+    texts = any(item.text for item in items) or not (images or video)
+    video_texts = tuple(f for f in _VIDEO_TEXTS if any(getattr(item, f) for item in items))
+    return texts, images, video, video_texts
 
 
 def _answer(row: dict[str, Any], sop: SOP) -> list[str]:
@@ -100,8 +131,8 @@ def label_studio_tasks(run: RunExport) -> list[dict[str, Any]]:
     """One task per result line whose item is known; errors and abstentions get no prediction."""
     assert run.sop is not None
     tasks = []
-    has_text = any(item.text for item in run.items.values())
-    target = "text" if has_text or not any(i.images for i in run.items.values()) else "image"
+    has_text, has_images, has_video, video_texts = _media(run)
+    target = _target(has_text, has_images, has_video)
     several = _several_images(run)
     for row in run.rows:
         item = run.items.get(str(row["item_id"]))
@@ -113,6 +144,9 @@ def label_studio_tasks(run: RunExport) -> list[dict[str, Any]]:
             data["image"] = item.images[0]
         if several:  # the config shows the list: every image of every item (an item without one: none)
             data[IMAGES] = list(item.images)
+        if has_video:  # the config shows it: every task holds the field (an item without one: empty)
+            data[VIDEO] = item.video or ""
+            data |= {field: getattr(item, field) or "" for field in video_texts}
         data |= {"language": item.language, "meta": item.meta}
         task: dict[str, Any] = {"data": data, "predictions": []}
         if prediction_status(row, run.sop) is None:
@@ -125,11 +159,13 @@ def write_label_studio(run: RunExport, out: Path) -> list[Path]:
     """Write ``out`` (tasks JSON) and ``label_config.xml`` beside it."""
     assert run.sop is not None
     tasks = label_studio_tasks(run)
-    images = any(item.images for item in run.items.values())
-    texts = any(item.text for item in run.items.values()) or not images
+    texts, images, video, video_texts = _media(run)
     config = out.parent / "label_config.xml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    xml = label_config(run.sop, text=texts, image=images, images=_several_images(run))
+    several = _several_images(run)
+    xml = label_config(
+        run.sop, text=texts, image=images, images=several, video=video, video_texts=video_texts
+    )
     with together():  # both files, or neither
         write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
         write_text(config, xml)
