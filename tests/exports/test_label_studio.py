@@ -132,10 +132,9 @@ def test_the_config_never_holds_characters_xml_forbids() -> None:
 
 
 def test_video_items_get_a_video_object_and_tasks_that_reference_it(tmp_path: Path) -> None:
-    """Video items (with transcripts, beside a text-only item): the config has a ``Video`` object and the
+    """Video items (one with a transcript): the config has a ``Video`` object and the
     video's texts; the SDK accepts the config, every task's data and every prediction."""
     from media_files import write_video
-
     from prelabel.testing import FakeModel
 
     interface = quiet_import("label_studio_sdk.label_interface").LabelInterface
