@@ -9,7 +9,6 @@ cannot be read any more get no strip (a note instead), never a failed report.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from prelabel.errors import PrelabelError
 from prelabel.inputs.items import Item
 from prelabel.inputs.media import MediaError, MediaPolicy
 from prelabel.inputs.reading import read_items
-from prelabel.inputs.video import VideoSampling, sample_frames
+from prelabel.inputs.video import data_uri, thumbnails
 from prelabel.runs.run_dir import RunDir
 from prelabel.runs.sources import RunSources
 
@@ -50,13 +49,9 @@ def run_videos(results: Any, wanted: Iterable[str]) -> dict[str, str]:
 
 def thumbnail_strip(item_id: str, video: str) -> dict[str, Any]:
     """``{"item_id", "frames": [{"time", "uri"}], "note"}``: the strip of one item's video, or a note."""
-    sampling = VideoSampling(max_frames=THUMBNAILS, max_side=THUMB_SIDE, media=MediaPolicy(confine=False))
     try:
-        _, frames = sample_frames(video, sampling)
+        frames = thumbnails(video, THUMBNAILS, THUMB_SIDE)
     except MediaError as exc:
         return {"item_id": item_id, "frames": [], "note": str(exc)}
-    shown = [
-        {"time": f"{f.timestamp:.1f} s", "uri": "data:image/jpeg;base64," + base64.b64encode(f.jpeg).decode()}
-        for f in frames
-    ]
+    shown = [{"time": f"{f.timestamp:.1f} s", "uri": data_uri(f)} for f in frames]
     return {"item_id": item_id, "frames": shown, "note": None}

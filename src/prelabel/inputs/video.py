@@ -20,6 +20,7 @@ reason (empty, not a video, audio only, an unsupported codec, truncated, unreach
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -34,10 +35,12 @@ __all__ = [
     "Frame",
     "VideoInfo",
     "VideoSampling",
+    "data_uri",
     "plan_timestamps",
     "probe_video",
     "sample_frames",
     "scaled_size",
+    "thumbnails",
 ]
 
 DEFAULT_MAX_FRAMES = 8
@@ -219,3 +222,15 @@ def _frame(frame: Any, timestamp: float, size: tuple[int, int], av: Any) -> Fram
     encoder.time_base = Fraction(1, 25)
     jpeg = b"".join(bytes(packet) for packet in [*encoder.encode(scaled), *encoder.encode(None)])
     return Frame(timestamp=round(timestamp, 3), width=width, height=height, jpeg=jpeg)
+
+
+def thumbnails(ref: str, count: int = 4, side: int = 160, policy: MediaPolicy | None = None) -> list[Frame]:
+    """``count`` small frames of a video for documents (the compare report, guidelines): sampled as a run
+    samples them, ``side`` px on the long side (``MediaError`` when unreadable)."""
+    sampling = VideoSampling(max_frames=count, max_side=side, media=policy or MediaPolicy(confine=False))
+    return sample_frames(ref, sampling)[1]
+
+
+def data_uri(frame: Frame) -> str:
+    """A frame as a ``data:image/jpeg;base64,`` URI (for self-contained HTML)."""
+    return "data:image/jpeg;base64," + base64.b64encode(frame.jpeg).decode("ascii")

@@ -66,11 +66,14 @@ def _one_or_many(value: Any) -> Any:
 
 
 class Example(_Spec):
-    """An example item for a label, in any language."""
+    """An example item for a label, in any language; ``images`` and ``video`` (paths relative to the SOP
+    file's folder, or URLs) are shown in the guideline document, not sent to the model."""
 
     text: str = Field(min_length=1)
     language: str | None = None
     note: str | None = None
+    images: list[str] = []
+    video: str | None = None
 
 
 class Exclusion(_Spec):
