@@ -78,24 +78,20 @@ def test_paths_confined_to_the_base_folder_or_the_media_root(tmp_path: Path) -> 
     assert check_media("/etc/passwd", items, unchecked, "images") == "/etc/passwd"
 
 
-def test_in_memory_items_are_confined_to_the_current_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_items_given_in_python_are_confined_to_a_named_root_only(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"x")
     rows = [
-        {"id": "in", "text": "x", "images": ["a.png"]},
+        {"id": "in", "text": "x", "images": [str(tmp_path / "a.png")]},
         {"id": "out", "text": "x", "images": ["/etc/hostname"]},
         {"id": "vid", "text": "x", "video": "http://127.0.0.1:1/v.mp4"},
     ]
-    got = list(read_items(rows))
-    assert not isinstance(got[0], BadItem)
-    assert (
-        isinstance(got[1], BadItem) and "images: '/etc/hostname' is outside the media root" in got[1].reason
-    )
-    assert isinstance(got[2], BadItem) and got[2].reason.startswith("row 3: video: 'http://127.0.0.1:1")
-    assert got[1].item_id == "out"
-    assert not any(isinstance(e, BadItem) for e in read_items(rows[:2], media=MediaPolicy(root=Path("/"))))
+    got = list(read_items(rows))  # no items file, no root: paths as given; URL rules still apply
+    assert [isinstance(e, BadItem) for e in got] == [False, False, True]
+    assert got[2].reason.startswith("row 3: video: 'http://127.0.0.1:1")  # type: ignore[union-attr]
+    confined = list(read_items(rows, media=MediaPolicy(root=tmp_path)))
+    assert [isinstance(e, BadItem) for e in confined] == [False, True, True]
+    assert "images: '/etc/hostname' is outside the media root" in confined[1].reason  # type: ignore[union-attr]
+    assert confined[1].item_id == "out"
 
 
 def test_items_file_rows_name_the_line_and_field(tmp_path: Path) -> None:

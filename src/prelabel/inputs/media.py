@@ -4,9 +4,10 @@ An items file built from untrusted data (scraped listings, user submissions) mus
 upload other files of the machine, nor make prelabel (or a self-hosted model server) fetch from the local
 network. The rules, for ``images`` and ``video`` alike:
 
-- a local path resolves inside the media root: ``MediaPolicy.root`` (``--media-root``), else the items file's
-  folder, else (items given in memory) the current directory. An absolute path elsewhere, a ``..`` escape and
-  a symbolic link pointing out of the root are refused;
+- a local path resolves inside the media root: ``MediaPolicy.root`` (``--media-root``, ``media_root=``),
+  else the items file's folder (items given in Python, without a file, are confined only when a root is
+  named). An absolute path elsewhere, a ``..`` escape and a symbolic link pointing out of the root are
+  refused;
 - ``http(s)`` URLs to public hosts are allowed. URLs whose host is a loopback, private, link-local or other
   non-public address (``127.0.0.1``, ``10.x``, ``169.254.x``, ``[::1]``, ``localhost``, ``*.local``,
   ``*.internal``, a bare number) are refused, and so are ``file://`` URLs (read as local files, unconfined)
@@ -54,8 +55,8 @@ class MediaError(ValueError):
 
 @dataclass(frozen=True)
 class MediaPolicy:
-    """Where media may come from: ``root`` confines local paths (``None``: the items file's folder, else the
-    current directory); ``allow_remote`` trusts every URL (local-network hosts, ``file://``);
+    """Where media may come from: ``root`` confines local paths (``None``: the items file's folder; items
+    given in Python are then not confined); ``allow_remote`` trusts every URL (local-network hosts, ``file://``);
     ``confine=False`` checks nothing (reading items back to pair them with results, which sends nothing)."""
 
     root: Path | None = None
@@ -99,9 +100,11 @@ def check_media(ref: str, base: Path | None, policy: MediaPolicy, field: str) ->
         raise MediaError(
             f"{field}: '{ref}' uses the unsupported scheme '{name}:' (use a path or http(s) URL)"
         )
-    path = Path(ref)
-    where = path if path.is_absolute() or base is None else base / path  # as the prompt will find it
-    _confine(ref, where, policy.root or base or Path.cwd(), field)
+    root = policy.root or base
+    if root is not None:  # items given in Python (no items file) are confined only to a root named
+        path = Path(ref)
+        where = path if path.is_absolute() or base is None else base / path  # as the prompt will find it
+        _confine(ref, where, root, field)
     return _joined(ref, base)
 
 

@@ -93,7 +93,8 @@ class LabelOptions(BaseModel):
     video item sends fewer frames to stay within it."""
     # media: where it may come from, how much of a video is sent
     media_root: Path | None = None
-    """The folder local media paths must resolve inside (default: the items file's folder)."""
+    """The folder local media paths must resolve inside (default: the items file's folder; items given in
+    Python are then not confined)."""
     allow_remote_media: bool = False
     """Allow media URLs to loopback, private and link-local hosts, and ``file://`` URLs."""
     max_frames: int = Field(default=DEFAULT_MAX_FRAMES, ge=1, le=64)

@@ -29,7 +29,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from prelabel.errors import Problem, SOPError
 from prelabel.sop._checks import (
@@ -74,6 +82,17 @@ class Example(_Spec):
     note: str | None = None
     images: list[str] = []
     video: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_no_media(self, handler: Any) -> Any:
+        # left out when absent, so adding the fields kept the hashes (``SOP.sha256``) of existing SOPs
+        data = handler(self)
+        if isinstance(data, dict):
+            if not data.get("images"):
+                data.pop("images", None)
+            if data.get("video") is None:
+                data.pop("video", None)
+        return data
 
 
 class Exclusion(_Spec):
