@@ -79,7 +79,9 @@ def measured(code: str, *args: str) -> tuple[list[str], float, float]:
     """Run ``code`` in a fresh interpreter: its printed fields, wall seconds and peak RSS in MiB."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, env=env, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, env=env, text=True
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     out = process.stdout.read() if process.stdout else ""
@@ -89,7 +91,9 @@ def measured(code: str, *args: str) -> tuple[list[str], float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--keep", type=Path, help="Folder to write the videos into (kept).")
