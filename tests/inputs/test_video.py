@@ -107,3 +107,41 @@ def test_estimates_plan_frames_without_decoding(tmp_path: Path) -> None:
         SOP, Item(id="v", video=str(clip)), embed_images=False, video=VideoSampling(max_frames=2)
     )
     assert [(m.timestamp, m.size_bytes) for m in prompt.media] == [(1.0, 0), (3.0, 0)]
+
+
+def test_a_video_url_redirecting_elsewhere_is_not_followed_unless_remote_media_is_allowed(
+    tmp_path: Path,
+) -> None:
+    """A public URL could redirect to the local network: redirects are refused (the checked host is the
+    only one fetched); with ``allow_remote`` they are followed."""
+    import http.server
+    import threading
+
+    from media_files import file_server
+    from prelabel.inputs.media import MediaPolicy
+
+    write_video(tmp_path / "clip.mkv", 2)
+    with file_server(tmp_path) as base:
+
+        class Redirect(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(302)
+                self.send_header("Location", f"{base}/clip.mkv")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/clip.mkv"
+            unchecked_hosts = MediaPolicy(confine=False)  # the loopback host itself let through
+            with pytest.raises(MediaError, match="cannot reach video"):
+                sample_frames(url, VideoSampling(max_frames=1, media=unchecked_hosts))
+            _, frames = sample_frames(url, VideoSampling(max_frames=1, media=MediaPolicy(allow_remote=True)))
+            assert len(frames) == 1
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -13,7 +13,7 @@ network. The rules, for ``images`` and ``video`` alike:
   ``*.internal``, a bare number) are refused, and so are ``file://`` URLs (read as local files, unconfined)
   and other schemes, unless ``MediaPolicy.allow_remote`` (``--allow-remote-media``) says the items file's
   URLs are trusted. Image URLs are passed to the provider, which fetches them; video URLs are fetched by
-  prelabel, which also checks every address the host name resolves to.
+  prelabel, which also checks every address the host name resolves to and follows no redirect.
 
     >>> from pathlib import Path
     >>> policy = MediaPolicy(root=Path("/srv/in"))

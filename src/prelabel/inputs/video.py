@@ -106,6 +106,8 @@ def _open(ref: str, policy: MediaPolicy) -> Any:
         check_resolved_host(ref, policy)
         target: str = ref
         options = {"timeout": str(int(_OPEN_TIMEOUT_S * 1_000_000))}
+        if not policy.allow_remote:  # a redirect could lead anywhere, the local network included
+            options["max_redirects"] = "0"
     else:
         try:
             size = path.stat().st_size
