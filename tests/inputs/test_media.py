@@ -106,3 +106,24 @@ def test_a_fetched_host_resolving_to_a_local_address_is_refused() -> None:
     with pytest.raises(MediaError, match=r"resolves to a local-network address \((127.0.0.1|::1)\)"):
         check_resolved_host("http://localhost/v.mp4", DEFAULT)
     check_resolved_host("http://localhost/v.mp4", TRUSTING)  # allowed: nothing raised
+
+
+def test_a_csv_items_file_with_video_columns(tmp_path: Path) -> None:
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    items = tmp_path / "items.csv"
+    items.write_text(
+        "id,video,transcript,ocr_text,market\na,clip.mp4,buy now,50% OFF,TH\nb,../clip.mp4,,,ID\n",
+        encoding="utf-8",
+    )
+    first, second = read_items(items)
+    assert not isinstance(first, BadItem)
+    assert (first.video, first.transcript, first.ocr_text, first.text) == (
+        str(tmp_path / "clip.mp4"),
+        "buy now",
+        "50% OFF",
+        None,
+    )
+    assert first.meta == {"market": "TH"}
+    assert (
+        isinstance(second, BadItem) and "line 3: video: '../clip.mp4' escapes the media root" in second.reason
+    )
