@@ -51,6 +51,10 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "id_col": ("key", "key"),
     "text_col": ("body", "body"),
     "max_item_tokens": ("321", 321),
+    "media_root": ("media", Path("media")),
+    "allow_remote_media": (None, True),
+    "max_frames": ("5", 5),
+    "frame_size": ("512", 512),
 }
 
 

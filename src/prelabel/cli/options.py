@@ -62,6 +62,42 @@ MaxAttemptsOpt = Annotated[
         help="Requests per answer on transport failures, first included (default: 6).",
     ),
 ]
+# where media may come from and how much of a video is sent (prelabel.inputs.media, prelabel.inputs.video)
+MediaRootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--media-root",
+        help="Folder that items' local image and video paths must resolve inside (default: the items "
+        "file's folder); paths outside it, '..' escapes and links out are error records.",
+    ),
+]
+AllowRemoteMediaOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-remote-media",
+        help="Trust the items' media URLs: allow loopback, private and link-local hosts and file:// URLs "
+        "(refused by default; public http(s) URLs are always allowed).",
+    ),
+]
+MaxFramesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-frames",
+        min=1,
+        max=64,
+        help="Frames sent per video item, spread uniformly over its duration (default: 8; fewer when "
+        "--max-item-tokens leaves no room).",
+    ),
+]
+FrameSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--frame-size",
+        min=64,
+        max=4096,
+        help="Longest side in pixels of each video frame sent, as JPEG (default: 768).",
+    ),
+]
 MaxReasksOpt = Annotated[
     int | None,
     typer.Option("--max-reasks", min=0, help="Re-asks when an answer fails validation (default: 2)."),
@@ -99,6 +135,11 @@ OPTION_FIELDS: dict[str, str] = {
     "id_col": "id_col",
     "text_col": "text_col",
     "max_item_tokens": "max_item_tokens",
+    # media
+    "media_root": "media_root",
+    "allow_remote_media": "allow_remote_media",
+    "max_frames": "max_frames",
+    "frame_size": "frame_size",
 }
 RETRY = "retry."
 

@@ -12,10 +12,14 @@ from prelabel._gc import started
 from prelabel.cli import batch_commands
 from prelabel.cli.app import EXIT_INTERRUPTED, app, fail, stopping
 from prelabel.cli.options import (
+    AllowRemoteMediaOpt,
     BaseUrlOpt,
+    FrameSizeOpt,
     LangOpt,
     MaxAttemptsOpt,
+    MaxFramesOpt,
     MaxReasksOpt,
+    MediaRootOpt,
     ModelOpt,
     RetryBudgetOpt,
     SopArg,
@@ -102,9 +106,13 @@ def run(
             "--max-item-tokens",
             min=1,
             help="Items whose text is over this many tokens become error records, never sent "
-            "(default: 100000).",
+            "(default: 100000); a video item sends fewer frames to fit.",
         ),
     ] = None,
+    media_root: MediaRootOpt = None,
+    allow_remote_media: AllowRemoteMediaOpt = False,
+    max_frames: MaxFramesOpt = None,
+    frame_size: FrameSizeOpt = None,
     prices: PricesOpt = None,
     max_cost: MaxCostOpt = None,
     template: TemplateOpt = None,
@@ -136,7 +144,8 @@ def run(
         max_cost=max_cost,
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
         concurrency=concurrency, rpm=rpm, tpm=tpm, max_items=max_items, id_col=id_col, text_col=text_col,
-        max_item_tokens=max_item_tokens,
+        max_item_tokens=max_item_tokens, media_root=media_root, allow_remote_media=allow_remote_media,
+        max_frames=max_frames, frame_size=frame_size,
     )  # fmt: skip
     if dry_run or batch_api:  # no request goes out at once: start-up is over (prelabel._gc)
         started()
@@ -150,6 +159,8 @@ def run(
             f"prompt + ~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
+        if guess.image_tokens:
+            typer.echo(f"note: ~{guess.image_tokens} of the prompt tokens are images and video frames")
         if guess.too_large:
             limit = options.max_item_tokens
             typer.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ import typer
 
 import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
-from prelabel.cli.options import LangOpt, SopArg, TemplateOpt, label_options
+from prelabel.cli.options import FrameSizeOpt, LangOpt, MaxFramesOpt, SopArg, TemplateOpt, label_options
 
 PANEL = "1. SOPs"
 
@@ -42,17 +43,34 @@ def render(
     ],
     template: TemplateOpt = None,
     rationale_language: LangOpt = None,
+    max_frames: MaxFramesOpt = None,
+    frame_size: FrameSizeOpt = None,
 ) -> None:
-    """Print the chat messages (JSON) that would be sent for one item."""
+    """Print the chat messages (JSON) that would be sent for one item.
+
+    Images and video frames are listed (what, where, time, size), not printed as base64: each image part's
+    URL is replaced by one line describing it, and "media" lists them all."""
     loaded = prelabel.load_sop(sop)
     try:
         data = json.loads(item)
     except json.JSONDecodeError as exc:
         raise fail(f"--item is not valid JSON: {exc}", EXIT_BAD_INPUT) from None
     # --template '' renders with the default template (run refuses it: unknown template '')
-    options = label_options(template=template or None, rationale_language=rationale_language)
+    options = label_options(
+        template=template or None, rationale_language=rationale_language, max_frames=max_frames,
+        frame_size=frame_size,
+    )  # fmt: skip
     prompt = prelabel.render_prompt(
-        loaded, data, template=options.template, rationale_language=options.rationale_language
+        loaded,
+        data,
+        template=options.template,
+        rationale_language=options.rationale_language,
+        video=options.video_sampling(),
     )
-    out = {"template": prompt.template, "prompt_hash": prompt.prompt_hash, "messages": prompt.messages}
+    out = {
+        "template": prompt.template,
+        "prompt_hash": prompt.prompt_hash,
+        "messages": prelabel.media_listed(prompt),
+        "media": [dataclasses.asdict(part) for part in prompt.media],
+    }
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

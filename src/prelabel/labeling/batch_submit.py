@@ -43,7 +43,6 @@ from prelabel.labeling.setup import (
 )
 from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS
 from prelabel.llm.endpoints import public_url
-from prelabel.prompt.rendering import render_prompt
 from prelabel.runs.restart import restarting
 from prelabel.runs.run_dir import RunDir
 from prelabel.runs.sources import recorded
@@ -162,7 +161,7 @@ def _request_body(labeler: Labeler, entry: Any) -> dict[str, Any] | LabelResult:
     if isinstance(entry, BadItem):
         return labeler.error_result(entry.item_id, "invalid_item", entry.reason)
     try:
-        prompt = render_prompt(labeler.sop, entry, labeler.template, labeler.language)
+        prompt = labeler.prompt_for(entry)
     except ItemError as exc:  # e.g. an unreadable image
         return labeler.error_result(exc.item_id or entry.id, "invalid_item", str(exc))
     return labeler.caller.request_body(prompt.messages)

@@ -29,6 +29,7 @@ from prelabel.errors import BudgetError, InputError, ItemError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import BUDGET_MESSAGE, INTERRUPTED, paid_record, start_item, track
+from prelabel.labeling.item_prompt import item_prompt
 from prelabel.labeling.item_size import oversize_reason, within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.progress import RunProgress
@@ -42,7 +43,7 @@ from prelabel.llm.logprobs import label_probability
 from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.spend import SpendLimit
 from prelabel.llm.usage import Usage
-from prelabel.prompt.rendering import prompt_hash, render_prompt
+from prelabel.prompt.rendering import Prompt, prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
 from prelabel.sop.spec import SOP
 
@@ -67,7 +68,13 @@ def read_entries(
     """The one read of ``items`` (streamed; bad rows and items over ``max_item_tokens`` become ``BadItem``),
     and their count when it is known without reading a file (lists, DataFrames). A missing or unreadable
     source raises ``InputError`` here."""
-    entries = read_items(items, id_col=options.id_col, text_col=options.text_col, max_items=options.max_items)
+    entries = read_items(
+        items,
+        id_col=options.id_col,
+        text_col=options.text_col,
+        max_items=options.max_items,
+        media=options.media_policy(),
+    )
     entries = within_size(entries, options.max_item_tokens, options.endpoint().model)  # as Labeler.alabel
     sized = isinstance(items, Sized) and not isinstance(items, str | Path)
     total = len(items) if sized else None  # type: ignore[arg-type]
@@ -217,15 +224,16 @@ class Labeler:
         With ``samples`` K >= 2, the item is asked K times at once and the answers are folded into one result
         (``prelabel.labeling.samples``)."""
         started = time.perf_counter()
-        entry = coerce_item(item)
+        entry = coerce_item(item, media=self.options.media_policy())
         if isinstance(entry, Item):  # one item labeled directly is bounded like those of a run
             too_large = oversize_reason(entry, self.options.max_item_tokens, self.endpoint.model)
             entry = entry if too_large is None else BadItem(0, too_large, entry.id)
         if isinstance(entry, BadItem):
             return self._error(entry.item_id, CallStats(), started, "invalid_item", entry.reason)
-        try:
-            prompt = render_prompt(self.sop, entry, self.template, self.language)
-        except ItemError as exc:  # e.g. an unreadable image
+        try:  # a video is sampled in a worker thread: decoding never blocks the other items' requests
+            render = self.prompt_for
+            prompt = await asyncio.to_thread(render, entry) if entry.video else render(entry)
+        except ItemError as exc:  # e.g. an unreadable image, a corrupt video
             return self._error(exc.item_id, CallStats(), started, "invalid_item", str(exc))
         if self.samples == 1:
             return await self._ask(entry.id, prompt.messages, started)
@@ -243,6 +251,11 @@ class Labeler:
             return self._error(entry.id, paid, started, INTERRUPTED, BUDGET_MESSAGE)
         latency = round(time.perf_counter() - started, 4)
         return combine_samples(results, latency_s=latency, order=self._label_order)
+
+    def prompt_for(self, item: Item) -> Prompt:
+        """The prompt of one item, as a run sends it (``labeling.item_prompt``: a video's frames within
+        ``max_frames`` and ``max_item_tokens``). Raises ``ItemError`` for unusable media."""
+        return item_prompt(self.sop, item, self.options, self.endpoint)
 
     async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
         """One answer to ``messages`` as a result (an error record when the call fails)."""

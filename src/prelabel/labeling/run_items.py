@@ -30,6 +30,7 @@ from typing import Any
 from prelabel.errors import InputError
 from prelabel.inputs.digest import is_item_digest, item_digest
 from prelabel.inputs.items import Item
+from prelabel.inputs.media import MediaPolicy
 from prelabel.inputs.reading import read_items
 from prelabel.labeling.ledger import LedgerRow, recorded_items
 from prelabel.labeling.ledger_legacy import legacy_digest
@@ -77,7 +78,7 @@ def run_items(
         source = None
     wanted = {str(row["item_id"]) for row in lines.rows}
     items: dict[str, Item] = {}
-    for entry in read_items(given):
+    for entry in read_items(given, media=MediaPolicy(confine=False)):  # nothing is sent: no media refused
         if isinstance(entry, Item) and entry.id in wanted and entry.id not in items:
             items[entry.id] = entry
     ledger = recorded_items(RunDir.of(run_dir).path)

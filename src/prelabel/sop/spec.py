@@ -29,7 +29,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from prelabel.errors import Problem, SOPError
 from prelabel.sop._checks import (
@@ -66,11 +74,25 @@ def _one_or_many(value: Any) -> Any:
 
 
 class Example(_Spec):
-    """An example item for a label, in any language."""
+    """An example item for a label, in any language; ``images`` and ``video`` (paths relative to the SOP
+    file's folder, or URLs) are shown in the guideline document, not sent to the model."""
 
     text: str = Field(min_length=1)
     language: str | None = None
     note: str | None = None
+    images: list[str] = []
+    video: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_no_media(self, handler: Any) -> Any:
+        # left out when absent, so adding the fields kept the hashes (``SOP.sha256``) of existing SOPs
+        data = handler(self)
+        if isinstance(data, dict):
+            if not data.get("images"):
+                data.pop("images", None)
+            if data.get("video") is None:
+                data.pop("video", None)
+        return data
 
 
 class Exclusion(_Spec):
