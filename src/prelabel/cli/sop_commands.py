@@ -10,7 +10,7 @@ import typer
 
 import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
-from prelabel.cli.options import LangOpt, SopArg, TemplateOpt, label_options
+from prelabel.cli.options import LangOpt, MaskOpt, SopArg, TemplateOpt, label_options
 
 PANEL = "1. SOPs"
 
@@ -42,17 +42,24 @@ def render(
     ],
     template: TemplateOpt = None,
     rationale_language: LangOpt = None,
+    mask: MaskOpt = None,
 ) -> None:
-    """Print the chat messages (JSON) that would be sent for one item."""
+    """Print the chat messages (JSON) that would be sent for one item, its personal data masked as a run
+    masks it (the SOP's privacy: section and --mask)."""
     loaded = prelabel.load_sop(sop)
     try:
         data = json.loads(item)
     except json.JSONDecodeError as exc:
         raise fail(f"--item is not valid JSON: {exc}", EXIT_BAD_INPUT) from None
     # --template '' renders with the default template (run refuses it: unknown template '')
-    options = label_options(template=template or None, rationale_language=rationale_language)
+    options = label_options(template=template or None, rationale_language=rationale_language, mask=mask)
     prompt = prelabel.render_prompt(
-        loaded, data, template=options.template, rationale_language=options.rationale_language
-    )
-    out = {"template": prompt.template, "prompt_hash": prompt.prompt_hash, "messages": prompt.messages}
+        loaded, data, template=options.template, rationale_language=options.rationale_language,
+        mask=options.mask,
+    )  # fmt: skip
+    out: dict[str, object] = {
+        "template": prompt.template, "prompt_hash": prompt.prompt_hash, "messages": prompt.messages
+    }  # fmt: skip
+    if prompt.masked:  # what was replaced, never by what
+        out["masked"] = prompt.masked.counts
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

@@ -84,7 +84,9 @@ def estimate(
             too_large += entry.reason.startswith(TOO_LARGE)
             continue
         try:
-            prompt = render_prompt(sop_obj, entry, opts.template, opts.rationale_language, embed_images=False)
+            prompt = render_prompt(
+                sop_obj, entry, opts.template, opts.rationale_language, embed_images=False, mask=opts.mask
+            )
             # the SOP's system message is tokenized once (cached), not once per item
             tokens = estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
         except (ItemError, ValueError):  # ValueError: too long for the tokenizer; a bad template propagates

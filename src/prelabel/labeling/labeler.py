@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +41,7 @@ from prelabel.llm.instructed import Mode
 from prelabel.llm.logprobs import label_probability
 from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.usage import Usage
+from prelabel.prompt.masking import Masked, MaskPolicy, mask_item, mask_policy, masked_digest
 from prelabel.prompt.rendering import prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
 from prelabel.sop.spec import SOP
@@ -87,6 +88,8 @@ class Labeler:
             check_credentials(self.endpoint)  # fail before any work, not on the first item
         self.prices = opts.price_table()
         self.answer_model: type[BaseModel] = response_model(sop)
+        self.masking: MaskPolicy = mask_policy(sop, opts.mask)
+        """What is masked in every item before it is sent: the SOP's ``privacy:`` section and ``mask``."""
         self.prompt_hash = prompt_hash(sop, opts.template, self.language)
         self.caller = ModelCaller(
             self.endpoint,
@@ -106,8 +109,20 @@ class Labeler:
     def smallest_request(self) -> int:
         """The tokens the rate limiter counts for the smallest request of a run (a one-character item):
         the SOP's prompt + ``max_tokens``."""
-        probe = render_prompt(self.sop, Item(id="-", text="-"), self.template, self.language)
-        return estimate_tokens(probe.messages, self.model, self.options.max_tokens)
+        probe = Item(id="-", text="-")
+        prompt = render_prompt(self.sop, probe, self.template, self.language, mask=self.masking)
+        return estimate_tokens(prompt.messages, self.model, self.options.max_tokens)
+
+    def shown(self, entry: Item | BadItem) -> tuple[Item | BadItem, Masked]:
+        """``entry`` as its prompt shows it (personal data masked, ``self.masking``), and what was masked."""
+        if isinstance(entry, BadItem):
+            return entry, Masked("")
+        return mask_item(self.masking, entry)
+
+    def digest(self, entry: Item | BadItem) -> str:
+        """The item digest of ``entry`` as it is sent (masked): what the ledger and the answer cache key
+        answers by, so changing what is masked labels the changed items again."""
+        return masked_digest(self.masking, entry)
 
     @property
     def template(self) -> str:
@@ -196,22 +211,30 @@ class Labeler:
             entry = entry if too_large is None else BadItem(0, too_large, entry.id)
         if isinstance(entry, BadItem):
             return self._error(entry.item_id, CallStats(), started, "invalid_item", entry.reason)
-        try:
-            prompt = render_prompt(self.sop, entry, self.template, self.language)
+        try:  # personal data is masked here, before the item is rendered (prompt.masking)
+            prompt = render_prompt(self.sop, entry, self.template, self.language, mask=self.masking)
         except ItemError as exc:  # e.g. an unreadable image
             return self._error(exc.item_id, CallStats(), started, "invalid_item", str(exc))
         if self.samples == 1:
-            return await self._ask(entry.id, prompt.messages, started)
-        try:  # every sample passes the run's rate limits; an unusable endpoint cancels the others
-            async with asyncio.TaskGroup() as group:
-                asks = [
-                    group.create_task(self._ask(entry.id, prompt.messages, started))
-                    for _ in range(self.samples)
-                ]
-        except BaseExceptionGroup as group_error:
-            raise first_leaf(group_error) from None
-        latency = round(time.perf_counter() - started, 4)
-        return combine_samples([a.result() for a in asks], latency_s=latency, order=self._label_order)
+            result = await self._ask(entry.id, prompt.messages, started)
+        else:
+            try:  # every sample passes the run's rate limits; an unusable endpoint cancels the others
+                async with asyncio.TaskGroup() as group:
+                    asks = [
+                        group.create_task(self._ask(entry.id, prompt.messages, started))
+                        for _ in range(self.samples)
+                    ]
+            except BaseExceptionGroup as group_error:
+                raise first_leaf(group_error) from None
+            latency = round(time.perf_counter() - started, 4)
+            result = combine_samples([a.result() for a in asks], latency_s=latency, order=self._label_order)
+        return self.with_masked(result, prompt.masked.counts)
+
+    @staticmethod
+    def with_masked(result: LabelResult, counts: Mapping[str, int] | None = None) -> LabelResult:
+        """``result`` recording what was masked in its item (``LabelResult.masked``: occurrences per
+        placeholder name), when anything was."""
+        return result.model_copy(update={"masked": dict(counts)}) if counts else result
 
     async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
         """One answer to ``messages`` as a result (an error record when the call fails)."""

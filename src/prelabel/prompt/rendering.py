@@ -16,7 +16,8 @@ import base64
 import hashlib
 import json
 import mimetypes
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from prelabel._resources import data_dir
 from prelabel.errors import ItemError, TemplateError
 from prelabel.inputs.items import Item, as_item, is_image_file
+from prelabel.prompt.masking import Masked, MaskPolicy, mask_item, mask_policy
 from prelabel.sop.spec import SOP
 
 __all__ = [
@@ -46,11 +48,13 @@ Message = dict[str, Any]
 
 @dataclass(frozen=True)
 class Prompt:
-    """Rendered messages plus what identifies them: template name and prompt hash."""
+    """Rendered messages plus what identifies them: template name and prompt hash; ``masked`` says what
+    personal data the item's text had replaced (``prompt.masking``; empty when nothing was)."""
 
     messages: list[Message]
     template: str
     prompt_hash: str
+    masked: Masked = field(default_factory=lambda: Masked(""))
 
 
 def list_templates() -> list[str]:
@@ -177,12 +181,22 @@ def render_prompt(
     rationale_language: str | None = None,
     *,
     embed_images: bool = True,
+    mask: MaskPolicy | Iterable[str] = (),
 ) -> Prompt:
     """Render the messages for one item, with the template name and prompt hash.
 
+    Personal data is masked first (``prompt.masking``): what the SOP's ``privacy:`` section names, plus the
+    kinds in ``mask`` (``"email"``, ``"phone"``, ``"card"``), or exactly the ``MaskPolicy`` given.
     ``embed_images=False`` checks local images without reading them into base64 (for token estimates).
+
+        >>> from prelabel import bundled_sop
+        >>> prompt = render_prompt(bundled_sop("customer_feedback_intent"),
+        ...                        {"id": "1", "text": "mail me: ana@example.com"}, mask=["email"])
+        >>> prompt.messages[1]["content"].splitlines()[2], prompt.masked.counts
+        ('mail me: <EMAIL_1>', {'EMAIL': 1})
     """
-    item = as_item(item)
+    policy = mask if isinstance(mask, MaskPolicy) else mask_policy(sop, mask)
+    item, masked = mask_item(policy, as_item(item))  # before anything is rendered: the one place
     lang = rationale_language if rationale_language is not None else sop.rationale_language
     system = _system_message(sop, template, lang)
     # every item string the user message shows is taken into account, so none of them can hold a marker
@@ -195,7 +209,8 @@ def render_prompt(
             *(_image_part(ref, item, embed_images) for ref in item.images),
         ]
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": content}]
-    return Prompt(messages=messages, template=template, prompt_hash=prompt_hash(sop, template, lang))
+    hashed = prompt_hash(sop, template, lang)
+    return Prompt(messages=messages, template=template, prompt_hash=hashed, masked=masked)
 
 
 def render(
@@ -203,6 +218,9 @@ def render(
     item: Item | dict[str, Any] | str,
     template: str = DEFAULT_TEMPLATE,
     rationale_language: str | None = None,
+    *,
+    mask: MaskPolicy | Iterable[str] = (),
 ) -> list[Message]:
-    """Render the chat messages (system = SOP, user = item) for one item."""
-    return render_prompt(sop, item, template, rationale_language).messages
+    """Render the chat messages (system = SOP, user = item, masked as ``render_prompt`` masks) for one
+    item."""
+    return render_prompt(sop, item, template, rationale_language, mask=mask).messages
