@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import pairwise
 from typing import Any
 
 from prelabel.errors import InputError
@@ -321,7 +322,8 @@ def _cards(text: str) -> Iterator[tuple[int, int, str]]:
 
 def _phones(text: str, regions: tuple[str, ...]) -> Iterator[tuple[int, int, str]]:
     """Valid phone numbers in ``text``: of each run of digit groups, the valid numbers that cover the most
-    digits (``12 03 2024 0812 3456 7890``: the date stays, the number goes)."""
+    digits (``12 03 2024 0812 3456 7890``: the date stays, the number goes); what is left beside a number
+    found is then read as a run of its own (two numbers written one after the other)."""
     phonenumbers = _phonenumbers()
     for run in _PHONE_RUN.finditer(text):
         chunk = run.group()
@@ -331,14 +333,22 @@ def _phones(text: str, regions: tuple[str, ...]) -> Iterator[tuple[int, int, str
         found = []
         for i in range(len(groups)):
             for j in range(i + 1, min(len(groups), i + _MAX_PHONE_GROUPS) + 1):
-                number = _phone_at(phonenumbers, chunk, groups, i, j, regions)
+                number = _phone_at(phonenumbers, chunk, groups[i:j], i == 0 and j == len(groups), regions)
                 if number is not None:
                     found.append((number[1] - number[0], i, j, number))
-        taken: set[int] = set()
-        for _, i, j, (start, end, key) in sorted(found, key=lambda f: (-f[0], f[1])):
-            if taken.isdisjoint(range(i, j)):
-                taken.update(range(i, j))
-                yield run.start() + start, run.start() + end, key
+        taken: list[tuple[int, int, tuple[int, int, str]]] = []
+        for _, i, j, number in sorted(found, key=lambda f: (-f[0], f[1])):
+            if all(j <= a or i >= b for a, b, _ in taken):
+                taken.append((i, j, number))
+        if taken:  # the groups between the numbers found, each read as a whole
+            edges = sorted({0, len(groups), *(e for a, b, _ in taken for e in (a, b))})
+            for a, b in pairwise(edges):
+                if all(b <= i or a >= j for i, j, _ in taken):
+                    number = _phone_at(phonenumbers, chunk, groups[a:b], True, regions)
+                    if number is not None:
+                        taken.append((a, b, number))
+        for _, _, (start, end, key) in taken:
+            yield run.start() + start, run.start() + end, key
 
 
 _MAX_PHONE_GROUPS = 6
@@ -348,30 +358,30 @@ _NOT_A_PHONE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|\d{1,3}(?:([.,])\d{3}
 
 
 def _phone_at(
-    phonenumbers: Any, chunk: str, groups: list[tuple[int, int]], i: int, j: int, regions: tuple[str, ...]
+    phonenumbers: Any, chunk: str, groups: list[tuple[int, int]], whole: bool, regions: tuple[str, ...]
 ) -> tuple[int, int, str] | None:
-    """The number written by digit groups ``i..j-1`` of ``chunk`` (with a ``+`` or ``(`` before them), as
+    """The number written by the digit ``groups`` of ``chunk`` (with a ``+`` or ``(`` before them), as
     (start, end, E.164), if it is a valid number in international form or in one of ``regions`` — written
-    with the region's trunk prefix (``0812...`` in Indonesia) where the region has one."""
-    start, end = groups[i][0], groups[j - 1][1]
+    with the region's trunk prefix (``0812...`` in Indonesia) where the region has one. Unless the groups
+    are a ``whole`` run, their start must say they are a number (+, an area code in parentheses, 0)."""
+    start, end = groups[0][0], groups[-1][1]
     while start > 0 and chunk[start - 1] in "+(":
         start -= 1
     if end < len(chunk) and chunk[end] == ")":
         end += 1
     window = chunk[start:end]
-    digits = sum(b - a for a, b in groups[i:j])
+    digits = sum(b - a for a, b in groups)
     if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS or _NOT_A_PHONE.fullmatch(window):
         return None
     # a number run together with other digits (a date before it, a reference) counts only when its start
     # says it is one: a country code (+), an area code in parentheses, or the trunk prefix 0
-    if (i, j) != (0, len(groups)) and window[0] not in "+(0":
+    if not whole and window[0] not in "+(0":
         return None
     international = window.startswith("+")
     national = window.lstrip("(")
     for region in [None] if international else regions:
-        if region is not None:
-            if _trunk_zero(phonenumbers, region) and not national.startswith("0"):
-                continue
+        if region is not None and _trunk_zero(phonenumbers, region) and not national.startswith("0"):
+            continue
         try:
             number = phonenumbers.parse(window, region)
         except phonenumbers.NumberParseException:
