@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 from prelabel.errors import InputError
@@ -303,16 +303,18 @@ def luhn_valid(digits: str) -> bool:
 
 def _cards(text: str) -> Iterator[tuple[int, int, str]]:
     for run in _CARD_RUN.finditer(text):
-        if run.end() - run.start() < 13:
+        if run.end() - run.start() < _MIN_CARD_DIGITS:
             continue
-        groups = [
-            (m.start() + run.start(), m.end() + run.start(), m.group()) for m in _DIGITS.finditer(run.group())
-        ]
+        at = run.start()
+        groups = [(at + m.start(), at + m.end(), m.group()) for m in _DIGITS.finditer(run.group())]
+        before = [0, *accumulate(len(g[2]) for g in groups)]  # digits before each group
         i = 0
         while i < len(groups):
             for j in range(len(groups), i, -1):  # the longest card starting at group i
+                if not _MIN_CARD_DIGITS <= before[j] - before[i] <= _MAX_CARD_DIGITS:
+                    continue
                 digits = "".join(g[2] for g in groups[i:j])
-                if 13 <= len(digits) <= 19 and luhn_valid(digits):
+                if luhn_valid(digits):
                     yield groups[i][0], groups[j - 1][1], digits
                     i = j
                     break
@@ -320,26 +322,32 @@ def _cards(text: str) -> Iterator[tuple[int, int, str]]:
                 i += 1
 
 
+_MIN_CARD_DIGITS, _MAX_CARD_DIGITS = 13, 19
+
+
 def _phones(text: str, regions: tuple[str, ...]) -> Iterator[tuple[int, int, str]]:
     """Valid phone numbers in ``text``: of each run of digit groups, the valid numbers that cover the most
-    digits (``12 03 2024 0812 3456 7890``: the date stays, the number goes); what is left beside a number
-    found is then read as a run of its own (two numbers written one after the other)."""
+    digits first (``12 03 2024 0812 3456 7890``: the date stays, the number goes); what is left beside a
+    number found is then read as a run of its own (two numbers written one after the other)."""
     phonenumbers = _phonenumbers()
     for run in _PHONE_RUN.finditer(text):
         chunk = run.group()
-        if sum(c.isdigit() for c in chunk) < _MIN_PHONE_DIGITS:
-            continue
         groups = [(m.start(), m.end()) for m in _DIGITS.finditer(chunk)]
-        found = []
-        for i in range(len(groups)):
-            for j in range(i + 1, min(len(groups), i + _MAX_PHONE_GROUPS) + 1):
+        before = [0, *accumulate(b - a for a, b in groups)]  # digits before each group
+        if before[-1] < _MIN_PHONE_DIGITS:
+            continue
+        windows = sorted(
+            (-(before[j] - before[i]), i, j)
+            for i in range(len(groups))
+            for j in range(i + 1, min(len(groups), i + _MAX_PHONE_GROUPS) + 1)
+            if _MIN_PHONE_DIGITS <= before[j] - before[i] <= _MAX_PHONE_DIGITS
+        )
+        taken: list[tuple[int, int, tuple[int, int, str]]] = []
+        for _, i, j in windows:  # the longest first; a window inside a number found is not read
+            if all(j <= a or i >= b for a, b, _ in taken):
                 number = _phone_at(phonenumbers, chunk, groups[i:j], i == 0 and j == len(groups), regions)
                 if number is not None:
-                    found.append((number[1] - number[0], i, j, number))
-        taken: list[tuple[int, int, tuple[int, int, str]]] = []
-        for _, i, j, number in sorted(found, key=lambda f: (-f[0], f[1])):
-            if all(j <= a or i >= b for a, b, _ in taken):
-                taken.append((i, j, number))
+                    taken.append((i, j, number))
         if taken:  # the groups between the numbers found, each read as a whole
             edges = sorted({0, len(groups), *(e for a, b, _ in taken for e in (a, b))})
             for a, b in pairwise(edges):
