@@ -227,3 +227,16 @@ def test_compare_draft_edits_sends_the_clusters_texts_masked(
     (request,) = fake.requests
     prompt = request.body["messages"][1]["content"]
     assert "Example items:" in prompt and "<PHONE_1>" in prompt and leaked([prompt]) == []
+
+
+def test_dry_run_and_export_of_a_masked_run(
+    capsys: Capture, tmp_path: Path, sop: Path, items: Path, fake: FakeModel, server: FakeServer
+) -> None:
+    out = str(tmp_path / "run")
+    base = ["run", str(sop), str(items), "-o", out, "--base-url", server.url, "--mask", MASK]
+    code, stdout, err = run_cli(capsys, *base, "--dry-run")
+    assert code == 0 and "5 items to label" in stdout and fake.requests == [], err
+    assert run_cli(capsys, *base)[0] == 0
+    # the export pairs each line with its item, checked against the ledger's digests of the masked items
+    code, _, err = run_cli(capsys, "export", out, "--format", "jsonl", "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0, err

@@ -212,3 +212,10 @@ def test_kept_look_alikes_reach_the_model() -> None:
     text = ITEMS[-1]["text"]
     masked = mask_text(ALL, text)
     assert all(kept in masked.text for kept in KEPT if kept in text)
+
+
+def test_label_options_take_kinds_as_text_or_a_list() -> None:
+    assert prelabel.LabelOptions(mask="phone, email").mask == ("email", "phone")
+    assert prelabel.LabelOptions(mask=["card"]).mask == ("card",)
+    with pytest.raises(InputError, match="bad option: mask: unknown mask kind 'sms'"):
+        prelabel.LabelOptions.build(None, {"mask": "sms"})
