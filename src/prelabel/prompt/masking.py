@@ -11,8 +11,8 @@ sends an item (run, Batch API, test, diff, gaps) sends it masked.
 
 Detectors run in order on what earlier ones left: the SOP's patterns, emails, cards (13-19 digits, spaces or
 dashes between them, Luhn-valid only: other digit runs stay), phone numbers (``phonenumbers``: a number in
-international form ``+62 ...`` anywhere; a national one ``0812 ...`` read in the item's region — ``meta``'s
-``market``/``country``/``region`` or its language — then in the policy's regions).
+international form ``+62 ...`` anywhere; a national one ``0812 ...`` read in the item's region first —
+``meta``'s ``market``/``country``/``region`` or its language — then in the policy's regions).
 
     >>> policy = MaskPolicy(kinds=("email", "card"))
     >>> masked = mask_text(policy, "mail a@b.co or A@B.CO, card 4111 1111 1111 1111, ref 1234 5678 9012 3456")
@@ -52,8 +52,9 @@ __all__ = [
 
 #: The markets' regions whose national phone formats are read when the SOP names none.
 DEFAULT_PHONE_REGIONS = ("ID", "TH", "VN", "MY", "PH", "SG", "US")
-#: Languages whose speakers are mostly in one market: a national number in such an item is read there first.
-_LANGUAGE_REGIONS = {"id": "ID", "th": "TH", "vi": "VN", "ms": "MY", "fil": "PH", "tl": "PH", "en": "US"}
+#: Languages whose speakers are mostly in one market: a national number in such an item is read there first
+#: (English is not one: an English item may come from any market).
+_LANGUAGE_REGIONS = {"id": "ID", "th": "TH", "vi": "VN", "ms": "MY", "fil": "PH", "tl": "PH"}
 _PLACEHOLDER = {"email": "EMAIL", "phone": "PHONE", "card": "CARD"}
 
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
@@ -167,7 +168,7 @@ class Masked:
 
 def item_region(item: Item) -> str | None:
     """The region an item's national phone numbers are read in first: ``meta``'s ``market``, ``country``
-    or ``region`` (two letters), else its language's region (``en-PH`` -> PH, ``th`` -> TH).
+    or ``region`` (two letters), else its language's region (``en-PH`` -> PH, ``th`` -> TH; not ``en``).
 
         >>> item_region(Item(id="a", text="x", meta={"market": "vn"})), item_region(Item(id="b", text="x",
         ...     language="ms-MY")), item_region(Item(id="c", text="x", language="id"))
@@ -230,8 +231,10 @@ def _finders(
     if "card" in policy.kinds:
         yield _PLACEHOLDER["card"], _cards
     if "phone" in policy.kinds:
-        # an item from a known market has its national numbers written that market's way
-        regions = (region,) if region else policy.regions
+        # an item from a known market has its national numbers read that market's way first (the same number
+        # in international form then gets the same placeholder), then in the other regions: a number from
+        # elsewhere is masked too
+        regions = tuple(dict.fromkeys((region, *policy.regions))) if region else policy.regions
         yield _PLACEHOLDER["phone"], lambda text: _phones(text, regions)
 
 
