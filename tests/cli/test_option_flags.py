@@ -34,6 +34,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "mode": ("md_json", "md_json"),
     "template": ("mine.v7", "mine.v7"),
     "rationale_language": ("fr", "fr"),
+    "mask": ("phone,email", ("email", "phone")),
     "temperature": ("0.5", 0.5),
     "max_tokens": ("77", 77),
     "max_reasks": ("5", 5),

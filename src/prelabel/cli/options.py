@@ -37,6 +37,15 @@ AnnotatorOpt = Annotated[
 ]
 SliceOpt = Annotated[list[str] | None, typer.Option("--slice", help="Slice column (repeatable).")]
 SopOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML: check labels, roll up, quote it.")]
+MaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mask",
+        metavar="KIND[,KIND]",
+        help="Personal data to replace by placeholders (<PHONE_1>) before anything is sent: email, phone, "
+        "card (comma-separated); added to what the SOP's privacy: section masks.",
+    ),
+]
 
 # how hard to try the model: one set of flags for every command that calls it
 TimeoutOpt = Annotated[
@@ -115,6 +124,7 @@ OPTION_FIELDS: dict[str, str] = {
     # the prompt
     "template": "template",
     "rationale_language": "rationale_language",
+    "mask": "mask",
     # the answer
     "temperature": "temperature",
     "max_tokens": "max_tokens",

@@ -16,6 +16,7 @@ from prelabel.cli.options import (
     BaseUrlOpt,
     FrameSizeOpt,
     LangOpt,
+    MaskOpt,
     MaxAttemptsOpt,
     MaxFramesOpt,
     MaxReasksOpt,
@@ -134,6 +135,15 @@ def run(
         bool,
         typer.Option("--batch-api", help="Use the OpenAI Batch API (half price; see `prelabel batch`)."),
     ] = False,
+    mask: MaskOpt = None,
+    keep_mask_map: Annotated[
+        bool,
+        typer.Option(
+            "--keep-mask-map",
+            help="Write what each placeholder replaced to RUN_DIR/mask_map.jsonl (kept on this machine; "
+            "by default the mapping is never written).",
+        ),
+    ] = False,
 ) -> None:
     """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json.
 
@@ -145,7 +155,7 @@ def run(
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
         concurrency=concurrency, rpm=rpm, tpm=tpm, max_items=max_items, id_col=id_col, text_col=text_col,
         max_item_tokens=max_item_tokens, media_root=media_root, allow_remote_media=allow_remote_media,
-        max_frames=max_frames, frame_size=frame_size,
+        max_frames=max_frames, frame_size=frame_size, mask=mask,
     )  # fmt: skip
     if dry_run or batch_api:  # no request goes out at once: start-up is over (prelabel._gc)
         started()
@@ -170,7 +180,7 @@ def run(
             raise fail(str(guess.failure), guess.exit_code)
         return
     if batch_api:
-        flags = {"restart": restart, "retry_errors": not no_retry_errors}
+        flags = {"restart": restart, "retry_errors": not no_retry_errors, "keep_mask_map": keep_mask_map}
         done = prelabel.submit_batch(sop, items, out, options, **flags)
         for line in done.notes:
             typer.echo(f"note: {line}", err=True)
@@ -181,8 +191,9 @@ def run(
     # the run prints the endpoint's notes (smoke model, --logprobs in tools mode) once the inputs are checked
     try:
         summary = prelabel.run(
-            sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
-        )
+            sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors,
+            keep_mask_map=keep_mask_map,
+        )  # fmt: skip
     except KeyboardInterrupt as stopped:  # "stopped by SIGTERM": run.json says so too
         stopping()  # the run is over: a further signal must not cut the exit short
         kept = f"finished results are kept in {out} (rerun the same command to resume)"
@@ -201,6 +212,14 @@ def run(
     )
     if summary.model_note:
         typer.echo(f"note: {summary.model_note}")
+    masked = summary.masking or {}
+    if masked.get("items"):
+        shown = ", ".join(f"{n} {name}" for name, n in masked["counts"].items())
+        typer.echo(f"masked before sending: {shown} (in {masked['items']} items)")
+    if masked.get("mask_map"):
+        typer.echo(
+            f"note: {masked['mask_map']} maps the placeholders back: keep it on this machine", err=True
+        )
     if summary.set_aside:
         typer.echo(
             f"note: {prelabel.RunDir(out).db} also keeps the answers of {summary.set_aside} items that are "

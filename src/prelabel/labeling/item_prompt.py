@@ -16,6 +16,7 @@ from prelabel.labeling.item_size import frame_budget, no_frame_reason
 from prelabel.labeling.options import LabelOptions
 from prelabel.llm.endpoints import Endpoint
 from prelabel.llm.image_tokens import image_tokens
+from prelabel.prompt.masking import MaskPolicy
 from prelabel.prompt.rendering import Message, Prompt, render_prompt
 from prelabel.sop.spec import SOP
 
@@ -23,10 +24,17 @@ __all__ = ["item_prompt", "media_tokens", "without_media"]
 
 
 def item_prompt(
-    sop: SOP, item: Item, options: LabelOptions, endpoint: Endpoint, *, embed: bool = True
+    sop: SOP,
+    item: Item,
+    options: LabelOptions,
+    endpoint: Endpoint,
+    *,
+    embed: bool = True,
+    mask: MaskPolicy | None = None,
 ) -> Prompt:
-    """``item``'s prompt under ``options`` (``embed=False``: images checked, video frames planned from the
-    header, nothing decoded or encoded; for estimates)."""
+    """``item``'s prompt under ``options``, its personal data masked (``mask``, default: the SOP's
+    ``privacy:`` section and ``options.mask``) (``embed=False``: images checked, video frames planned from
+    the header, nothing decoded or encoded; for estimates)."""
     sampling = None
     if item.video:
         limit = options.max_item_tokens
@@ -40,7 +48,13 @@ def item_prompt(
             raise ItemError(no_frame_reason(limit), item_id=item.id)
         sampling = options.video_sampling(frames)
     return render_prompt(
-        sop, item, options.template, options.rationale_language, embed_images=embed, video=sampling
+        sop,
+        item,
+        options.template,
+        options.rationale_language,
+        embed_images=embed,
+        video=sampling,
+        mask=mask if mask is not None else options.mask,
     )
 
 

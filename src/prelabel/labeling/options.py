@@ -27,6 +27,7 @@ from prelabel.labeling.sample_count import MAX_SAMPLES
 from prelabel.llm.endpoints import Endpoint, public_url, resolve_endpoint
 from prelabel.llm.retry import RetryPolicy
 from prelabel.llm.usage import PriceTable
+from prelabel.prompt.masking import parse_kinds
 from prelabel.prompt.rendering import DEFAULT_TEMPLATE
 
 __all__ = [
@@ -67,6 +68,9 @@ class LabelOptions(BaseModel):
     # the prompt
     template: str = DEFAULT_TEMPLATE
     rationale_language: str | None = None
+    mask: tuple[str, ...] = ()
+    """Personal data masked in every item before it is sent, besides what the SOP's ``privacy:`` section
+    names: ``email``, ``phone``, ``card`` (a list, or one comma-separated text)."""
     # the answer
     temperature: float | None = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=DEFAULT_MAX_TOKENS, ge=1)
@@ -113,6 +117,11 @@ class LabelOptions(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("a model name is required, not an empty one")
         return None if value is None else value.strip()
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _mask_kinds(cls, value: Any) -> Any:
+        return parse_kinds(value) if isinstance(value, str | list | tuple | set) else value
 
     @field_validator("base_url")
     @classmethod

@@ -16,7 +16,8 @@ import base64
 import hashlib
 import json
 import mimetypes
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from prelabel.inputs.image_header import HEAD_BYTES, image_size
 from prelabel.inputs.items import Item, as_item, is_image_file
 from prelabel.inputs.media import MediaError, local_path
 from prelabel.inputs.video import VideoSampling, plan_timestamps, probe_video, sample_frames, scaled_size
+from prelabel.prompt.masking import Masked, MaskPolicy, mask_item, mask_policy
 from prelabel.sop.spec import SOP
 
 __all__ = [
@@ -73,12 +75,14 @@ class MediaPart:
 @dataclass(frozen=True)
 class Prompt:
     """Rendered messages plus what identifies them: template name and prompt hash; ``media`` describes the
-    user message's image parts, in order."""
+    user message's image parts, in order; ``masked`` says what personal data the item's texts had replaced
+    (``prompt.masking``; empty when nothing was)."""
 
     messages: list[Message]
     template: str
     prompt_hash: str
     media: tuple[MediaPart, ...] = ()
+    masked: Masked = field(default_factory=lambda: Masked(""))
 
 
 def list_templates() -> list[str]:
@@ -257,13 +261,23 @@ def render_prompt(
     *,
     embed_images: bool = True,
     video: VideoSampling | None = None,
+    mask: MaskPolicy | Iterable[str] = (),
 ) -> Prompt:
     """Render the messages for one item, with the template name and prompt hash.
 
+    Personal data is masked first (``prompt.masking``): what the SOP's ``privacy:`` section names, plus the
+    kinds in ``mask`` (``"email"``, ``"phone"``, ``"card"``), or exactly the ``MaskPolicy`` given.
     ``embed_images=False`` checks local images without reading them into base64 and plans a video's frames
     without decoding them (for token estimates); ``video`` says how a video item is sampled.
+
+        >>> from prelabel import bundled_sop
+        >>> prompt = render_prompt(bundled_sop("customer_feedback_intent"),
+        ...                        {"id": "1", "text": "mail me: ana@example.com"}, mask=["email"])
+        >>> prompt.messages[1]["content"].splitlines()[2], prompt.masked.counts
+        ('mail me: <EMAIL_1>', {'EMAIL': 1})
     """
-    item = as_item(item)
+    policy = mask if isinstance(mask, MaskPolicy) else mask_policy(sop, mask)
+    item, masked = mask_item(policy, as_item(item))  # before anything is rendered: the one place
     lang = rationale_language if rationale_language is not None else sop.rationale_language
     system = _system_message(sop, template, lang)
     # every item string the user message shows is taken into account, so none of them can hold a marker
@@ -287,7 +301,9 @@ def render_prompt(
         content = parts
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": content}]
     lang_hash = prompt_hash(sop, template, lang)
-    return Prompt(messages=messages, template=template, prompt_hash=lang_hash, media=tuple(media))
+    return Prompt(
+        messages=messages, template=template, prompt_hash=lang_hash, media=tuple(media), masked=masked
+    )
 
 
 def media_listed(prompt: Prompt) -> list[Message]:
@@ -313,6 +329,9 @@ def render(
     item: Item | dict[str, Any] | str,
     template: str = DEFAULT_TEMPLATE,
     rationale_language: str | None = None,
+    *,
+    mask: MaskPolicy | Iterable[str] = (),
 ) -> list[Message]:
-    """Render the chat messages (system = SOP, user = item) for one item."""
-    return render_prompt(sop, item, template, rationale_language).messages
+    """Render the chat messages (system = SOP, user = item, masked as ``render_prompt`` masks) for one
+    item."""
+    return render_prompt(sop, item, template, rationale_language, mask=mask).messages
