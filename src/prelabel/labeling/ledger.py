@@ -115,12 +115,20 @@ _COLUMNS = (
     "latency_s, result"
 )
 _SUMS = (
-    "COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cached_tokens), 0)"
+    "COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cached_tokens), 0), "
+    # tokens written to a provider's prompt cache (Anthropic): in the result's usage only, no column
+    "COALESCE(SUM(json_extract(result, '$.usage.cache_write_tokens')), 0)"
 )
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens")
 _END = 2**62  # past every input position
 
 #: What a rerun does with an input item (``Ledger.resume``).
 KEPT, CHANGED, SEND = "kept", "changed", "send"
+
+
+def _padded(tokens: list[int]) -> list[int]:
+    """Superseded token sums as ``_SUMS`` orders them (ledgers written before cache writes held three)."""
+    return [*tokens, *[0] * (len(_USAGE_KEYS) - len(tokens))]
 
 
 class LedgerRow:
@@ -387,7 +395,7 @@ class Ledger(LedgerBatches):
 
     def _add_superseded(self, tokens: list[int]) -> None:
         """Paid for in this RUN_DIR by rows now replaced or dropped: ``totals`` keeps counting them."""
-        before = json.loads(self._meta("superseded_usage") or "[0, 0, 0]")
+        before = _padded(json.loads(self._meta("superseded_usage") or "[]"))
         self._set_meta("superseded_usage", json.dumps([a + b for a, b in zip(before, tokens, strict=True)]))
 
     def truncate(self, count: int) -> int:
@@ -430,9 +438,11 @@ class Ledger(LedgerBatches):
         )
         sums = self._db.execute(f"SELECT {_SUMS} FROM items").fetchone()
         aside = self._db.execute(f"SELECT {_SUMS} FROM set_aside").fetchone()
-        earlier = json.loads(self._meta("superseded_usage") or "[0, 0, 0]")
+        earlier = _padded(json.loads(self._meta("superseded_usage") or "[]"))
         total = [a + b + c for a, b, c in zip(sums, aside, earlier, strict=True)]
-        usage = {"prompt_tokens": total[0], "completion_tokens": total[1], "cached_tokens": total[2]}
+        usage = dict(zip(_USAGE_KEYS, total, strict=True))
+        if not usage["cache_write_tokens"]:  # shown only when a provider's cache was written (as Usage)
+            del usage["cache_write_tokens"]
         return {"counts": counts, "errors_by_type": errors, "usage": usage}
 
     def forget_errors(self, error_types: Iterable[str]) -> int:

@@ -133,24 +133,34 @@ def is_incomplete(exc: BaseException) -> bool:
 
 
 class PreparedAnswer:
-    """``response_model`` prepared for instructor in ``mode`` (an OpenAI-compatible chat endpoint), once."""
+    """``response_model`` prepared for instructor in ``mode`` for ``provider`` (``instructor.Provider``'s
+    value: ``openai`` for every OpenAI-compatible chat endpoint, ``anthropic``, ``genai``), once.
 
-    def __init__(self, response_model: type[BaseModel], mode: Mode):
+    A native provider's requests (Anthropic's system blocks, Gemini's contents and config) are prepared by
+    instructor's handler for each request.
+    """
+
+    def __init__(self, response_model: type[BaseModel], mode: Mode, provider: str = "openai"):
         self.mode = mode
+        self.provider = instructor.Provider(provider)
         # the same name and schema, with ResponseSchema's parsing (``from_response``)
         self.model = cast("type[ResponseSchema]", instructor.response_schema(response_model))
-        self._prepare = _Preparer(self.model, mode)
+        self._prepare = _Preparer(self.model, mode, self.provider)
+        self._templates: dict[_Shape, list[dict[str, Any]] | None] = {}
+        self.per_request = True
+        self.fixed: dict[str, Any] = {}
+        if self.provider is not instructor.Provider.OPENAI:
+            return
         probe = self._prepare([dict(message) for message in _PROBE], {})
         self.per_request = probe.pop("messages") != list(_PROBE)  # the schema goes into the messages
         self.fixed = probe  # tools and tool_choice, or response_format
-        self._templates: dict[_Shape, list[dict[str, Any]] | None] = {}
 
     def request(self, messages: list[dict[str, Any]], base: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments of the first request for ``messages`` (``base``: model, temperature, ...):
         what ``ask`` sends first, and a Batch API line's body (keys in instructor's order)."""
         if not self.per_request:
             return {"messages": list(messages), **base, **self.fixed}
-        shape = _shape(messages)
+        shape = _shape(messages) if self.provider is instructor.Provider.OPENAI else None
         template = self._templates.get(shape) if shape is not None else None
         if template is not None:
             return {"messages": _fill(template, messages), **base, **self.fixed}
@@ -191,6 +201,7 @@ class PreparedAnswer:
             max_retries=max_reasks,
             strict=True,
             mode=self.mode,
+            provider=self.provider,
             hooks=hooks,
         )
         return cast(BaseModel, answer)  # None only without a response model
@@ -225,9 +236,9 @@ class _Preparer:
     """The request instructor's patched ``create`` would send for ``model`` in ``mode``, captured where it
     would be sent and never sent."""
 
-    def __init__(self, model: type[ResponseSchema], mode: Mode):
+    def __init__(self, model: type[ResponseSchema], mode: Mode, provider: instructor.Provider):
         self.model = model
-        self.create = instructor.patch(create=_capture, mode=mode)
+        self.create = instructor.patch(create=_capture, mode=mode, provider=provider)
 
     def __call__(self, messages: list[dict[str, Any]], base: dict[str, Any]) -> dict[str, Any]:
         try:

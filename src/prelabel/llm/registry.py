@@ -82,8 +82,17 @@ class Backend:
     """True when requests need ``OPENAI_API_KEY`` (hosted APIs): a missing key stops before any work."""
     batch_api: ClassVar[bool] = True
     """True when the server serves the OpenAI Batch API (Files and Batches) for ``--batch-api``."""
+    no_batch_api: ClassVar[str] = ""
+    """Why ``--batch-api`` is refused when the server has a batch API of its own that prelabel does not
+    drive (empty: it has none, and the message says so)."""
     in_process: ClassVar[bool] = False
     """True for a model answering inside this process: no base URL, no key, no network deadline."""
+    key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    """The environment variables holding its API key, the first set one used (``--api-key`` wins)."""
+    base_url_env: ClassVar[str] = "OPENAI_BASE_URL"
+    """The environment variable of its base URL when ``--base-url`` is not given."""
+    default_base_url: ClassVar[str] = "https://api.openai.com/v1"
+    """The base URL ``run.json`` records when none is given (its SDK's default)."""
 
     def detect(self, base_url: str | None, model: str) -> bool:
         """True when ``base_url`` (``None``: none given) and ``model`` are this backend's."""
@@ -128,6 +137,11 @@ class Backend:
             limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
             kwargs["http_client"] = openai.DefaultAsyncHttpxClient(limits=limits)  # the client's timeout
         return openai.OpenAI(**kwargs) if sync else openai.AsyncOpenAI(**kwargs)
+
+    def wire(self) -> Any:
+        """Its API's wire format (a ``prelabel.llm.wire.Wire``) when it is not OpenAI's chat completions
+        (``None``, the default): Anthropic's Messages, Gemini's generateContent."""
+        return None
 
     def price(self, model: str) -> Mapping[str, float] | None:
         """USD per 1M tokens (``input``, ``cached_input``, ``output``) for ``model`` when this backend knows

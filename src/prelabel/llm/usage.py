@@ -46,19 +46,24 @@ __all__ = [
 
 
 class Usage(BaseModel):
-    """Tokens used by model calls; ``cached_tokens`` is the part of the prompt served from cache."""
+    """Tokens used by model calls; ``cached_tokens`` is the part of the prompt served from cache (cache
+    reads), ``cache_write_tokens`` the part written to a provider's prompt cache (Anthropic's
+    ``cache_creation_input_tokens``; shown only when not 0). ``prompt_tokens`` counts the whole prompt, both
+    parts included, as OpenAI reports it."""
 
     model_config = ConfigDict(extra="forbid")
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = Field(default=0, exclude_if=lambda value: value == 0)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_tokens=self.cached_tokens + other.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
     @classmethod
