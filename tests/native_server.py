@@ -54,12 +54,14 @@ class WireServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
                     index = len(server.requests)
-                    server.requests.append(Logged(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    server.requests.append(
+                        Logged(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    )
                 status, headers, payload = server.respond(index, body)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -150,7 +152,9 @@ def gemini_function_name(body: dict[str, Any]) -> str:
     return str(body["tools"][0]["functionDeclarations"][0]["name"])
 
 
-def gemini_answer(body: dict[str, Any], answer: dict[str, Any] | None = None, *, cached: int = 0) -> dict[str, Any]:
+def gemini_answer(
+    body: dict[str, Any], answer: dict[str, Any] | None = None, *, cached: int = 0
+) -> dict[str, Any]:
     """A generateContent answer calling the request's function with ``answer``."""
     return {
         "candidates": [
@@ -158,7 +162,12 @@ def gemini_answer(body: dict[str, Any], answer: dict[str, Any] | None = None, *,
                 "content": {
                     "role": "model",
                     "parts": [
-                        {"functionCall": {"name": gemini_function_name(body), "args": ANSWER if answer is None else answer}}
+                        {
+                            "functionCall": {
+                                "name": gemini_function_name(body),
+                                "args": ANSWER if answer is None else answer,
+                            }
+                        }
                     ],
                 },
                 "finishReason": "STOP",
@@ -180,5 +189,11 @@ def gemini_cached(index: int, body: dict[str, Any]) -> Response:
     return 200, {}, gemini_answer(body, cached=0 if index == 0 else 1024)
 
 
-def gemini_error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
-    return status, {}, {"error": {"code": status, "message": message, "status": code, "details": details or []}}
+def gemini_error(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    return (
+        status,
+        {},
+        {"error": {"code": status, "message": message, "status": code, "details": details or []}},
+    )

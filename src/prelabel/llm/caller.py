@@ -1,4 +1,4 @@
-"""Calling the model: the provider's client, wrapped by instructor, with transport retries around each request.
+"""Calling the model: the provider's client, wrapped by instructor, with transport retries around each call.
 
 What differs between providers (OpenAI-compatible chat completions, Anthropic's Messages, Gemini's
 generateContent) is the endpoint backend's ``Wire`` (``llm.wire``); this one path serves them all.
@@ -267,9 +267,9 @@ class ModelCaller:
                     raise
                 raise budget.timed_out(deadline) from None
             except Exception as exc:
-                headers = wire.error_headers(exc)
-                if headers is not None:
-                    limits.observe(headers)
+                failed = wire.error_headers(exc)
+                if failed is not None:
+                    limits.observe(failed)
                 raise
             finally:
                 limits.release()

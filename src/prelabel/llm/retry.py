@@ -268,7 +268,12 @@ def _code(exc: openai.APIStatusError | ProviderError) -> str | None:
     body = exc.body if isinstance(exc.body, dict) else {}
     inner = body.get("error", body) if isinstance(body, dict) else {}
     inner = inner if isinstance(inner, dict) else {}
-    candidates = (getattr(exc, "code", None), inner.get("code"), getattr(exc, "type", None), inner.get("type"))
+    candidates = (
+        getattr(exc, "code", None),
+        inner.get("code"),
+        getattr(exc, "type", None),
+        inner.get("type"),
+    )
     for candidate in (*candidates, inner.get("status")):
         if isinstance(candidate, str) and candidate:
             return candidate

@@ -1,5 +1,5 @@
-"""Anthropic's Messages API (``--model anthropic:claude-...``, or a base URL on ``api.anthropic.com``), through
-the official ``anthropic`` SDK (extra ``prelabel[anthropic]``) and instructor's Anthropic tools mode.
+"""Anthropic's Messages API (``--model anthropic:claude-...``, or a base URL on ``api.anthropic.com``),
+through the official ``anthropic`` SDK (extra ``prelabel[anthropic]``) and instructor's Anthropic tools mode.
 
 The SOP prefix (the system prompt, byte-identical across items) is sent as a system block marked
 ``cache_control: {type: ephemeral}``, so every item after the first reads it from Anthropic's prompt cache;
@@ -61,11 +61,13 @@ def _seconds_until(stamp: str | None, now: float) -> float | None:
 
 
 def openai_style(headers: Any) -> dict[str, str]:
-    """Anthropic's response headers, plus their rate-limit state as OpenAI names it (``x-ratelimit-remaining-
-    requests``, ``x-ratelimit-reset-tokens`` in seconds), which ``llm.ratelimit`` and ``llm.retry`` read.
+    """Anthropic's response headers, plus their rate-limit state as OpenAI names it
+    (``x-ratelimit-remaining-requests``, ``x-ratelimit-reset-tokens`` in seconds), which ``llm.ratelimit``
+    and ``llm.retry`` read.
 
-    >>> openai_style({"anthropic-ratelimit-requests-remaining": "0",
-    ...               "anthropic-ratelimit-requests-reset": "2000-01-01T00:00:00Z"})["x-ratelimit-reset-requests"]
+    >>> past = "2000-01-01T00:00:00Z"
+    >>> headers = {"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": past}
+    >>> openai_style(headers)["x-ratelimit-reset-requests"]
     '0.000'
     """
     out = header_map(headers)
@@ -142,7 +144,9 @@ class AnthropicWire(Wire):
         written = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
         fresh = int(getattr(usage, "input_tokens", 0) or 0)
         return Usage(
-            prompt_tokens=fresh + written + read,  # as OpenAI counts it: the whole prompt, cached part included
+            prompt_tokens=fresh
+            + written
+            + read,  # as OpenAI counts it: the whole prompt, cached part included
             completion_tokens=int(getattr(usage, "output_tokens", 0) or 0),
             cached_tokens=read,
             cache_write_tokens=written,
@@ -153,7 +157,9 @@ class AnthropicWire(Wire):
         for block in blocks:
             if getattr(block, "type", None) == "tool_use":
                 return json.dumps(getattr(block, "input", None), ensure_ascii=False)
-        texts = [str(getattr(block, "text", "")) for block in blocks if getattr(block, "type", None) == "text"]
+        texts = [
+            str(getattr(block, "text", "")) for block in blocks if getattr(block, "type", None) == "text"
+        ]
         return "".join(texts) if texts else None
 
 
@@ -179,7 +185,8 @@ class Anthropic(Backend):
 
     def request_options(self, model: str, options: dict[str, Any]) -> dict[str, Any]:
         """The model without its ``anthropic:`` prefix, a ``max_tokens`` always (Anthropic requires one), no
-        ``logprobs`` (Anthropic has none) and no ``temperature`` (the SDK's ``messages.create`` takes none)."""
+        ``logprobs`` (Anthropic has none) and no ``temperature`` (SDK 2.x's ``messages.create`` takes
+        none)."""
         out = {key: value for key, value in options.items() if key not in ("logprobs", "temperature")}
         out["model"] = model.removeprefix(PREFIX)
         out.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
@@ -202,7 +209,8 @@ class Anthropic(Backend):
             import anthropic
         except ImportError as exc:
             raise EndpointError(
-                f"the anthropic backend needs the 'anthropic' extra: pip install 'prelabel[anthropic]' ({exc})"
+                "the anthropic backend needs the 'anthropic' extra: "
+                f"pip install 'prelabel[anthropic]' ({exc})"
             ) from None
         kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries}
         if base_url:

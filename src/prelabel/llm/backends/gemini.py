@@ -25,6 +25,7 @@ from prelabel.llm.wire import Call, Wire, header_map
 
 PREFIX = "gemini:"
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_BAD_KEY = "API_KEY_INVALID"
 
 
 def _part(part: Any) -> Any:
@@ -42,13 +43,26 @@ def _part(part: Any) -> Any:
     return types.Part.from_text(text=str(text))
 
 
-def _retry_delay(details: Any) -> str | None:
-    """The ``retryDelay`` of a Gemini error's ``RetryInfo`` (``"12s"``), if it has one."""
-    error = details.get("error") if isinstance(details, dict) else None
-    for detail in (error.get("details") if isinstance(error, dict) else None) or []:
-        if isinstance(detail, dict) and detail.get("@type") == _RETRY_INFO and detail.get("retryDelay"):
+def _details(body: Any) -> list[dict[str, Any]]:
+    """The ``details`` of a Gemini error body (``{"error": {"details": [...]}}``)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    found = error.get("details") if isinstance(error, dict) else None
+    return [detail for detail in found or [] if isinstance(detail, dict)]
+
+
+def _retry_delay(body: Any) -> str | None:
+    """The ``retryDelay`` of a Gemini error's ``RetryInfo`` (``"12s"`` -> ``"12"``), if it has one."""
+    for detail in _details(body):
+        if detail.get("@type") == _RETRY_INFO and detail.get("retryDelay"):
             return str(detail["retryDelay"]).removesuffix("s")
     return None
+
+
+def _status(code: int, body: Any) -> int:
+    """Gemini answers a bad key with 400 (``reason: API_KEY_INVALID``): an authentication failure (401)."""
+    if code == 400 and any(detail.get("reason") == _BAD_KEY for detail in _details(body)):
+        return 401
+    return code
 
 
 class GeminiWire(Wire):
@@ -89,8 +103,9 @@ class GeminiWire(Wire):
                 delay = _retry_delay(exc.details)
                 if delay is not None and "retry-after" not in headers:
                     headers["retry-after"] = delay
+                status = _status(exc.code, exc.details)
                 raise ProviderError(
-                    exc.message or str(exc), status_code=exc.code, body=exc.details, headers=headers
+                    exc.message or str(exc), status_code=status, body=exc.details, headers=headers
                 ) from exc
             except httpx2.TimeoutException as exc:
                 raise ProviderError("request timed out", timeout=True) from exc
