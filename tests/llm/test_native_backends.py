@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -355,3 +356,20 @@ def test_rate_limit_headers_become_openai_names_with_seconds_to_reset() -> None:
     )
     assert mapped["x-ratelimit-remaining-tokens"] == "512"
     assert 28 <= float(mapped["x-ratelimit-reset-tokens"]) <= 30
+
+
+def test_cache_writes_stay_counted_when_a_rerun_sets_answers_aside_in_a_ledger_of_three_token_sums(
+    capsys: Capture, tmp_path: Path
+) -> None:
+    items(tmp_path, 2)
+    with WireServer(anthropic_cached) as server:
+        assert run(capsys, tmp_path, server, CLAUDE, "--concurrency", "1")[0] == 0
+        db = sqlite3.connect(tmp_path / "run" / "run.db")
+        with db:  # what a ledger written before cache writes were counted holds
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('superseded_usage', '[0, 0, 0]')")
+        db.close()
+        items(tmp_path, 1)  # i1 left the input: its answer is set aside, its tokens still paid for
+        code, _, err = run(capsys, tmp_path, server, CLAUDE)
+    assert code == 0, err
+    assert len(server.requests) == 2  # nothing sent again
+    assert run_json(tmp_path)["usage"]["cache_write_tokens"] == 1500
