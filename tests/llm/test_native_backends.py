@@ -288,6 +288,7 @@ def test_an_authentication_error_stops_the_run_with_exit_3_and_one_line(
     assert code == 3
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "auth (401)" in errors[0], err
+    assert ("ANTHROPIC_API_KEY" if model == CLAUDE else "GEMINI_API_KEY or GOOGLE_API_KEY") in errors[0]
     assert len(server.requests) == 1  # no retries burnt, no other item sent
 
 

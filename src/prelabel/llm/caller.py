@@ -291,7 +291,12 @@ class ModelCaller:
             kwargs = _with_schema(kwargs, _SCHEMA.get(None))
             budget = Budget(self.retry)
             return await call_with_retries(
-                lambda: once(kwargs, budget), self.retry, where=where, on_failure=on_failure, budget=budget
+                lambda: once(kwargs, budget),
+                self.retry,
+                where=where,
+                on_failure=on_failure,
+                budget=budget,
+                key_env=self.endpoint.kind.key_env,
             )
 
         return send

@@ -348,17 +348,20 @@ def _status_failure(exc: openai.APIStatusError | ProviderError, status: int, hea
 
 
 _FATAL_ADVICE = {
-    "auth": "check the API key (OPENAI_API_KEY) and its permissions",
+    "auth": "check the API key ({keys}) and its permissions",
     "insufficient_quota": "the account has no quota left; check billing",
     "model_not_found": "check --model / PRELABEL_MODEL and --base-url",
 }
 
 
-def endpoint_error(failure: Failure, where: str | None = None) -> EndpointError:
-    """The ``EndpointError`` for a fatal failure, as one clear line."""
+def endpoint_error(
+    failure: Failure, where: str | None = None, key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
+) -> EndpointError:
+    """The ``EndpointError`` for a fatal failure, as one clear line (``key_env``: where the key comes from,
+    named in the advice for an authentication failure)."""
     status = f" ({failure.status_code})" if failure.status_code else ""
     at = f" at {where}" if where else ""
-    advice = _FATAL_ADVICE.get(failure.kind, "")
+    advice = _FATAL_ADVICE.get(failure.kind, "").format(keys=" or ".join(key_env))
     text = f"{failure.kind.replace('_', ' ')}{status}{at}: {failure.message}"
     if advice:
         text += f" — {advice}"
@@ -391,6 +394,7 @@ async def call_with_retries(
     where: str | None = None,
     on_failure: Callable[[Failure], None] | None = None,
     budget: Budget | None = None,
+    key_env: tuple[str, ...] = ("OPENAI_API_KEY",),
 ) -> T:
     """Await ``fn()``, retrying transient failures per ``policy`` within ``budget`` (by default one that
     starts now; ``fn`` may take its request deadline from it and exclude its queueing).
@@ -435,7 +439,7 @@ async def call_with_retries(
                     if isinstance(cause, EndpointError):  # e.g. the embedded model's worker crashed
                         raise cause from None
                     # not chained: the cause's text (a server echoing the key) would reach tracebacks
-                    raise endpoint_error(failure, where) from None
+                    raise endpoint_error(failure, where, key_env) from None
                 if failure.retryable and (failure.retry_after or 0.0) > policy.max_total:
                     raise too_long_wait(failure, policy, where) from None
                 raise
