@@ -93,8 +93,9 @@ def test_anthropic_labels_the_sop_with_its_prefix_marked_for_caching_and_the_cac
 ) -> None:
     items(tmp_path, image=True)
     with WireServer(anthropic_cached) as server:
-        code, _, err = run(capsys, tmp_path, server, CLAUDE)
+        code, out, err = run(capsys, tmp_path, server, CLAUDE)
     assert code == 0, err
+    assert "(4500 cached, 1500 written to the cache)" in out
     assert [line["status"] for line in labels(tmp_path)] == ["ok"] * 4
     assert {line["label"] for line in labels(tmp_path)} == {ANSWER["label"]}
     sent = server.requests
