@@ -265,6 +265,23 @@ def test_gemini_malformed_function_call_is_reasked_then_an_error_record(
     assert reply["functionResponse"]["name"] == TOOL and "error" in reply["functionResponse"]["response"]
 
 
+def test_a_gemini_answer_without_content_is_sent_again_and_its_tokens_counted(
+    capsys: Capture, tmp_path: Path
+) -> None:
+    items(tmp_path, 1)
+    usage = {"promptTokenCount": 1525, "candidatesTokenCount": 0, "totalTokenCount": 1525}
+    malformed = {
+        "candidates": [{"finishReason": "MALFORMED_FUNCTION_CALL", "index": 0}],
+        "usageMetadata": usage,
+    }
+    script = scripted((200, {}, malformed), default=lambda index, body: (200, {}, gemini_answer(body)))
+    with WireServer(script) as server:
+        code, _, err = run(capsys, tmp_path, server, GEMINI)
+    assert code == 0, err
+    assert len(server.requests) == 2 and labels(tmp_path)[0]["status"] == "ok"
+    assert run_json(tmp_path)["usage"]["prompt_tokens"] == 2 * 1525  # the rejected answer was paid for
+
+
 @pytest.mark.parametrize(
     ("model", "reply"),
     [

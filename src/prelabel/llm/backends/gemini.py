@@ -124,6 +124,12 @@ class GeminiWire(Wire):
 
         if not isinstance(response, types.GenerateContentResponse) or not response.candidates:
             raise MalformedResponse(f"response is not a Gemini answer: {str(response)[:200]!r}")
+        candidate = response.candidates[0]
+        if (
+            candidate.content is None or not candidate.content.parts
+        ):  # e.g. MALFORMED_FUNCTION_CALL: ask again
+            reason = getattr(candidate.finish_reason, "value", candidate.finish_reason)
+            raise MalformedResponse(f"Gemini answered with no content (finish reason {reason})")
 
     def usage(self, response: Any) -> Usage:
         meta = getattr(response, "usage_metadata", None)
