@@ -33,7 +33,13 @@ from native_server import (
     scripted,
 )
 from prelabel.llm import registry
+from prelabel.llm.backends.anthropic import AnthropicWire
+from prelabel.llm.backends.gemini import GeminiWire
 from prelabel.llm.endpoints import resolve_endpoint
+from prelabel.llm.instructed import Mode, PreparedAnswer
+from prelabel.llm.wire import Wire
+from prelabel.prompt.rendering import render_prompt
+from prelabel.prompt.schema import response_model
 
 Capture = pytest.CaptureFixture[str]
 SOP_PATH = str(prelabel.bundled_sop_path("customer_feedback_intent"))
@@ -392,3 +398,24 @@ def test_cache_writes_stay_counted_when_a_rerun_sets_answers_aside_in_a_ledger_o
     assert code == 0, err
     assert len(server.requests) == 2  # nothing sent again
     assert run_json(tmp_path)["usage"]["cache_write_tokens"] == 1500
+
+
+@pytest.mark.parametrize("wire", [AnthropicWire(), GeminiWire()], ids=["anthropic", "gemini"])
+def test_a_native_request_is_prepared_by_instructor_once_per_kind_and_reused_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wire: Wire
+) -> None:
+    sop = prelabel.load_sop(SOP_PATH)
+    prepared = PreparedAnswer(response_model(sop), Mode.TOOLS, wire.provider)
+    base = {"model": "m", "max_tokens": 1024}
+    (tmp_path / "photo.png").write_bytes(PNG)
+    texts = ["first", "second", "third"]
+    requests = [wire.prepare(render_prompt(sop, {"id": "x", "text": text}).messages, base) for text in texts]
+    with_image = {"id": "y", "text": "box", "images": [str(tmp_path / "photo.png")]}
+    requests.append(wire.prepare(render_prompt(sop, with_image).messages, base))
+    by_instructor = [prepared._prepare(list(sent), kwargs) for sent, kwargs in requests]
+    calls = []
+    real = prepared._prepare
+    monkeypatch.setattr(prepared, "_prepare", lambda *args: calls.append(1) or real(*args))
+    built = [prepared.request(sent, kwargs) for sent, kwargs in requests]
+    assert built == by_instructor and [list(b) for b in built] == [list(b) for b in by_instructor]
+    assert len(calls) == 2  # the first text item, the first item with an image

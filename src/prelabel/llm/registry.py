@@ -3,8 +3,10 @@
 A ``Backend`` says how to recognise its servers from the base URL and model name (``detect``), the instructor
 mode to ask them in (``default_mode``), the request options they refuse (``request_options``), how to build
 the openai client that calls them (``client``), what their models cost when prelabel knows better than the
-price table (``price``), and whether they serve the OpenAI Batch API (``batch_api``). The defaults describe
-a plain OpenAI-compatible server.
+price table (``price``), whether they serve the OpenAI Batch API (``batch_api``), where their key and base URL
+come from (``key_env``, ``base_url_env``) and, for an API that is not OpenAI's chat completions (Anthropic's,
+Gemini's), its wire format (``wire``: a ``prelabel.llm.wire.Wire``). The defaults describe a plain
+OpenAI-compatible server.
 
 Every backend, prelabel's own included, is registered under the entry-point group ``prelabel.backends``
 (``name = "module:Class"``; prelabel's are in its ``pyproject.toml``) and found when an endpoint is first

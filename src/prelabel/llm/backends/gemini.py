@@ -81,11 +81,9 @@ class GeminiWire(Wire):
             content = message.get("content")
             if message.get("role") == "system":
                 continue
-            if isinstance(content, list):
-                role = "model" if message.get("role") == "assistant" else "user"
-                out.append(types.Content(role=role, parts=[_part(part) for part in content]))
-            else:
-                out.append(message)
+            parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
+            role = "model" if message.get("role") == "assistant" else "user"
+            out.append(types.Content(role=role, parts=[_part(part) for part in parts]))
         # as ``system``, instructor's GenAI handlers take it as the system instruction as it is
         return out, ({**options, "system": "\n\n".join(system)} if system else options)
 
