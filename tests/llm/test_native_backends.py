@@ -250,6 +250,21 @@ def test_anthropic_malformed_tool_call_is_reasked_with_a_tool_result_then_an_err
     assert asked[1]["system"] == asked[0]["system"]  # the re-ask reads the cached prefix too
 
 
+def test_an_anthropic_answer_cut_off_at_max_tokens_is_an_incomplete_output_record(
+    capsys: Capture, tmp_path: Path
+) -> None:
+    items(tmp_path, 1)
+
+    def respond(index: int, body: dict[str, Any]) -> Response:
+        return 200, {}, {**anthropic_message(body, {"rationale": "The parcel"}), "stop_reason": "max_tokens"}
+
+    with WireServer(respond) as server:
+        code, _, err = run(capsys, tmp_path, server, CLAUDE, "--max-tokens", "5")
+    (line,) = labels(tmp_path)
+    assert line["status"] == "error" and line["error"]["type"] == "incomplete_output", err
+    assert [request.body["max_tokens"] for request in server.requests] == [5]
+
+
 def test_gemini_malformed_function_call_is_reasked_then_an_error_record(
     capsys: Capture, tmp_path: Path
 ) -> None:
