@@ -259,7 +259,7 @@ def test_an_anthropic_answer_cut_off_at_max_tokens_is_an_incomplete_output_recor
         return 200, {}, {**anthropic_message(body, {"rationale": "The parcel"}), "stop_reason": "max_tokens"}
 
     with WireServer(respond) as server:
-        code, _, err = run(capsys, tmp_path, server, CLAUDE, "--max-tokens", "5")
+        _, _, err = run(capsys, tmp_path, server, CLAUDE, "--max-tokens", "5")
     (line,) = labels(tmp_path)
     assert line["status"] == "error" and line["error"]["type"] == "incomplete_output", err
     assert [request.body["max_tokens"] for request in server.requests] == [5]
