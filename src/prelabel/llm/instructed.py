@@ -183,12 +183,12 @@ class PreparedAnswer:
         if key in self._natives:
             learned = self._natives[key]
             if learned is not None:
-                field, items = learned
-                return {name: list(turns) if name == field else value for name, value in items}
+                turns_at, items = learned
+                return {name: list(turns) if name == turns_at else value for name, value in items}
             return self._prepare(list(messages), base)
         prepared = self._prepare(list(messages), base)
-        field = next((name for name in ("messages", "contents") if prepared.get(name) == turns), None)
-        self._natives[key] = None if field is None else (field, list(prepared.items()))
+        found = next((name for name in ("messages", "contents") if prepared.get(name) == turns), None)
+        self._natives[key] = None if found is None else (found, list(prepared.items()))
         return prepared
 
     def _template(
