@@ -28,10 +28,12 @@ _PER_LABEL = "per_label[]: label precision recall f1 support predicted"
 #: Every object of ``metrics.json`` written for the fixture files, as "path: keys in order" (recorded from the
 #: dict-based comparator before the figures became typed records; issues 13 and 14 added pairwise agreement,
 #: the n beside each figure, definitions, abstained annotations, ties and certainty counts; issue 18 added
-#: ``provenance``: the models and SOP versions of the results, and the smoke-model flag and note).
+#: ``provenance``: the models and SOP versions of the results, and the smoke-model flag and note; issue 22
+#: ``sources``: the files read, for ``export CMP_DIR --candidates``).
 GOLDEN_COMPARE = {
     "$: task sop provenance summary counts skipped skipped_examples notes definitions model_vs_majority "
-    "model_vs_annotators levels humans slices ambiguity",
+    "model_vs_annotators levels humans slices ambiguity sources",
+    "$.sources: results humans humans_format",
     "$.provenance: models sop_versions smoke_model note",
     "$.provenance.models: ",  # the fixture's lines name no model nor SOP: both empty
     "$.provenance.sop_versions: ",

@@ -13,6 +13,7 @@ from prelabel.cli.options import (
     AnnotatorOpt,
     BaseUrlOpt,
     HumansArg,
+    HumansFormatOpt,
     MaxAttemptsOpt,
     MaxReasksOpt,
     ModelOpt,
@@ -35,11 +36,19 @@ def agreement(
     annotators: AnnotatorOpt = None,
     sop: SopOpt = None,
     slice_columns: SliceOpt = None,
+    humans_format: HumansFormatOpt = "auto",
 ) -> None:
     """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
     prelabel.check_report_dir(out, "agreement")  # a file, unwritable or mixed with compare's: exit 2 now
     loaded = prelabel.load_sop(sop) if sop else None
-    metrics = prelabel.agreement(humans, wide=wide, sop=loaded, slices=slice_columns, annotators=annotators)
+    metrics = prelabel.agreement(
+        humans,
+        wide=wide,
+        sop=loaded,
+        slices=slice_columns,
+        annotators=annotators,
+        humans_format=humans_format,
+    )
     paths = metrics.save(out)
     shown = {
         "percent_agreement": metrics.percent_agreement,
@@ -63,6 +72,7 @@ def compare(
     annotators: AnnotatorOpt = None,
     sop: SopOpt = None,
     slice_columns: SliceOpt = None,
+    humans_format: HumansFormatOpt = "auto",
     confident: Annotated[float, typer.Option(min=0, max=1, help="Certainty a model answer needs.")] = 0.7,
     draft_edits: Annotated[
         bool, typer.Option("--draft-edits", help="Ask the model to draft edge_cases for the top clusters.")
@@ -93,6 +103,7 @@ def compare(
         slices=slice_columns,
         confident=confident,
         annotators=annotators,
+        humans_format=humans_format,
     )
     paths = list(result.save(out).values())
     drafted = ""

@@ -41,6 +41,7 @@ from prelabel.comparison.metrics_schema import (
     ComparisonMetrics,
     HumanAgreement,
     SopRef,
+    Sources,
     Summary,
     given,
 )
@@ -103,6 +104,19 @@ class Comparison:
                 (out / "report.html").unlink(missing_ok=True)
 
 
+def _sources(results: object, humans: object, frame: pd.DataFrame) -> Sources | None:
+    """``sources`` when the results or human labels were files (their absolute paths)."""
+    paths = {
+        name: str(Path(value).resolve())
+        for name, value in (("results", results), ("humans", humans))
+        if isinstance(value, str | Path)
+    }
+    if not paths:
+        return None
+    kind = frame.attrs.get("vendor", {}).get("format", "table") if "humans" in paths else None
+    return Sources(**paths, humans_format=kind)
+
+
 def _human_metrics(prep: Prepared) -> HumanAgreement:
     ratings = prep.ratings
     figures = irr.summary(ratings.counts)
@@ -136,6 +150,7 @@ def agreement(
     multi_label: bool | None = None,
     slices: list[str] | None = None,
     annotators: list[str] | None = None,
+    humans_format: str = "auto",
 ) -> AgreementMetrics:
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
@@ -151,9 +166,17 @@ def agreement(
         >>> got.n_items, got.percent_agreement, got.skipped.annotations_empty
         (2, 0.75, 0)
     """
-    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
+    frame = read_human_labels(
+        humans,
+        wide=wide,
+        slices=slices,
+        annotators=annotators,
+        sop=sop,
+        humans_format=humans_format,
+        votes=True,
+    )
     prep = prepare(frame, None, label_space(sop, multi_label))
-    prep.notes[:0] = frame.attrs.get("notes", [])
+    prep.notes[:0] = [*frame.attrs.get("notes", []), *frame.attrs.get("warnings", [])]
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
     humans_metrics = _human_metrics(prep)
@@ -179,25 +202,36 @@ def compare(
     confident: float = 0.7,
     examples: int = 3,
     annotators: list[str] | None = None,
+    humans_format: str = "auto",
 ) -> Comparison:
     """Compare model results with human labels.
 
     ``results``: ``labels.jsonl``, a run directory, or a DataFrame (``item_id``, ``label``/``labels``,
     optional ``status``, ``confidence``, ``cited_rules``, ``samples``). ``humans``: CSV or DataFrame, long
     form (``item_id,annotator,label``) or wide with ``wide=True`` (``annotators`` names the annotator
-    columns; without it they are inferred, see `read_human_labels`). ``sop`` checks labels against the SOP,
-    rolls leaves up its tree and quotes its text in the candidates. A model answer counts as confident when
-    its certainty (agreement of self-consistency ``samples`` if present, else ``confidence`` in [0, 1]) is
-    at least ``confident``; an unknown certainty never is. ``metrics.definitions`` says how ties, abstentions
-    and unknown certainty are treated.
+    columns; without it they are inferred, see `read_human_labels`), or a Label Studio/Argilla export
+    (``humans_format``: ``auto`` detects it from the content; gold annotations are not votes). ``sop``
+    checks labels against the SOP, rolls leaves up its tree and quotes its text in the candidates. A model
+    answer counts as confident when its certainty (agreement of self-consistency ``samples`` if present,
+    else ``confidence`` in [0, 1]) is at least ``confident``; an unknown certainty never is.
+    ``metrics.definitions`` says how ties, abstentions and unknown certainty are treated.
     """
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
+    frame = read_human_labels(
+        humans,
+        wide=wide,
+        slices=slices,
+        annotators=annotators,
+        sop=sop,
+        humans_format=humans_format,
+        votes=True,
+    )
     prep = prepare(frame, res, label_space(sop, multi_label, res))
     prep.notes[:0] = frame.attrs.get("notes", [])
     prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
     found = provenance(res)
     warnings = [*res.attrs.get("warnings", []), *sop_warnings(found.sop_versions, sop)]
+    warnings += frame.attrs.get("warnings", [])  # a vendor export's tasks that are not votes
     space = prep.space
     if prep.n_compared == 0:
         raise InputError(
@@ -242,7 +276,6 @@ def compare(
         skipped=prep.skipped_counts(),
         skipped_examples=prep.examples,
         notes=prep.notes,
-        **({"warnings": warnings} if warnings else {}),
         definitions=dict(DEFINITIONS),
         model_vs_majority=vs,
         model_vs_annotators=model.vs_annotators,
@@ -256,6 +289,11 @@ def compare(
             confidence_out_of_range=out_of_range,
         ),
     )
+    if warnings:  # written only when there are some
+        metrics.warnings = warnings
+    sources = _sources(results, humans, frame)
+    if sources is not None:  # written only when files were read
+        metrics.sources = sources
     return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res))
 
 

@@ -131,6 +131,8 @@ class CalibrationItems:
     human_labels: set[str] = field(default_factory=set)
     provenance: Provenance | None = None
     """The models and SOP versions of the calibration results."""
+    #: What a vendor export of the human labels left out and needs a look (see `read_human_labels`).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_used(self) -> int:
@@ -168,6 +170,7 @@ def calibration_items(
     sop: SOP | None = None,
     signal: Signal = "confidence",
     wide: bool = False,
+    humans_format: str = "auto",
 ) -> CalibrationItems:
     """Score each model answer against the human majority, with its ``signal``; count what is skipped.
 
@@ -180,7 +183,7 @@ def calibration_items(
     ``InputError`` when nothing is left.
     """
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide, sop=sop)
+    frame = read_human_labels(humans, wide=wide, sop=sop, humans_format=humans_format, votes=True)
     prep = prepare(frame, res, label_space(sop, None, res))
     out, untrusted = _scored(prep, res, signal)
     counts = Counter(_SKIPS[k] for k in prep.row_skip if k)
@@ -195,7 +198,9 @@ def calibration_items(
     agreed = np.asarray(prep.names, dtype=object)[top[(prep.ratings.n_raters > 0) & ~tied]]
     human_labels = {m for answer in agreed for m in prep.space.members(answer)}
     multi = prep.space.multi_label
-    return CalibrationItems(out, signal, multi, skipped, human_labels, provenance(res))
+    items = CalibrationItems(out, signal, multi, skipped, human_labels, provenance(res))
+    items.warnings = list(frame.attrs.get("warnings", []))
+    return items
 
 
 class ReliabilityBin(BaseModel):
@@ -272,11 +277,12 @@ def calibration_report(
     sop: SOP | None = None,
     wide: bool = False,
     bins: int = 10,
+    humans_format: str = "auto",
 ) -> CalibrationReport | None:
     """Reliability and ECE for every signal the results carry (``None`` if none can be scored)."""
     try:
         res = read_results(results)
-        frame = read_human_labels(humans, wide=wide, sop=sop)
+        frame = read_human_labels(humans, wide=wide, sop=sop, humans_format=humans_format, votes=True)
     except InputError:
         return None
     return prepared_calibration_report(prepare(frame, res, label_space(sop, None, res)), res, bins)

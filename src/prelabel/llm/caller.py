@@ -4,10 +4,11 @@ What differs between providers (OpenAI-compatible chat completions, Anthropic's 
 generateContent) is the endpoint backend's ``Wire`` (``llm.wire``); this one path serves them all.
 
 ``ModelCaller.ask`` sends rendered messages and returns the validated answer (of the caller's answer model,
-or of the ``response_model`` given for that call), or raises; ``explain`` turns
-what it raised into an error record's ``(type, message)``, except ``EndpointError``, which it re-raises
-because an unusable endpoint stops a batch. ``CallStats`` keeps one item's book: requests are counted at the
-transport seam, usage through instructor's ``completion:response`` hook (re-asks included). instructor
+or of the ``response_model`` given for that call), or raises; ``explain`` turns what it raised into an error
+record's ``(type, message)``, except ``EndpointError``, which it re-raises because an unusable endpoint stops
+a batch, and ``BudgetError`` (the spending limit, ``llm.spend``, which every request passes). ``CallStats``
+keeps one item's book: requests are counted at the transport seam, usage through instructor's
+``completion:response`` hook (re-asks included). instructor
 itself is behind ``prelabel.llm.instructed``.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from prelabel._gc import paused, started
-from prelabel.errors import EndpointError, add_secret
+from prelabel.errors import BudgetError, EndpointError, add_secret
 from prelabel.llm.clients import make_client
 from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
 from prelabel.llm.instructed import PreparedAnswer, call_mode, cause_of, gave_up, is_incomplete
@@ -39,6 +40,7 @@ from prelabel.llm.retry import (
     call_with_retries,
     classify,
 )
+from prelabel.llm.spend import Hold, SpendLimit, prompt_tokens
 from prelabel.llm.usage import Usage
 from prelabel.llm.wire import OPENAI_CHAT, Wire
 
@@ -114,6 +116,8 @@ class ModelCaller:
         self.logprobs = logprobs  # ask for token log-probabilities (``logprobs: true`` on every request)
         self.sent = 0
         """Requests sent through this caller, every one (those of an answer that never came back too)."""
+        self.spend: SpendLimit | None = None
+        """The spending limit every request passes (``max_cost``), if any (``llm.spend``)."""
         self._client = client
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
@@ -244,21 +248,31 @@ class ModelCaller:
 
         async def once(kwargs: dict[str, Any], budget: Budget) -> Any:
             stats = _STATS.get()
-            if stats is not None:
-                stats.requests += 1
             limits = self.limits
             # the messages as rendered (a native wire moves the system prompt or renames the messages)
             shown = kwargs["messages"] if wire is OPENAI_CHAT else _RENDERED.get([])
             estimate = estimate_tokens(shown, self.endpoint.model, self.max_tokens) if limits.tpm else 0
             with budget.queueing():  # waiting for a rate-limit slot is not the server's time
                 await limits.acquire(estimate)
-            self.sent += 1  # past the rate limits: on its way
+            hold: Hold | None = None
+            paid: Usage | None = None  # what the answer reports (None: no answer came back)
+            if self.spend is not None:  # past the rate limits: the most it can cost is held, or it stops
+                try:
+                    sent = kwargs if wire is OPENAI_CHAT else {**kwargs, "messages": shown}
+                    hold = self.spend.reserve(prompt_tokens(sent, self.endpoint.model))
+                except BudgetError:
+                    limits.release()
+                    raise
+            if stats is not None:
+                stats.requests += 1
+            self.sent += 1  # past the rate limits (and the spending limit): on its way
             # a deadline for the whole request (a server trickling bytes resets an idle timeout forever), cut
             # to the budget left; none in process: a slow CPU is no outage (the worker has its own watchdog)
             deadline = None if in_process else budget.deadline()
             try:
                 async with asyncio.timeout(deadline):
                     completion, headers = await call(kwargs, deadline)
+                paid = wire.usage(completion)
                 limits.observe(headers)
             except json.JSONDecodeError as exc:
                 raise MalformedResponse(f"response body is not valid JSON ({exc.msg})") from exc
@@ -273,7 +287,9 @@ class ModelCaller:
                 raise
             finally:
                 limits.release()
-            used = wire.usage(completion)
+                if hold is not None and self.spend is not None:
+                    self.spend.settle(hold, paid)
+            used = paid or Usage()
             try:
                 wire.check(completion)
             except MalformedResponse:
@@ -318,12 +334,13 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def explain(exc: BaseException, stats: CallStats) -> tuple[str, str]:
-    """The error-record ``(type, message)`` for what ``ModelCaller.ask`` raised; re-raises ``EndpointError``.
+    """The error-record ``(type, message)`` for what ``ModelCaller.ask`` raised; re-raises ``EndpointError``
+    and ``BudgetError`` (the spending limit stops the work).
 
     instructor wraps every failure in its own exception; the real cause is what ``cause_of`` finds.
     """
     cause = cause_of(exc)
-    if isinstance(cause, EndpointError):
+    if isinstance(cause, EndpointError | BudgetError):
         raise cause
     attempts = f"after {stats.requests} attempt(s)"
     if isinstance(cause, ValidationError):
