@@ -135,6 +135,10 @@ def test_anthropic_labels_the_sop_with_its_prefix_marked_for_caching_and_the_cac
         "cache_write_tokens": 1500,
     }
     assert sum(line["usage"].get("cache_write_tokens", 0) for line in labels(tmp_path)) == 1500
+    # priced per token kind (claude-haiku-4-5: input 1, cache read 0.1, cache write 1.25, output 5 USD per 1M)
+    fresh = 4 * 1525 - 3 * 1500 - 1500
+    expected = (fresh * 1.0 + 3 * 1500 * 0.1 + 1500 * 1.25 + 4 * 40 * 5.0) / 1e6
+    assert run_json(tmp_path)["cost_usd"] == pytest.approx(expected)
     assert run_json(tmp_path)["endpoint"]["backend"] == "anthropic"
 
 
