@@ -32,6 +32,12 @@ ENDPOINT_ENV = (
     "PRELABEL_MODEL",
     "PRELABEL_MODE",
     "PRELABEL_LLAMA_EXTRA_BUFTS",
+    # the native backends' (llm/backends/anthropic.py, gemini.py)
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
 )
 
 

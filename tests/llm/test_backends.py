@@ -84,7 +84,10 @@ def test_prelabels_own_backends_are_the_entry_points_its_pyproject_declares() ->
     entries = declared["entry-points"][registry.GROUP]
     found = registry.backends()
     assert sorted(found) == sorted(entries)
-    assert set(entries) == {"openai", "azure", "vllm", "ollama", "llamacpp", "litellm", "local", "unknown"}
+    assert set(entries) == {
+        *("openai", "azure", "vllm", "ollama", "llamacpp", "litellm", "local", "unknown"),
+        *("anthropic", "gemini"),
+    }
     for name, backend in found.items():
         module, attr = entries[name].split(":")
         assert (type(backend).__module__, type(backend).__name__, backend.name) == (module, attr, name)

@@ -256,3 +256,31 @@ def test_redact_hides_keys() -> None:
     out = redact(text, "my-secret-token")
     assert "sk-proj" not in out and "abc.def" not in out and "my-secret-token" not in out
     assert out.count("***") == 3
+
+
+def test_a_native_providers_failures_are_classified_like_openais() -> None:
+    from prelabel.llm.retry import ProviderError
+
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    failure = classify(
+        ProviderError("Overloaded", status_code=529, body=overloaded, headers={"retry-after": "2"})
+    )
+    assert (failure.kind, failure.retryable, failure.retry_after, failure.code) == (
+        "server_error",
+        True,
+        2.0,
+        "overloaded_error",
+    )
+    exhausted = {
+        "error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}
+    }
+    failure = classify(ProviderError("exhausted", status_code=429, body=exhausted))
+    assert (failure.kind, failure.code, failure.message) == (
+        "rate_limited",
+        "RESOURCE_EXHAUSTED",
+        "Resource has been exhausted",
+    )
+    assert classify(ProviderError("invalid x-api-key", status_code=401)).fatal
+    assert classify(ProviderError("request timed out", timeout=True)).kind == "timeout"
+    refused = classify(ProviderError("[Errno 111] Connection refused"))
+    assert (refused.kind, refused.retryable) == ("connection_error", True)

@@ -135,3 +135,10 @@ def test_only_the_embedded_model_is_free() -> None:
     table = PriceTable()
     assert table.price_for("local") == table.price_for("local:/m/x.gguf") == Price(input=0, output=0)
     assert table.price_for("localai-7b") is None
+
+
+def test_cache_writes_add_up_and_are_shown_only_when_there_are_some() -> None:
+    written = Usage(prompt_tokens=10, cache_write_tokens=8)
+    assert (written + written).cache_write_tokens == 16
+    assert "cache_write_tokens" not in Usage(prompt_tokens=10).model_dump()
+    assert written.model_dump()["cache_write_tokens"] == 8

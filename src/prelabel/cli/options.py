@@ -10,8 +10,20 @@ import typer
 import prelabel
 
 SopArg = Annotated[Path, typer.Argument(help="SOP YAML file.", show_default=False)]
-ModelOpt = Annotated[str | None, typer.Option(help="Model; 'local' or 'local:PATH.gguf': embedded model.")]
-BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Model; 'local' or 'local:PATH.gguf': embedded model; 'anthropic:MODEL' / 'gemini:MODEL': "
+        "Anthropic's or Gemini's own API (extras prelabel[anthropic] / prelabel[gemini])."
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="OpenAI-compatible server URL (with an anthropic: or gemini: model, that API's base URL).",
+    ),
+]
 LangOpt = Annotated[str | None, typer.Option("--rationale-language", help="Language of the rationales.")]
 TemplateOpt = Annotated[str | None, typer.Option(help="Prompt template name (default: classify.v1).")]
 HumansArg = Annotated[

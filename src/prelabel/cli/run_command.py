@@ -200,6 +200,7 @@ def run(
         raise fail(f"{str(stopped) or 'interrupted'}; {kept}", EXIT_INTERRUPTED) from None
     n, usage = summary.counts, summary.usage
     cost = "" if summary.cost_usd is None else f", cost ${summary.cost_usd:.4f}"
+    written = f", {usage.cache_write_tokens} written to the cache" if usage.cache_write_tokens else ""
     earlier = [f"{summary.resumed} already done, not sent again"] if summary.resumed else []
     if summary.changed:
         earlier.append(f"{summary.changed} changed since, sent again")
@@ -208,7 +209,7 @@ def run(
         f"labeled {n['total']} items{resumed} with {summary.model_label}: {n['ok']} ok, "
         f"{n['abstained']} abstained, "
         f"{n['error']} errors; {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
-        f"({usage.cached_tokens} cached){cost} -> {prelabel.RunDir(out).labels}"
+        f"({usage.cached_tokens} cached{written}){cost} -> {prelabel.RunDir(out).labels}"
     )
     if summary.model_note:
         typer.echo(f"note: {summary.model_note}")

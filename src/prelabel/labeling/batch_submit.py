@@ -92,7 +92,9 @@ async def asubmit_batch(
     start = start_run(sop, items, opts, client)
     labeler = start.labeler
     if not (kind := labeler.endpoint.kind).batch_api:
-        raise InputError(f"the Batch API needs an OpenAI(-compatible) server; {kind.title} has none")
+        raise InputError(
+            kind.no_batch_api or f"the Batch API needs an OpenAI(-compatible) server; {kind.title} has none"
+        )
     out = Path(out_dir)
     run_dir = RunDir(out)
     job = _job(labeler, opts, start.sop_path, items, retry_errors)

@@ -1,4 +1,7 @@
-"""Calling the model: the openai client, wrapped by instructor, with transport retries around each request.
+"""Calling the model: the provider's client, wrapped by instructor, with transport retries around each call.
+
+What differs between providers (OpenAI-compatible chat completions, Anthropic's Messages, Gemini's
+generateContent) is the endpoint backend's ``Wire`` (``llm.wire``); this one path serves them all.
 
 ``ModelCaller.ask`` sends rendered messages and returns the validated answer (of the caller's answer model,
 or of the ``response_model`` given for that call), or raises; ``explain`` turns what it raised into an error
@@ -38,7 +41,8 @@ from prelabel.llm.retry import (
     classify,
 )
 from prelabel.llm.spend import Hold, SpendLimit, prompt_tokens
-from prelabel.llm.usage import Usage, usage_from_completion
+from prelabel.llm.usage import Usage
+from prelabel.llm.wire import OPENAI_CHAT, Wire
 
 __all__ = ["CallStats", "ModelCaller", "explain", "raw_output"]
 
@@ -47,18 +51,7 @@ _LAST_OUTPUT_CHARS = 4000
 
 def raw_output(completion: Any) -> str | None:
     """The model's raw answer in a chat completion: tool-call arguments, else message content."""
-    choices = getattr(completion, "choices", None) or []
-    if not choices:
-        return None
-    message = getattr(choices[0], "message", None)
-    tool_calls = getattr(message, "tool_calls", None) or []
-    if tool_calls:
-        function = getattr(tool_calls[0], "function", None)
-        arguments = getattr(function, "arguments", None)
-        if arguments is not None:
-            return str(arguments)
-    content = getattr(message, "content", None)
-    return None if content is None else str(content)
+    return OPENAI_CHAT.output(completion)
 
 
 @dataclass
@@ -71,10 +64,11 @@ class CallStats:
     last_output: str | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
 
-    def on_response(self, response: Any) -> None:
-        """instructor ``completion:response`` hook: add this attempt's usage; keep its output and tokens."""
-        self.usage = self.usage + usage_from_completion(response)
-        output = raw_output(response)
+    def on_response(self, response: Any, wire: Wire = OPENAI_CHAT) -> None:
+        """instructor ``completion:response`` hook: add this attempt's usage; keep its output and tokens
+        (``wire``: the provider's format of ``response``)."""
+        self.usage = self.usage + wire.usage(response)
+        output = wire.output(response)
         if output is not None:
             self.last_output = output[:_LAST_OUTPUT_CHARS]
         self.logprobs = token_logprobs(response)
@@ -83,6 +77,8 @@ class CallStats:
 _STATS: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("prelabel_call", default=None)
 # the answer schema of the call in flight, for json_object_schema servers (sent in ``response_format``)
 _SCHEMA: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("prelabel_schema")
+# the rendered messages of the call in flight (the TPM estimate of a native wire's requests)
+_RENDERED: contextvars.ContextVar[list[dict[str, Any]]] = contextvars.ContextVar("prelabel_rendered")
 
 
 class ModelCaller:
@@ -108,6 +104,8 @@ class ModelCaller:
     ):
         self.endpoint = endpoint
         self.answer_model = answer_model
+        self.wire: Wire = endpoint.kind.wire() or OPENAI_CHAT
+        """The provider's wire format (``Backend.wire``; OpenAI's chat completions by default)."""
         self.mode = call_mode(endpoint.mode)
         self.retry = retry or RetryPolicy()
         self.temperature = temperature
@@ -139,15 +137,19 @@ class ModelCaller:
         response_model = response_model or self.answer_model
         if response_model not in self._answers:
             self._first_use(response_model)
-        kwargs = self._call_kwargs()
+        wire = self.wire
+        sent, kwargs = wire.prepare(messages, self._call_kwargs())
         token, schema_token = _STATS.set(stats), _SCHEMA.set(self._schema(response_model))
+        rendered_token = _RENDERED.set(messages)
         send = self._send()  # the transport-retried request (see _sender)
         try:
             prepared = self._answer(response_model)
-            answer = await prepared.ask(send, messages, kwargs, max_reasks, stats.on_response)
+            on_response = functools.partial(stats.on_response, wire=wire)
+            answer = await prepared.ask(send, sent, kwargs, max_reasks, on_response)
         finally:
             _STATS.reset(token)
             _SCHEMA.reset(schema_token)
+            _RENDERED.reset(rendered_token)
         return answer
 
     def _first_use(self, response_model: type[BaseModel]) -> None:
@@ -176,7 +178,8 @@ class ModelCaller:
         """The chat-completions request body ``ask`` sends first for ``messages`` (a Batch API line's body),
         prepared by instructor's own request handler for this mode."""
         response_model = response_model or self.answer_model
-        body = self._answer(response_model).request(messages, self._call_kwargs())
+        sent, kwargs = self.wire.prepare(messages, self._call_kwargs())
+        body = self._answer(response_model).request(sent, kwargs)
         return _with_schema(body, self._schema(response_model))
 
     def parse(self, completion: Any, response_model: type[BaseModel] | None = None) -> BaseModel:
@@ -189,7 +192,9 @@ class ModelCaller:
         prepared = self._answers.get(response_model)
         if prepared is None:
             try:
-                prepared = self._answers[response_model] = PreparedAnswer(response_model, self.mode)
+                prepared = self._answers[response_model] = PreparedAnswer(
+                    response_model, self.mode, self.wire.provider
+                )
             except Exception as exc:
                 raise EndpointError(f"instructor mode {self.mode.name} is not usable here: {exc}") from None
         return prepared
@@ -207,7 +212,7 @@ class ModelCaller:
         client = self._owned.pop(asyncio.get_running_loop(), None)
         if client is not None:
             self._senders.pop(id(client), None)
-            await client.close()
+            await self.wire.close(client)
 
     def _openai_client(self) -> Any:
         if self._client is not None:
@@ -233,29 +238,28 @@ class ModelCaller:
         return built[1]
 
     def _sender(self, client: Any) -> Callable[..., Awaitable[Any]]:
-        """The raw ``chat.completions.create`` call, retried at the transport layer, counted per request."""
-        import openai
-        from openai.types.chat import ChatCompletion
-
-        is_async = not isinstance(client, openai.OpenAI)
+        """The wire's raw call (``chat.completions.create`` for OpenAI-compatible servers), retried at the
+        transport layer, counted per request."""
+        wire = self.wire
         where = self.endpoint.describe()["base_url"]
         in_process = self.endpoint.is_local or str(getattr(client, "base_url", "")).startswith(LOCAL_BASE_URL)
         add_secret(getattr(client, "api_key", None))  # an injected client's key is redacted too
-        create = client.chat.completions.with_raw_response.create  # (first use imports openai's modules)
+        call = wire.sender(client)  # (first use imports the SDK's modules)
 
         async def once(kwargs: dict[str, Any], budget: Budget) -> Any:
             stats = _STATS.get()
             limits = self.limits
-            estimate = (
-                estimate_tokens(kwargs["messages"], self.endpoint.model, self.max_tokens) if limits.tpm else 0
-            )
+            # the messages as rendered (a native wire moves the system prompt or renames the messages)
+            shown = kwargs["messages"] if wire is OPENAI_CHAT else _RENDERED.get([])
+            estimate = estimate_tokens(shown, self.endpoint.model, self.max_tokens) if limits.tpm else 0
             with budget.queueing():  # waiting for a rate-limit slot is not the server's time
                 await limits.acquire(estimate)
             hold: Hold | None = None
             paid: Usage | None = None  # what the answer reports (None: no answer came back)
             if self.spend is not None:  # past the rate limits: the most it can cost is held, or it stops
                 try:
-                    hold = self.spend.reserve(prompt_tokens(kwargs, self.endpoint.model))
+                    sent = kwargs if wire is OPENAI_CHAT else {**kwargs, "messages": shown}
+                    hold = self.spend.reserve(prompt_tokens(sent, self.endpoint.model))
                 except BudgetError:
                     limits.release()
                     raise
@@ -265,34 +269,33 @@ class ModelCaller:
             # a deadline for the whole request (a server trickling bytes resets an idle timeout forever), cut
             # to the budget left; none in process: a slow CPU is no outage (the worker has its own watchdog)
             deadline = None if in_process else budget.deadline()
-            extra: dict[str, Any] = {} if deadline is None else {"timeout": deadline}
             try:
                 async with asyncio.timeout(deadline):
-                    if is_async:
-                        raw = await create(**kwargs, **extra)
-                    else:
-                        raw = await asyncio.to_thread(functools.partial(create, **kwargs, **extra))
-                    limits.observe(raw.headers)
-                    completion = raw.parse()
-                    paid = usage_from_completion(completion)
-            except openai.APIStatusError as exc:
-                limits.observe(exc.response.headers)
-                raise
+                    completion, headers = await call(kwargs, deadline)
+                paid = wire.usage(completion)
+                limits.observe(headers)
             except json.JSONDecodeError as exc:
                 raise MalformedResponse(f"response body is not valid JSON ({exc.msg})") from exc
             except TimeoutError:
                 if deadline is None:  # not ours: no deadline was set
                     raise
                 raise budget.timed_out(deadline) from None
+            except Exception as exc:
+                failed = wire.error_headers(exc)
+                if failed is not None:
+                    limits.observe(failed)
+                raise
             finally:
                 limits.release()
                 if hold is not None and self.spend is not None:
                     self.spend.settle(hold, paid)
             used = paid or Usage()
-            if not isinstance(completion, ChatCompletion) or not getattr(completion, "choices", None):
+            try:
+                wire.check(completion)
+            except MalformedResponse:
                 if stats is not None:  # rejected, but the tokens it reports were paid for
                     stats.usage = stats.usage + used
-                raise MalformedResponse(f"response is not a chat completion: {str(completion)[:200]!r}")
+                raise
             limits.settle(estimate, used.prompt_tokens + used.completion_tokens)
             return completion
 
@@ -304,7 +307,12 @@ class ModelCaller:
             kwargs = _with_schema(kwargs, _SCHEMA.get(None))
             budget = Budget(self.retry)
             return await call_with_retries(
-                lambda: once(kwargs, budget), self.retry, where=where, on_failure=on_failure, budget=budget
+                lambda: once(kwargs, budget),
+                self.retry,
+                where=where,
+                on_failure=on_failure,
+                budget=budget,
+                key_env=self.endpoint.kind.key_env,
             )
 
         return send

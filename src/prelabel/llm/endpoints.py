@@ -160,7 +160,7 @@ class Endpoint:
 
     def describe(self) -> dict[str, Any]:
         """What ``run.json`` records about the endpoint (never the key, nor credentials in the URL)."""
-        url = "in-process" if self.is_local else public_url(self.base_url or OPENAI_URL)
+        url = "in-process" if self.is_local else public_url(self.base_url or self.kind.default_base_url)
         mode = SCHEMA_IN_JSON_OBJECT.upper() if self.schema_in_json_object else self.mode.name
         return {"model": self.model, "backend": self.backend, "base_url": url, "mode": mode}
 
@@ -178,8 +178,11 @@ def resolve_endpoint(
     model = model or env.get("PRELABEL_MODEL", "").strip() or DEFAULT_MODEL
     if mode is None and env.get("PRELABEL_MODE"):
         mode = env["PRELABEL_MODE"]
+    given_url = base_url
     base_url = (base_url or env.get("OPENAI_BASE_URL") or "").rstrip("/") or None
     kind = registry.detect(base_url, model)
+    if not given_url and kind.base_url_env != "OPENAI_BASE_URL":  # a native API: its own variable
+        base_url = (env.get(kind.base_url_env) or "").rstrip("/") or None
     if mode is None:
         mode = kind.default_mode
     chosen_mode = parse_mode(mode)
@@ -187,7 +190,7 @@ def resolve_endpoint(
     if kind.in_process:  # no server: the base URL and the key are not used
         return Endpoint(model=model, backend=kind.name, mode=chosen_mode, schema_in_json_object=wants_schema)
     _check_base_url(base_url)
-    key = api_key or env.get("OPENAI_API_KEY") or None
+    key = api_key or next((env[name] for name in kind.key_env if env.get(name)), None)
     add_secret(key)
     if base_url is not None:
         add_secret(urlparse(base_url).password)
@@ -223,7 +226,11 @@ def _check_base_url(base_url: str | None) -> None:
 def check_credentials(endpoint: Endpoint) -> None:
     """Raise ``EndpointError`` when the endpoint's backend needs an API key and none is set (OpenAI,
     Azure)."""
-    if endpoint.api_key is None and endpoint.kind.needs_key:
+    kind = endpoint.kind
+    if endpoint.api_key is None and kind.needs_key:
+        if kind.key_env != registry.Backend.key_env:  # a native API: its own key
+            names = " or ".join(kind.key_env)
+            raise EndpointError(f"no API key for {kind.title}: set {names}")
         raise EndpointError(
             "no API key: set OPENAI_API_KEY (or pass --base-url for a server that needs none, "
             "or --model local for the embedded model)"

@@ -133,23 +133,38 @@ def is_incomplete(exc: BaseException) -> bool:
 
 
 class PreparedAnswer:
-    """``response_model`` prepared for instructor in ``mode`` (an OpenAI-compatible chat endpoint), once."""
+    """``response_model`` prepared for instructor in ``mode`` for ``provider`` (``instructor.Provider``'s
+    value: ``openai`` for every OpenAI-compatible chat endpoint, ``anthropic``, ``genai``), once.
 
-    def __init__(self, response_model: type[BaseModel], mode: Mode):
+    A native provider's request (Anthropic's system blocks and tools, Gemini's config with the system
+    instruction and the function declaration) is prepared by instructor's handler once per system prompt,
+    options and shape of the item's turns: later requests of the same kind reuse it with their own turns,
+    once instructor's own preparation of the first one showed that this gives exactly the same request.
+    """
+
+    def __init__(self, response_model: type[BaseModel], mode: Mode, provider: str = "openai"):
         self.mode = mode
+        self.provider = instructor.Provider(provider)
         # the same name and schema, with ResponseSchema's parsing (``from_response``)
         self.model = cast("type[ResponseSchema]", instructor.response_schema(response_model))
-        self._prepare = _Preparer(self.model, mode)
+        self._prepare = _Preparer(self.model, mode, self.provider)
+        self._templates: dict[_Shape, list[dict[str, Any]] | None] = {}
+        self._natives: dict[tuple[str, str, tuple[Any, ...]], tuple[str, list[tuple[str, Any]]] | None] = {}
+        self.per_request = True
+        self.fixed: dict[str, Any] = {}
+        if self.provider is not instructor.Provider.OPENAI:
+            return
         probe = self._prepare([dict(message) for message in _PROBE], {})
         self.per_request = probe.pop("messages") != list(_PROBE)  # the schema goes into the messages
         self.fixed = probe  # tools and tool_choice, or response_format
-        self._templates: dict[_Shape, list[dict[str, Any]] | None] = {}
 
     def request(self, messages: list[dict[str, Any]], base: dict[str, Any]) -> dict[str, Any]:
         """The keyword arguments of the first request for ``messages`` (``base``: model, temperature, ...):
         what ``ask`` sends first, and a Batch API line's body (keys in instructor's order)."""
         if not self.per_request:
             return {"messages": list(messages), **base, **self.fixed}
+        if self.provider is not instructor.Provider.OPENAI:
+            return self._native_request(messages, base)
         shape = _shape(messages)
         template = self._templates.get(shape) if shape is not None else None
         if template is not None:
@@ -157,6 +172,23 @@ class PreparedAnswer:
         prepared = self._prepare(list(messages), base)
         if shape is not None and shape not in self._templates:
             self._templates[shape] = self._template(messages, base, prepared)
+        return prepared
+
+    def _native_request(self, messages: list[Any], base: dict[str, Any]) -> dict[str, Any]:
+        """A native provider's request: instructor's for the first of its kind, then the same with these
+        turns (see the class docstring)."""
+        system = [m for m in messages if isinstance(m, dict) and m.get("role") == "system"]
+        turns = [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")]
+        key = (repr(system), repr(base), tuple(_turn_shape(turn) for turn in turns))
+        if key in self._natives:
+            learned = self._natives[key]
+            if learned is not None:
+                turns_at, items = learned
+                return {name: list(turns) if name == turns_at else value for name, value in items}
+            return self._prepare(list(messages), base)
+        prepared = self._prepare(list(messages), base)
+        found = next((name for name in ("messages", "contents") if prepared.get(name) == turns), None)
+        self._natives[key] = None if found is None else (found, list(prepared.items()))
         return prepared
 
     def _template(
@@ -191,6 +223,7 @@ class PreparedAnswer:
             max_retries=max_reasks,
             strict=True,
             mode=self.mode,
+            provider=self.provider,
             hooks=hooks,
         )
         return cast(BaseModel, answer)  # None only without a response model
@@ -206,6 +239,26 @@ def _shape(messages: list[dict[str, Any]]) -> _Shape | None:
     if not all(isinstance(message.get("content"), str) for message in messages):
         return None
     return tuple((message.get("role"), tuple(message)) for message in messages)
+
+
+def _turn_shape(turn: Any) -> Any:
+    """What instructor's preparation of a native provider's request may depend on in one turn: its kind,
+    role and the kinds of its parts (never its text)."""
+    if isinstance(turn, dict):
+        content = turn.get("content")
+        if isinstance(content, list):
+            return ("dict", turn.get("role"), tuple(_part_kind(part) for part in content))
+        return ("dict", turn.get("role"), type(content).__name__)
+    parts = getattr(turn, "parts", None) or []
+    return (type(turn).__name__, getattr(turn, "role", None), tuple(_part_kind(part) for part in parts))
+
+
+def _part_kind(part: Any) -> Any:
+    if isinstance(part, dict):
+        return part.get("type"), tuple(sorted(part))
+    if hasattr(part, "model_fields_set"):  # a pydantic part (google.genai.types.Part)
+        return type(part).__name__, tuple(sorted(part.model_fields_set))
+    return type(part).__name__
 
 
 def _fill(template: list[dict[str, Any]], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,9 +278,9 @@ class _Preparer:
     """The request instructor's patched ``create`` would send for ``model`` in ``mode``, captured where it
     would be sent and never sent."""
 
-    def __init__(self, model: type[ResponseSchema], mode: Mode):
+    def __init__(self, model: type[ResponseSchema], mode: Mode, provider: instructor.Provider):
         self.model = model
-        self.create = instructor.patch(create=_capture, mode=mode)
+        self.create = instructor.patch(create=_capture, mode=mode, provider=provider)
 
     def __call__(self, messages: list[dict[str, Any]], base: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -3,8 +3,10 @@
 A ``Backend`` says how to recognise its servers from the base URL and model name (``detect``), the instructor
 mode to ask them in (``default_mode``), the request options they refuse (``request_options``), how to build
 the openai client that calls them (``client``), what their models cost when prelabel knows better than the
-price table (``price``), and whether they serve the OpenAI Batch API (``batch_api``). The defaults describe
-a plain OpenAI-compatible server.
+price table (``price``), whether they serve the OpenAI Batch API (``batch_api``), where their key and base URL
+come from (``key_env``, ``base_url_env``) and, for an API that is not OpenAI's chat completions (Anthropic's,
+Gemini's), its wire format (``wire``: a ``prelabel.llm.wire.Wire``). The defaults describe a plain
+OpenAI-compatible server.
 
 Every backend, prelabel's own included, is registered under the entry-point group ``prelabel.backends``
 (``name = "module:Class"``; prelabel's are in its ``pyproject.toml``) and found when an endpoint is first
@@ -82,8 +84,17 @@ class Backend:
     """True when requests need ``OPENAI_API_KEY`` (hosted APIs): a missing key stops before any work."""
     batch_api: ClassVar[bool] = True
     """True when the server serves the OpenAI Batch API (Files and Batches) for ``--batch-api``."""
+    no_batch_api: ClassVar[str] = ""
+    """Why ``--batch-api`` is refused when the server has a batch API of its own that prelabel does not
+    drive (empty: it has none, and the message says so)."""
     in_process: ClassVar[bool] = False
     """True for a model answering inside this process: no base URL, no key, no network deadline."""
+    key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    """The environment variables holding its API key, the first set one used (``--api-key`` wins)."""
+    base_url_env: ClassVar[str] = "OPENAI_BASE_URL"
+    """The environment variable of its base URL when ``--base-url`` is not given."""
+    default_base_url: ClassVar[str] = "https://api.openai.com/v1"
+    """The base URL ``run.json`` records when none is given (its SDK's default)."""
 
     def detect(self, base_url: str | None, model: str) -> bool:
         """True when ``base_url`` (``None``: none given) and ``model`` are this backend's."""
@@ -128,6 +139,11 @@ class Backend:
             limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
             kwargs["http_client"] = openai.DefaultAsyncHttpxClient(limits=limits)  # the client's timeout
         return openai.OpenAI(**kwargs) if sync else openai.AsyncOpenAI(**kwargs)
+
+    def wire(self) -> Any:
+        """Its API's wire format (a ``prelabel.llm.wire.Wire``) when it is not OpenAI's chat completions
+        (``None``, the default): Anthropic's Messages, Gemini's generateContent."""
+        return None
 
     def price(self, model: str) -> Mapping[str, float] | None:
         """USD per 1M tokens (``input``, ``output``, and optionally ``cached_input``, ``cache_write`` and

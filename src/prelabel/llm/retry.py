@@ -34,6 +34,7 @@ __all__ = [
     "Budget",
     "Failure",
     "MalformedResponse",
+    "ProviderError",
     "RequestTimeout",
     "RetryPolicy",
     "call_with_retries",
@@ -71,6 +72,28 @@ def parse_duration(text: str | None) -> float | None:
 
 class MalformedResponse(Exception):
     """The server answered 2xx with a body that is not a chat completion (bad JSON, HTML, ...)."""
+
+
+class ProviderError(Exception):
+    """A native provider SDK's failure in neutral terms (``llm.wire``: each wire translates its SDK's errors):
+    an HTTP status with its body and headers, or (``status_code`` ``None``) a connection failure or, with
+    ``timeout``, a request that timed out. ``classify`` reads it as it reads openai's errors."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: Any = None,
+        headers: Any = None,
+        timeout: bool = False,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers if headers is not None else {}
+        self.timeout = timeout
 
 
 class RequestTimeout(Exception):
@@ -179,8 +202,7 @@ class Failure:
     code: str | None = None
 
 
-def _retry_after(response: Any) -> float | None:
-    headers = getattr(response, "headers", None)
+def _retry_after(headers: Any) -> float | None:
     if headers is None:
         return None
     value = headers.get("retry-after-ms")
@@ -224,8 +246,9 @@ def _one_line(text: str, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _body_message(exc: openai.APIStatusError) -> str:
-    """The server's error message as one line (OpenAI-style ``{"error": {"message"}}`` or any body)."""
+def _body_message(exc: openai.APIStatusError | ProviderError) -> str:
+    """The server's error message as one line (``{"error": {"message"}}`` as OpenAI, Anthropic and Gemini
+    send it, or any body)."""
     body = exc.body
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -239,10 +262,19 @@ def _body_message(exc: openai.APIStatusError) -> str:
     return _one_line(exc.message)
 
 
-def _code(exc: openai.APIStatusError) -> str | None:
+def _code(exc: openai.APIStatusError | ProviderError) -> str | None:
+    """The error's code: OpenAI's ``code`` (``insufficient_quota``), else its ``type``; Anthropic's error
+    ``type`` (``overloaded_error``); Gemini's ``status`` (``RESOURCE_EXHAUSTED``)."""
     body = exc.body if isinstance(exc.body, dict) else {}
     inner = body.get("error", body) if isinstance(body, dict) else {}
-    for candidate in (exc.code, inner.get("code") if isinstance(inner, dict) else None, exc.type):
+    inner = inner if isinstance(inner, dict) else {}
+    candidates = (
+        getattr(exc, "code", None),
+        inner.get("code"),
+        getattr(exc, "type", None),
+        inner.get("type"),
+    )
+    for candidate in (*candidates, inner.get("status")):
         if isinstance(candidate, str) and candidate:
             return candidate
     return None
@@ -266,56 +298,70 @@ def classify(exc: BaseException) -> Failure:
         cause = exc.__cause__
         detail = f": {cause}" if cause and str(cause) else ""
         return Failure("connection_error", _one_line(f"cannot connect{detail}"), retryable=True)
+    if isinstance(exc, ProviderError):
+        if exc.status_code is None:
+            if exc.timeout:
+                return Failure("timeout", "request timed out", retryable=True)
+            return Failure("connection_error", _one_line(f"cannot connect: {exc.message}"), retryable=True)
+        return _status_failure(exc, exc.status_code, exc.headers)
     if isinstance(exc, openai.APIStatusError):
-        status, code, message = exc.status_code, _code(exc), _body_message(exc)
-        hint = _retry_after(exc.response)
-        if hint is not None and (status in (408, 409, 429) or status >= 500):
-            message = f"{message} (the server asked to wait {seconds_text(hint)})"
-        if status in (401, 403):
-            return Failure("auth", message, fatal=True, status_code=status, code=code)
-        if status == 429 and code == "insufficient_quota":
-            return Failure("insufficient_quota", message, fatal=True, status_code=status, code=code)
-        if status == 404:
-            return Failure("model_not_found", message, fatal=True, status_code=status, code=code)
-        if status == 429:
-            reset, used_up = _ratelimit_reset(exc.response.headers) if hint is None else (None, False)
-            if used_up and reset is not None:  # a limit at 0 names its reset: as explicit as a Retry-After
-                hint, reset = reset, None
-                message = f"{message} (its used-up rate limit resets in {seconds_text(hint)})"
-            elif reset is not None:
-                message = f"{message} (its rate limit resets in {seconds_text(reset)})"
-            return Failure(
-                "rate_limited",
-                message,
-                retryable=True,
-                retry_after=hint,
-                reset_after=reset,
-                status_code=status,
-                code=code,
-            )
-        if status == 408 or status == 409 or status >= 500:
-            kind = "timeout" if status == 408 else "server_error"
-            return Failure(kind, message, retryable=True, retry_after=hint, status_code=status, code=code)
-        if status in (400, 413, 422):
-            return Failure("bad_request", message, status_code=status, code=code)
-        return Failure("api_error", message, status_code=status, code=code)
+        return _status_failure(exc, exc.status_code, exc.response.headers)
     if isinstance(exc, openai.APIError):
         return Failure("api_error", str(exc))
     return Failure("error", _one_line(f"{type(exc).__name__}: {exc}"))
 
 
+def _status_failure(exc: openai.APIStatusError | ProviderError, status: int, headers: Any) -> Failure:
+    """What an HTTP error status means (any provider: the status, the body's code, the wait headers)."""
+    code, message = _code(exc), _body_message(exc)
+    hint = _retry_after(headers)
+    if hint is not None and (status in (408, 409, 429) or status >= 500):
+        message = f"{message} (the server asked to wait {seconds_text(hint)})"
+    if status in (401, 403):
+        return Failure("auth", message, fatal=True, status_code=status, code=code)
+    if status == 429 and code == "insufficient_quota":
+        return Failure("insufficient_quota", message, fatal=True, status_code=status, code=code)
+    if status == 404:
+        return Failure("model_not_found", message, fatal=True, status_code=status, code=code)
+    if status == 429:
+        reset, used_up = _ratelimit_reset(headers) if hint is None else (None, False)
+        if used_up and reset is not None:  # a limit at 0 names its reset: as explicit as a Retry-After
+            hint, reset = reset, None
+            message = f"{message} (its used-up rate limit resets in {seconds_text(hint)})"
+        elif reset is not None:
+            message = f"{message} (its rate limit resets in {seconds_text(reset)})"
+        return Failure(
+            "rate_limited",
+            message,
+            retryable=True,
+            retry_after=hint,
+            reset_after=reset,
+            status_code=status,
+            code=code,
+        )
+    if status == 408 or status == 409 or status >= 500:
+        kind = "timeout" if status == 408 else "server_error"
+        return Failure(kind, message, retryable=True, retry_after=hint, status_code=status, code=code)
+    if status in (400, 413, 422):
+        return Failure("bad_request", message, status_code=status, code=code)
+    return Failure("api_error", message, status_code=status, code=code)
+
+
 _FATAL_ADVICE = {
-    "auth": "check the API key (OPENAI_API_KEY) and its permissions",
+    "auth": "check the API key ({keys}) and its permissions",
     "insufficient_quota": "the account has no quota left; check billing",
     "model_not_found": "check --model / PRELABEL_MODEL and --base-url",
 }
 
 
-def endpoint_error(failure: Failure, where: str | None = None) -> EndpointError:
-    """The ``EndpointError`` for a fatal failure, as one clear line."""
+def endpoint_error(
+    failure: Failure, where: str | None = None, key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
+) -> EndpointError:
+    """The ``EndpointError`` for a fatal failure, as one clear line (``key_env``: where the key comes from,
+    named in the advice for an authentication failure)."""
     status = f" ({failure.status_code})" if failure.status_code else ""
     at = f" at {where}" if where else ""
-    advice = _FATAL_ADVICE.get(failure.kind, "")
+    advice = _FATAL_ADVICE.get(failure.kind, "").format(keys=" or ".join(key_env))
     text = f"{failure.kind.replace('_', ' ')}{status}{at}: {failure.message}"
     if advice:
         text += f" — {advice}"
@@ -348,6 +394,7 @@ async def call_with_retries(
     where: str | None = None,
     on_failure: Callable[[Failure], None] | None = None,
     budget: Budget | None = None,
+    key_env: tuple[str, ...] = ("OPENAI_API_KEY",),
 ) -> T:
     """Await ``fn()``, retrying transient failures per ``policy`` within ``budget`` (by default one that
     starts now; ``fn`` may take its request deadline from it and exclude its queueing).
@@ -392,7 +439,7 @@ async def call_with_retries(
                     if isinstance(cause, EndpointError):  # e.g. the embedded model's worker crashed
                         raise cause from None
                     # not chained: the cause's text (a server echoing the key) would reach tracebacks
-                    raise endpoint_error(failure, where) from None
+                    raise endpoint_error(failure, where, key_env) from None
                 if failure.retryable and (failure.retry_after or 0.0) > policy.max_total:
                     raise too_long_wait(failure, policy, where) from None
                 raise
