@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HUMAN_COLUMNS",
+    "QA_COLUMNS",
     "RESULT_COLUMNS",
     "Ids",
     "as_list",
@@ -43,6 +44,9 @@ __all__ = [
 
 RESULT_COLUMNS = ["item_id", "status", "label", "labels", "confidence", "cited_rules", "samples"]
 HUMAN_COLUMNS = ["item_id", "annotator", "label"]
+#: Per-annotation columns vendor QA reads (`prelabel.comparison.vendor_qa`), kept in every human-labels
+#: frame; the first four are never slices (``vendor`` and ``market`` are, unless ``--slice`` names others).
+QA_COLUMNS = ("gold", "lead_time", "created_at", "vendor_task", "vendor", "market")
 _ID_ALIASES = ("item_id", "id")
 
 
@@ -201,9 +205,11 @@ def read_human_labels(
             raise InputError(f"{name}: missing column(s) {', '.join(absent)}{hint}")
         if slices is None:
             keep = [c for c in frame.columns if c not in HUMAN_COLUMNS]
-        columns = [*HUMAN_COLUMNS, *[c for c in keep if c not in HUMAN_COLUMNS]]
+        qa = [c for c in QA_COLUMNS if c in frame.columns and c not in keep]
+        columns = [*HUMAN_COLUMNS, *[c for c in [*keep, *qa] if c not in HUMAN_COLUMNS]]
         if list(frame.columns) != columns:
             frame = frame[columns]
+        frame.attrs["not_slices"] = [c for c in qa if slices is not None or c in QA_COLUMNS[:4]]
     frame.attrs["source"] = name
     frame.attrs["notes"] = notes
     return frame
