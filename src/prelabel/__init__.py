@@ -28,6 +28,8 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.comparison.report_dir import check_report_dir
     from prelabel.comparison.route_report import Routing
     from prelabel.comparison.routing import route
+    from prelabel.comparison.trends import QAReport, qa
+    from prelabel.comparison.vendor_qa import vendor_qa_lines
     from prelabel.demo.walkthrough import DemoResult, run_demo
     from prelabel.errors import (
         EndpointError,
@@ -107,6 +109,7 @@ _EXPORTS: dict[str, str] = {
     "Prompt": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
     "Routing": "prelabel.comparison.route_report",
+    "QAReport": "prelabel.comparison.trends",
     "RunDir": "prelabel.runs.run_dir",
     "RunExport": "prelabel.exports.records",
     "RunSummary": "prelabel.labeling.runner",
@@ -133,6 +136,8 @@ _EXPORTS: dict[str, str] = {
     "find_gaps": "prelabel.authoring.gaps",
     "label_flips": "prelabel.authoring.flips",
     "list_templates": "prelabel.prompt.rendering",
+    "qa": "prelabel.comparison.trends",
+    "vendor_qa_lines": "prelabel.comparison.vendor_qa",
     "load_sop": "prelabel.sop.spec",
     "parse_sop": "prelabel.sop.spec",
     "prompt_hash": "prelabel.prompt.rendering",
@@ -190,6 +195,7 @@ __all__ = [
     "PriceTable",
     "Problem",
     "Prompt",
+    "QAReport",
     "RetryPolicy",
     "Routing",
     "RunDir",
@@ -222,6 +228,7 @@ __all__ = [
     "load_sop",
     "parse_sop",
     "prompt_hash",
+    "qa",
     "read_human_labels",
     "read_items",
     "read_results",
@@ -237,6 +244,7 @@ __all__ = [
     "submit_batch",
     "to_argilla",
     "to_dataframe",
+    "vendor_qa_lines",
     "write_doc_diff",
     "write_draft_edge_cases",
     "write_guideline",

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 import prelabel
 from prelabel.cli.app import app
-from prelabel.cli.options import WideOpt
+from prelabel.cli.options import AggregateOpt, WideOpt
 
 PANEL = "4. Hand off to vendors"
 
@@ -103,6 +103,7 @@ def route_command(
     sop: SopPathOpt = None,
     wide: WideOpt = False,
     force: ForceOpt = False,
+    aggregate: AggregateOpt = "majority",
 ) -> None:
     """Split a run into accept.jsonl and review.jsonl with a precision guarantee (route.json)."""
     if signal not in ("confidence", "agreement", "logprob"):
@@ -120,6 +121,7 @@ def route_command(
         min_count=min_count,
         sop=sop,  # None: the SOP run.json names, checked against the run as export checks it
         wide=wide,
+        aggregate=aggregate,
     )
     paths = routing.save(out, force=force)
     for warning in routing.report.warnings:

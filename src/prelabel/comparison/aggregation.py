@@ -3,7 +3,8 @@
 ``aggregate`` chooses how the consensus is formed wherever one is (``compare``, ``agreement``, ``route``'s
 calibration set):
 
-- ``majority`` (default): the answer most annotators gave; tied when two lead (`prelabel.comparison.semantics`).
+- ``majority`` (default): the answer most annotators gave; tied when two lead
+  (`prelabel.comparison.semantics`).
 - ``dawid-skene``: Dawid & Skene (1979), one confusion matrix per annotator (crowd-kit ``DawidSkene``).
 - ``glad``: Whitehill et al. (2009), one skill per annotator and a difficulty per item (crowd-kit ``GLAD``).
 - ``mace``: Hovy et al. (2013), one competence per annotator (the chance they are not spamming; crowd-kit
@@ -37,11 +38,10 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from prelabel.comparison.interrater import Patterns, row_patterns
 from prelabel.comparison.metrics_schema import Aggregation, AnnotatorEstimate
 from prelabel.comparison.semantics import Majority, majority
 from prelabel.errors import InputError
-
-from prelabel.comparison.interrater import Patterns, row_patterns
 
 if TYPE_CHECKING:
     from prelabel.comparison.interrater import Ratings
@@ -68,8 +68,8 @@ def check_aggregate(method: str, multi_label: bool = False) -> None:
         raise InputError(f"unknown aggregate '{method}' (choose from: {', '.join(AGGREGATES)})")
     if multi_label and method != "majority":
         raise InputError(
-            f"--aggregate {method} is for single-label SOPs: a multi-label consensus is the majority label set "
-            "(use --aggregate majority)"
+            f"--aggregate {method} is for single-label SOPs: a multi-label consensus is the majority label "
+            "set (use --aggregate majority)"
         )
 
 
@@ -77,9 +77,7 @@ def _crowdkit(method: str) -> Any:
     try:
         from crowdkit.aggregation import GLAD, MACE, DawidSkene
     except ImportError:
-        raise InputError(
-            f"--aggregate {method} needs crowd-kit: run `pip install 'prelabel[qa]'`"
-        ) from None
+        raise InputError(f"--aggregate {method} needs crowd-kit: run `pip install 'prelabel[qa]'`") from None
     builders = {
         "dawid-skene": lambda: DawidSkene(n_iter=100),
         "glad": lambda: GLAD(),
@@ -136,7 +134,11 @@ def _model_consensus(ratings: Ratings, method: str) -> Consensus:
     votes = majority(counts)
     changed = (raters > 0) & ~votes.tied & ~tied & (votes.top != top)
     estimates = Aggregation(
-        method=method, labels=names, n_items=int((raters > 0).sum()), n_changed=int(changed.sum()), per_annotator=rows
+        method=method,
+        labels=names,
+        n_items=int((raters > 0).sum()),
+        n_changed=int(changed.sum()),
+        per_annotator=rows,
     )
     return Consensus(Majority(top, share, tied), estimates)
 

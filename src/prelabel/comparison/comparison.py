@@ -27,6 +27,7 @@ from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
 from prelabel.comparison.certainty import certainty_notes
+from prelabel.comparison.gold import gold_key, split_gold
 from prelabel.comparison.metrics import (
     annotator_rows,
     model_metrics,
@@ -36,16 +37,15 @@ from prelabel.comparison.metrics import (
 )
 from prelabel.comparison.metrics_schema import (
     DEFINITIONS,
-    VendorQA,
     AgreementMetrics,
     Ambiguity,
     ComparisonMetrics,
     HumanAgreement,
     SopRef,
     Summary,
+    VendorQA,
     given,
 )
-from prelabel.comparison.gold import gold_key, split_gold
 from prelabel.comparison.prep import Prepared, prepare
 from prelabel.comparison.provenance import provenance
 from prelabel.comparison.readers import read_human_labels, read_results
@@ -126,8 +126,8 @@ def _human_metrics(prep: Prepared) -> HumanAgreement:
     if estimates is not None:
         out.aggregation = estimates
         prep.notes.append(
-            f"the human consensus is {estimates.method}'s (crowd-kit), not majority vote: {estimates.n_changed} "
-            "items differ from their untied majority"
+            f"the human consensus is {estimates.method}'s (crowd-kit), not majority vote: "
+            f"{estimates.n_changed} items differ from their untied majority"
         )
     if len(ratings.annotators) < 2:
         prep.notes.append("only one annotator: agreement among humans (κ, α, percent agreement) is undefined")
@@ -149,7 +149,7 @@ def agreement(
     aggregate: str = "majority",
     gold: str | Path | pd.DataFrame | None = None,
     target_accuracy: float | None = None,
-    fast_seconds: float = FAST_SECONDS,
+    fast_seconds: float | None = None,
 ) -> AgreementMetrics:
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
@@ -196,11 +196,12 @@ def _vendor_qa(
     gold: str | Path | pd.DataFrame | None,
     sop: SOP | None,
     target_accuracy: float | None,
-    fast_seconds: float,
+    fast_seconds: float | None,
 ) -> VendorQA:
     texts = frame[["item_id", "text"]] if "text" in frame.columns else None
     key = gold_key(prep.space, rows=gold_rows, file=gold, sop=sop, texts=texts)
-    return vendor_qa(prep, votes, key, target_accuracy=target_accuracy, fast_seconds=fast_seconds)
+    fast = FAST_SECONDS if fast_seconds is None else fast_seconds
+    return vendor_qa(prep, votes, key, target_accuracy=target_accuracy, fast_seconds=fast)
 
 
 def compare(
@@ -217,7 +218,7 @@ def compare(
     aggregate: str = "majority",
     gold: str | Path | pd.DataFrame | None = None,
     target_accuracy: float | None = None,
-    fast_seconds: float = FAST_SECONDS,
+    fast_seconds: float | None = None,
 ) -> Comparison:
     """Compare model results with human labels.
 

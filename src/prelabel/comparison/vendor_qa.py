@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from prelabel.comparison.gold import GoldKey
     from prelabel.comparison.prep import Prepared
 
-__all__ = ["BREAK_SECONDS", "FAST_SECONDS", "RULES", "vendor_qa", "wilson"]
+__all__ = ["BREAK_SECONDS", "FAST_SECONDS", "RULES", "vendor_qa", "vendor_qa_lines", "wilson"]
 
 #: Votes faster than this many seconds count as very fast (``--fast-seconds``).
 FAST_SECONDS = 3.0
@@ -49,8 +49,8 @@ RULES = {
     "consensus_agreement": "votes equal to the consensus of the item (majority vote: the other annotators' "
     "untied majority; an annotator model: its consensus) / votes on items with one; kappa: Cohen's",
     "throughput": "seconds per vote from lead_time, else from created_at (time since the annotator's "
-    f"previous vote; gaps over {BREAK_SECONDS:.0f} s are breaks, not counted); items_per_hour = timed votes / "
-    "hours spent; fast_share = share of timed votes under fast_seconds",
+    f"previous vote; gaps over {BREAK_SECONDS:.0f} s are breaks, not counted); items_per_hour = timed "
+    "votes / hours spent; fast_share = share of timed votes under fast_seconds",
 }
 
 
@@ -163,8 +163,9 @@ def vendor_qa(
     )
 
 
-def check_settings(target_accuracy: float | None, fast_seconds: float) -> None:
+def check_settings(target_accuracy: float | None, fast_seconds: float | None) -> None:
     """``InputError`` for a target outside (0, 1) or a negative fast-answer threshold."""
+    fast_seconds = FAST_SECONDS if fast_seconds is None else fast_seconds
     if target_accuracy is not None and not 0 < target_accuracy < 1:
         raise InputError(f"target accuracy must be strictly between 0 and 1, got {target_accuracy}")
     if not fast_seconds >= 0:
@@ -221,3 +222,28 @@ def _level_rows(
         }
         rows.append(AgentQuality(**figures))
     return rows
+
+
+def vendor_qa_lines(qa: VendorQA | None) -> list[str]:
+    """What compare and agreement print about vendor QA: the gold behind the figures and the agents below
+    the target accuracy (nothing when there is no gold, no duration and no target)."""
+    if qa is None or not (qa.n_gold_items or qa.duration_source or qa.target_accuracy is not None):
+        return []
+    sources = ", ".join(f"{k} {v}" for k, v in qa.gold_items.items() if v) or "none"
+    lines = [
+        f"vendor QA: {qa.n_gold_items} gold items ({sources}); durations from "
+        f"{qa.duration_source or 'nothing'}; per annotator, vendor and market in metrics.json (vendor_qa)"
+    ]
+    if qa.target_accuracy is None:
+        return lines
+    below = [a for a in qa.agents if a.below_target]
+    lines.append(
+        f"below target accuracy {qa.target_accuracy:g}: {len(below)} (flagged when the 95 % Wilson upper "
+        "bound is below it too)"
+    )
+    for a in below:
+        lines.append(
+            f"  {a.level} {a.name}: {a.gold_correct}/{a.n_gold} = {a.gold_accuracy:.3f}, 95 % CI "
+            f"[{a.gold_low:.3f}, {a.gold_high:.3f}]" + (" FLAGGED" if a.flagged else "")
+        )
+    return lines
