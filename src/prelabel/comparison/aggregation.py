@@ -32,6 +32,7 @@ crowd-kit is the extra ``prelabel[qa]``; without it the models are refused with 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -105,7 +106,11 @@ def consensus(ratings: Ratings, method: str, patterns: Patterns | None = None) -
 def _model_consensus(ratings: Ratings, method: str) -> Consensus:
     n_items, n_labels = ratings.n_items, len(ratings.labels)
     data = pd.DataFrame({"task": ratings.item, "worker": ratings.annotator, "label": ratings.label})
-    model = _crowdkit(method).fit(data)
+    model = _crowdkit(method)
+    with warnings.catch_warnings():  # crowd-kit's own use of pandas APIs pandas deprecates: not the user's
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        model.fit(data)
     probas = model.probas_.reindex(index=range(n_items), columns=range(n_labels)).to_numpy(dtype=np.float64)
     probas = np.nan_to_num(probas, nan=0.0)
     best = probas.max(axis=1)

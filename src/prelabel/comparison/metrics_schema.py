@@ -303,8 +303,8 @@ class AgentQuality(_Record):
 
     level: Literal["annotator", "vendor", "market"]
     name: str
-    vendor: str | None = None
-    market: str | None = None
+    vendor: str | None
+    market: str | None
     n_labels: int
     n_gold: int
     gold_correct: int
@@ -320,8 +320,8 @@ class AgentQuality(_Record):
     items_per_hour: float | None
     median_seconds: float | None
     fast_share: float | None
-    below_target: bool | None = None
-    flagged: bool | None = None
+    below_target: bool | None
+    flagged: bool | None
 
 
 class VendorQA(_Record):

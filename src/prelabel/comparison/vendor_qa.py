@@ -219,6 +219,10 @@ def _level_rows(
             "items_per_hour": float(n_timed[code] / hours) if hours > 0 else None,
             "median_seconds": float(median[code]) if code in median.index else None,
             "fast_share": float(fast[code] / n_timed[code]) if n_timed[code] else None,
+            "vendor": None,
+            "market": None,
+            "below_target": None,
+            "flagged": None,
         }
         rows.append(AgentQuality(**figures))
     return rows
