@@ -209,7 +209,9 @@ def read_human_labels(
         columns = [*HUMAN_COLUMNS, *[c for c in [*keep, *qa] if c not in HUMAN_COLUMNS]]
         if list(frame.columns) != columns:
             frame = frame[columns]
-        frame.attrs["not_slices"] = [c for c in qa if slices is not None or c in QA_COLUMNS[:4]]
+        frame.attrs["not_slices"] = [
+            c for c in QA_COLUMNS if c in frame.columns and (c in QA_COLUMNS[:4] or c not in (slices or [c]))
+        ]
     frame.attrs["source"] = name
     frame.attrs["notes"] = notes
     return frame
