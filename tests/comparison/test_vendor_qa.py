@@ -21,7 +21,9 @@ def _frame() -> pd.DataFrame:
         rows.append((str(i), "good", truth, "", 20.0, "V1", "de"))
         rows.append((str(i), "weak", truth if i < 3 else ("b" if truth == "a" else "a"), "", 1.0, "V2", "fr"))
         rows.append((str(i), "lead", truth, "true", None, "QA", "de"))
-    return pd.DataFrame(rows, columns=["item_id", "annotator", "label", "gold", "lead_time", "vendor", "market"])
+    return pd.DataFrame(
+        rows, columns=["item_id", "annotator", "label", "gold", "lead_time", "vendor", "market"]
+    )
 
 
 def _agent(qa: prelabel.AgreementMetrics, level: str, name: str) -> dict:
@@ -93,7 +95,9 @@ def test_throughput_from_timestamps_leaves_breaks_out() -> None:
     )
     got = prelabel.agreement(humans)
     x = _agent(got, "annotator", "x")
-    assert x["n_timed"] == 2 and x["median_seconds"] == 20.0  # 10 s and 30 s; the first vote and the break: no
+    assert (
+        x["n_timed"] == 2 and x["median_seconds"] == 20.0
+    )  # 10 s and 30 s; the first vote and the break: no
     assert got.vendor_qa is not None and got.vendor_qa.duration_source == "created_at"
 
 
