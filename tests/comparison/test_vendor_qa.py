@@ -114,3 +114,18 @@ def test_bad_settings_and_bad_gold_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "g.csv").write_text("item_id,answer\n1,a\n")
     with pytest.raises(InputError, match="missing column"):
         prelabel.agreement(_frame(), gold=tmp_path / "g.csv")
+
+
+def test_a_calibration_answer_key_is_gold(tmp_path: Path) -> None:
+    sop = prelabel.bundled_sop("customer_feedback_intent")
+    calib = prelabel.calibration_set(sop, n=8, seed=3)
+    _, key = calib.save(tmp_path / "calib.csv")
+    right = calib.key[["item_id", "label"]].assign(annotator="a")
+    wrong = calib.key[["item_id"]].assign(annotator="b", label="product.damaged")
+    answers = pd.concat([right, wrong])
+    got = prelabel.agreement(answers, sop=sop, gold=key)
+    score = prelabel.score_calibration(key, answers, sop=sop).annotators.set_index("annotator")
+    for name in ("a", "b"):
+        row = _agent(got, "annotator", name)
+        assert row["gold_accuracy"] == pytest.approx(score.loc[name, "accuracy"])
+        assert row["n_gold"] == score.loc[name, "answered"]

@@ -145,6 +145,7 @@ def qa(
         typer.Argument(
             help="compare (or agreement) output directories, one per batch or week, oldest first.",
             show_default=False,
+            metavar="CMP_DIR",
         ),
     ],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output DIR: trends.csv, qa.json, report.html.")],
@@ -155,7 +156,7 @@ def qa(
         ),
     ] = 0.05,
     parquet: Annotated[
-        bool, typer.Option("--parquet", help="Also write trends.parquet (needs pyarrow: prelabel[parquet]).")
+        bool, typer.Option("--parquet", help="Also write trends.parquet (needs pyarrow: the parquet extra).")
     ] = False,
 ) -> None:
     """Vendor QA over batches: accuracy, kappa and throughput per annotator, vendor and market over time, with

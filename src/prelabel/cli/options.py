@@ -28,7 +28,7 @@ AggregateOpt = Annotated[
     typer.Option(
         "--aggregate",
         help="Human consensus: majority (ties left out), dawid-skene, glad or mace (annotator models from "
-        "crowd-kit, extra prelabel[qa]; single-label SOPs).",
+        "crowd-kit, the qa extra; single-label SOPs).",
     ),
 ]
 # vendor QA of one batch (compare, agreement): gold, the accuracy target, very fast answers

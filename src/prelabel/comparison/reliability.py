@@ -283,7 +283,8 @@ def calibration_report(
         frame = read_human_labels(humans, wide=wide, sop=sop)
     except InputError:
         return None
-    return prepared_calibration_report(prepare(frame, res, label_space(sop, None, res)), res, bins)
+    votes, _ = split_gold(frame)  # gold annotations are a key, not votes (as in compare)
+    return prepared_calibration_report(prepare(votes, res, label_space(sop, None, res)), res, bins)
 
 
 def prepared_calibration_report(
