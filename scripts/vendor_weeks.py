@@ -1,9 +1,10 @@
 """Write examples/vendor_weeks/week{1,2,3}.csv: three weekly batches of simulated vendor labels for the
 customer_feedback_intent SOP, the example of docs/guides/vendor-qa.md and of the quickstart notebook.
 
-Two vendors in two markets; every item is labeled by three of six agents, and about a third of the items carry
-a gold annotation by the QA lead (``gold`` true). Known skills: ana, chloe, dev and eli answer right about 92 %
-of the time (a wrong answer is another leaf at random); ben too, until week 3, when he falls to 50 %; spam
+Two vendors in two markets; every item is labeled by three of six agents, and about a third of the items
+carry a gold annotation by the QA lead (``gold`` true). Known skills: ana, chloe, dev and eli answer right
+about 92 % of the time (a wrong answer is another leaf at random); ben too, until week 3, when he falls to
+50 %; spam
 answers at random in about two seconds. Seeded: rerunning writes the same files.
 
     python scripts/vendor_weeks.py

@@ -26,13 +26,13 @@ _PER_ANNOTATOR = "per_annotator[]: annotator n_labels n_compared agreement kappa
 _PER_LABEL = "per_label[]: label precision recall f1 support predicted"
 #: Issue 23 added ``vendor_qa`` (versioned: ``vendor_qa.version``): gold, agreement and throughput per agent.
 _VENDOR_QA = {
-    "$.vendor_qa: version aggregate gold_items n_gold_items target_accuracy fast_seconds duration_source rules "
-    "agents",
+    "$.vendor_qa: version aggregate gold_items n_gold_items target_accuracy fast_seconds duration_source "
+    "rules agents",
     "$.vendor_qa.gold_items: rows file sop_tests",
     "$.vendor_qa.rules: gold_accuracy flagged consensus_agreement throughput",
     "$.vendor_qa.agents[]: level name vendor market n_labels n_gold gold_correct gold_accuracy gold_low "
-    "gold_high items_per_gold n_vs_consensus consensus_agree consensus_agreement kappa n_timed items_per_hour "
-    "median_seconds fast_share below_target flagged",
+    "gold_high items_per_gold n_vs_consensus consensus_agree consensus_agreement kappa n_timed "
+    "items_per_hour median_seconds fast_share below_target flagged",
 }
 
 #: Every object of ``metrics.json`` written for the fixture files, as "path: keys in order" (recorded from the

@@ -74,7 +74,7 @@ def test_save_writes_tables_summary_and_an_offline_report(tmp_path: Path) -> Non
 
 
 def test_batches_without_vendor_qa_are_one_line(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no metrics.json here"):
+    with pytest.raises(InputError, match=r"no metrics\.json here"):
         prelabel.qa([tmp_path])
     (tmp_path / "metrics.json").write_text(json.dumps({"n_items": 1}))
     with pytest.raises(InputError, match="no vendor_qa figures"):

@@ -102,7 +102,7 @@ def test_throughput_from_timestamps_leaves_breaks_out() -> None:
 
 
 def test_bad_settings_and_bad_gold_are_one_line(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="target accuracy must be strictly between 0 and 1, got 1.5"):
+    with pytest.raises(InputError, match=r"target accuracy must be strictly between 0 and 1, got 1\.5"):
         prelabel.agreement(_frame(), target_accuracy=1.5)
     with pytest.raises(InputError, match="fast seconds must be 0 or more"):
         prelabel.agreement(_frame(), fast_seconds=-1)

@@ -78,7 +78,7 @@ def weeks(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[pd
 
 
 def test_dawid_skene_recovers_every_agents_accuracy(weeks: tuple[list[Path], list, list]) -> None:
-    dirs, frames, _ = weeks
+    dirs, _, _ = weeks
     for week, directory in enumerate(dirs):
         metrics = prelabel.AgreementMetrics.model_validate_json((directory / "metrics.json").read_text())
         assert metrics.aggregation is not None and metrics.aggregation.method == "dawid-skene"
