@@ -129,3 +129,19 @@ def test_a_calibration_answer_key_is_gold(tmp_path: Path) -> None:
         row = _agent(got, "annotator", name)
         assert row["gold_accuracy"] == pytest.approx(score.loc[name, "accuracy"])
         assert row["n_gold"] == score.loc[name, "answered"]
+
+
+def test_vectorised_kappas_equal_scikit_learns() -> None:
+    import numpy as np
+
+    from prelabel.comparison.interrater import kappa_from_table, kappas_from_tables
+
+    rng = np.random.default_rng(1)
+    tables = rng.integers(0, 6, size=(30, 4, 4))
+    tables[3] = 0  # empty: undefined
+    tables[4] = 0
+    tables[4, 2, 2] = 7  # one class: undefined
+    got = kappas_from_tables(tables)
+    for table, mine in zip(tables, got, strict=True):
+        theirs = kappa_from_table(table)
+        assert (mine is None and theirs is None) or mine == pytest.approx(theirs)

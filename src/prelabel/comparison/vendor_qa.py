@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from prelabel.comparison.interrater import grouped_pair_counts, kappa_from_table
+from prelabel.comparison.interrater import grouped_pair_counts, kappas_from_tables
 from prelabel.comparison.metrics_schema import VENDOR_QA_VERSION, AgentQuality, VendorQA
 from prelabel.errors import InputError
 
@@ -192,6 +192,7 @@ def _level_rows(
     n_ref = np.bincount(group[compared], minlength=n_groups)
     agree = np.bincount(group[compared & (label == reference)], minlength=n_groups)
     tables = grouped_pair_counts(group[compared], label[compared], reference[compared], n_groups, n_labels)
+    kappas = kappas_from_tables(np.stack(tables)) if n_groups else []
     timed = ~np.isnan(seconds)
     times = pd.Series(seconds[timed]).groupby(group[timed])
     spent, median = times.sum(), times.median()
@@ -214,7 +215,7 @@ def _level_rows(
             "n_vs_consensus": int(n_ref[code]),
             "consensus_agree": int(agree[code]),
             "consensus_agreement": float(agree[code] / n_ref[code]) if n_ref[code] else None,
-            "kappa": kappa_from_table(tables[code]),
+            "kappa": kappas[code],
             "n_timed": int(n_timed[code]),
             "items_per_hour": float(n_timed[code] / hours) if hours > 0 else None,
             "median_seconds": float(median[code]) if code in median.index else None,
