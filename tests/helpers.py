@@ -6,12 +6,15 @@ Shared settings live here once: fast retry policies and the environment variable
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -55,6 +58,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         main(list(args))
     out, err = capsys.readouterr()
     return int(exit_info.value.code or 0), out, err
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/NAME.py``, imported from its file (registered in ``sys.modules`` under ``name``)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def check_golden(golden: Path, name: str, actual: str) -> None:

@@ -19,27 +19,18 @@ import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import prelabel
-from helpers import ROOT
+from helpers import ROOT, load_script
 
 
 def click_command() -> Any:
     """A fresh click tree of the ``prelabel`` program (each call builds a new one)."""
     return importlib.import_module("prelabel.cli.app").click_command()
-
-
-def script(name: str) -> ModuleType:
-    """``scripts/NAME.py``, imported from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -154,14 +145,14 @@ def test_the_cli_reference_shows_help_as_the_program_does(site: Path) -> None:
 
 def test_rich_markup_in_help_is_shown_as_the_program_shows_it() -> None:
     """No command's help has markup today; one that does would show as ``--help`` shows it, not literally."""
-    hooks = script("docs_hooks")
+    hooks = load_script("docs_hooks")
     rich, plain = SimpleNamespace(rich_markup_mode="rich"), SimpleNamespace(rich_markup_mode=None)
     assert hooks._plain("[bold]Label[/bold] items \\[x]", rich) == "Label items [x]"
     assert hooks._plain("[bold]Label[/bold]", plain) == "[bold]Label[/bold]"
 
 
 def test_help_text_is_escaped_for_markdown_but_its_code_spans_kept() -> None:
-    escape = script("docs_hooks").escape
+    escape = load_script("docs_hooks").escape
     assert escape("RUN_DIR/*.jsonl ``RUN_DIR`` `a_b` <b> [x] K >= 2") == (
         "RUN\\_DIR/\\*.jsonl ``RUN_DIR`` `a_b` &lt;b\\> \\[x\\] K \\>= 2"
     )
@@ -181,7 +172,7 @@ def test_every_public_name_has_an_api_entry(site: Path) -> None:
 
 
 def test_doctest_examples_become_code_blocks() -> None:
-    fence = script("griffe_doctests").fence_doctests
+    fence = load_script("griffe_doctests").fence_doctests
     text = "Add:\n\n    >>> 1 + 1\n    2\nafter\n\n```python\n>>> kept\n```\n>>> x = 1\n>>> x\n1"
     assert fence(text) == (
         "Add:\n\n```pycon\n>>> 1 + 1\n2\n```\n\nafter\n\n```python\n>>> kept\n```\n\n"

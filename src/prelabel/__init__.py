@@ -20,6 +20,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.authoring.flips import LabelFlips, label_flips
     from prelabel.authoring.gaps import LabelGaps, find_gaps
     from prelabel.authoring.guideline import render_guideline, write_guideline
+    from prelabel.authoring.sop_apply import SOPApply, apply_rulings
     from prelabel.authoring.suite import SOPTestReport, run_sop_tests
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
@@ -32,6 +33,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.comparison.vendor_qa import vendor_qa_lines
     from prelabel.demo.walkthrough import DemoResult, run_demo
     from prelabel.errors import (
+        BudgetError,
         EndpointError,
         InputError,
         ItemError,
@@ -43,7 +45,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
         TemplateError,
     )
     from prelabel.exports.argilla import to_argilla
-    from prelabel.exports.export import export
+    from prelabel.exports.export import export, export_candidates
     from prelabel.exports.exporter import Exporter
     from prelabel.exports.records import ExportSummary, RunExport
     from prelabel.exports.registry import exporters
@@ -64,12 +66,14 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.labeling.runner import RunSummary, arun, run
     from prelabel.llm.registry import Backend
     from prelabel.llm.retry import RetryPolicy
-    from prelabel.llm.usage import PriceTable, Usage
+    from prelabel.llm.usage import Price, PriceTable, Usage
     from prelabel.prompt.rendering import Prompt, list_templates, prompt_hash, render, render_prompt
     from prelabel.prompt.schema import response_model
     from prelabel.runs.run_dir import RunDir
     from prelabel.sop.bundled import bundled_sop, bundled_sop_path, bundled_sops
+    from prelabel.sop.rulings import Ruling
     from prelabel.sop.spec import SOP, load_sop, parse_sop
+    from prelabel.vendors.adjudication import Adjudicated, read_adjudication, read_rulings
 
 #: Where each public name lives. Imports are lazy: ``import prelabel`` loads no heavy dependency (openai,
 #: instructor, pandas, scikit-learn); a name's module loads on first use.
@@ -82,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "BatchProgress": "prelabel.labeling.batch_collect",
     "BatchStatus": "prelabel.labeling.batch_collect",
     "BatchSubmission": "prelabel.labeling.batch_submit",
+    "BudgetError": "prelabel.errors",
     "CalibrationScore": "prelabel.authoring.calibration_score",
     "CalibrationSet": "prelabel.authoring.calibration",
     "Comparison": "prelabel.comparison.comparison",
@@ -104,20 +109,25 @@ _EXPORTS: dict[str, str] = {
     "LabelingError": "prelabel.errors",
     "OutputError": "prelabel.errors",
     "PrelabelError": "prelabel.errors",
+    "Price": "prelabel.llm.usage",
     "PriceTable": "prelabel.llm.usage",
     "Problem": "prelabel.errors",
     "Prompt": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
     "Routing": "prelabel.comparison.route_report",
     "QAReport": "prelabel.comparison.trends",
+    "Ruling": "prelabel.sop.rulings",
     "RunDir": "prelabel.runs.run_dir",
     "RunExport": "prelabel.exports.records",
     "RunSummary": "prelabel.labeling.runner",
+    "SOPApply": "prelabel.authoring.sop_apply",
     "SOPError": "prelabel.errors",
     "SOPTestReport": "prelabel.authoring.suite",
     "TemplateError": "prelabel.errors",
     "Usage": "prelabel.llm.usage",
+    "Adjudicated": "prelabel.vendors.adjudication",
     "agreement": "prelabel.comparison.comparison",
+    "apply_rulings": "prelabel.authoring.sop_apply",
     "arun": "prelabel.labeling.runner",
     "batch_status": "prelabel.labeling.batch_collect",
     "bundled_sop": "prelabel.sop.bundled",
@@ -132,6 +142,7 @@ _EXPORTS: dict[str, str] = {
     "draft_edge_cases": "prelabel.comparison.drafts",
     "estimate": "prelabel.labeling.dry_run",
     "export": "prelabel.exports.export",
+    "export_candidates": "prelabel.exports.export",
     "exporters": "prelabel.exports.registry",
     "find_gaps": "prelabel.authoring.gaps",
     "label_flips": "prelabel.authoring.flips",
@@ -141,9 +152,11 @@ _EXPORTS: dict[str, str] = {
     "load_sop": "prelabel.sop.spec",
     "parse_sop": "prelabel.sop.spec",
     "prompt_hash": "prelabel.prompt.rendering",
+    "read_adjudication": "prelabel.vendors.adjudication",
     "read_human_labels": "prelabel.comparison.readers",
     "read_items": "prelabel.inputs.reading",
     "read_results": "prelabel.comparison.readers",
+    "read_rulings": "prelabel.vendors.adjudication",
     "render": "prelabel.prompt.rendering",
     "render_guideline": "prelabel.authoring.guideline",
     "render_prompt": "prelabel.prompt.rendering",
@@ -163,6 +176,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "SOP",
+    "Adjudicated",
     "AgreementMetrics",
     "Backend",
     "BadItem",
@@ -170,6 +184,7 @@ __all__ = [
     "BatchProgress",
     "BatchStatus",
     "BatchSubmission",
+    "BudgetError",
     "CalibrationScore",
     "CalibrationSet",
     "Comparison",
@@ -192,21 +207,25 @@ __all__ = [
     "LabelingError",
     "OutputError",
     "PrelabelError",
+    "Price",
     "PriceTable",
     "Problem",
     "Prompt",
     "QAReport",
     "RetryPolicy",
     "Routing",
+    "Ruling",
     "RunDir",
     "RunExport",
     "RunSummary",
+    "SOPApply",
     "SOPError",
     "SOPTestReport",
     "TemplateError",
     "Usage",
     "__version__",
     "agreement",
+    "apply_rulings",
     "arun",
     "batch_status",
     "bundled_sop",
@@ -221,6 +240,7 @@ __all__ = [
     "draft_edge_cases",
     "estimate",
     "export",
+    "export_candidates",
     "exporters",
     "find_gaps",
     "label_flips",
@@ -229,9 +249,11 @@ __all__ = [
     "parse_sop",
     "prompt_hash",
     "qa",
+    "read_adjudication",
     "read_human_labels",
     "read_items",
     "read_results",
+    "read_rulings",
     "render",
     "render_guideline",
     "render_prompt",

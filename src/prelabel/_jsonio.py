@@ -31,6 +31,7 @@ import contextvars
 import json
 import os
 import secrets
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,17 +63,20 @@ _GROUP: contextvars.ContextVar[list[tuple[Path, Path]] | None] = contextvars.Con
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, keep_mode: bool = False) -> Iterator[Path]:
     """A temporary path beside ``path`` for the block to write (``DataFrame.to_csv(temp)``, ...); when the
     block ends without error it is fsynced and renamed over ``path`` (inside ``together``: when that block
     ends). On any failure the temporary file is removed and ``path`` is left as it was; an ``OSError``
-    becomes ``OutputError`` naming ``path``."""
+    becomes ``OutputError`` naming ``path``. ``keep_mode``: the new file gets the permissions of the file it
+    replaces (a file edited in place, such as an SOP)."""
     target = Path(path)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{PARTIAL}")
     group = _GROUP.get()
     handed_over = False
     try:
         yield temp
+        if keep_mode and target.exists():
+            os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
         _fsync(temp)
         if group is not None:
             group.append((temp, target))
@@ -140,9 +144,9 @@ def write_text(path: str | Path, text: str, *, newline: str | None = None) -> No
         handle.write(text)
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, atomically."""
-    with atomic_open(path, "wb") as handle:
+def write_bytes(path: str | Path, data: bytes, *, keep_mode: bool = False) -> None:
+    """Write ``data`` to ``path``, atomically (``keep_mode``: see ``atomic_path``)."""
+    with atomic_path(path, keep_mode=keep_mode) as temp, temp.open("wb") as handle:
         handle.write(data)
 
 

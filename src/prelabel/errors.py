@@ -6,6 +6,7 @@
     ├── TemplateError             a prompt template is missing or fails to render
     ├── EndpointError             the model endpoint cannot be used (auth, quota, unknown model, unreachable)
     ├── LabelingError             one item could not be labeled after all retries
+    ├── BudgetError               the next request would cross the spending limit (``max_cost``)
     └── InputError                other bad input (items file, human labels, options)
         └── OutputError           an output file cannot be written (full disk, quota, read-only, not ours)
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "BudgetError",
     "EndpointError",
     "InputError",
     "ItemError",
@@ -191,6 +193,16 @@ class EndpointError(PrelabelError):
     def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
         self.status_code = status_code
         self.code = code
+        super().__init__(message)
+
+
+class BudgetError(PrelabelError):
+    """The spending limit (``max_cost``, USD) stops the work: the next request could cross it. ``spent`` is
+    what was spent when it stopped; requests already in flight still finish (and are paid)."""
+
+    def __init__(self, message: str, *, spent: float, limit: float):
+        self.spent = spent
+        self.limit = limit
         super().__init__(message)
 
 

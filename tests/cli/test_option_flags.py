@@ -40,6 +40,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "samples": ("3", 3),
     "logprobs": (None, True),  # a flag: given without a value
     "prices": ("PRICES", "flag-model"),  # a file; the table then prices flag-model
+    "max_cost": ("2.5", 2.5),
     "timeout": ("7.5", 7.5),
     "retry_budget": ("99", 99.0),
     "max_attempts": ("4", 4),

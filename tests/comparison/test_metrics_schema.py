@@ -38,10 +38,12 @@ _VENDOR_QA = {
 #: Every object of ``metrics.json`` written for the fixture files, as "path: keys in order" (recorded from the
 #: dict-based comparator before the figures became typed records; issues 13 and 14 added pairwise agreement,
 #: the n beside each figure, definitions, abstained annotations, ties and certainty counts; issue 18 added
-#: ``provenance``: the models and SOP versions of the results, and the smoke-model flag and note).
+#: ``provenance``: the models and SOP versions of the results, and the smoke-model flag and note; issue 22
+#: ``sources``: the files read, for ``export CMP_DIR --candidates``).
 GOLDEN_COMPARE = {
     "$: task sop provenance summary counts skipped skipped_examples notes definitions model_vs_majority "
-    "model_vs_annotators levels humans slices ambiguity vendor_qa",
+    "model_vs_annotators levels humans slices ambiguity sources vendor_qa",
+    "$.sources: results humans humans_format",
     *_VENDOR_QA,
     "$.provenance: models sop_versions smoke_model note",
     "$.provenance.models: ",  # the fixture's lines name no model nor SOP: both empty

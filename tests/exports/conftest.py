@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 import prelabel
+from helpers import quiet_import
 from prelabel.inputs.digest import item_digest
 from prelabel.labeling.ledger import Ledger
 
@@ -111,3 +114,50 @@ def flat_sop(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return make
+
+
+#: The projects the Label Studio round trip records (tests/data/vendor_exports/label_studio/<name>/): a tree
+#: SOP (``Taxonomy``), a multi-label tree SOP and a flat single-label SOP (``Choices``).
+LS_PROJECTS = ("customer_feedback_intent", "seller_content_risk", "flat_single_label")
+
+
+def write_ls_inputs(root: Path, dest: Path) -> dict[str, Path]:
+    """The round trip's inputs under ``dest/<name>/``: ``tasks.json`` and ``label_config.xml`` as
+    ``prelabel export --format label-studio`` writes them for the synthetic run of `write_run` (seed 0, 12
+    items; the flat SOP's file beside them as ``sop.yaml``). ``root``: where the runs go."""
+    paths = {}
+    for name in LS_PROJECTS:
+        if name.startswith("flat_"):
+            sop_path = dest / name / "sop.yaml"
+            sop_path.parent.mkdir(parents=True, exist_ok=True)
+            sop_path.write_text(FLAT_SOP.format(task="single_label"), encoding="utf-8")
+        else:
+            sop_path = prelabel.bundled_sop_path(name)
+        paths[name] = dest / name / "tasks.json"
+        prelabel.export(write_run(root / name, sop_path, n=12, seed=0), "label-studio", paths[name])
+    return paths
+
+
+@pytest.fixture
+def ls_inputs(tmp_path: Path) -> Callable[[Path], dict[str, Path]]:
+    """``ls_inputs(dest)`` → `write_ls_inputs` (runs under ``tmp_path``)."""
+    return lambda dest: write_ls_inputs(tmp_path / "ls_runs", dest)
+
+
+@pytest.fixture
+def offline_argilla():
+    """The argilla module with a default client whose one request (who am I) is answered in-process."""
+    rg = quiet_import("argilla")
+    httpx = quiet_import("httpx")  # argilla's own HTTP client
+
+    def handler(request):
+        return httpx.Response(200, json={"id": str(uuid.uuid4()), "username": "offline", "role": "owner"})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rg.Argilla(
+            api_url="http://argilla.invalid",
+            api_key="offline",
+            mounts={"all://": httpx.MockTransport(handler)},
+        )
+        yield rg

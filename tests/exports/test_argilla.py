@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
-import warnings
 from pathlib import Path
 
 import pytest
 
 import prelabel
-from helpers import quiet_import
-
-
-@pytest.fixture
-def offline_argilla():
-    """The argilla module with a default client whose one request (who am I) is answered in-process."""
-    rg = quiet_import("argilla")
-    httpx = quiet_import("httpx")  # argilla's own HTTP client
-
-    def handler(request):
-        return httpx.Response(200, json={"id": str(uuid.uuid4()), "username": "offline", "role": "owner"})
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rg.Argilla(
-            api_url="http://argilla.invalid",
-            api_key="offline",
-            mounts={"all://": httpx.MockTransport(handler)},
-        )
-        yield rg
 
 
 @pytest.mark.parametrize("name", prelabel.bundled_sops())

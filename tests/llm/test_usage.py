@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 import prelabel
-from prelabel.llm.usage import DEFAULT_PRICES, Price, PriceTable, Usage, count_tokens, usage_from_completion
+from prelabel.llm.usage import Price, PriceTable, Usage, count_tokens, usage_from_completion
 
 
 def test_usage_adds_up() -> None:
@@ -49,7 +49,7 @@ def test_builtin_prices_cover_common_openai_models() -> None:
     ],
 )
 def test_model_name_variants_find_their_price(model: str, expected: str) -> None:
-    assert PriceTable().price_for(model) == DEFAULT_PRICES[expected]
+    assert PriceTable().price_for(model) == PriceTable().price_for(expected) is not None
 
 
 def test_unknown_model_costs_none_not_an_error() -> None:
@@ -70,7 +70,7 @@ def test_price_file_json_overrides_and_extends(tmp_path: Path) -> None:
     table = PriceTable.from_file(path)
     assert table.cost("gpt-4o-mini", Usage(prompt_tokens=10**6)) == pytest.approx(1.0)
     assert table.cost("my-vllm", Usage(completion_tokens=10**6)) == pytest.approx(0.2)
-    assert table.price_for("gpt-4o") == DEFAULT_PRICES["gpt-4o"]  # defaults kept
+    assert table.price_for("gpt-4o") == PriceTable().price_for("gpt-4o") is not None  # defaults kept
 
 
 def test_price_file_yaml(tmp_path: Path) -> None:

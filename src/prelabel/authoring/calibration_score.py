@@ -202,13 +202,21 @@ def _per_value(values: pd.Series, function: Callable[[Any], Any]) -> np.ndarray:
     return mapped[codes]
 
 
-def _read_answers(answers: str | Path | pd.DataFrame, wide: bool) -> pd.DataFrame:
-    frame = read_human_labels(answers, wide=wide).reset_index(drop=True)
-    return frame.assign(
+def _read_answers(
+    answers: str | Path | pd.DataFrame, wide: bool, humans_format: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """The answers, and what reading a vendor export of them said (not votes: counted, warned)."""
+    frame = read_human_labels(answers, wide=wide, humans_format=humans_format, votes=True)
+    said = (
+        [*frame.attrs.get("warnings", []), *frame.attrs.get("notes", [])] if "vendor" in frame.attrs else []
+    )
+    frame = frame.reset_index(drop=True)
+    answered = frame.assign(
         item_id=_per_value(frame["item_id"], lambda value: normalize_id(value) or ""),
         annotator=frame["annotator"].astype(str).str.strip(),
         label=_ANSWERS.answers(frame["label"]),
     )
+    return answered, said
 
 
 def annotator_figures(
@@ -281,17 +289,19 @@ def score_calibration(
     *,
     sop: SOP | None = None,
     wide: bool = False,
+    humans_format: str = "auto",
 ) -> CalibrationScore:
     """Score ``answers`` against an answer ``key`` (from `prelabel.calibration_set`).
 
     ``answers``: long ``item_id,annotator,label`` or, with ``wide=True``, ``item_id`` and one column per
-    annotator. ``sop`` checks answer labels against the SOP (and that the key is the SOP's); without it,
-    labels are checked against the key's.
+    annotator; or a Label Studio/Argilla export of the quiz (``humans_format``, see
+    `prelabel.read_human_labels`). ``sop`` checks answer labels against the SOP (and that the key is the
+    SOP's); without it, labels are checked against the key's.
     """
     key_frame = read_key(key)
     if sop is not None and "sop_id" in key_frame.columns and (key_frame["sop_id"] != sop.id).any():
         raise InputError(f"the answer key is for SOP '{key_frame['sop_id'].iloc[0]}', not '{sop.id}'")
-    frame = _read_answers(answers, wide)
+    frame, said = _read_answers(answers, wide, humans_format)
     if sop is not None:
         allowed, source = set(sop.answer_ids), f"SOP {sop.id}"
     else:
@@ -320,6 +330,7 @@ def score_calibration(
             k: int(kinds[k]) for k in ("unknown item", "unknown label", "blank answer", "repeated answer")
         },
         "sop": None if sop is None else {"id": sop.id, "version": sop.version},
+        **({"human_labels_notes": said} if said else {}),
     }
     return CalibrationScore(
         summary,

@@ -55,7 +55,7 @@ def click_command() -> typer.core.TyperGroup:
     return command
 
 
-EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_ENDPOINT, EXIT_BUDGET, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 INTERRUPTED = "interrupted"  # `prelabel run` says itself what it kept and how to resume
 _state = {"debug": False, "said": False}
 
@@ -98,6 +98,13 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _exit_code(exc: prelabel.PrelabelError) -> int:
+    """A prelabel error's exit code: 3 for an unusable endpoint, 4 for a spending limit reached, else 2."""
+    if isinstance(exc, prelabel.EndpointError):
+        return EXIT_ENDPOINT
+    return EXIT_BUDGET if isinstance(exc, prelabel.BudgetError) else EXIT_BAD_INPUT
+
+
 def _traceback(exc: BaseException) -> None:
     """``--debug``: the traceback on stderr, the API key and URL passwords redacted as in every message."""
     import traceback
@@ -137,7 +144,7 @@ def _main(argv: list[str] | None) -> None:
         lines = [str(p) for p in exc.problems] if isinstance(exc, prelabel.SOPError) else [f"error: {exc}"]
         for line in lines:
             typer.echo(line, err=True)
-        sys.exit(EXIT_ENDPOINT if isinstance(exc, prelabel.EndpointError) else EXIT_BAD_INPUT)
+        sys.exit(_exit_code(exc))
     except (typer.Abort, KeyboardInterrupt):
         stopping()
         code = EXIT_INTERRUPTED

@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 import prelabel
 from prelabel.cli.app import app
-from prelabel.cli.options import SopArg, WideOpt
+from prelabel.cli.options import HumansFormatOpt, SopArg, WideOpt
 
 PANEL = "5. Author the SOP"
 
@@ -107,12 +107,15 @@ def calibration_score(
         Path | None, typer.Option("--sop", help="SOP YAML: check answer labels against it.")
     ] = None,
     wide: WideOpt = False,
+    humans_format: HumansFormatOpt = "auto",
     force: ForceOpt = False,
 ) -> None:
     """Score annotators against the key: calibration.json, annotators.csv, labels.csv, most_missed.csv,
     problems.csv."""
     loaded = prelabel.load_sop(sop) if sop else None
-    score = prelabel.score_calibration(key, answers, sop=loaded, wide=wide)
+    score = prelabel.score_calibration(key, answers, sop=loaded, wide=wide, humans_format=humans_format)
     paths = score.save(out, overwrite=force)
+    for note in score.summary.get("human_labels_notes", []):  # what a vendor export held that is no answer
+        typer.echo(f"note: {note}")
     typer.echo(score.to_markdown())
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -10,6 +10,7 @@ MODULES = (
     "compare_commands",
     "export_commands",
     "sop_authoring_commands",
+    "sop_apply_command",
     "authoring_commands",
     "demo_command",
 )

@@ -16,6 +16,7 @@ from prelabel.cli.options import (
     FastSecondsOpt,
     GoldOpt,
     HumansArg,
+    HumansFormatOpt,
     MaxAttemptsOpt,
     MaxReasksOpt,
     ModelOpt,
@@ -43,6 +44,7 @@ def agreement(
     gold: GoldOpt = None,
     target_accuracy: TargetAccuracyOpt = None,
     fast_seconds: FastSecondsOpt = None,
+    humans_format: HumansFormatOpt = "auto",
 ) -> None:
     """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
     prelabel.check_report_dir(out, "agreement")  # a file, unwritable or mixed with compare's: exit 2 now
@@ -57,6 +59,7 @@ def agreement(
         gold=gold,
         target_accuracy=target_accuracy,
         fast_seconds=fast_seconds,
+        humans_format=humans_format,
     )
     paths = metrics.save(out)
     shown = {
@@ -83,6 +86,7 @@ def compare(
     annotators: AnnotatorOpt = None,
     sop: SopOpt = None,
     slice_columns: SliceOpt = None,
+    humans_format: HumansFormatOpt = "auto",
     confident: Annotated[float, typer.Option(min=0, max=1, help="Certainty a model answer needs.")] = 0.7,
     draft_edits: Annotated[
         bool, typer.Option("--draft-edits", help="Ask the model to draft edge_cases for the top clusters.")
@@ -121,6 +125,7 @@ def compare(
         gold=gold,
         target_accuracy=target_accuracy,
         fast_seconds=fast_seconds,
+        humans_format=humans_format,
     )
     paths = list(result.save(out).values())
     drafted = ""

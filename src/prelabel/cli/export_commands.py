@@ -11,7 +11,7 @@ from rich.markup import escape
 
 import prelabel
 from prelabel.cli.app import app
-from prelabel.cli.options import AggregateOpt, WideOpt
+from prelabel.cli.options import AggregateOpt, HumansFormatOpt, WideOpt
 
 PANEL = "4. Hand off to vendors"
 
@@ -37,7 +37,14 @@ SopPathOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML (defaul
 
 @app.command(rich_help_panel=PANEL, cls=_ExportCommand)
 def export(
-    run_dir: RunArg,
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="RUN_DIR (holding labels.jsonl and run.json); with --candidates, a prelabel compare report "
+            "DIR.",
+            show_default=False,
+        ),
+    ],
     format: Annotated[str, typer.Option("--format", "-f", help="A registered format (see --help).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output file (Label Studio: tasks.json).")],
     only: Annotated[
@@ -50,9 +57,31 @@ def export(
     items: Annotated[
         Path | None, typer.Option("--items", help="Items file (default: the one run.json names).")
     ] = None,
+    candidates: Annotated[
+        bool,
+        typer.Option(
+            "--candidates",
+            help="Adjudication tasks for the top ambiguity candidates of the compare report DIR "
+            "(label-studio, argilla): the item, human votes, the model's answer, the SOP rules; asks for "
+            "the right label, whether the SOP is unclear, and the ruling.",
+        ),
+    ] = False,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, help="With --candidates: how many candidates.")
+    ] = 10,
     force: ForceOpt = False,
 ) -> None:
-    """Export prelabels for a vendor tool (Label Studio, Argilla), as a flat file, or in a plugin's format."""
+    """Export prelabels for a vendor tool (Label Studio, Argilla), as a flat file, or in a plugin's format;
+    or, with --candidates, adjudication tasks from a compare report."""
+    if candidates:
+        if only is not None or route is not None:
+            raise prelabel.InputError("--candidates exports a compare report; --only/--route are for runs")
+        summary = prelabel.export_candidates(run_dir, format, out, top=top, sop=sop, items=items, force=force)
+        for warning in summary.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        for line in summary.lines():
+            typer.echo(line)
+        return
     if only is not None and only not in ("accept", "review"):
         raise prelabel.InputError(f"--only must be accept or review, got '{only}'")
     summary = prelabel.export(
@@ -86,7 +115,10 @@ def route_command(
         Path, typer.Option("-o", "--out", help="Output DIR: accept.jsonl, review.jsonl, route.json.")
     ],
     humans: Annotated[
-        Path | None, typer.Option("--humans", help="Human labels of the calibration items (CSV).")
+        Path | None,
+        typer.Option(
+            "--humans", help="Human labels of the calibration items (CSV, or a Label Studio/Argilla export)."
+        ),
     ] = None,
     delta: Annotated[float, typer.Option("--delta", help="Allowed failure probability.")] = 0.05,
     signal: Annotated[
@@ -96,20 +128,28 @@ def route_command(
             help="confidence, agreement (runs with --samples K) or logprob (runs with --logprobs).",
         ),
     ] = "confidence",
-    by: Annotated[str, typer.Option("--by", help="label (a threshold per label) or global.")] = "label",
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="mixed (a threshold per label with enough calibration items, one pooled threshold for the "
+            "rest), label (a threshold per label) or global (one threshold).",
+        ),
+    ] = "mixed",
     min_count: Annotated[
         int, typer.Option("--min-count", help="Calibration items a label needs to be auto-accepted.")
     ] = 30,
     sop: SopPathOpt = None,
     wide: WideOpt = False,
+    humans_format: HumansFormatOpt = "auto",
     force: ForceOpt = False,
     aggregate: AggregateOpt = "majority",
 ) -> None:
     """Split a run into accept.jsonl and review.jsonl with a precision guarantee (route.json)."""
     if signal not in ("confidence", "agreement", "logprob"):
         raise prelabel.InputError(f"--signal must be confidence, agreement or logprob, got '{signal}'")
-    if by not in ("label", "global"):
-        raise prelabel.InputError(f"--by must be label or global, got '{by}'")
+    if by not in ("mixed", "label", "global"):
+        raise prelabel.InputError(f"--by must be mixed, label or global, got '{by}'")
     routing = prelabel.route(
         run_dir,
         calibration,
@@ -122,6 +162,7 @@ def route_command(
         sop=sop,  # None: the SOP run.json names, checked against the run as export checks it
         wide=wide,
         aggregate=aggregate,
+        humans_format=humans_format,
     )
     paths = routing.save(out, force=force)
     for warning in routing.report.warnings:

@@ -14,7 +14,22 @@ ModelOpt = Annotated[str | None, typer.Option(help="Model; 'local' or 'local:PAT
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server URL.")]
 LangOpt = Annotated[str | None, typer.Option("--rationale-language", help="Language of the rationales.")]
 TemplateOpt = Annotated[str | None, typer.Option(help="Prompt template name (default: classify.v1).")]
-HumansArg = Annotated[Path, typer.Argument(help="Human labels CSV (long or --wide).", show_default=False)]
+HumansArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Human labels: CSV/Parquet (long or --wide), or a Label Studio (JSON, JSON_MIN, CSV) or Argilla "
+        "export as the tool writes it.",
+        show_default=False,
+    ),
+]
+HumansFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--humans-format",
+        help="What the human labels file is: auto (from its content), table, label-studio (JSON), "
+        "label-studio-min (JSON_MIN), label-studio-csv, argilla.",
+    ),
+]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Wide form: item_id + one column per annotator.")]
 AnnotatorOpt = Annotated[
     list[str] | None,
@@ -103,6 +118,7 @@ OPTION_FIELDS: dict[str, str] = {
     "samples": "samples",
     "logprobs": "logprobs",
     "prices": "prices",
+    "max_cost": "max_cost",
     # how hard to try
     "timeout": "retry.timeout",
     "retry_budget": "retry.max_total",

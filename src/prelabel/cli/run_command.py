@@ -27,7 +27,23 @@ from prelabel.cli.options import (
 PANEL = "2. Label"
 
 ItemsArg = Annotated[Path, typer.Argument(help="Items: .jsonl, .json, .csv, .parquet.", show_default=False)]
-PricesOpt = Annotated[Path | None, typer.Option("--prices", help="JSON/YAML price table (over built-ins).")]
+PricesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices",
+        help="JSON/YAML file of prices, USD per 1M tokens ({model: {input, output, cached_input, "
+        "cache_write, batch}}), over genai-prices' bundled ones.",
+    ),
+]
+MaxCostOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        help="Hard budget in USD for RUN_DIR: refused (exit 2) when the dry-run estimate of the items left "
+        "is over it; the run stops before a request could cross it (exit 4), keeps every answer, and a "
+        "rerun with a higher --max-cost resumes (what was spent counts).",
+    ),
+]
 ModeOpt = Annotated[
     str | None,
     typer.Option(
@@ -90,6 +106,7 @@ def run(
         ),
     ] = None,
     prices: PricesOpt = None,
+    max_cost: MaxCostOpt = None,
     template: TemplateOpt = None,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, help="Output tokens per answer (default: 1024).")
@@ -116,6 +133,7 @@ def run(
     options = label_options(
         model=model, base_url=base_url, mode=mode, template=template, rationale_language=rationale_language,
         max_tokens=max_tokens, max_reasks=max_reasks, samples=samples, logprobs=logprobs, prices=prices,
+        max_cost=max_cost,
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
         concurrency=concurrency, rpm=rpm, tpm=tpm, max_items=max_items, id_col=id_col, text_col=text_col,
         max_item_tokens=max_item_tokens,
@@ -125,6 +143,8 @@ def run(
     if dry_run:
         guess = prelabel.estimate(sop, items, options)
         cost = "unknown (no price for this model)" if guess.cost_usd is None else f"${guess.cost_usd:.4f}"
+        if guess.cost_usd is not None and max_cost is not None:
+            cost += f" ({'over' if guess.cost_usd > max_cost else 'within'} the ${max_cost:.4f} --max-cost)"
         typer.echo(
             f"dry run: {guess.items} items to label, {guess.bad_items} unusable; ~{guess.prompt_tokens} "
             f"prompt + ~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
@@ -179,6 +199,8 @@ def run(
     if summary.errors_by_type:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in summary.errors_by_type.items())
         typer.echo(f"errors by type: {kinds} (see the error field in {prelabel.RunDir.LABELS})", err=True)
+    if summary.budget_reached:  # stopped before a request could cross --max-cost: every answer is kept
+        raise fail(str(summary.failure), summary.exit_code)
     if summary.exit_code:  # nothing labeled is not a success
         labels = prelabel.RunDir(out).labels
         raise fail(f"{summary.failure}; see the error field in {labels}", summary.exit_code)

@@ -42,6 +42,7 @@ from prelabel.comparison.metrics_schema import (
     ComparisonMetrics,
     HumanAgreement,
     SopRef,
+    Sources,
     Summary,
     VendorQA,
     given,
@@ -106,6 +107,19 @@ class Comparison:
                 (out / "report.html").unlink(missing_ok=True)
 
 
+def _sources(results: object, humans: object, frame: pd.DataFrame) -> Sources | None:
+    """``sources`` when the results or human labels were files (their absolute paths)."""
+    paths = {
+        name: str(Path(value).resolve())
+        for name, value in (("results", results), ("humans", humans))
+        if isinstance(value, str | Path)
+    }
+    if not paths:
+        return None
+    kind = frame.attrs.get("vendor", {}).get("format", "table") if "humans" in paths else None
+    return Sources(**paths, humans_format=kind)
+
+
 def _human_metrics(prep: Prepared) -> HumanAgreement:
     ratings = prep.ratings
     figures = irr.summary(ratings.counts)
@@ -150,6 +164,7 @@ def agreement(
     gold: str | Path | pd.DataFrame | None = None,
     target_accuracy: float | None = None,
     fast_seconds: float | None = None,
+    humans_format: str = "auto",
 ) -> AgreementMetrics:
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
@@ -168,10 +183,12 @@ def agreement(
         (2, 0.75, 0)
     """
     check_settings(target_accuracy, fast_seconds)
-    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
-    votes, gold_rows = split_gold(frame)
+    frame = read_human_labels(
+        humans, wide=wide, slices=slices, annotators=annotators, sop=sop, humans_format=humans_format
+    )
+    votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
     prep = prepare(votes, None, label_space(sop, multi_label), aggregate)
-    prep.notes[:0] = frame.attrs.get("notes", [])
+    prep.notes[:0] = [*frame.attrs.get("notes", []), *frame.attrs.get("warnings", [])]
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
     humans_metrics = _human_metrics(prep)
@@ -219,33 +236,38 @@ def compare(
     gold: str | Path | pd.DataFrame | None = None,
     target_accuracy: float | None = None,
     fast_seconds: float | None = None,
+    humans_format: str = "auto",
 ) -> Comparison:
     """Compare model results with human labels.
 
     ``results``: ``labels.jsonl``, a run directory, or a DataFrame (``item_id``, ``label``/``labels``,
     optional ``status``, ``confidence``, ``cited_rules``, ``samples``). ``humans``: CSV or DataFrame, long
     form (``item_id,annotator,label``) or wide with ``wide=True`` (``annotators`` names the annotator
-    columns; without it they are inferred, see `read_human_labels`). ``sop`` checks labels against the SOP,
-    rolls leaves up its tree and quotes its text in the candidates. A model answer counts as confident when
-    its certainty (agreement of self-consistency ``samples`` if present, else ``confidence`` in [0, 1]) is
-    at least ``confident``; an unknown certainty never is. ``metrics.definitions`` says how ties, abstentions
-    and unknown certainty are treated. ``aggregate`` forms the human consensus: ``majority`` (default),
-    ``dawid-skene``, ``glad`` or ``mace`` (`prelabel.comparison.aggregation`, extra ``prelabel[qa]``).
-    Human-label rows whose ``gold`` column is true are gold, not votes; they, a ``gold`` file (``item_id``,
-    ``label``) and the ``sop``'s tests matched by text give each annotator's accuracy against gold in
-    ``metrics.vendor_qa``, with agreement and throughput per annotator, vendor and market
-    (`prelabel.comparison.vendor_qa`; ``target_accuracy`` flags agents below it, ``fast_seconds`` sets
-    what a very fast answer is).
+    columns; without it they are inferred, see `read_human_labels`), or a Label Studio/Argilla export
+    (``humans_format``: ``auto`` detects it from the content; gold annotations are not votes). ``sop``
+    checks labels against the SOP, rolls leaves up its tree and quotes its text in the candidates. A model
+    answer counts as confident when its certainty (agreement of self-consistency ``samples`` if present,
+    else ``confidence`` in [0, 1]) is at least ``confident``; an unknown certainty never is.
+    ``metrics.definitions`` says how ties, abstentions and unknown certainty are treated. ``aggregate``
+    forms the human consensus: ``majority`` (default), ``dawid-skene``, ``glad`` or ``mace``
+    (`prelabel.comparison.aggregation`, extra ``prelabel[qa]``). Human-label rows whose ``gold`` column is
+    true are gold, not votes; they, a ``gold`` file (``item_id``, ``label``) and the ``sop``'s tests matched
+    by text give each annotator's accuracy against gold in ``metrics.vendor_qa``, with agreement and
+    throughput per annotator, vendor and market (`prelabel.comparison.vendor_qa`; ``target_accuracy`` flags
+    agents below it, ``fast_seconds`` sets what a very fast answer is).
     """
     check_settings(target_accuracy, fast_seconds)
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide, slices=slices, annotators=annotators, sop=sop)
-    votes, gold_rows = split_gold(frame)
+    frame = read_human_labels(
+        humans, wide=wide, slices=slices, annotators=annotators, sop=sop, humans_format=humans_format
+    )
+    votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
     prep = prepare(votes, res, label_space(sop, multi_label, res), aggregate)
     prep.notes[:0] = frame.attrs.get("notes", [])
     prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
     found = provenance(res)
     warnings = [*res.attrs.get("warnings", []), *sop_warnings(found.sop_versions, sop)]
+    warnings += frame.attrs.get("warnings", [])  # a vendor export's tasks that are not votes
     space = prep.space
     if prep.n_compared == 0:
         raise InputError(
@@ -291,7 +313,6 @@ def compare(
         skipped=prep.skipped_counts(),
         skipped_examples=prep.examples,
         notes=prep.notes,
-        **({"warnings": warnings} if warnings else {}),
         definitions=dict(DEFINITIONS),
         model_vs_majority=vs,
         model_vs_annotators=model.vs_annotators,
@@ -306,6 +327,11 @@ def compare(
         ),
         vendor_qa=qa,
     )
+    if warnings:  # written only when there are some
+        metrics.warnings = warnings
+    sources = _sources(results, humans, frame)
+    if sources is not None:  # written only when files were read
+        metrics.sources = sources
     return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res))
 
 

@@ -41,7 +41,10 @@ __all__ = [
 
 DRAFT_HEADER = (
     "DRAFT — edge cases proposed by a model from `prelabel compare --draft-edits`.\n"
-    "Not part of any SOP: review each entry, fix it, then copy it into the SOP's edge_cases: yourself.\n"
+    "Not part of any SOP yet. Review each entry: fix its text, label, ruling or rules; delete it, or set\n"
+    "`accept: false` on it, to leave it out (entries with an error: are skipped). Then set `reviewed: true`\n"
+    "below and run `prelabel sop apply THIS_FILE --sop SOP.yaml` (--dry-run first shows the change): each\n"
+    "entry becomes an edge case and a test case of the SOP, with a version bump and a changelog entry.\n"
     "The SOP file was not modified."
 )
 _SYSTEM = (
@@ -210,14 +213,17 @@ def draft_edge_cases(
 def write_draft_edge_cases(
     drafts: EdgeCaseDrafts | Iterable[dict[str, Any]], path: str | Path, sop: SOP, model: str = ""
 ) -> Path:
-    """Write drafts as YAML: a DRAFT comment header (with the drafts' usage and cost), ``draft: true``, and
-    ``edge_cases:`` in SOP syntax. Plain entries are priced on ``model`` with the built-in prices."""
+    """Write drafts as YAML: a DRAFT comment header (with the drafts' usage and cost and how to apply them),
+    ``draft: true``, ``reviewed: false`` (the author sets it to true once every entry is reviewed; then
+    ``prelabel sop apply`` takes the file) and ``edge_cases:`` in SOP syntax. Plain entries are priced on
+    ``model`` with the built-in prices."""
     if not isinstance(drafts, EdgeCaseDrafts):
         drafts = EdgeCaseDrafts.collect(drafts, model)
     model = model or drafts.model
     out = Path(path)
     root = CommentedMap()
     root["draft"] = True
+    root["reviewed"] = False  # the author sets it to true; `prelabel sop apply` refuses the file until then
     root["sop"] = CommentedMap(id=sop.id, version=sop.version)
     if model:
         root["drafted_by"] = model

@@ -424,6 +424,16 @@ class Ambiguity(_Record):
     confidence_out_of_range: int
 
 
+class Sources(_Record):
+    """The files a comparison read (absolute paths), written when they were files: ``prelabel export
+    CMP_DIR --candidates`` finds the run, its items and SOP, and the human votes through them."""
+
+    results: str | None = None
+    humans: str | None = None
+    #: How the human labels were read: ``table`` or a vendor export's format (see ``--humans-format``).
+    humans_format: str | None = None
+
+
 class ComparisonMetrics(_Record):
     """What `prelabel.Comparison.metrics` holds (its ``model_dump(mode="json")`` is ``metrics.json``)."""
 
@@ -444,6 +454,8 @@ class ComparisonMetrics(_Record):
     humans: HumanAgreement
     slices: dict[str, list[SliceMetrics]]
     ambiguity: Ambiguity
+    #: Written when the results and human labels were files.
+    sources: Sources | None = None
     vendor_qa: VendorQA | None = None
 
     def save(self, directory: str | Path) -> dict[str, Path]:

@@ -26,6 +26,7 @@ from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.tables import read_table
 from prelabel.runs.labels import read_labels
 from prelabel.runs.run_dir import RunDir
+from prelabel.vendors.labels import HUMANS_FORMATS, VENDOR_COLUMNS, detect_format, is_json, read_vendor_labels
 
 if TYPE_CHECKING:
     from prelabel.sop.spec import SOP
@@ -167,6 +168,8 @@ def read_human_labels(
     slices: list[str] | None = None,
     annotators: list[str] | None = None,
     sop: SOP | None = None,
+    humans_format: str = "auto",
+    votes: bool = False,
 ) -> pd.DataFrame:
     """Human labels in long form: ``item_id``, ``annotator``, ``label`` plus slice (and ``text``) columns.
 
@@ -175,13 +178,31 @@ def read_human_labels(
     label — of ``sop`` if given — is a slice; see `prelabel.comparison.wide`) and the split is noted in
     ``frame.attrs["notes"]``. Labels are stripped text (``;``-separated for multi-label); an empty wide cell
     means that annotator did not label the item.
+
+    ``humans_format`` (``auto``: from the content): ``table`` (CSV/TSV/Parquet), or a vendor tool's export
+    as the tool writes it — ``label-studio`` (JSON), ``label-studio-min`` (JSON_MIN), ``label-studio-csv``,
+    ``argilla`` (records with responses; a ``Dataset.to_disk`` directory too); see
+    `prelabel.vendors.labels`. An export adds ``gold``, ``lead_time``, ``created_at`` and ``vendor_task``
+    where it has them, and says what is not a vote in ``attrs["notes"]``/``attrs["warnings"]``.
+    ``votes=True`` keeps only the votes (what compare, agreement, route and calibration score count): gold
+    annotations are left out (noted) and the export's extra columns dropped.
     """
+    if humans_format not in HUMANS_FORMATS:
+        raise InputError(f"humans format must be one of {', '.join(HUMANS_FORMATS)}, got '{humans_format}'")
     if isinstance(source, pd.DataFrame):
         frame, name = source.copy(deep=False), "human labels"
     else:
         path = Path(source)
-        if not path.is_file():
+        if not path.is_file() and not (path / "records.json").is_file():
             raise InputError(f"{path}: no such human labels file")
+        kind = humans_format  # auto: a JSON file is detected as it is read (parsed once), a CSV by its header
+        if kind == "auto" and not is_json(path):
+            kind = detect_format(path)
+        if kind != "table":
+            if wide or annotators:
+                what = "a vendor export" if kind == "auto" else f"a {kind} export"
+                raise InputError(f"{path}: --wide and --annotator are for tables; this is {what}")
+            return _vendor_frame(read_vendor_labels(path, kind, sop=sop), slices, votes)
         frame, name = read_table(path, "human labels"), str(path)
     if frame.empty:
         raise InputError(f"{name}: human labels are empty (no rows)")
@@ -209,9 +230,33 @@ def read_human_labels(
         columns = [*HUMAN_COLUMNS, *[c for c in [*keep, *qa] if c not in HUMAN_COLUMNS]]
         if list(frame.columns) != columns:
             frame = frame[columns]
-        frame.attrs["not_slices"] = [
-            c for c in QA_COLUMNS if c in frame.columns and (c in QA_COLUMNS[:4] or c not in (slices or [c]))
-        ]
+        frame.attrs["not_slices"] = _not_slices(frame, slices)
     frame.attrs["source"] = name
     frame.attrs["notes"] = notes
     return frame
+
+
+def _not_slices(frame: pd.DataFrame, slices: list[str] | None) -> list[str]:
+    """The `QA_COLUMNS` of ``frame`` that are not slices: the first four always, ``vendor`` and ``market``
+    when ``slices`` names others."""
+    return [c for c in QA_COLUMNS if c in frame.columns and (c in QA_COLUMNS[:4] or c not in (slices or [c]))]
+
+
+def _vendor_frame(frame: pd.DataFrame, slices: list[str] | None, votes: bool) -> pd.DataFrame:
+    """A vendor export's frame: slices must be its columns; ``votes``: gold rows and extra columns out."""
+    name = frame.attrs["source"]
+    missing = [c for c in (slices or []) if c not in frame.columns]
+    if missing:
+        raise InputError(f"{name}: slice column(s) not found: {', '.join(missing)}")
+    if frame.empty:
+        why = "; ".join(frame.attrs["warnings"] + frame.attrs["notes"])
+        raise InputError(f"{name}: no usable human label in the export ({why})")
+    if not votes:  # vendor QA reads gold, lead_time, created_at: kept, and never slices
+        frame.attrs["not_slices"] = _not_slices(frame, slices)
+        return frame
+    attrs = frame.attrs
+    if "gold" in frame.columns and frame["gold"].any():
+        frame = frame[~frame["gold"].astype(bool)]
+    frame = frame.drop(columns=[c for c in VENDOR_COLUMNS if c not in (slices or [])], errors="ignore")
+    frame.attrs = attrs
+    return frame.reset_index(drop=True)

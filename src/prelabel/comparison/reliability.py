@@ -132,6 +132,8 @@ class CalibrationItems:
     human_labels: set[str] = field(default_factory=set)
     provenance: Provenance | None = None
     """The models and SOP versions of the calibration results."""
+    #: What a vendor export of the human labels left out and needs a look (see `read_human_labels`).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_used(self) -> int:
@@ -170,6 +172,7 @@ def calibration_items(
     signal: Signal = "confidence",
     wide: bool = False,
     aggregate: str = "majority",
+    humans_format: str = "auto",
 ) -> CalibrationItems:
     """Score each model answer against the human majority, with its ``signal``; count what is skipped.
 
@@ -183,7 +186,7 @@ def calibration_items(
     or an annotator model: `prelabel.comparison.aggregation`); gold rows (``gold`` true) are not votes.
     """
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide, sop=sop)
+    frame = read_human_labels(humans, wide=wide, sop=sop, humans_format=humans_format)
     votes, _ = split_gold(frame)  # gold annotations are a key, not votes
     prep = prepare(votes, res, label_space(sop, None, res), aggregate)
     out, untrusted = _scored(prep, res, signal)
@@ -199,7 +202,9 @@ def calibration_items(
     agreed = np.asarray(prep.names, dtype=object)[top[(prep.ratings.n_raters > 0) & ~tied]]
     human_labels = {m for answer in agreed for m in prep.space.members(answer)}
     multi = prep.space.multi_label
-    return CalibrationItems(out, signal, multi, skipped, human_labels, provenance(res))
+    items = CalibrationItems(out, signal, multi, skipped, human_labels, provenance(res))
+    items.warnings = list(frame.attrs.get("warnings", []))
+    return items
 
 
 class ReliabilityBin(BaseModel):
@@ -276,11 +281,12 @@ def calibration_report(
     sop: SOP | None = None,
     wide: bool = False,
     bins: int = 10,
+    humans_format: str = "auto",
 ) -> CalibrationReport | None:
     """Reliability and ECE for every signal the results carry (``None`` if none can be scored)."""
     try:
         res = read_results(results)
-        frame = read_human_labels(humans, wide=wide, sop=sop)
+        frame = read_human_labels(humans, wide=wide, sop=sop, humans_format=humans_format, votes=True)
     except InputError:
         return None
     votes, _ = split_gold(frame)  # gold annotations are a key, not votes (as in compare)

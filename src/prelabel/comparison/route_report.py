@@ -24,7 +24,7 @@ from prelabel.comparison.thresholds import ThresholdFit
 
 __all__ = ["LabelRoute", "RouteReport", "Routing"]
 
-By = Literal["label", "global"]
+By = Literal["mixed", "label", "global"]
 
 
 class LabelRoute(BaseModel):
@@ -32,7 +32,8 @@ class LabelRoute(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["threshold", "target_not_met", "too_little_calibration_data"]
+    status: Literal["threshold", "target_not_met", "pooled", "too_little_calibration_data"]
+    """``pooled``: too few items for its own threshold (``--by mixed``); the pooled threshold applies."""
     fit: ThresholdFit | None = None
     n_run: int = 0
     n_run_accepted: int = 0
@@ -64,6 +65,10 @@ class RouteReport(BaseModel):
     guarantee: str
     calibration: dict[str, Any]
     global_fit: ThresholdFit = Field(alias="global")
+    pooled: ThresholdFit | None = None
+    """``--by mixed``: the one threshold of the labels too thin for their own (``None``: none are)."""
+    items_needed_per_label: int = 0
+    """Calibration items each label needs for the per-label guarantee (``--by label``) to be testable."""
     labels: dict[str, LabelRoute]
     run: RunCoverage
     notes: list[str]
@@ -122,8 +127,16 @@ class Routing:
             lines.append(
                 f"always review (fewer than {rep.min_count} calibration items): {', '.join(sorted(few))}"
             )
-        if unmet and rep.by == "label":
+        if unmet and rep.by != "global":
             lines.append(f"always review (no threshold meets the target): {', '.join(sorted(unmet))}")
+        pooled = sorted(k for k, v in rep.labels.items() if v.status == "pooled")
+        if pooled and rep.pooled is not None:
+            t = "none meets the target" if rep.pooled.threshold is None else f"{rep.pooled.threshold:.3f}"
+            lines.append(f"one pooled threshold ({t}) for {len(pooled)} thinner labels: {', '.join(pooled)}")
+        if rep.by != "global":
+            lines.append(
+                f"a threshold of its own needs about {rep.items_needed_per_label} calibration items per label"
+            )
         lines += [f"{side} labeled by {describe(found)}" for side, found in rep.provenance.items()]
         lines += [f"note: {n}" for n in rep.notes]
         return lines

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from prelabel.comparison.route_report import By, LabelRoute, RouteReport, Routin
 from prelabel.comparison.route_source import RoutedResults, routed_results
 from prelabel.comparison.run_info import run_sop
 from prelabel.comparison.semantics import label_space
-from prelabel.comparison.thresholds import fit_threshold
+from prelabel.comparison.thresholds import ThresholdFit, fit_threshold, items_needed
 from prelabel.errors import InputError
 from prelabel.runs.labels import labels_path, read_labels
 from prelabel.runs.run_dir import RunDir
@@ -69,19 +69,49 @@ def _run_rows(results: Any, frame: pd.DataFrame) -> tuple[list[dict[str, Any]], 
     return [{str(k): v for k, v in r.items()} for r in rows], None
 
 
-def _fit_labels(
-    cal: CalibrationItems, *, target: float, delta: float, min_count: int
-) -> dict[str, LabelRoute]:
-    counts = cal.frame["label"].value_counts()
-    supported = [str(label) for label, n in counts.items() if n >= min_count]
-    per_delta = delta / max(len(supported), 1)  # Bonferroni: every label at once
+class _Families(NamedTuple):
+    """How ``route`` splits the labels and ``delta``: labels with a threshold of their own (each at
+    ``own_delta``), the labels pooled under one threshold (at ``pooled_delta``), and the items per label the
+    own thresholds needed."""
+
+    own: list[str]
+    pooled: list[str]
+    own_delta: float
+    pooled_delta: float
+    needed: int
+    """Items per label a threshold of its own needs when every label has one (``--by label``)."""
+
+
+def _families(counts: dict[str, int], *, by: By, target: float, delta: float, min_count: int) -> _Families:
+    """``label``: every label with ``min_count`` items gets its own threshold (Bonferroni over them).
+    ``mixed``: only labels with `items_needed` items do; the others share one pooled threshold, and
+    ``delta`` is split in two between the families when both exist. Decided from counts alone."""
+    supported = sorted(label for label, n in counts.items() if n >= min_count)
+    own = supported
+    while True:
+        split = by == "mixed" and 0 < len(own) < len(supported)
+        own_delta = (delta / 2 if split else delta) / max(len(own), 1)
+        enough = items_needed(target, own_delta)
+        if by != "mixed" or (kept := [label for label in own if counts[label] >= enough]) == own:
+            break
+        own = kept
+    pooled = [label for label in supported if label not in own]
+    pooled_delta = delta / 2 if own and pooled else delta
+    needed = items_needed(target, delta / max(len(supported), 1))
+    return _Families(own, pooled, own_delta, pooled_delta, needed)
+
+
+def _fit_labels(cal: CalibrationItems, families: _Families, *, target: float) -> dict[str, LabelRoute]:
     out: dict[str, LabelRoute] = {}
     for label, group in cal.frame.groupby("label", sort=True):
         name = str(label)
-        if name not in supported:
+        if name in families.pooled:
+            out[name] = LabelRoute(status="pooled")
+            continue
+        if name not in families.own:
             out[name] = LabelRoute(status="too_little_calibration_data")
             continue
-        fit = fit_threshold(group["signal"], group["correct"], target=target, delta=per_delta)
+        fit = fit_threshold(group["signal"], group["correct"], target=target, delta=families.own_delta)
         out[name] = LabelRoute(status="threshold" if fit.threshold is not None else "target_not_met", fit=fit)
     return out
 
@@ -94,21 +124,25 @@ def route(
     target_precision: float,
     delta: float = 0.05,
     signal: Signal = "confidence",
-    by: By = "label",
+    by: By = "mixed",
     min_count: int = 30,
     sop: SOP | str | Path | None = None,
     wide: bool = False,
     aggregate: str = "majority",
+    humans_format: str = "auto",
 ) -> Routing:
     """Split a run into auto-accepted and to-review prelabels, with thresholds that keep the accepted
     items' precision (agreement with the human majority) at least ``target_precision`` with probability
     ``1 - delta`` (see the module docstring for the guarantee and its assumption).
 
     ``results``: a RUN_DIR, ``labels.jsonl`` or DataFrame. ``calibration``: results for items with human
-    labels, and ``humans`` those labels (or a directory holding ``labels.jsonl`` and ``human_labels.csv``).
-    ``by="label"`` fits a threshold per label (``"global"``: one for all). Errors, abstentions, answers
-    without the signal and labels with fewer than ``min_count`` calibration items go to review. ``sop``
-    (an ``SOP`` or its file) defaults to the file the run's ``run.json`` names; an SOP the run was not
+    labels, and ``humans`` those labels (or a directory holding ``labels.jsonl`` and ``human_labels.csv``;
+    ``humans_format`` as in `prelabel.read_human_labels`: a Label Studio or Argilla export is detected).
+    ``by="mixed"`` (the default) fits a threshold per label that has enough calibration items for one
+    (`items_needed`) and one pooled threshold for the other labels, ``delta`` split between the two;
+    ``"label"``: a threshold per label (Bonferroni over all); ``"global"``: one for all. Errors, abstentions,
+    answers without the signal and labels with fewer than ``min_count`` calibration items go to review.
+    ``sop`` (an ``SOP`` or its file) defaults to the file the run's ``run.json`` names; an SOP the run was not
     labeled with is an ``InputError``. Each routed line's ``route.position`` is its index among the run's
     lines, and ``route.json`` records which results were routed (``comparison.route_source``).
     ``aggregate`` forms the calibration items' human consensus (`prelabel.comparison.aggregation`).
@@ -136,8 +170,17 @@ def route(
     frame = read_results(results)
     cal_results, cal_humans = _calibration_sources(calibration, humans)
     cal_frame = read_results(cal_results)  # read once, for its warnings too
-    cal = calibration_items(cal_frame, cal_humans, sop=loaded, signal=signal, wide=wide, aggregate=aggregate)
-    warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", [])]))
+    cal = calibration_items(
+        cal_frame,
+        cal_humans,
+        sop=loaded,
+        signal=signal,
+        wide=wide,
+        humans_format=humans_format,
+        aggregate=aggregate,
+    )
+    read = [*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", []), *cal.warnings]
+    warnings = list(dict.fromkeys(read))
     space = label_space(loaded, cal.multi_label)
     answers = space.answers(frame[space.result_column])
     status = result_status(frame["status"])
@@ -155,16 +198,21 @@ def route(
         )
     values = signal_values(frame, answers, signal, space)
     untrusted = signal_out_of_range(frame, signal)
-    labels = _fit_labels(cal, target=target_precision, delta=delta, min_count=min_count)
-    supported = {k for k, v in labels.items() if v.status != "too_little_calibration_data"}
-    in_scope = cal.frame[cal.frame["label"].isin(supported)]
-    global_fit = fit_threshold(in_scope["signal"], in_scope["correct"], target=target_precision, delta=delta)
-    global_fit.coverage = global_fit.n_accepted / cal.n_used if cal.n_used else 0.0
-    global_fit.n_calibration = cal.n_used
+    counts = {str(k): int(n) for k, n in cal.frame["label"].value_counts().items()}
+    families = _families(counts, by=by, target=target_precision, delta=delta, min_count=min_count)
+    labels = _fit_labels(cal, families, target=target_precision)
+    supported = {*families.own, *families.pooled}
+    global_fit = _pooled_fit(cal, supported, target=target_precision, delta=delta)
+    pooled_fit = None
+    if by == "mixed" and families.pooled:
+        pooled = set(families.pooled)
+        pooled_fit = _pooled_fit(cal, pooled, target=target_precision, delta=families.pooled_delta)
 
     def threshold(label: str) -> float | None:
         if by == "global":
             return global_fit.threshold if label in supported else None
+        if label in families.pooled:
+            return pooled_fit.threshold if pooled_fit is not None else None
         fit = labels[label].fit if label in labels else None
         return fit.threshold if fit is not None else None
 
@@ -186,7 +234,7 @@ def route(
         elif answer not in supported:
             reason = "too_little_calibration_data"
         elif t is None:
-            reason = "target_not_met"
+            reason = "target_not_met"  # a label's own threshold, or the pooled one
         elif value < t:
             reason = "below_threshold"
         else:
@@ -217,9 +265,11 @@ def route(
         signal=signal,
         by=by,
         min_count=min_count,
-        guarantee=_guarantee(target_precision, delta, by),
+        guarantee=_guarantee(target_precision, delta, by, families),
         calibration={"n_used": cal.n_used, "skipped": cal.skipped, "source": str(cal_results)},
         **{"global": global_fit},
+        pooled=pooled_fit,
+        items_needed_per_label=families.needed,
         labels=dict(sorted(labels.items())),
         run=RunCoverage(
             n_items=n_items,
@@ -240,12 +290,28 @@ def _num(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
-def _guarantee(target: float, delta: float, by: By) -> str:
-    scope = (
-        "for every label at once (per-label thresholds, Bonferroni over the labels tested), hence overall"
-        if by == "label"
-        else "over all accepted items (one global threshold)"
-    )
+def _pooled_fit(cal: CalibrationItems, labels: set[str], *, target: float, delta: float) -> ThresholdFit:
+    """One threshold over the calibration items of ``labels``; coverage over all items used."""
+    in_scope = cal.frame[cal.frame["label"].isin(labels)]
+    fit = fit_threshold(in_scope["signal"], in_scope["correct"], target=target, delta=delta)
+    fit.coverage = fit.n_accepted / cal.n_used if cal.n_used else 0.0
+    fit.n_calibration = cal.n_used
+    return fit
+
+
+def _guarantee(target: float, delta: float, by: By, families: _Families) -> str:
+    if by == "label":
+        scope = (
+            "for every label at once (per-label thresholds, Bonferroni over the labels tested), hence overall"
+        )
+    elif by == "global":
+        scope = "over all accepted items (one global threshold)"
+    else:
+        scope = (
+            f"for each of the {len(families.own)} labels with a threshold of its own (Bonferroni, "
+            f"{families.own_delta:.3g} each) and over the accepted items of the {len(families.pooled)} "
+            f"pooled labels (one threshold, {families.pooled_delta:.3g}), hence overall (a union bound)"
+        )
     return (
         f"If calibration and routed items come from the same distribution, then with probability >= "
         f"{1 - delta:.3g} over the calibration draw, accepted prelabels agree with the human majority at a "

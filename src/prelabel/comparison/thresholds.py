@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["GRID", "ThresholdFit", "fit_threshold", "min_tested"]
+__all__ = ["GRID", "ThresholdFit", "fit_threshold", "items_needed", "min_tested"]
 
 #: The thresholds tried, high to low: fixed in advance (never taken from the data), as the test requires.
 GRID = np.round(np.linspace(1.0, 0.0, 201), 3)
@@ -76,6 +76,18 @@ def min_tested(target: float, delta: float) -> int:
             return n
         n = max(n + 1, int(n * 1.05))
     return n
+
+
+def items_needed(target: float, delta: float) -> int:
+    """Calibration items a label needs for its own threshold to be worth testing at ``delta``: twice
+    `min_tested`, so that a threshold accepting half of them can be tested. Depends on ``target`` and
+    ``delta`` only (how many items, never whether they were right), so choosing labels by it keeps the
+    guarantee.
+
+        >>> items_needed(0.85, 0.05 / 13) > 145   # 2,000 items over 13 labels: too few for per-label alone
+        True
+    """
+    return 2 * min_tested(target, delta)
 
 
 def fit_threshold(

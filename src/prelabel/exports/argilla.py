@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from prelabel._jsonio import write_text
 from prelabel.errors import InputError
+from prelabel.exports.candidates import Candidates
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
 from prelabel.sop.spec import SOP
-from prelabel.vendors.names import argilla_question
+from prelabel.vendors.names import RULING, SOP_UNCLEAR, UNCLEAR_VALUES, argilla_question
 
 if TYPE_CHECKING:
     import argilla as rg
@@ -32,10 +33,12 @@ if TYPE_CHECKING:
 __all__ = [
     "RESERVED_METADATA",
     "Argilla",
+    "adjudication_settings",
     "argilla_records",
     "argilla_settings",
     "guidelines",
     "to_argilla",
+    "write_adjudication",
     "write_argilla",
 ]
 
@@ -51,17 +54,18 @@ def guidelines(sop: SOP) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def argilla_settings(sop: SOP, metadata: list[str] | None = None) -> dict[str, Any]:
-    """Dataset settings: a text field, the label question (SOP leaves), a rationale question, metadata."""
+def _label_question(sop: SOP) -> dict[str, Any]:
     labels = {leaf: sop.label_index[leaf].name or leaf for leaf in sop.leaf_ids}
     kind = "multi_label_selection" if sop.multi_label else "label_selection"
+    return {"name": argilla_question(sop), "type": kind, "labels": labels, "required": True}
+
+
+def argilla_settings(sop: SOP, metadata: list[str] | None = None) -> dict[str, Any]:
+    """Dataset settings: a text field, the label question (SOP leaves), a rationale question, metadata."""
     return {
         "guidelines": guidelines(sop),
         "fields": [{"name": "text", "type": "text"}],
-        "questions": [
-            {"name": argilla_question(sop), "type": kind, "labels": labels, "required": True},
-            {"name": "rationale", "type": "text", "required": False},
-        ],
+        "questions": [_label_question(sop), {"name": "rationale", "type": "text", "required": False}],
         "metadata": [{"name": name, "type": "terms"} for name in ["item_id", "language", *(metadata or [])]],
     }
 
@@ -116,6 +120,44 @@ def argilla_records(run: RunExport) -> tuple[list[dict[str, Any]], list[str]]:
     return records, sorted(keys - RESERVED_METADATA)
 
 
+#: Adjudication records: the fields shown beside the item, and the metadata read back with the decision.
+ADJUDICATION_FIELDS = ("candidate", "votes", "model", "rules", "draft")
+ADJUDICATION_METADATA = ("item_id", "language", "sop", "rule_ids")
+
+
+def adjudication_settings(sop: SOP) -> dict[str, Any]:
+    """Settings of adjudication records: the item and its context as fields; the right label, "Is the SOP
+    unclear on this item?" (``sop_unclear``: yes/no) and the ruling text as questions."""
+    unclear = {value: value for value in UNCLEAR_VALUES}
+    return {
+        "guidelines": "# Adjudication\n\nDecide the right label, whether the SOP is unclear on the item, and "
+        "write the ruling the SOP should state.\n\n" + guidelines(sop),
+        "fields": [{"name": name, "type": "text"} for name in ("text", *ADJUDICATION_FIELDS)],
+        "questions": [
+            _label_question(sop),
+            {"name": SOP_UNCLEAR, "type": "label_selection", "labels": unclear, "required": True},
+            {"name": RULING, "type": "text", "required": False},
+        ],
+        "metadata": [{"name": name, "type": "terms"} for name in ADJUDICATION_METADATA],
+    }
+
+
+def write_adjudication(candidates: Candidates, out: Path) -> list[Path]:
+    """Write ``{"settings": ..., "records": [...]}``: one adjudication record per candidate."""
+    records = []
+    for task in candidates.tasks:
+        data = task.data(candidates.sop)
+        if not data["text"]:
+            raise InputError(f"item {task.item.id} has no text (Argilla adjudication shows text fields only)")
+        fields = {name: data[name] for name in ("text", *ADJUDICATION_FIELDS)}
+        metadata = {name: data[name] for name in ADJUDICATION_METADATA if data[name]}
+        records.append({"id": task.item.id, "fields": fields, "metadata": metadata})
+    payload = {"settings": adjudication_settings(candidates.sop), "records": records}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out, json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+    return [out]
+
+
 def write_argilla(run: RunExport, out: Path) -> list[Path]:
     """Write ``{"settings": ..., "records": [...]}`` to ``out``."""
     assert run.sop is not None
@@ -132,11 +174,15 @@ class Argilla(Exporter):
     name = "argilla"
     description = "Argilla 2.x records with suggestions, and the dataset settings, in one JSON file"
     suffix = ".json"
-    needs_sop = needs_items = predictions = True
+    needs_sop = needs_items = predictions = adjudication = True
 
     def export(self, run: RunExport, out: Path) -> list[Path]:
         """Write the records and the settings."""
         return write_argilla(run, out)
+
+    def export_candidates(self, candidates: Candidates, out: Path) -> list[Path]:
+        """Write the adjudication records and their settings."""
+        return write_adjudication(candidates, out)
 
 
 def _import_argilla() -> Any:

@@ -20,11 +20,49 @@ from typing import Any
 from prelabel._jsonio import writing
 from prelabel.comparison.provenance import provenance
 from prelabel.comparison.run_info import refuse_overwrite
+from prelabel.errors import InputError
+from prelabel.exports.candidates import load_candidates
 from prelabel.exports.records import ExportSummary, Only, load_run, prediction_status
-from prelabel.exports.registry import exporter
+from prelabel.exports.registry import exporter, exporters
 from prelabel.sop.spec import SOP
 
-__all__ = ["export"]
+__all__ = ["export", "export_candidates"]
+
+
+def export_candidates(
+    cmp_dir: str | Path,
+    format: str,
+    out: str | Path,
+    *,
+    top: int = 10,
+    sop: SOP | str | Path | None = None,
+    items: Any = None,
+    force: bool = False,
+) -> ExportSummary:
+    """Adjudication tasks for the ``top`` ambiguity candidates of a ``prelabel compare`` report ``cmp_dir``
+    (see `prelabel.exports.candidates`), in ``format`` (``label-studio``: ``out`` and ``label_config.xml``;
+    ``argilla``: records and settings). The run, its SOP and items and the human labels are those the
+    report's ``metrics.json`` names (``sop``/``items`` override the run's). The tool's export of the
+    adjudicated tasks goes to ``prelabel sop apply``.
+    """
+    chosen = exporter(format)
+    if not chosen.adjudication:
+        names = ", ".join(n for n, e in exporters().items() if e.adjudication)
+        raise InputError(
+            f"--candidates: format {format} has no adjudication tasks (formats that do: {names})"
+        )
+    target = Path(out)
+    candidates = load_candidates(cmp_dir, top=top, sop=sop, items=items)
+    refuse_overwrite(chosen.outputs(target), force)
+    with writing(target):
+        paths = chosen.export_candidates(candidates, target)
+    return ExportSummary(
+        format=f"{format} adjudication tasks",
+        paths=[str(p) for p in paths],
+        n_exported=len(candidates.tasks),
+        skipped=dict(candidates.skipped),
+        warnings=candidates.warnings,
+    )
 
 
 def export(

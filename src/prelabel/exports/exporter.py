@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from prelabel.exports.candidates import Candidates
     from prelabel.exports.records import RunExport
 
 __all__ = ["Exporter"]
@@ -48,6 +49,8 @@ class Exporter:
     needs_items: ClassVar[bool] = False
     #: Result lines become predictions: lines without one (errors, abstentions) are counted in the summary.
     predictions: ClassVar[bool] = False
+    #: It writes adjudication tasks too (``prelabel export CMP_DIR --candidates``): `export_candidates`.
+    adjudication: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} exporter '{self.name}'>"
@@ -60,3 +63,7 @@ class Exporter:
     def export(self, run: RunExport, out: Path) -> list[Path]:
         """Write ``run`` to ``out`` (and the other files of `outputs`); return the paths written."""
         raise NotImplementedError(f"{type(self).__name__}.export")
+
+    def export_candidates(self, candidates: Candidates, out: Path) -> list[Path]:
+        """Write adjudication tasks for ``candidates`` to ``out`` (and the other files of `outputs`)."""
+        raise NotImplementedError(f"{type(self).__name__}.export_candidates")

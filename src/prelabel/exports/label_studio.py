@@ -23,12 +23,21 @@ from typing import Any
 
 from prelabel._jsonio import together, write_text
 from prelabel._xml import xml_safe
+from prelabel.exports.candidates import Candidates
 from prelabel.exports.exporter import Exporter
 from prelabel.exports.records import RunExport, model_version, prediction_status
+from prelabel.inputs.items import Item
 from prelabel.sop.spec import SOP, Label
-from prelabel.vendors.names import LS_CONTROL, LS_IMAGES, LS_RATIONALE
+from prelabel.vendors.names import LS_CONTROL, LS_IMAGES, LS_RATIONALE, RULING, SOP_UNCLEAR, UNCLEAR_VALUES
 
-__all__ = ["LabelStudio", "label_config", "label_studio_tasks", "write_label_studio"]
+__all__ = [
+    "LabelStudio",
+    "adjudication_config",
+    "label_config",
+    "label_studio_tasks",
+    "write_adjudication",
+    "write_label_studio",
+]
 
 CONTROL, RATIONALE, IMAGES = LS_CONTROL, LS_RATIONALE, LS_IMAGES
 
@@ -48,11 +57,10 @@ def _choice(parent: ET.Element, label: Label) -> None:
         _choice(node, child)
 
 
-def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bool = False) -> str:
-    """The labeling config XML for ``sop``: Text (and/or Image) object, label control, rationale box.
-    ``images``: items hold several images, shown together (``valueList="$images"``)."""
+def _item_view(header: str, *, text: bool, image: bool, images: bool) -> tuple[ET.Element, str]:
+    """A ``View`` with a header and the item (Text and/or Image objects), and the control's target."""
     view = ET.Element("View")
-    ET.SubElement(view, "Header", value=f"{sop.title} ({sop.id}@{sop.version})")
+    ET.SubElement(view, "Header", value=header)
     image = image or images
     target = "text" if text or not image else "image"
     if text:
@@ -61,6 +69,26 @@ def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bo
         ET.SubElement(view, "Image", name="image", valueList=f"${IMAGES}")
     elif image:
         ET.SubElement(view, "Image", name="image", value="$image")
+    return view, target
+
+
+def _serialised(view: ET.Element) -> str:
+    ET.indent(view)
+    return xml_safe(ET.tostring(view, encoding="unicode")) + "\n"  # an SOP built in code may hold a NUL
+
+
+def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bool = False) -> str:
+    """The labeling config XML for ``sop``: Text (and/or Image) object, label control, rationale box.
+    ``images``: items hold several images, shown together (``valueList="$images"``)."""
+    header = f"{sop.title} ({sop.id}@{sop.version})"
+    view, target = _item_view(header, text=text, image=image, images=images)
+    _label_control(view, sop, target)
+    ET.SubElement(view, "TextArea", name=RATIONALE, toName=target, editable="true", maxSubmissions="1")
+    return _serialised(view)
+
+
+def _label_control(view: ET.Element, sop: SOP, target: str) -> None:
+    """The SOP's labels: a ``Taxonomy`` (label trees: paths of label ids) or ``Choices`` (flat SOPs)."""
     if _is_tree(sop):
         control = ET.SubElement(view, "Taxonomy", name=CONTROL, toName=target, leafsOnly="true")
         if not sop.multi_label:
@@ -70,9 +98,47 @@ def label_config(sop: SOP, *, text: bool = True, image: bool = False, images: bo
         control = ET.SubElement(view, "Choices", name=CONTROL, toName=target, choice=choice, required="true")
     for label in sop.labels:
         _choice(control, label)
-    ET.SubElement(view, "TextArea", name=RATIONALE, toName=target, editable="true", maxSubmissions="1")
-    ET.indent(view)
-    return xml_safe(ET.tostring(view, encoding="unicode")) + "\n"  # an SOP built in code may hold a NUL
+
+
+#: What an adjudication task shows beside the item: (data key, header), the keys of `CandidateTask.data`.
+ADJUDICATION_SHOWN = (
+    ("candidate", "Ambiguity candidate"),
+    ("votes", "Human votes (annotator: label)"),
+    ("model", "The model's label, confidence and rationale"),
+    ("rules", "SOP rules involved"),
+    ("draft", "Drafted edge case"),
+)
+
+
+def adjudication_config(sop: SOP, *, text: bool = True, image: bool = False, images: bool = False) -> str:
+    """The labeling config of adjudication tasks: the item and what the humans and the model said, then the
+    right label (the SOP's labels, as `label_config` asks them), "Is the SOP unclear on this item?"
+    (``sop_unclear``: yes/no) and the ruling text (``ruling``)."""
+    header = f"Adjudicate: {sop.title} ({sop.id}@{sop.version})"
+    view, target = _item_view(header, text=text, image=image, images=images)
+    for key, title in ADJUDICATION_SHOWN:
+        ET.SubElement(view, "Header", value=title, size="5")
+        ET.SubElement(view, "Text", name=key, value=f"${key}")
+    ET.SubElement(view, "Header", value="The right label")
+    _label_control(view, sop, target)
+    ET.SubElement(view, "Header", value="Is the SOP unclear on this item?")
+    unclear = ET.SubElement(
+        view, "Choices", name=SOP_UNCLEAR, toName=target, choice="single-radio", required="true"
+    )
+    for value in UNCLEAR_VALUES:
+        ET.SubElement(unclear, "Choice", value=value)
+    ET.SubElement(view, "Header", value="Ruling: what the SOP should say about items like this one")
+    ET.SubElement(view, "TextArea", name=RULING, toName=target, editable="true", maxSubmissions="1", rows="4")
+    return _serialised(view)
+
+
+def _task_data(item: Item, several: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {"item_id": item.id, "text": item.text or ""}
+    if item.images:
+        data["image"] = item.images[0]
+    if several:  # the config shows the list: every image of every item (an item without one: none)
+        data[IMAGES] = list(item.images)
+    return data
 
 
 def _answer(row: dict[str, Any], sop: SOP) -> list[str]:
@@ -108,17 +174,30 @@ def label_studio_tasks(run: RunExport) -> list[dict[str, Any]]:
         if item is None:
             run.skip("item not found in the items file", row["item_id"])
             continue
-        data: dict[str, Any] = {"item_id": item.id, "text": item.text or ""}
-        if item.images:
-            data["image"] = item.images[0]
-        if several:  # the config shows the list: every image of every item (an item without one: none)
-            data[IMAGES] = list(item.images)
-        data |= {"language": item.language, "meta": item.meta}
+        data = _task_data(item, several) | {"language": item.language, "meta": item.meta}
         task: dict[str, Any] = {"data": data, "predictions": []}
         if prediction_status(row, run.sop) is None:
             task["predictions"].append(_prediction(row, run.sop, target))
         tasks.append(task)
     return tasks
+
+
+def write_adjudication(candidates: Candidates, out: Path) -> list[Path]:
+    """Write ``out`` (one adjudication task per candidate) and ``label_config.xml`` beside it."""
+    items = [task.item for task in candidates.tasks]
+    several = any(len(item.images) > 1 for item in items)
+    images = any(item.images for item in items)
+    texts = any(item.text for item in items) or not images
+    tasks = [
+        {"data": {**task.data(candidates.sop), **_task_data(task.item, several)}} for task in candidates.tasks
+    ]
+    config = out.parent / "label_config.xml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    xml = adjudication_config(candidates.sop, text=texts, image=images, images=several)
+    with together():  # both files, or neither
+        write_text(out, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+        write_text(config, xml)
+    return [out, config]
 
 
 def write_label_studio(run: RunExport, out: Path) -> list[Path]:
@@ -142,7 +221,7 @@ class LabelStudio(Exporter):
     name = "label-studio"
     description = "Label Studio tasks with predictions, and label_config.xml beside them"
     suffix = ".json"
-    needs_sop = needs_items = predictions = True
+    needs_sop = needs_items = predictions = adjudication = True
 
     def outputs(self, out: Path) -> list[Path]:
         """The tasks file and ``label_config.xml`` beside it."""
@@ -151,3 +230,7 @@ class LabelStudio(Exporter):
     def export(self, run: RunExport, out: Path) -> list[Path]:
         """Write the tasks and the labeling config."""
         return write_label_studio(run, out)
+
+    def export_candidates(self, candidates: Candidates, out: Path) -> list[Path]:
+        """Write the adjudication tasks and their labeling config."""
+        return write_adjudication(candidates, out)

@@ -27,6 +27,7 @@ from prelabel.errors import InputError, ItemError
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.batch_lines import RequestFile
 from prelabel.labeling.batch_reconcile import batch_metadata, reconcile
+from prelabel.labeling.budget import check_estimate, run_cost
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.ledger_batches import CREATING, BatchRecord, pending_batch_id
@@ -99,6 +100,9 @@ async def asubmit_batch(
         restarting(out, restart) as fresh,
         Ledger.open(out, run_binding(labeler)) as ledger,
     ):
+        if opts.max_cost is not None:  # the estimate at the Batch price, before anything is uploaded
+            spent = run_cost(ledger, labeler) or 0.0
+            check_estimate(items, labeler, ledger, spent=spent, retry_errors=retry_errors, batch=True)
         async with batch_api(client, labeler.endpoint, opts.retry) as api:
             done.notes = await reconcile(api, ledger)  # a batch a stopped submission did not record
             refuse_open_batches(ledger)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from prelabel.errors import ItemError
+from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.item_size import TOO_LARGE
 from prelabel.labeling.labeler import read_entries
@@ -27,7 +28,7 @@ from prelabel.prompt.rendering import render_prompt
 from prelabel.prompt.schema import response_model
 from prelabel.sop.spec import SOP
 
-__all__ = ["ESTIMATED_COMPLETION_TOKENS", "Estimate", "estimate"]
+__all__ = ["ESTIMATED_COMPLETION_TOKENS", "Estimate", "estimate", "estimate_entries"]
 
 #: Completion tokens assumed per item by dry runs (a short rationale plus the JSON answer).
 ESTIMATED_COMPLETION_TOKENS = 120
@@ -73,18 +74,25 @@ def estimate(
     """
     opts = LabelOptions.build(options, changes)
     sop_obj, _ = load_sop_source(sop)
+    entries, _ = read_entries(items, opts)
+    return estimate_entries(sop_obj, entries, opts)
+
+
+def estimate_entries(
+    sop: SOP, entries: Iterable[Item | BadItem], opts: LabelOptions, *, batch: bool = False
+) -> Estimate:
+    """``estimate`` of items already read (``read_entries``); ``batch``: priced at the Batch API price."""
     endpoint = opts.endpoint()
-    schema = json.dumps(response_model(sop_obj).model_json_schema(), ensure_ascii=False)
+    schema = json.dumps(response_model(sop).model_json_schema(), ensure_ascii=False)
     schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)
     good = bad = too_large = prompt_tokens = 0
-    entries, _ = read_entries(items, opts)
     for entry in entries:
         if isinstance(entry, BadItem):
             bad += 1
             too_large += entry.reason.startswith(TOO_LARGE)
             continue
         try:
-            prompt = render_prompt(sop_obj, entry, opts.template, opts.rationale_language, embed_images=False)
+            prompt = render_prompt(sop, entry, opts.template, opts.rationale_language, embed_images=False)
             # the SOP's system message is tokenized once (cached), not once per item
             tokens = estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
         except (ItemError, ValueError):  # ValueError: too long for the tokenizer; a bad template propagates
@@ -95,9 +103,8 @@ def estimate(
     samples = opts.samples or 1  # every sample is one more request with the same prompt
     prompt_tokens *= samples
     completion = good * ESTIMATED_COMPLETION_TOKENS * samples
-    cost = opts.price_table().cost(
-        endpoint.model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
-    )
+    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
+    cost = opts.price_table().cost(endpoint.model, usage, batch_usage=usage if batch else None)
     per_item = f"{samples} samples per item, " if samples > 1 else ""
     note = (
         f"{per_item}completion tokens assume ~{ESTIMATED_COMPLETION_TOKENS} per answer; cost assumes no "

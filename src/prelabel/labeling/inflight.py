@@ -27,13 +27,28 @@ from prelabel.labeling.result import LabelResult
 from prelabel.llm.caller import CallStats
 from prelabel.llm.usage import Usage
 
-__all__ = ["INTERRUPTED", "INTERRUPTED_MESSAGE", "paid_record", "paid_so_far", "start_item", "track"]
+__all__ = [
+    "BUDGET_MESSAGE",
+    "INTERRUPTED",
+    "INTERRUPTED_MESSAGE",
+    "paid_record",
+    "paid_so_far",
+    "start_item",
+    "track",
+]
 
 #: The error type of an item cancelled after some of its answers came back.
 INTERRUPTED = "interrupted"
 INTERRUPTED_MESSAGE = (
     "the run stopped before this item was finished; the tokens of the answers it already got are counted; "
     "a rerun labels it again"
+)
+
+#: The message of an item the spending limit (``max_cost``) stopped after some of its answers came back (a
+#: re-ask or another sample would have crossed it).
+BUDGET_MESSAGE = (
+    "the spending limit (--max-cost) stopped the run before this item was finished; the tokens of the "
+    "answers it already got are counted; a rerun with a higher --max-cost labels it again"
 )
 
 _CALLS: contextvars.ContextVar[list[CallStats] | None] = contextvars.ContextVar("prelabel_item", default=None)

@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from prelabel._aio import first_leaf, run_sync
-from prelabel.errors import ItemError, redact
+from prelabel.errors import BudgetError, InputError, ItemError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
-from prelabel.labeling.inflight import paid_record, start_item, track
+from prelabel.labeling.inflight import BUDGET_MESSAGE, INTERRUPTED, paid_record, start_item, track
 from prelabel.labeling.item_size import oversize_reason, within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.progress import RunProgress
@@ -40,6 +40,7 @@ from prelabel.llm.endpoints import Endpoint, check_credentials
 from prelabel.llm.instructed import Mode
 from prelabel.llm.logprobs import label_probability
 from prelabel.llm.ratelimit import estimate_tokens
+from prelabel.llm.spend import SpendLimit
 from prelabel.llm.usage import Usage
 from prelabel.prompt.rendering import prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
@@ -49,6 +50,15 @@ __all__ = ["ErrorInfo", "ItemLike", "LabelResult", "Labeler", "read_entries", "t
 
 T = TypeVar("T")
 ItemLike = Item | BadItem | dict[str, Any] | str
+
+
+def _budget_stopped(result: LabelResult) -> bool:
+    """True for the record of an item the spending limit stopped (``BUDGET_MESSAGE``)."""
+    return (
+        result.error is not None
+        and result.error.type == INTERRUPTED
+        and result.error.message == BUDGET_MESSAGE
+    )
 
 
 def read_entries(
@@ -102,6 +112,23 @@ class Labeler:
         )
         if opts.tpm is not None:  # before any request: a --tpm no request fits in is refused
             self.caller.limits.check_request_fits(self.smallest_request(), opts.max_tokens)
+        if opts.max_cost is not None:  # before any request: a limit needs a price
+            self.caller.spend = self._spend_limit(opts.max_cost)
+
+    def _spend_limit(self, max_cost: float) -> SpendLimit:
+        price = self.prices.price_for(self.model)
+        if price is None:
+            raise InputError(
+                f"--max-cost needs the price of {self.model}, and none is known (genai-prices has none); "
+                "give it in a --prices FILE"
+            )
+        return SpendLimit(max_cost, price, max_tokens=self.options.max_tokens)
+
+    @property
+    def spend(self) -> SpendLimit | None:
+        """The spending limit (``max_cost``) every request of this labeler passes, if any (``llm.spend``):
+        ``spent`` is what was spent so far; a run sets it to what its RUN_DIR spent before."""
+        return self.caller.spend
 
     def smallest_request(self) -> int:
         """The tokens the rate limiter counts for the smallest request of a run (a one-character item):
@@ -210,8 +237,12 @@ class Labeler:
                 ]
         except BaseExceptionGroup as group_error:
             raise first_leaf(group_error) from None
+        results = [a.result() for a in asks]
+        if any(_budget_stopped(result) for result in results):  # no majority of the samples it could pay
+            paid = CallStats(sum(r.attempts for r in results), Usage.total(r.usage for r in results))
+            return self._error(entry.id, paid, started, INTERRUPTED, BUDGET_MESSAGE)
         latency = round(time.perf_counter() - started, 4)
-        return combine_samples([a.result() for a in asks], latency_s=latency, order=self._label_order)
+        return combine_samples(results, latency_s=latency, order=self._label_order)
 
     async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
         """One answer to ``messages`` as a result (an error record when the call fails)."""
@@ -220,7 +251,10 @@ class Labeler:
         try:
             answer = await self.caller.ask(messages, self.max_reasks, stats)
         except Exception as exc:
-            kind, message = explain(exc, stats)  # re-raises EndpointError
+            try:
+                kind, message = explain(exc, stats)  # re-raises EndpointError
+            except BudgetError:  # the spending limit stops the run: what this item paid is kept
+                return self._error(item_id, stats, started, INTERRUPTED, BUDGET_MESSAGE)
             return self._error(item_id, stats, started, kind, message)
         return self._answer(item_id, stats, started, answer)
 
@@ -283,7 +317,11 @@ class Labeler:
         on_result: Callable[[int, LabelResult], None],
     ) -> None:
         """Label ``(index, item)`` pairs, already read, concurrently; ``on_result`` gets each result as it
-        completes and the caller keeps them (a batch runner streams them to disk instead of memory)."""
+        completes and the caller keeps them (a batch runner streams them to disk instead of memory).
+
+        When the spending limit (``max_cost``) refuses a request, no new item starts, the items in flight
+        finish (one stopped after some answers is an ``interrupted`` record carrying their tokens), then
+        ``BudgetError`` is raised."""
         # items in flight; their requests pass the run's adaptive gate (shrinks on sustained 429s, grows back)
         semaphore = self.caller.limits.slots(max(concurrency or self.options.concurrency, 1))
         breaker = Reachability()  # stops the batch when the endpoint cannot be reached
@@ -302,17 +340,27 @@ class Labeler:
                     raise
                 finally:
                     semaphore.release()
+                if _budget_stopped(result) and not (
+                    result.usage.prompt_tokens or result.usage.completion_tokens
+                ):
+                    return  # stopped before its first answer: nothing paid, nothing to keep; a rerun sends it
                 advance(result)
                 on_result(index, result)  # recorded first: the item that trips the breaker is not lost
                 breaker.observe(result)
 
+            spend = self.spend
             try:
                 async with asyncio.TaskGroup() as group:
                     for index, item in entries:
                         await semaphore.acquire()
+                        if spend is not None and spend.stopped:  # no new item; those in flight finish
+                            semaphore.release()
+                            break
                         group.create_task(work(index, item))
             except BaseExceptionGroup as group_error:
                 raise first_leaf(group_error) from None
+            if spend is not None and spend.stopped:
+                raise BudgetError(spend.message(), spent=spend.spent, limit=spend.limit)
 
     def label_many(
         self, items: Iterable[ItemLike] | str | Path, concurrency: int | None = None, progress: bool = False

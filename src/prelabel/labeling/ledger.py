@@ -22,7 +22,7 @@ way to open a ledger, and takes its path and lock from ``RunDir``.
     >>> import tempfile
     >>> with Ledger.open(tempfile.mkdtemp(), {"model": "m"}) as ledger:
     ...     ledger.schema_version
-    5
+    6
 """
 
 from __future__ import annotations
@@ -107,16 +107,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX items_by_key ON items (item_id, input_hash);
     """,
+    # 6: prompt tokens written to the provider's prompt cache (Anthropic bills them above the input price).
+    """
+    ALTER TABLE items ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE set_aside ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 #: The columns ``items`` and ``set_aside`` share (``items`` has ``position`` first).
 _COLUMNS = (
     "item_id, input_hash, status, attempts, error_type, prompt_tokens, completion_tokens, cached_tokens, "
-    "latency_s, result"
+    "latency_s, result, cache_write_tokens"
 )
-_SUMS = (
-    "COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cached_tokens), 0)"
-)
+#: The token columns, in ``Usage``'s order; ``totals`` and the superseded tokens sum them.
+_TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens")
+_MARKS = ", ".join("?" * (2 + _COLUMNS.count(",")))  # position and the columns
+_SUMS = ", ".join(f"COALESCE(SUM({name}), 0)" for name in _TOKENS)
 _END = 2**62  # past every input position
 
 #: What a rerun does with an input item (``Ledger.resume``).
@@ -341,11 +347,12 @@ class Ledger(LedgerBatches):
                 elif replaced := self._tokens("position = ?", (position,)):  # a retried error
                     self._add_superseded(replaced)
             self._db.execute(
-                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO items (position, {_COLUMNS}) VALUES ({_MARKS})",
                 (
                     position, result.item_id, digest, result.status, result.attempts,
                     result.error.type if result.error else None, usage.prompt_tokens,
                     usage.completion_tokens, usage.cached_tokens, result.latency_s, result.to_json(),
+                    usage.cache_write_tokens,
                 ),
             )  # fmt: skip
 
@@ -381,14 +388,19 @@ class Ledger(LedgerBatches):
         return InputError(f"{self.path}: cannot {what} ({exc})")
 
     def _tokens(self, where: str, params: tuple[Any, ...]) -> list[int] | None:
-        """Summed prompt, completion and cached tokens of the rows ``where`` selects (``None``: none)."""
+        """Summed tokens (`_TOKENS`) of the rows ``where`` selects (``None``: none)."""
         found = self._db.execute(f"SELECT {_SUMS} FROM items WHERE {where}", params).fetchone()
         return list(found) if any(found) else None
 
     def _add_superseded(self, tokens: list[int]) -> None:
         """Paid for in this RUN_DIR by rows now replaced or dropped: ``totals`` keeps counting them."""
-        before = json.loads(self._meta("superseded_usage") or "[0, 0, 0]")
+        before = self._superseded()
         self._set_meta("superseded_usage", json.dumps([a + b for a, b in zip(before, tokens, strict=True)]))
+
+    def _superseded(self) -> list[int]:
+        """The tokens (`_TOKENS`) of rows replaced or dropped (older ledgers kept three: no cache writes)."""
+        before = json.loads(self._meta("superseded_usage") or "[]")
+        return [*before, *[0] * (len(_TOKENS) - len(before))]
 
     def truncate(self, count: int) -> int:
         """Take rows at positions ``>= count`` out of the current input (it got shorter): their answers are
@@ -430,9 +442,8 @@ class Ledger(LedgerBatches):
         )
         sums = self._db.execute(f"SELECT {_SUMS} FROM items").fetchone()
         aside = self._db.execute(f"SELECT {_SUMS} FROM set_aside").fetchone()
-        earlier = json.loads(self._meta("superseded_usage") or "[0, 0, 0]")
-        total = [a + b + c for a, b, c in zip(sums, aside, earlier, strict=True)]
-        usage = {"prompt_tokens": total[0], "completion_tokens": total[1], "cached_tokens": total[2]}
+        earlier = self._superseded()
+        usage = {name: a + b + c for name, a, b, c in zip(_TOKENS, sums, aside, earlier, strict=True)}
         return {"counts": counts, "errors_by_type": errors, "usage": usage}
 
     def forget_errors(self, error_types: Iterable[str]) -> int:

@@ -77,6 +77,11 @@ class LabelOptions(BaseModel):
     where the endpoint returns them (JSON modes; tool-call arguments carry none)."""
     retry: RetryPolicy | None = None
     prices: PriceTable | None = None
+    max_cost: float | None = Field(default=None, ge=0)
+    """A hard spending limit in USD for the run directory (``--max-cost``): the dry-run estimate of the items
+    left is checked before anything is sent, and every request holds the most it can cost before it goes
+    (``llm.spend``); the run stops before a request could cross it (``RunSummary.exit_code`` 4). Needs a
+    known price for the model."""
     # reading and batching items
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
     rpm: int | None = Field(default=None, ge=1)

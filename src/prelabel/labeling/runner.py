@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict
 
 from prelabel._aio import stop_on_signals, sync_twin
 from prelabel._version import __version__
-from prelabel.errors import OutputError, redact
+from prelabel.errors import BudgetError, OutputError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
+from prelabel.labeling.budget import EXIT_BUDGET, check_estimate, run_cost
 from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
@@ -75,6 +76,10 @@ class RunSummary(BaseModel):
     errors_by_type: dict[str, int]
     usage: Usage
     cost_usd: float | None
+    max_cost_usd: float | None = None
+    """The spending limit of this invocation (``max_cost``), if any; ``cost_usd``: what the RUN_DIR spent."""
+    budget_reached: bool = False
+    """True when the spending limit stopped the run before every item was labeled (exit code 4)."""
     concurrency: int
     max_items: int | None
     temperature: float | None = None
@@ -106,8 +111,11 @@ class RunSummary(BaseModel):
 
     @property
     def exit_code(self) -> int:
-        """``prelabel run``'s exit code: 0, or, when every item is an error (nothing labeled is not a
-        success), 2 if they are all bad input (``invalid_item``) and 3 if the model answered none."""
+        """``prelabel run``'s exit code: 4 when the spending limit stopped the run; else 0, or, when every
+        item is an error (nothing labeled is not a success), 2 if they are all bad input (``invalid_item``)
+        and 3 if the model answered none."""
+        if self.budget_reached:
+            return EXIT_BUDGET
         if not self.counts["total"] or self.counts["error"] != self.counts["total"]:
             return 0
         return failed_exit_code(self.errors_by_type)
@@ -115,6 +123,8 @@ class RunSummary(BaseModel):
     @property
     def failure(self) -> str | None:
         """Why `exit_code` is not 0 (``every item is an error (bad input)``), else ``None``."""
+        if self.budget_reached:
+            return self.error
         what = {2: "bad input", 3: "no answer from the model"}.get(self.exit_code)
         return None if what is None else f"every item is an error ({what})"
 
@@ -146,6 +156,10 @@ async def arun(
         stop_on_signals() as stop,
         open_ledger(out, labeler) as ledger,
     ):
+        spend = labeler.spend
+        if spend is not None:  # what the RUN_DIR spent counts; the estimate of the rest is checked first
+            spend.spent = run_cost(ledger, labeler) or 0.0
+            check_estimate(items, labeler, ledger, spent=spend.spent, retry_errors=retry_errors)
         extra = sink(out) if sink is not None else None
         shown = RunProgress(total, cost=lambda u: labeler.prices.cost(labeler.model, u)) if progress else None
         session = {"labeled": 0, "resumed": 0, "changed": 0}
@@ -178,7 +192,9 @@ async def arun(
             if shown is not None:
                 shown.result(result)
 
-        def summary(status: Literal["completed", "aborted"], error: str | None = None) -> RunSummary:
+        def summary(
+            status: Literal["completed", "aborted"], error: str | None = None, budget_reached: bool = False
+        ) -> RunSummary:
             totals = ledger.totals()
             usage = Usage(**totals["usage"])
             return RunSummary(
@@ -199,7 +215,9 @@ async def arun(
                 counts=totals["counts"],
                 errors_by_type=totals["errors_by_type"],
                 usage=usage,
-                cost_usd=labeler.prices.cost(labeler.model, usage, batch_usage=Usage(**ledger.batch_usage())),
+                cost_usd=run_cost(ledger, labeler),
+                max_cost_usd=opts.max_cost,
+                budget_reached=budget_reached,
                 concurrency=opts.concurrency,
                 max_items=opts.max_items,
                 temperature=labeler.options.temperature,
@@ -220,14 +238,16 @@ async def arun(
             counts = ledger.totals()["counts"]
             return f"{counts['total'] - counts['error']} finished items are kept in {run_dir.db}"
 
-        def finish(status: Literal["completed", "aborted"], error: str | None = None) -> RunSummary:
+        def finish(
+            status: Literal["completed", "aborted"], error: str | None = None, budget_reached: bool = False
+        ) -> RunSummary:
             if shown is not None:
                 shown.close(completed=status == "completed")
             if extra is not None:
                 extra.close()
             try:  # each file whole or not at all (prelabel._jsonio); the ledger keeps every result
                 run_dir.write_labels(ledger.results())
-                result = summary(status, error)
+                result = summary(status, error, budget_reached)
                 run_dir.write_info(result.model_dump(mode="json"))
             except OutputError as exc:  # a full disk: run.json says so when it still fits
                 with contextlib.suppress(OutputError):
@@ -241,9 +261,16 @@ async def arun(
         if shown is not None:  # the inputs, options and RUN_DIR are checked: what the run is worth, then go
             for line in labeler.endpoint.notes(labeler.options.logprobs):
                 shown.note(line)
+            if labeler.prices.price_for(labeler.model) is None:  # said once, not per item
+                shown.note(
+                    f"no price is known for {labeler.model}: no cost is computed (--prices FILE gives one)"
+                )
         _say_resume(ledger, shown, retry_errors)
         try:  # SIGINT/SIGTERM cancel the labeling (stop.guard); what finished is written either way
             await stop.guard(labeler.alabel_entries(pending(), total=total, on_result=on_result))
+        except BudgetError as exc:  # no new request went out; those in flight finished and are recorded
+            left = "rerun with a higher --max-cost to label the rest (what was spent counts against it)"
+            return finish("aborted", f"{_spent_line(exc, run_cost(ledger, labeler))}; {left}", True)
         except BaseException as exc:
             if stop.signal_name or isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
                 how = f"stopped by {stop.signal_name}" if stop.signal_name else "interrupted"
@@ -267,6 +294,12 @@ async def arun(
             raise exc.kept(kept()) from None
         fresh.keep_new = True
         return finish("completed")
+
+
+def _spent_line(stop: BudgetError, spent: float | None) -> str:
+    """``budget reached: $S spent of the $L budget (--max-cost)``, with what the RUN_DIR spent in the end."""
+    spent = stop.spent if spent is None else spent
+    return f"budget reached: ${spent:.4f} spent of the ${stop.limit:.4f} budget (--max-cost)"
 
 
 def _say_resume(ledger: Ledger, shown: RunProgress | None, retry_errors: bool) -> None:

@@ -5,6 +5,7 @@ Modules: ``registry`` (``Backend``; backends registered under the entry points `
 ``backends/`` (prelabel's own, one module each), ``endpoints`` (resolve model/server/key/mode), ``clients``
 (the openai clients, built by the backend), ``instructed`` (instructor, behind this one module),
 ``caller`` (``ModelCaller``: every model call goes through it), ``retry`` (tenacity, failure classes),
-``usage`` (tokens, prices), ``local/`` (llama.cpp, isolated in a worker process).
+``usage`` (tokens, prices), ``price_data`` (genai-prices' bundled prices, never fetched), ``spend`` (the
+spending limit every request passes), ``local/`` (llama.cpp, isolated in a worker process).
 May import: ``prompt``, ``sop``, ``inputs``, ``errors``.
 """

@@ -1,10 +1,11 @@
 """Calling the model: the openai client, wrapped by instructor, with transport retries around each request.
 
 ``ModelCaller.ask`` sends rendered messages and returns the validated answer (of the caller's answer model,
-or of the ``response_model`` given for that call), or raises; ``explain`` turns
-what it raised into an error record's ``(type, message)``, except ``EndpointError``, which it re-raises
-because an unusable endpoint stops a batch. ``CallStats`` keeps one item's book: requests are counted at the
-transport seam, usage through instructor's ``completion:response`` hook (re-asks included). instructor
+or of the ``response_model`` given for that call), or raises; ``explain`` turns what it raised into an error
+record's ``(type, message)``, except ``EndpointError``, which it re-raises because an unusable endpoint stops
+a batch, and ``BudgetError`` (the spending limit, ``llm.spend``, which every request passes). ``CallStats``
+keeps one item's book: requests are counted at the transport seam, usage through instructor's
+``completion:response`` hook (re-asks included). instructor
 itself is behind ``prelabel.llm.instructed``.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from prelabel._gc import paused, started
-from prelabel.errors import EndpointError, add_secret
+from prelabel.errors import BudgetError, EndpointError, add_secret
 from prelabel.llm.clients import make_client
 from prelabel.llm.endpoints import LOCAL_BASE_URL, Endpoint
 from prelabel.llm.instructed import PreparedAnswer, call_mode, cause_of, gave_up, is_incomplete
@@ -36,6 +37,7 @@ from prelabel.llm.retry import (
     call_with_retries,
     classify,
 )
+from prelabel.llm.spend import Hold, SpendLimit, prompt_tokens
 from prelabel.llm.usage import Usage, usage_from_completion
 
 __all__ = ["CallStats", "ModelCaller", "explain", "raw_output"]
@@ -116,6 +118,8 @@ class ModelCaller:
         self.logprobs = logprobs  # ask for token log-probabilities (``logprobs: true`` on every request)
         self.sent = 0
         """Requests sent through this caller, every one (those of an answer that never came back too)."""
+        self.spend: SpendLimit | None = None
+        """The spending limit every request passes (``max_cost``), if any (``llm.spend``)."""
         self._client = client
         self._owned: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._local_client: Any = None
@@ -241,15 +245,23 @@ class ModelCaller:
 
         async def once(kwargs: dict[str, Any], budget: Budget) -> Any:
             stats = _STATS.get()
-            if stats is not None:
-                stats.requests += 1
             limits = self.limits
             estimate = (
                 estimate_tokens(kwargs["messages"], self.endpoint.model, self.max_tokens) if limits.tpm else 0
             )
             with budget.queueing():  # waiting for a rate-limit slot is not the server's time
                 await limits.acquire(estimate)
-            self.sent += 1  # past the rate limits: on its way
+            hold: Hold | None = None
+            paid: Usage | None = None  # what the answer reports (None: no answer came back)
+            if self.spend is not None:  # past the rate limits: the most it can cost is held, or it stops
+                try:
+                    hold = self.spend.reserve(prompt_tokens(kwargs, self.endpoint.model))
+                except BudgetError:
+                    limits.release()
+                    raise
+            if stats is not None:
+                stats.requests += 1
+            self.sent += 1  # past the rate limits (and the spending limit): on its way
             # a deadline for the whole request (a server trickling bytes resets an idle timeout forever), cut
             # to the budget left; none in process: a slow CPU is no outage (the worker has its own watchdog)
             deadline = None if in_process else budget.deadline()
@@ -262,6 +274,7 @@ class ModelCaller:
                         raw = await asyncio.to_thread(functools.partial(create, **kwargs, **extra))
                     limits.observe(raw.headers)
                     completion = raw.parse()
+                    paid = usage_from_completion(completion)
             except openai.APIStatusError as exc:
                 limits.observe(exc.response.headers)
                 raise
@@ -273,7 +286,9 @@ class ModelCaller:
                 raise budget.timed_out(deadline) from None
             finally:
                 limits.release()
-            used = usage_from_completion(completion)
+                if hold is not None and self.spend is not None:
+                    self.spend.settle(hold, paid)
+            used = paid or Usage()
             if not isinstance(completion, ChatCompletion) or not getattr(completion, "choices", None):
                 if stats is not None:  # rejected, but the tokens it reports were paid for
                     stats.usage = stats.usage + used
@@ -311,12 +326,13 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def explain(exc: BaseException, stats: CallStats) -> tuple[str, str]:
-    """The error-record ``(type, message)`` for what ``ModelCaller.ask`` raised; re-raises ``EndpointError``.
+    """The error-record ``(type, message)`` for what ``ModelCaller.ask`` raised; re-raises ``EndpointError``
+    and ``BudgetError`` (the spending limit stops the work).
 
     instructor wraps every failure in its own exception; the real cause is what ``cause_of`` finds.
     """
     cause = cause_of(exc)
-    if isinstance(cause, EndpointError):
+    if isinstance(cause, EndpointError | BudgetError):
         raise cause
     attempts = f"after {stats.requests} attempt(s)"
     if isinstance(cause, ValidationError):

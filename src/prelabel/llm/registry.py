@@ -130,8 +130,11 @@ class Backend:
         return openai.OpenAI(**kwargs) if sync else openai.AsyncOpenAI(**kwargs)
 
     def price(self, model: str) -> Mapping[str, float] | None:
-        """USD per 1M tokens (``input``, ``cached_input``, ``output``) for ``model`` when this backend knows
-        it better than the price table (the embedded model is free); ``None`` defers to the table."""
+        """USD per 1M tokens (``input``, ``output``, and optionally ``cached_input``, ``cache_write`` and
+        ``batch``: the same keys at the Batch API price; see ``llm.usage.Price``) for ``model`` when this
+        backend knows it better than the price table (the embedded model is free); ``None`` defers to the
+        table (a ``--prices`` file, then genai-prices' bundled data). A native backend reports cache reads
+        and writes through ``llm.usage.usage_from_completion``, which reads its provider's usage shape."""
         return None
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from prelabel.sop.spec import SOP
 
 __all__ = [
+    "ADJUDICATION_DATA",
     "LS_CONTROL",
     "LS_IMAGES",
     "LS_RATIONALE",
@@ -25,6 +26,11 @@ LS_IMAGES = "images"
 #: ruling text.
 SOP_UNCLEAR, RULING = "sop_unclear", "ruling"
 UNCLEAR_VALUES = ("yes", "no")
+#: What an adjudication task carries besides the item (Label Studio ``data`` keys; Argilla fields and
+#: metadata), read back by `prelabel.vendors.adjudication`: the SOP (``<id>@<version>``), the ids of the SOP
+#: rules involved (``;``-joined), and the shown context: human votes, the model's answer, the rules' text, the
+#: drafted edge case, and the candidate (rank and cluster).
+ADJUDICATION_DATA = ("sop", "rule_ids", "votes", "model", "rules", "draft", "candidate")
 
 
 def argilla_question(sop: SOP) -> str:
