@@ -67,7 +67,15 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.llm.registry import Backend
     from prelabel.llm.retry import RetryPolicy
     from prelabel.llm.usage import Price, PriceTable, Usage
-    from prelabel.prompt.rendering import Prompt, list_templates, prompt_hash, render, render_prompt
+    from prelabel.prompt.rendering import (
+        MediaPart,
+        Prompt,
+        list_templates,
+        media_listed,
+        prompt_hash,
+        render,
+        render_prompt,
+    )
     from prelabel.prompt.schema import response_model
     from prelabel.runs.run_dir import RunDir
     from prelabel.sop.bundled import bundled_sop, bundled_sop_path, bundled_sops
@@ -113,6 +121,8 @@ _EXPORTS: dict[str, str] = {
     "PriceTable": "prelabel.llm.usage",
     "Problem": "prelabel.errors",
     "Prompt": "prelabel.prompt.rendering",
+    "MediaPart": "prelabel.prompt.rendering",
+    "media_listed": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
     "Routing": "prelabel.comparison.route_report",
     "QAReport": "prelabel.comparison.trends",
@@ -205,6 +215,7 @@ __all__ = [
     "LabelResult",
     "Labeler",
     "LabelingError",
+    "MediaPart",
     "OutputError",
     "PrelabelError",
     "Price",
@@ -246,6 +257,7 @@ __all__ = [
     "label_flips",
     "list_templates",
     "load_sop",
+    "media_listed",
     "parse_sop",
     "prompt_hash",
     "qa",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import prelabel
-from helpers import check_golden
+from helpers import check_golden, run_cli
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -115,3 +115,44 @@ def test_write_guideline_guesses_format_and_refuses_to_overwrite(tmp_path: Path)
         prelabel.write_guideline(sop, tmp_path / "g.pdf", "pdf")  # type: ignore[arg-type]
     with pytest.raises(prelabel.InputError, match="is a directory"):
         prelabel.write_guideline(sop, tmp_path)
+
+
+def test_examples_media_are_embedded_in_the_guideline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SOP whose examples name an image and a video: the HTML guideline embeds the image and four
+    thumbnails of the video (still self-contained), the Markdown one names them; a URL is named, not
+    fetched or linked; a path outside the SOP's folder is refused with a note."""
+    from PIL import Image
+
+    from media_files import write_video
+
+    Image.new("RGB", (40, 30), "red").save(tmp_path / "photo.png")
+    write_video(tmp_path / "clip.mkv", 4)
+    sop_file = tmp_path / "sop.yaml"
+    sop_file.write_text(
+        "id: m\nversion: '1'\ntitle: Media\nlabels:\n"
+        "  - id: a\n    definition: A.\n    examples:\n"
+        "      - {text: photo example, images: [photo.png, 'https://cdn.example.com/x.png']}\n"
+        "      - {text: clip example, video: clip.mkv}\n"
+        "      - {text: outside, images: [../elsewhere.png]}\n"
+        "  - id: b\n    definition: B.\n",
+        encoding="utf-8",
+    )
+    sop = prelabel.load_sop(sop_file)
+    html = prelabel.render_guideline(sop, "html", media_root=tmp_path)
+    page = Page(html)
+    assert all(url.startswith("data:image/") for url in page.external) and page.script_sources == []
+    assert html.count('src="data:image/png;base64,') == 1
+    assert html.count('src="data:image/jpeg;base64,') == 4
+    assert "<figcaption>0.6 s</figcaption>" in html and "<figcaption>3.6 s</figcaption>" in html
+    assert "image at https://cdn.example.com/x.png (not embedded)" in html
+    assert "escapes the media root" in html
+    markdown = prelabel.render_guideline(sop, "md", media_root=tmp_path)
+    assert "[image: photo.png] [image: https://cdn.example.com/x.png]" in markdown.replace("\\", "")
+    assert "[video: clip.mkv]" in markdown.replace("\\", "")
+    # prelabel doc: the examples' paths are relative to the SOP file's folder, wherever it runs from
+    monkeypatch.chdir(tmp_path.parent)
+    code, _, err = run_cli(capsys, "doc", str(sop_file), "-o", str(tmp_path / "guide.html"))
+    assert code == 0, err
+    assert (tmp_path / "guide.html").read_text(encoding="utf-8").count("data:image/jpeg;base64,") == 4

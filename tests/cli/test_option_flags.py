@@ -34,6 +34,7 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "mode": ("md_json", "md_json"),
     "template": ("mine.v7", "mine.v7"),
     "rationale_language": ("fr", "fr"),
+    "mask": ("phone,email", ("email", "phone")),
     "temperature": ("0.5", 0.5),
     "max_tokens": ("77", 77),
     "max_reasks": ("5", 5),
@@ -51,6 +52,10 @@ SAMPLES: dict[str, tuple[str | None, Any]] = {
     "id_col": ("key", "key"),
     "text_col": ("body", "body"),
     "max_item_tokens": ("321", 321),
+    "media_root": ("media", Path("media")),
+    "allow_remote_media": (None, True),
+    "max_frames": ("5", 5),
+    "frame_size": ("512", 512),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -97,3 +98,34 @@ def test_the_report_is_a_document_template_that_escapes_every_value(comparison: 
     assert render_html(comparison) == render_document(REPORT_TEMPLATE, **context)
     html = render_document(REPORT_TEMPLATE, **hostile(context))  # type: ignore[arg-type]
     assert "<x>" not in html and html.count("&lt;x&gt;") > 100
+
+
+def test_candidates_with_video_show_a_thumbnail_strip(tmp_path: Path) -> None:
+    """Candidate items that have a video (found through the run's items file) get four frames of it in
+    their card, as JPEG data URIs, in time order; a video gone since the run gets a note, not a failure."""
+    from media_files import colour_of, nearest, write_video
+    from prelabel.testing import FakeModel, Reply
+
+    for name in ("a", "b"):
+        write_video(tmp_path / f"{name}.mkv", 8)
+    items = tmp_path / "items.jsonl"
+    rows = [{"id": name, "text": f"clip {name}", "video": f"{name}.mkv"} for name in ("a", "b")]
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    sop = prelabel.bundled_sop_path("customer_feedback_intent")
+    fake = FakeModel(default=lambda _: Reply.answer("product.damaged"))
+    prelabel.run(sop, items, tmp_path / "run", client=fake.async_client(), max_frames=1)
+    humans = tmp_path / "humans.csv"
+    humans.write_text(
+        "item_id,annotator,label\n"
+        + "".join(f"{i},{who},seller.conduct\n" for i in ("a", "b") for who in ("h1", "h2")),
+        encoding="utf-8",
+    )
+    (tmp_path / "b.mkv").unlink()
+    cmp = prelabel.compare(tmp_path / "run", humans, sop=prelabel.load_sop(sop))
+    assert cmp.videos["a"] == str(tmp_path / "a.mkv") and set(cmp.videos) == {"a", "b"}
+    html = render_html(cmp)
+    strip = html[html.index('<div class="strip">') :]
+    thumbs = re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" alt="a at ([0-9.]+) s">', strip)
+    assert [at for _, at in thumbs] == ["1.0", "3.0", "5.0", "7.0"]
+    assert [nearest(colour_of(base64.b64decode(data))) for data, _ in thumbs] == [1, 3, 5, 7]
+    assert "cannot read video" in strip  # b's video is gone: a note

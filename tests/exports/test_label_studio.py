@@ -129,3 +129,39 @@ def test_the_config_never_holds_characters_xml_forbids() -> None:
     xml = label_config(sop)
     header = ET.fromstring(xml).find("Header")
     assert header is not None and header.get("value", "").startswith("Intent \\x1b[1m\\x00 (")
+
+
+def test_video_items_get_a_video_object_and_tasks_that_reference_it(tmp_path: Path) -> None:
+    """Video items (one with a transcript): the config has a ``Video`` object and the
+    video's texts; the SDK accepts the config, every task's data and every prediction."""
+    from media_files import write_video
+    from prelabel.testing import FakeModel
+
+    interface = quiet_import("label_studio_sdk.label_interface").LabelInterface
+    write_video(tmp_path / "clip.mkv", 2)
+    items = tmp_path / "items.jsonl"
+    rows = [
+        {"id": "v", "video": "clip.mkv", "transcript": "buy now"},
+        {"id": "w", "video": "clip.mkv"},
+    ]
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    sop = prelabel.bundled_sop_path("customer_feedback_intent")
+    prelabel.run(sop, items, tmp_path / "run", client=FakeModel().async_client(), max_frames=1)
+    out = tmp_path / "ls" / "tasks.json"
+    prelabel.export(tmp_path / "run", "label-studio", out)
+    config = (out.parent / "label_config.xml").read_text(encoding="utf-8")
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    assert '<Video name="video" value="$video" />' in config
+    assert '<Text name="transcript" value="$transcript" />' in config and 'name="ocr_text"' not in config
+    assert '<Text name="text"' not in config  # no item has text: the label goes to the video
+    assert [t["data"]["video"] for t in tasks] == [str(tmp_path / "clip.mkv")] * 2
+    assert [t["data"]["transcript"] for t in tasks] == ["buy now", ""]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = interface(config)
+        checked.validate()
+        assert [checked.validate_task({"data": t["data"]}) for t in tasks] == [True, True]
+    for task in tasks:
+        (prediction,) = task["predictions"]
+        assert prediction["result"][0]["to_name"] == "video"
+        assert _validate(config, prediction) == []

@@ -18,7 +18,7 @@ PACKAGE = Path(prelabel.__file__).resolve().parent
 HOME = PACKAGE / "runs" / "run_dir.py"
 #: Distinctive names, found anywhere inside a string; ``.lock`` only as a whole string. (``batch/`` is not
 #: checked: "batch" is also a command and an OpenAI file purpose.)
-INSIDE = (RunDir.LABELS, RunDir.INFO, RunDir.DB, RunDir.ASIDE, "requests-", ".write-probe")
+INSIDE = (RunDir.LABELS, RunDir.INFO, RunDir.DB, RunDir.ASIDE, RunDir.MASK_MAP, "requests-", ".write-probe")
 WHOLE = (RunDir.LOCK,)
 
 

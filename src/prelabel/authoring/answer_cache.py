@@ -3,7 +3,8 @@
 The cache is one small SQLite file, ``$PRELABEL_CACHE_DIR/answers.sqlite`` (default
 ``~/.cache/prelabel/answers.sqlite``). A key is the SOP's prompt hash (template + rendered system prompt),
 the model name (with the server's URL, unless OpenAI's or in-process), the sampling temperature, the item's
-digest (``inputs.digest.item_digest``: what the prompt shows of it, the digest the run ledger keeps too) and
+digest (``inputs.digest.item_digest`` of the item as it is sent, its personal data masked: what the prompt
+shows of it, the digest the run ledger keeps too, so masking otherwise asks again) and
 the sample index (``--repeat``/``--samples`` ask for several). Only answers are stored (``ok`` and
 ``abstained``): errors are asked again next time. ``use_cache=False`` (``--no-cache``) ignores what is stored
 and replaces it with fresh answers. A cache file that is not a readable database (cut off, overwritten) is
@@ -37,13 +38,13 @@ from typing import Any
 
 from prelabel._jsonio import move_aside
 from prelabel.errors import InputError
-from prelabel.inputs.digest import item_digest
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import LabelResult
 from prelabel.llm.endpoints import OPENAI_URL
+from prelabel.prompt.masking import mask_policy, masked_digest
 from prelabel.prompt.rendering import prompt_hash
 from prelabel.sop.spec import SOP
 
@@ -193,6 +194,7 @@ class Answerer:
         self.cache_model = self.model if server in ("in-process", OPENAI_URL) else f"{self.model} @ {server}"
         self.temperature = float(options.temperature or 0.0)
         self.prompt_hash = prompt_hash(sop, options.template, options.rationale_language)
+        self.masking = mask_policy(sop, options.mask)  # before any model call: a missing package fails here
         self.from_cache = 0
         self._labeler: Labeler | None = None
 
@@ -209,7 +211,8 @@ class Answerer:
 
     def key(self, item: Item, sample: int) -> AnswerKey:
         """The cache key of one sample of ``item``."""
-        return AnswerKey(self.prompt_hash, self.cache_model, self.temperature, item_digest(item), sample)
+        digest = masked_digest(self.masking, item)  # of the item as it is sent, as the run ledger keys it
+        return AnswerKey(self.prompt_hash, self.cache_model, self.temperature, digest, sample)
 
     def _cached(self, entry: Item | BadItem, sample: int) -> LabelResult | None:
         if not isinstance(entry, Item) or self.cache is None or not self.use_cache:

@@ -4,9 +4,11 @@ The items of a run that the model abstained on, or put in a catch-all leaf (a le
 ``unknown``, ..., or the leaves given), are sent to the model in one request, which groups them and proposes
 candidate leaves (an id, the parent it would sit under, a definition, the ids of example items). The
 proposals are written as a YAML draft headed by a DRAFT comment and ``draft: true``: the SOP is never
-modified. The call goes through the labeler's ``ModelCaller`` with a per-call response model, so a proposal
-can only name items that were sent and parents that exist. When that one answer fails (invalid after the
-re-asks, or no answer), nothing is proposed *because the model failed*, which is not "no gaps":
+modified. The items' texts are masked first, as the run masked them and as the SOP's ``privacy:`` section and
+the options say (``prompt.masking``; the draft's example texts are the masked ones too: an example may end up
+in the SOP). The call goes through the labeler's ``ModelCaller`` with a per-call response model, so a
+proposal can only name items that were sent and parents that exist. When that one answer fails (invalid
+after the re-asks, or no answer), nothing is proposed *because the model failed*, which is not "no gaps":
 ``LabelGaps.exit_code`` is then 3 and ``prelabel gaps`` says so and writes no draft.
 
     >>> from prelabel.sop.bundled import bundled_sop
@@ -38,6 +40,7 @@ from prelabel.labeling.run_items import run_items
 from prelabel.llm.caller import CallStats, explain
 from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, is_smoke_model, model_label
 from prelabel.llm.usage import Usage
+from prelabel.prompt.masking import mask_item
 from prelabel.runs.labels import read_labels
 from prelabel.runs.run_dir import RunDir
 from prelabel.sop._checks import LABEL_ID
@@ -239,8 +242,12 @@ async def afind_gaps(
     gaps.warnings = [*read.warnings, *paired.warnings]
     if not picked:
         return gaps
-    labeler = Labeler(loaded, options, client=client, **changes)
+    opts = LabelOptions.build(options, changes)
+    # personal data is masked as the run masked it, and as the SOP and the options say
+    labeler = Labeler(loaded, opts.merged(mask=(*opts.mask, *paired.masking.kinds)), client=client)
     gaps.model = labeler.model
+    texts = {item_id: mask_item(labeler.masking, item)[0] for item_id, item in texts.items()}
+    picked = [(texts[item.id], answered) for item, answered in picked]
     stats = CallStats()
     try:
         model = gap_model(loaded, [item.id for item, _ in picked])

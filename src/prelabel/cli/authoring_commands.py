@@ -31,7 +31,14 @@ def doc(
 ) -> None:
     """Write the annotator guideline of an SOP: HTML (self-contained, searchable offline) or Markdown."""
     loaded = prelabel.load_sop(sop)
-    path = prelabel.write_guideline(loaded, out, format, language=language, overwrite=force)  # type: ignore[arg-type]
+    path = prelabel.write_guideline(  # examples' media paths are relative to the SOP file's folder
+        loaded,
+        out,
+        format,  # type: ignore[arg-type]
+        language=language,
+        overwrite=force,
+        media_root=sop.parent,
+    )
     typer.echo(f"wrote {path} ({loaded.id} {loaded.version}, {loaded.size()})")
 
 

@@ -17,6 +17,7 @@ from prelabel.cli.options import (
     GoldOpt,
     HumansArg,
     HumansFormatOpt,
+    MaskOpt,
     MaxAttemptsOpt,
     MaxReasksOpt,
     ModelOpt,
@@ -102,6 +103,7 @@ def compare(
     retry_budget: RetryBudgetOpt = None,
     max_attempts: MaxAttemptsOpt = None,
     max_reasks: MaxReasksOpt = None,
+    mask: MaskOpt = None,
 ) -> None:
     """Compare model labels with human labels: metrics.json, disagreements.csv, ambiguity_candidates.csv,
     report.html (and draft_edge_cases.yaml with --draft-edits)."""
@@ -109,7 +111,7 @@ def compare(
         raise fail("--draft-edits needs --sop (the drafts quote and follow the SOP)", EXIT_BAD_INPUT)
     options = label_options(  # bad flags: exit 2 before any work
         model=model, base_url=base_url, max_reasks=max_reasks,
-        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts, mask=mask,
     )  # fmt: skip
     prelabel.check_report_dir(out, "compare", drafts=draft_edits)  # before any work
     loaded = prelabel.load_sop(sop) if sop else None

@@ -69,6 +69,15 @@ FastSecondsOpt = Annotated[
         "--fast-seconds", help="Answers faster than this (seconds) count as very fast (default: 3)."
     ),
 ]
+MaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mask",
+        metavar="KIND[,KIND]",
+        help="Personal data to replace by placeholders (<PHONE_1>) before anything is sent: email, phone, "
+        "card (comma-separated); added to what the SOP's privacy: section masks.",
+    ),
+]
 
 # how hard to try the model: one set of flags for every command that calls it
 TimeoutOpt = Annotated[
@@ -94,6 +103,42 @@ MaxAttemptsOpt = Annotated[
         help="Requests per answer on transport failures, first included (default: 6).",
     ),
 ]
+# where media may come from and how much of a video is sent (prelabel.inputs.media, prelabel.inputs.video)
+MediaRootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--media-root",
+        help="Folder that items' local image and video paths must resolve inside (default: the items "
+        "file's folder); paths outside it, '..' escapes and links out are error records.",
+    ),
+]
+AllowRemoteMediaOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-remote-media",
+        help="Trust the items' media URLs: allow loopback, private and link-local hosts and file:// URLs "
+        "(refused by default; public http(s) URLs are always allowed).",
+    ),
+]
+MaxFramesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-frames",
+        min=1,
+        max=64,
+        help="Frames sent per video item, spread uniformly over its duration (default: 8; fewer when "
+        "--max-item-tokens leaves no room).",
+    ),
+]
+FrameSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--frame-size",
+        min=64,
+        max=4096,
+        help="Longest side in pixels of each video frame sent, as JPEG (default: 768).",
+    ),
+]
 MaxReasksOpt = Annotated[
     int | None,
     typer.Option("--max-reasks", min=0, help="Re-asks when an answer fails validation (default: 2)."),
@@ -111,6 +156,7 @@ OPTION_FIELDS: dict[str, str] = {
     # the prompt
     "template": "template",
     "rationale_language": "rationale_language",
+    "mask": "mask",
     # the answer
     "temperature": "temperature",
     "max_tokens": "max_tokens",
@@ -131,6 +177,11 @@ OPTION_FIELDS: dict[str, str] = {
     "id_col": "id_col",
     "text_col": "text_col",
     "max_item_tokens": "max_item_tokens",
+    # media
+    "media_root": "media_root",
+    "allow_remote_media": "allow_remote_media",
+    "max_frames": "max_frames",
+    "frame_size": "frame_size",
 }
 RETRY = "retry."
 

@@ -12,10 +12,15 @@ from prelabel._gc import started
 from prelabel.cli import batch_commands
 from prelabel.cli.app import EXIT_INTERRUPTED, app, fail, stopping
 from prelabel.cli.options import (
+    AllowRemoteMediaOpt,
     BaseUrlOpt,
+    FrameSizeOpt,
     LangOpt,
+    MaskOpt,
     MaxAttemptsOpt,
+    MaxFramesOpt,
     MaxReasksOpt,
+    MediaRootOpt,
     ModelOpt,
     RetryBudgetOpt,
     SopArg,
@@ -102,9 +107,13 @@ def run(
             "--max-item-tokens",
             min=1,
             help="Items whose text is over this many tokens become error records, never sent "
-            "(default: 100000).",
+            "(default: 100000); a video item sends fewer frames to fit.",
         ),
     ] = None,
+    media_root: MediaRootOpt = None,
+    allow_remote_media: AllowRemoteMediaOpt = False,
+    max_frames: MaxFramesOpt = None,
+    frame_size: FrameSizeOpt = None,
     prices: PricesOpt = None,
     max_cost: MaxCostOpt = None,
     template: TemplateOpt = None,
@@ -126,6 +135,15 @@ def run(
         bool,
         typer.Option("--batch-api", help="Use the OpenAI Batch API (half price; see `prelabel batch`)."),
     ] = False,
+    mask: MaskOpt = None,
+    keep_mask_map: Annotated[
+        bool,
+        typer.Option(
+            "--keep-mask-map",
+            help="Write what each placeholder replaced to RUN_DIR/mask_map.jsonl (kept on this machine; "
+            "by default the mapping is never written).",
+        ),
+    ] = False,
 ) -> None:
     """Label ITEMS under SOP into RUN_DIR/labels.jsonl (one line per item, in input order) and run.json.
 
@@ -136,7 +154,8 @@ def run(
         max_cost=max_cost,
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
         concurrency=concurrency, rpm=rpm, tpm=tpm, max_items=max_items, id_col=id_col, text_col=text_col,
-        max_item_tokens=max_item_tokens,
+        max_item_tokens=max_item_tokens, media_root=media_root, allow_remote_media=allow_remote_media,
+        max_frames=max_frames, frame_size=frame_size, mask=mask,
     )  # fmt: skip
     if dry_run or batch_api:  # no request goes out at once: start-up is over (prelabel._gc)
         started()
@@ -150,6 +169,8 @@ def run(
             f"prompt + ~{guess.completion_tokens} completion tokens on {guess.model}; estimated cost {cost}"
         )
         typer.echo(f"note: {guess.note}; nothing was sent")
+        if guess.image_tokens:
+            typer.echo(f"note: ~{guess.image_tokens} of the prompt tokens are images and video frames")
         if guess.too_large:
             limit = options.max_item_tokens
             typer.echo(
@@ -159,7 +180,7 @@ def run(
             raise fail(str(guess.failure), guess.exit_code)
         return
     if batch_api:
-        flags = {"restart": restart, "retry_errors": not no_retry_errors}
+        flags = {"restart": restart, "retry_errors": not no_retry_errors, "keep_mask_map": keep_mask_map}
         done = prelabel.submit_batch(sop, items, out, options, **flags)
         for line in done.notes:
             typer.echo(f"note: {line}", err=True)
@@ -170,8 +191,9 @@ def run(
     # the run prints the endpoint's notes (smoke model, --logprobs in tools mode) once the inputs are checked
     try:
         summary = prelabel.run(
-            sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors
-        )
+            sop, items, out, options, progress=True, restart=restart, retry_errors=not no_retry_errors,
+            keep_mask_map=keep_mask_map,
+        )  # fmt: skip
     except KeyboardInterrupt as stopped:  # "stopped by SIGTERM": run.json says so too
         stopping()  # the run is over: a further signal must not cut the exit short
         kept = f"finished results are kept in {out} (rerun the same command to resume)"
@@ -190,6 +212,14 @@ def run(
     )
     if summary.model_note:
         typer.echo(f"note: {summary.model_note}")
+    masked = summary.masking or {}
+    if masked.get("items"):
+        shown = ", ".join(f"{n} {name}" for name, n in masked["counts"].items())
+        typer.echo(f"masked before sending: {shown} (in {masked['items']} items)")
+    if masked.get("mask_map"):
+        typer.echo(
+            f"note: {masked['mask_map']} maps the placeholders back: keep it on this machine", err=True
+        )
     if summary.set_aside:
         typer.echo(
             f"note: {prelabel.RunDir(out).db} also keeps the answers of {summary.set_aside} items that are "

@@ -11,6 +11,7 @@ import prelabel
 from prelabel.cli.app import app, fail
 from prelabel.cli.options import (
     BaseUrlOpt,
+    MaskOpt,
     MaxAttemptsOpt,
     MaxReasksOpt,
     ModelOpt,
@@ -49,12 +50,13 @@ def sop_test(
         float | None, typer.Option(min=0.0, max=2.0, help="Sampling temperature (--repeat default: 0.7).")
     ] = None,
     no_cache: NoCacheOpt = False,
+    mask: MaskOpt = None,
 ) -> None:
     """Run the SOP's tests: and edge_cases: through the model; exit 1 unless every case passes."""
     loaded = prelabel.load_sop(sop)
     options = label_options(
         model=model, base_url=base_url, mode=mode, temperature=temperature, max_reasks=max_reasks,
-        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts, mask=mask,
     )  # fmt: skip
     report = prelabel.run_sop_tests(
         loaded, options, repeat=repeat, pattern=pattern, use_cache=not no_cache, junit=junit
@@ -88,12 +90,14 @@ def sop_diff(
         bool, typer.Option("--no-tests", help="Do not run the two versions' tests and edge cases.")
     ] = False,
     no_cache: NoCacheOpt = False,
+    mask: MaskOpt = None,
 ) -> None:
     """Show what a wording change does: the system prompt diff and the items whose label flips."""
     a, b = prelabel.load_sop(sop_a), prelabel.load_sop(sop_b)
     options = label_options(
         model=model, base_url=base_url, mode=mode, max_reasks=max_reasks,
         timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts, max_items=max_items,
+        mask=mask,
     )  # fmt: skip
     prelabel.check_output(out, directory=True)  # before any model call
     flips = prelabel.label_flips(a, b, items, options, tests=not no_tests, use_cache=not no_cache)
@@ -134,12 +138,13 @@ def gaps(
     retry_budget: RetryBudgetOpt = None,
     max_attempts: MaxAttemptsOpt = None,
     max_reasks: MaxReasksOpt = None,
+    mask: MaskOpt = None,
 ) -> None:
     """Draft candidate new leaves from the items the model abstained on or put in catch-all leaves."""
     loaded = prelabel.load_sop(sop) if sop is not None else None
     options = label_options(
         model=model, base_url=base_url, mode=mode, max_reasks=max_reasks,
-        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts,
+        timeout=timeout, retry_budget=retry_budget, max_attempts=max_attempts, mask=mask,
     )  # fmt: skip
     prelabel.check_output(out)  # before any model call
     found = prelabel.find_gaps(run_dir, options, sop=loaded, items=items, catch_all=catch_all, limit=limit)

@@ -28,6 +28,7 @@ from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
 from prelabel.comparison.certainty import certainty_notes
 from prelabel.comparison.gold import gold_key, split_gold
+from prelabel.comparison.media_strip import run_videos
 from prelabel.comparison.metrics import (
     annotator_rows,
     model_metrics,
@@ -70,6 +71,9 @@ class Comparison:
     sop: SOP | None = field(default=None, repr=False)
     #: Reliability and ECE of the model's confidence (and samples' agreement) against the human majority.
     calibration: CalibrationReport | None = field(default=None, repr=False)
+    #: The video of each candidate example item that has one (from the run's items file), for the report's
+    #: thumbnail strips (``comparison.media_strip``).
+    videos: dict[str, str] = field(default_factory=dict, repr=False)
 
     def to_markdown(self, top: int = 5) -> str:
         """A short Markdown summary (what the CLI prints)."""
@@ -332,7 +336,9 @@ def compare(
     sources = _sources(results, humans, frame)
     if sources is not None:  # written only when files were read
         metrics.sources = sources
-    return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res))
+    examples_ids = [i for ids in cands.get("example_item_ids", []) for i in str(ids).split(";")]
+    videos = run_videos(results, examples_ids)
+    return Comparison(metrics, dis, cands, sop, prepared_calibration_report(prep, res), videos)
 
 
 def _describe(skipped: dict[str, int]) -> str:

@@ -3,8 +3,9 @@
 Drafts are written to their own YAML file, headed by a comment and ``draft: true``; the SOP file is never
 touched. The model is called as the labeler calls it (``prelabel.llm.caller.ModelCaller``: the backend's
 instructor mode, transport retries, re-asks, usage per attempt) with a response model built from the SOP, so
-a draft can only name the SOP's leaf labels and rules. A candidate the model cannot draft becomes an entry
-with an ``error``; only an unusable endpoint raises ``EndpointError``.
+a draft can only name the SOP's leaf labels and rules. The clusters' example texts are masked as labeled
+items are (the SOP's ``privacy:`` section and ``mask``; ``prompt.masking``). A candidate the model cannot
+draft becomes an entry with an ``error``; only an unusable endpoint raises ``EndpointError``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from prelabel.labeling.reachability import UNREACHABLE
 from prelabel.llm.caller import CallStats, ModelCaller, explain
 from prelabel.llm.endpoints import SMOKE_MODEL_NOTE, check_credentials, is_smoke_model, model_label
 from prelabel.llm.usage import PriceTable, Usage
+from prelabel.prompt.masking import MaskPolicy, mask_policy, mask_text
 from prelabel.sop.spec import SOP
 
 __all__ = [
@@ -71,8 +73,9 @@ def edge_case_model(sop: SOP) -> type[BaseModel]:
     return model
 
 
-def _prompt(row: dict[str, Any], sop: SOP) -> list[dict[str, str]]:
-    examples = [e for e in str(row.get("examples") or "").split(" || ") if e]
+def _prompt(row: dict[str, Any], sop: SOP, masking: MaskPolicy) -> list[dict[str, str]]:
+    # the cluster's item texts, their personal data masked as items sent for labeling are
+    examples = [mask_text(masking, e).text for e in str(row.get("examples") or "").split(" || ") if e]
     user = [
         f"SOP: {sop.title} ({sop.id} {sop.version})",
         f"Cluster: {row['cluster']} — {row['n_items']} items, kind {row['kind']}",
@@ -154,6 +157,7 @@ async def adraft_edge_cases(
     endpoint = opts.endpoint(client)
     if client is None and not endpoint.is_local:
         check_credentials(endpoint)
+    masking = mask_policy(sop, opts.mask)
     caller = ModelCaller(
         endpoint,
         edge_case_model(sop),
@@ -169,7 +173,7 @@ async def adraft_edge_cases(
             stats = CallStats()
             entry: dict[str, Any] = {"id": f"DRAFT{number}", "source": source}
             try:
-                answer = await caller.ask(_prompt(row, sop), opts.max_reasks, stats)
+                answer = await caller.ask(_prompt(row, sop, masking), opts.max_reasks, stats)
             except Exception as exc:
                 kind, message = explain(exc, stats)  # re-raises EndpointError
                 # nothing answered yet and no answer came back (refused, reset or timed out): stop now

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from prelabel._documents import render_document
 from prelabel._jsonio import write_text, writing
 from prelabel.comparison.ambiguity import SMOKE_CANDIDATE_NOTE
+from prelabel.comparison.media_strip import thumbnail_strip
 from prelabel.comparison.provenance import describe
 
 if TYPE_CHECKING:
@@ -275,6 +276,7 @@ def _candidate_cards(cmp: Comparison, top: int) -> list[dict[str, Any]]:
                 "cited_rules": row["cited_rules"] or "none",
                 "sop_text": row.get("sop_text") or None,
                 "examples": table_cells(dis.loc[ids, example_cols].drop_duplicates("item_id")),
+                "strips": [thumbnail_strip(i, cmp.videos[i]) for i in dict.fromkeys(ids) if i in cmp.videos],
             }
         )
     return cards

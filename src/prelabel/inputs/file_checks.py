@@ -118,7 +118,7 @@ def check_head(
     rows: Iterator[tuple[str, Any]], name: str, id_col: str, text_col: str
 ) -> Iterator[tuple[str, Any]]:
     """``rows`` unchanged, after reading the first ``HEAD_ROWS``: raise ``InputError`` when there are none,
-    or when objects are among them and none has the id field (or the text field, or ``images``)."""
+    or when objects are among them and none has the id field (or the text field, ``images`` or ``video``)."""
     head = list(itertools.islice(rows, HEAD_ROWS))
     if not head:
         raise InputError(f"{name}: holds no items; there is nothing to label")
@@ -131,7 +131,7 @@ def check_head(
             raise InputError(
                 f"{name}: no '{id_col}' field in {first} (fields: {have}); name yours with --id-col"
             )
-        if not any(text_col in row or "images" in row for row in objects):
+        if not any(text_col in row or "images" in row or "video" in row for row in objects):
             raise InputError(
                 f"{name}: no '{text_col}' field in {first} (fields: {have}); name yours with --text-col"
             )

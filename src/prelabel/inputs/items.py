@@ -15,13 +15,20 @@ _IMAGE_URLS = ("http://", "https://", "data:image/")  # passed on as they are; a
 
 
 class Item(BaseModel):
-    """One item to label: an id, text and/or images, an optional language and free metadata."""
+    """One item to label: an id, text and/or images and/or a video (with its transcript and on-screen text),
+    an optional language and free metadata."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1)
     text: str | None = None
     images: list[str] = []
+    video: str | None = None
+    """A video file's path or URL; its keyframes are sent as images (``prelabel.inputs.video``)."""
+    transcript: str | None = None
+    """What is said in the video (sent as text after its frames)."""
+    ocr_text: str | None = None
+    """Text shown on screen in the video (sent as text after its frames)."""
     language: str | None = None
     meta: dict[str, Any] = {}
 
@@ -35,7 +42,7 @@ class Item(BaseModel):
 
     @model_validator(mode="after")
     def _has_content(self) -> Item:
-        if not (self.text and self.text.strip()) and not self.images:
+        if not (self.text and self.text.strip()) and not self.images and not self.video:
             raise ValueError("item has neither text nor images")
         return self
 

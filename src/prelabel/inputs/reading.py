@@ -27,11 +27,12 @@ from prelabel.errors import InputError, ItemError
 from prelabel.inputs.file_checks import check_head, check_items_file
 from prelabel.inputs.ids import normalize_id
 from prelabel.inputs.items import Item, as_item
+from prelabel.inputs.media import MediaError, MediaPolicy, check_media
 from prelabel.inputs.ragged import check_fields, lift_field_limit
 
 __all__ = ["BadItem", "coerce_item", "read_items"]
 
-_ITEM_FIELDS = ("id", "text", "images", "language", "meta")
+_ITEM_FIELDS = ("id", "text", "images", "video", "transcript", "ocr_text", "language", "meta")
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
 
 
@@ -50,18 +51,27 @@ def read_items(
     id_col: str = "id",
     text_col: str = "text",
     max_items: int | None = None,
+    media: MediaPolicy | None = None,
 ) -> Iterator[Item | BadItem]:
     """Items from a file path (by suffix), a DataFrame or an iterable of dicts/strings/``Item``s.
 
     Raises ``InputError`` at once for an unusable source (missing file, unknown format, a table without the id
-    or text column, a file failing ``inputs.file_checks``); bad rows are yielded as ``BadItem``.
+    or text column, a file failing ``inputs.file_checks``); bad rows are yielded as ``BadItem``. Media
+    references are checked against ``media`` (default: confined to the items file's folder, or the current
+    directory, no local-network URLs; ``prelabel.inputs.media``): a refused one makes the row a ``BadItem``.
     """
     rows = _rows(source, lambda columns: _check_columns(columns, id_col, text_col, source))
     if isinstance(source, str | Path):  # an empty file, or one without the id or text field: exit 2 now
         rows = check_head(rows, str(source), id_col, text_col)
     base = Path(source).parent if isinstance(source, str | Path) else None
     return _items(
-        rows, id_col=id_col, text_col=text_col, max_items=max_items, base=base, strings=base is None
+        rows,
+        id_col=id_col,
+        text_col=text_col,
+        max_items=max_items,
+        base=base,
+        strings=base is None,
+        media=media or MediaPolicy(),
     )
 
 
@@ -71,7 +81,7 @@ def _check_columns(columns: list[str], id_col: str, text_col: str, source: Any) 
     have = ", ".join(columns) or "none"
     if id_col not in columns:
         raise InputError(f"{name}: no id column '{id_col}' (columns: {have}); name yours with --id-col")
-    if text_col not in columns and "images" not in columns:
+    if text_col not in columns and "images" not in columns and "video" not in columns:
         raise InputError(f"{name}: no text column '{text_col}' (columns: {have}); name yours with --text-col")
 
 
@@ -222,7 +232,9 @@ def _frame_rows(frame: Any) -> Iterator[tuple[str, Any]]:
         yield f"row {i + 1}", {str(k): _plain(v) for k, v in row.items()}
 
 
-def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | None) -> dict[str, Any]:
+def _normalise(
+    row: dict[str, Any], id_col: str, text_col: str, base: Path | None, media: MediaPolicy | None
+) -> dict[str, Any]:
     row = dict(row)
     # a field named ``id`` or ``text`` is data, not the id or text, when other columns are named for them:
     # it goes to ``meta`` and a row without the named field is an error record, never labeled from the other
@@ -244,13 +256,16 @@ def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | Non
         images = (
             json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(";") if p.strip()]
         )
-    if isinstance(images, list) and base is not None:
-        images = [_resolve_image(str(ref), base) if isinstance(ref, str) else ref for ref in images]
+    if isinstance(images, list) and media is not None:
+        images = [check_media(ref, base, media, "images") if isinstance(ref, str) else ref for ref in images]
     if images is None:
         row.pop("images", None)
     else:
         row["images"] = images
-    for key in ("text", "language", "meta"):
+    video = row.get("video")
+    if isinstance(video, str) and video.strip() and media is not None:
+        row["video"] = check_media(video.strip(), base, media, "video")
+    for key in ("text", "video", "transcript", "ocr_text", "language", "meta"):
         if key in row and row[key] is None:
             row.pop(key)
     extra = {k: row.pop(k) for k in list(row) if k not in _ITEM_FIELDS} | renamed
@@ -262,13 +277,6 @@ def _normalise(row: dict[str, Any], id_col: str, text_col: str, base: Path | Non
     return row
 
 
-def _resolve_image(ref: str, base: Path) -> str:
-    if ref.startswith(("http://", "https://", "data:")) or Path(ref).is_absolute():
-        return ref
-    candidate = base / ref
-    return str(candidate) if candidate.exists() else ref
-
-
 def coerce_item(
     row: Any,
     index: int = 0,
@@ -278,10 +286,13 @@ def coerce_item(
     text_col: str = "text",
     base: Path | None = None,
     strings: bool = True,
+    media: MediaPolicy | None = None,
 ) -> Item | BadItem:
     """One row as an ``Item`` (unknown fields folded into ``meta``) or a ``BadItem`` saying why not.
 
     ``where`` prefixes reasons (``line 3: ...``); bare strings become items (id = ``index``) when ``strings``.
+    ``media`` checks the row's media references (``prelabel.inputs.media``); ``None`` checks none (relative
+    paths are still joined to ``base``).
     """
     prefix = f"{where}: " if where else ""
     if isinstance(row, Item | BadItem):
@@ -291,13 +302,17 @@ def coerce_item(
     if isinstance(row, dict):
         raw = row
         try:
-            row = _normalise(row, id_col, text_col, base)
+            row = _normalise(row, id_col, text_col, base, media or MediaPolicy(confine=False))
+        except MediaError as exc:
+            return BadItem(index, f"{prefix}{exc}", _id_of(raw, id_col))
         except (ValueError, TypeError) as exc:
             return BadItem(index, f"{prefix}images: {exc}", _id_of(raw, id_col))
         missing = [
             f"no '{given}' field ({flag})"
             for given, field, flag in ((id_col, "id", "--id-col"), (text_col, "text", "--text-col"))
-            if given != field and given not in raw and not (field == "text" and row.get("images"))
+            if given != field
+            and given not in raw
+            and not (field == "text" and (row.get("images") or row.get("video")))
         ]
         if missing:
             return BadItem(index, f"{prefix}{'; '.join(missing)}", _id_of(row, "id"))
@@ -317,6 +332,7 @@ def _items(
     max_items: int | None,
     base: Path | None,
     strings: bool,
+    media: MediaPolicy,
 ) -> Iterator[Item | BadItem]:
     """Validate rows and flag repeated ids (the first row of an id, good or bad, is the item: every later
     row with that id, compared after ``normalize_id``, is a duplicate); bare strings are items only in
@@ -326,7 +342,7 @@ def _items(
         if max_items is not None and index >= max_items:
             return
         entry = coerce_item(
-            row, index, where=where, id_col=id_col, text_col=text_col, base=base, strings=strings
+            row, index, where=where, id_col=id_col, text_col=text_col, base=base, strings=strings, media=media
         )
         if isinstance(entry, Item) and entry.id in seen:
             reason = f"{where}: duplicate id '{entry.id}' (first at {seen[entry.id]})"

@@ -246,14 +246,14 @@ async def _collect_one(
         slot = slots.pop(str(line.get("custom_id")), None)
         if slot is None:
             continue
-        position, item_id, digest = slot
-        result = result_of_line(labeler, str(item_id), line)
+        position, item_id, digest, *masked = slot
+        result = Labeler.with_masked(result_of_line(labeler, str(item_id), line), *masked)
         ledger.record(position, digest, result)
         if result.attempts:
             usage, answered = usage + result.usage, answered + 1
         else:
             failed += 1
-    for position, item_id, digest in slots.values():  # no line at all: expired, failed, or a partial output
+    for position, item_id, digest, *_ in slots.values():  # no line at all: expired, failed, partial output
         kind = "batch_expired" if state.status == "expired" else "batch_missing"
         why = "; ".join(state.errors) or f"no line for it in the output of a {state.status} batch"
         result = labeler.error_result(item_id, kind, f"batch {record.batch_id}: {why}")

@@ -31,7 +31,7 @@ class RequestFile:
 
     def __init__(self) -> None:
         self.positions: list[int] = []
-        self.entries: list[tuple[str | None, str]] = []
+        self.entries: list[tuple[Any, ...]] = []
         self._lines: list[bytes] = []
         self._bytes = 0
 
@@ -39,10 +39,18 @@ class RequestFile:
         """True when ``line`` can join this file within the per-batch limits."""
         return len(self._lines) < max_requests and self._bytes + len(line) + 1 <= max_bytes
 
-    def add(self, position: int, item_id: str | None, digest: str, line: bytes) -> None:
-        """Append the request line of the item at ``position``."""
+    def add(
+        self,
+        position: int,
+        item_id: str | None,
+        digest: str,
+        line: bytes,
+        masked: dict[str, int] | None = None,
+    ) -> None:
+        """Append the request line of the item at ``position`` (``masked``: what was masked in it, recorded
+        on its result when the batch is collected)."""
         self.positions.append(position)
-        self.entries.append((item_id, digest))
+        self.entries.append((item_id, digest, masked) if masked else (item_id, digest))
         self._lines.append(line)
         self._bytes += len(line) + 1
 

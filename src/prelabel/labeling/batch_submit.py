@@ -31,6 +31,7 @@ from prelabel.labeling.budget import check_estimate, run_cost
 from prelabel.labeling.labeler import Labeler
 from prelabel.labeling.ledger import Ledger
 from prelabel.labeling.ledger_batches import CREATING, BatchRecord, pending_batch_id
+from prelabel.labeling.mask_map import MaskMap
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.result import LabelResult
 from prelabel.labeling.setup import (
@@ -43,7 +44,7 @@ from prelabel.labeling.setup import (
 )
 from prelabel.llm.batch_api import BATCH_ENDPOINT, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS
 from prelabel.llm.endpoints import public_url
-from prelabel.prompt.rendering import render_prompt
+from prelabel.prompt.masking import Masked
 from prelabel.runs.restart import restarting
 from prelabel.runs.run_dir import RunDir
 from prelabel.runs.sources import recorded
@@ -78,6 +79,7 @@ async def asubmit_batch(
     client: Any = None,
     restart: bool = False,
     retry_errors: bool = True,
+    keep_mask_map: bool = False,
     **changes: Any,
 ) -> BatchSubmission:
     """Submit the items of ``out_dir`` not finished yet as Batch API requests (async ``submit_batch``)."""
@@ -139,8 +141,11 @@ async def asubmit_batch(
                 done.finished += 1
 
             requests = RequestFile()
-            for position, entry, digest in unfinished(start.entries, ledger, retry_errors, finished):
-                body = _request_body(labeler, entry)
+            mask_map = MaskMap(labeler, keep_mask_map)
+            entries = mask_map.entries(start.entries)
+            pending = unfinished(entries, ledger, retry_errors, finished, digest_of=labeler.digest)
+            for position, entry, digest in pending:
+                body, masked = _request_body(labeler, entry)
                 if isinstance(body, LabelResult):  # an unusable item: recorded as online runs record it
                     ledger.record(position, digest, body)
                     done.recorded += 1
@@ -150,22 +155,24 @@ async def asubmit_batch(
                 if requests.positions and not requests.fits(line, MAX_BATCH_REQUESTS, MAX_BATCH_BYTES):
                     await send(requests)
                     requests = RequestFile()
-                requests.add(position, getattr(entry, "id", None), digest, line)
+                requests.add(position, getattr(entry, "id", None), digest, line, dict(masked.counts))
             if requests.positions:
                 await send(requests)
+            mask_map.write(run_dir)
             fresh.keep_new = True  # submitted (or nothing left to submit): the new run stands
     return done
 
 
-def _request_body(labeler: Labeler, entry: Any) -> dict[str, Any] | LabelResult:
-    """The request body for an item, or the error record of an unusable one (no request made)."""
+def _request_body(labeler: Labeler, entry: Any) -> tuple[dict[str, Any] | LabelResult, Masked]:
+    """The request body for an item (its personal data masked, and what was), or the error record of an
+    unusable one (no request made)."""
     if isinstance(entry, BadItem):
-        return labeler.error_result(entry.item_id, "invalid_item", entry.reason)
+        return labeler.error_result(entry.item_id, "invalid_item", entry.reason), Masked("")
     try:
-        prompt = render_prompt(labeler.sop, entry, labeler.template, labeler.language)
+        prompt = labeler.prompt_for(entry)
     except ItemError as exc:  # e.g. an unreadable image
-        return labeler.error_result(exc.item_id or entry.id, "invalid_item", str(exc))
-    return labeler.caller.request_body(prompt.messages)
+        return labeler.error_result(exc.item_id or entry.id, "invalid_item", str(exc)), Masked("")
+    return labeler.caller.request_body(prompt.messages), prompt.masked
 
 
 def _job(
@@ -191,7 +198,8 @@ submit_batch = sync_twin(
     "submit_batch",
     """Submit the items of ``out_dir`` not finished yet to the OpenAI Batch API (half price).
 
-    Takes ``run``'s arguments; writes ``RUN_DIR/batch/requests-NNN.jsonl`` (``custom_id`` = input position),
+    Takes ``run``'s arguments (items are masked as ``run`` masks them: the request files hold masked text);
+    writes ``RUN_DIR/batch/requests-NNN.jsonl`` (``custom_id`` = input position),
     uploads it, creates the batch and records it in the ledger. Then poll with ``batch_status`` and collect
     with ``collect_batch``. Raises ``InputError`` for bad input, a directory made with other settings, or
     one whose last batch is not collected; ``EndpointError`` for an unusable endpoint.

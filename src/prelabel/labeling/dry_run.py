@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict
 from prelabel.errors import ItemError
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
+from prelabel.labeling.item_prompt import item_prompt, media_tokens, without_media
 from prelabel.labeling.item_size import TOO_LARGE
 from prelabel.labeling.labeler import read_entries
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.setup import load_sop_source
 from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.usage import Usage, count_tokens
-from prelabel.prompt.rendering import render_prompt
 from prelabel.prompt.schema import response_model
 from prelabel.sop.spec import SOP
 
@@ -45,6 +45,8 @@ class Estimate(BaseModel):
     too_large: int = 0
     """Of ``bad_items``, those whose text is over ``max_item_tokens``."""
     prompt_tokens: int
+    image_tokens: int = 0
+    """Of ``prompt_tokens``, those of images and video frames (the provider's formula, by image size)."""
     completion_tokens: int
     cost_usd: float | None
     note: str
@@ -69,8 +71,10 @@ def estimate(
 ) -> Estimate:
     """Estimate prompt/completion tokens and cost offline (``bpe-openai``); sends nothing, needs no key.
 
-    Takes the same options as ``run``; an image counts a fixed number of tokens and is not read. With
-    ``samples`` K, prompt and completion tokens (and cost) are K times those of one answer per item.
+    Takes the same options as ``run``; an image counts the tokens its provider's formula gives for its size
+    (read from the file's first bytes; a URL counts as the largest image), a video the frames a run would
+    send (planned from its header, not decoded). With ``samples`` K, prompt and completion tokens (and cost)
+    are K times those of one answer per item.
     """
     opts = LabelOptions.build(options, changes)
     sop_obj, _ = load_sop_source(sop)
@@ -85,23 +89,28 @@ def estimate_entries(
     endpoint = opts.endpoint()
     schema = json.dumps(response_model(sop).model_json_schema(), ensure_ascii=False)
     schema_tokens = count_tokens([{"role": "system", "content": schema}], endpoint.model)
-    good = bad = too_large = prompt_tokens = 0
+    good = bad = too_large = prompt_tokens = media = 0
     for entry in entries:
         if isinstance(entry, BadItem):
             bad += 1
             too_large += entry.reason.startswith(TOO_LARGE)
             continue
         try:
-            prompt = render_prompt(sop, entry, opts.template, opts.rationale_language, embed_images=False)
+            prompt = item_prompt(sop, entry, opts, endpoint, embed=False)
             # the SOP's system message is tokenized once (cached), not once per item
-            tokens = estimate_tokens(prompt.messages, endpoint.model, 0) + schema_tokens
+            images = media_tokens(prompt, endpoint)
+            tokens = (
+                estimate_tokens(without_media(prompt.messages), endpoint.model, 0) + schema_tokens + images
+            )
         except (ItemError, ValueError):  # ValueError: too long for the tokenizer; a bad template propagates
             bad += 1
             continue
         good += 1
         prompt_tokens += tokens
+        media += images
     samples = opts.samples or 1  # every sample is one more request with the same prompt
     prompt_tokens *= samples
+    media *= samples
     completion = good * ESTIMATED_COMPLETION_TOKENS * samples
     usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
     cost = opts.price_table().cost(endpoint.model, usage, batch_usage=usage if batch else None)
@@ -116,6 +125,7 @@ def estimate_entries(
         bad_items=bad,
         too_large=too_large,
         prompt_tokens=prompt_tokens,
+        image_tokens=media,
         completion_tokens=completion,
         cost_usd=cost,
         note=note,

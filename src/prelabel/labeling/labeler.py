@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sized
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sized
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from prelabel.errors import BudgetError, InputError, ItemError, redact
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem, coerce_item, read_items
 from prelabel.labeling.inflight import BUDGET_MESSAGE, INTERRUPTED, paid_record, start_item, track
+from prelabel.labeling.item_prompt import item_prompt
 from prelabel.labeling.item_size import oversize_reason, within_size
 from prelabel.labeling.options import LabelOptions, sampling_options
 from prelabel.labeling.progress import RunProgress
@@ -42,7 +43,8 @@ from prelabel.llm.logprobs import label_probability
 from prelabel.llm.ratelimit import estimate_tokens
 from prelabel.llm.spend import SpendLimit
 from prelabel.llm.usage import Usage
-from prelabel.prompt.rendering import prompt_hash, render_prompt
+from prelabel.prompt.masking import Masked, MaskPolicy, mask_item, mask_policy, masked_digest
+from prelabel.prompt.rendering import Prompt, prompt_hash, render_prompt
 from prelabel.prompt.schema import answer_labels, response_model
 from prelabel.sop.spec import SOP
 
@@ -67,7 +69,13 @@ def read_entries(
     """The one read of ``items`` (streamed; bad rows and items over ``max_item_tokens`` become ``BadItem``),
     and their count when it is known without reading a file (lists, DataFrames). A missing or unreadable
     source raises ``InputError`` here."""
-    entries = read_items(items, id_col=options.id_col, text_col=options.text_col, max_items=options.max_items)
+    entries = read_items(
+        items,
+        id_col=options.id_col,
+        text_col=options.text_col,
+        max_items=options.max_items,
+        media=options.media_policy(),
+    )
     entries = within_size(entries, options.max_item_tokens, options.endpoint().model)  # as Labeler.alabel
     sized = isinstance(items, Sized) and not isinstance(items, str | Path)
     total = len(items) if sized else None  # type: ignore[arg-type]
@@ -97,6 +105,8 @@ class Labeler:
             check_credentials(self.endpoint)  # fail before any work, not on the first item
         self.prices = opts.price_table()
         self.answer_model: type[BaseModel] = response_model(sop)
+        self.masking: MaskPolicy = mask_policy(sop, opts.mask)
+        """What is masked in every item before it is sent: the SOP's ``privacy:`` section and ``mask``."""
         self.prompt_hash = prompt_hash(sop, opts.template, self.language)
         self.caller = ModelCaller(
             self.endpoint,
@@ -133,8 +143,20 @@ class Labeler:
     def smallest_request(self) -> int:
         """The tokens the rate limiter counts for the smallest request of a run (a one-character item):
         the SOP's prompt + ``max_tokens``."""
-        probe = render_prompt(self.sop, Item(id="-", text="-"), self.template, self.language)
-        return estimate_tokens(probe.messages, self.model, self.options.max_tokens)
+        probe = Item(id="-", text="-")
+        prompt = render_prompt(self.sop, probe, self.template, self.language, mask=self.masking)
+        return estimate_tokens(prompt.messages, self.model, self.options.max_tokens)
+
+    def shown(self, entry: Item | BadItem) -> tuple[Item | BadItem, Masked]:
+        """``entry`` as its prompt shows it (personal data masked, ``self.masking``), and what was masked."""
+        if isinstance(entry, BadItem):
+            return entry, Masked("")
+        return mask_item(self.masking, entry)
+
+    def digest(self, entry: Item | BadItem) -> str:
+        """The item digest of ``entry`` as it is sent (masked): what the ledger and the answer cache key
+        answers by, so changing what is masked labels the changed items again."""
+        return masked_digest(self.masking, entry)
 
     @property
     def template(self) -> str:
@@ -217,18 +239,20 @@ class Labeler:
         With ``samples`` K >= 2, the item is asked K times at once and the answers are folded into one result
         (``prelabel.labeling.samples``)."""
         started = time.perf_counter()
-        entry = coerce_item(item)
+        entry = coerce_item(item, media=self.options.media_policy())
         if isinstance(entry, Item):  # one item labeled directly is bounded like those of a run
             too_large = oversize_reason(entry, self.options.max_item_tokens, self.endpoint.model)
             entry = entry if too_large is None else BadItem(0, too_large, entry.id)
         if isinstance(entry, BadItem):
             return self._error(entry.item_id, CallStats(), started, "invalid_item", entry.reason)
-        try:
-            prompt = render_prompt(self.sop, entry, self.template, self.language)
-        except ItemError as exc:  # e.g. an unreadable image
+        try:  # a video is sampled in a worker thread: decoding never blocks the other items' requests
+            render = self.prompt_for  # personal data is masked there, before the item is rendered
+            prompt = await asyncio.to_thread(render, entry) if entry.video else render(entry)
+        except ItemError as exc:  # e.g. an unreadable image, a corrupt video
             return self._error(exc.item_id, CallStats(), started, "invalid_item", str(exc))
         if self.samples == 1:
-            return await self._ask(entry.id, prompt.messages, started)
+            result = await self._ask(entry.id, prompt.messages, started)
+            return self.with_masked(result, prompt.masked.counts)
         try:  # every sample passes the run's rate limits; an unusable endpoint cancels the others
             async with asyncio.TaskGroup() as group:
                 asks = [
@@ -242,7 +266,20 @@ class Labeler:
             paid = CallStats(sum(r.attempts for r in results), Usage.total(r.usage for r in results))
             return self._error(entry.id, paid, started, INTERRUPTED, BUDGET_MESSAGE)
         latency = round(time.perf_counter() - started, 4)
-        return combine_samples(results, latency_s=latency, order=self._label_order)
+        result = combine_samples(results, latency_s=latency, order=self._label_order)
+        return self.with_masked(result, prompt.masked.counts)
+
+    def prompt_for(self, item: Item) -> Prompt:
+        """The prompt of one item, as a run sends it (``labeling.item_prompt``: personal data masked, a
+        video's frames within ``max_frames`` and ``max_item_tokens``). Raises ``ItemError`` for unusable
+        media."""
+        return item_prompt(self.sop, item, self.options, self.endpoint, mask=self.masking)
+
+    @staticmethod
+    def with_masked(result: LabelResult, counts: Mapping[str, int] | None = None) -> LabelResult:
+        """``result`` recording what was masked in its item (``LabelResult.masked``: occurrences per
+        placeholder name), when anything was."""
+        return result.model_copy(update={"masked": dict(counts)}) if counts else result
 
     async def _ask(self, item_id: str, messages: list[dict[str, Any]], started: float) -> LabelResult:
         """One answer to ``messages`` as a result (an error record when the call fails)."""

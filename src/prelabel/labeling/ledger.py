@@ -45,7 +45,7 @@ from prelabel.labeling.ledger_legacy import legacy_digest
 from prelabel.labeling.result import LabelResult
 from prelabel.runs.run_dir import RunDir, RunLock
 
-__all__ = ["CHANGED", "KEPT", "SEND", "Ledger", "LedgerRow", "recorded_items"]
+__all__ = ["CHANGED", "KEPT", "SEND", "Ledger", "LedgerRow", "recorded_binding", "recorded_items"]
 
 #: Numbered schema migrations; ``PRAGMA user_version`` records how many ran. Never edit a released one.
 MIGRATIONS: tuple[str, ...] = (
@@ -446,6 +446,18 @@ class Ledger(LedgerBatches):
         usage = {name: a + b + c for name, a, b, c in zip(_TOKENS, sums, aside, earlier, strict=True)}
         return {"counts": counts, "errors_by_type": errors, "usage": usage}
 
+    def masked_counts(self) -> tuple[int, dict[str, int]]:
+        """Over the current input's items: how many had personal data masked, and the occurrences masked per
+        placeholder name (summed from each result's ``masked``)."""
+        items = self._db.execute(
+            "SELECT COUNT(*) FROM items WHERE json_type(result, '$.masked') = 'object'"
+        ).fetchone()[0]
+        counts = self._db.execute(
+            "SELECT m.key, SUM(m.value) FROM items, json_each(items.result, '$.masked') AS m "
+            "WHERE json_type(items.result, '$.masked') = 'object' GROUP BY m.key ORDER BY m.key"
+        ).fetchall()
+        return int(items), {str(key): int(n) for key, n in counts}
+
     def forget_errors(self, error_types: Iterable[str]) -> int:
         """Delete the error rows of these types (so a resumed run sends their items again); how many."""
         kinds = sorted(set(error_types))
@@ -484,19 +496,37 @@ class Ledger(LedgerBatches):
 def recorded_items(run_dir: str | Path) -> dict[int, LedgerRow] | None:
     """What the ledger of ``run_dir`` records per input position (id, item digest, status), read without
     its lock (a run may be writing it); ``None`` when ``run_dir`` holds no readable ledger."""
+    query = "SELECT position, item_id, input_hash, status, error_type FROM items ORDER BY position"
+    found = _read(run_dir, query)
+    return None if found is None else {int(p): LedgerRow(i, h, s, e) for p, i, h, s, e in found}
+
+
+def recorded_binding(run_dir: str | Path) -> dict[str, Any] | None:
+    """The settings the ledger of ``run_dir`` is bound to (``Ledger.open``'s binding), read without its
+    lock; ``None`` when there is no readable ledger or binding."""
+    found = _read(run_dir, "SELECT value FROM meta WHERE key = 'binding'")
+    if not found:
+        return None
+    try:
+        binding = json.loads(found[0][0])
+    except ValueError:
+        return None
+    return binding if isinstance(binding, dict) else None
+
+
+def _read(run_dir: str | Path, query: str) -> list[Any] | None:
+    """The rows ``query`` selects from the ledger of ``run_dir`` (no lock), ``None`` without one."""
     path = RunDir(run_dir).db
     if not path.is_file():
         return None
-    query = "SELECT position, item_id, input_hash, status, error_type FROM items ORDER BY position"
     for mode in ("rw", "ro"):  # rw (nothing is written): closing it removes the WAL files a read opens
         try:
             with contextlib.closing(sqlite3.connect(f"file:{path}?mode={mode}", uri=True, timeout=30)) as db:
-                found = db.execute(query).fetchall()
+                return db.execute(query).fetchall()
         except sqlite3.OperationalError:
             continue  # a read-only file or folder: read-only, then
         except sqlite3.Error:
             return None
-        return {int(p): LedgerRow(i, h, s, e) for p, i, h, s, e in found}
     return None
 
 

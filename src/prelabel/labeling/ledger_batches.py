@@ -38,7 +38,8 @@ class BatchRecord:
     status: str
     created_at: str
     positions: list[int]
-    entries: list[tuple[str | None, str]]
+    entries: list[tuple[Any, ...]]
+    """Per position: (item id, item digest), and what was masked in the item when anything was."""
     job: dict[str, Any]
     request_counts: dict[str, int] | None = None
     output_file_id: str | None = None

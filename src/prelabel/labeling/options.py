@@ -21,10 +21,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from prelabel.errors import InputError
+from prelabel.inputs.media import MediaPolicy
+from prelabel.inputs.video import DEFAULT_FRAME_SIZE, DEFAULT_MAX_FRAMES, VideoSampling
 from prelabel.labeling.sample_count import MAX_SAMPLES
 from prelabel.llm.endpoints import Endpoint, public_url, resolve_endpoint
 from prelabel.llm.retry import RetryPolicy
 from prelabel.llm.usage import PriceTable
+from prelabel.prompt.masking import parse_kinds
 from prelabel.prompt.rendering import DEFAULT_TEMPLATE
 
 __all__ = [
@@ -65,6 +68,9 @@ class LabelOptions(BaseModel):
     # the prompt
     template: str = DEFAULT_TEMPLATE
     rationale_language: str | None = None
+    mask: tuple[str, ...] = ()
+    """Personal data masked in every item before it is sent, besides what the SOP's ``privacy:`` section
+    names: ``email``, ``phone``, ``card`` (a list, or one comma-separated text)."""
     # the answer
     temperature: float | None = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=DEFAULT_MAX_TOKENS, ge=1)
@@ -92,7 +98,18 @@ class LabelOptions(BaseModel):
     id_col: str = "id"
     text_col: str = "text"
     max_item_tokens: int | None = Field(default=DEFAULT_MAX_ITEM_TOKENS, ge=1)
-    """Items whose text is over this many tokens become error records, never sent (``None``: no limit)."""
+    """Items whose text is over this many tokens become error records, never sent (``None``: no limit); a
+    video item sends fewer frames to stay within it."""
+    # media: where it may come from, how much of a video is sent
+    media_root: Path | None = None
+    """The folder local media paths must resolve inside (default: the items file's folder; items given in
+    Python are then not confined)."""
+    allow_remote_media: bool = False
+    """Allow media URLs to loopback, private and link-local hosts, and ``file://`` URLs."""
+    max_frames: int = Field(default=DEFAULT_MAX_FRAMES, ge=1, le=64)
+    """Frames sent per video item, spread uniformly over its duration."""
+    frame_size: int = Field(default=DEFAULT_FRAME_SIZE, ge=64, le=4096)
+    """The longest side of a video frame sent, in pixels."""
 
     @field_validator("model")
     @classmethod
@@ -100,6 +117,11 @@ class LabelOptions(BaseModel):
         if value is not None and not value.strip():
             raise ValueError("a model name is required, not an empty one")
         return None if value is None else value.strip()
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _mask_kinds(cls, value: Any) -> Any:
+        return parse_kinds(value) if isinstance(value, str | list | tuple | set) else value
 
     @field_validator("base_url")
     @classmethod
@@ -153,6 +175,15 @@ class LabelOptions(BaseModel):
         if client is not None and base_url is None:
             base_url = str(getattr(client, "base_url", "") or "") or None
         return resolve_endpoint(model=self.model, base_url=base_url, api_key=self.api_key, mode=self.mode)
+
+    def media_policy(self) -> MediaPolicy:
+        """Where these options let media come from (``prelabel.inputs.media``)."""
+        return MediaPolicy(root=self.media_root, allow_remote=self.allow_remote_media)
+
+    def video_sampling(self, max_frames: int | None = None) -> VideoSampling:
+        """How a video item is sampled under these options (``max_frames`` lowers the frame count)."""
+        frames = self.max_frames if max_frames is None else min(max_frames, self.max_frames)
+        return VideoSampling(max_frames=frames, max_side=self.frame_size, media=self.media_policy())
 
     def price_table(self) -> PriceTable:
         """The prices to use: the table given, else the built-in one."""

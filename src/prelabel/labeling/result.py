@@ -36,9 +36,9 @@ Status = Literal["ok", "abstained", "error"]
 #: The self-consistency fields (``samples`` K >= 2): left out of the JSON line when they are ``None``, so a
 #: line without samples is exactly what it was before they existed.
 SAMPLE_FIELDS = ("samples", "agreement", "entropy", "failed_samples")
-#: Every optional field: the sample fields and the label's token probability (``logprobs``); each is left out
-#: of the JSON line when it is ``None``.
-OPTIONAL_FIELDS = (*SAMPLE_FIELDS, "label_prob")
+#: Every optional field: the sample fields, the label's token probability (``logprobs``) and what was masked;
+#: each is left out of the JSON line when it is ``None``.
+OPTIONAL_FIELDS = (*SAMPLE_FIELDS, "label_prob", "masked")
 #: Digits kept of ``label_prob``: probabilities near 1 matter to routing thresholds.
 PROB_DIGITS = 6
 #: The error type of an item that is bad input (no id or text, unreadable, too large): no model was asked.
@@ -91,6 +91,9 @@ class LabelResult(BaseModel):
     label_prob: float | None = Field(default=None, ge=0.0, le=1.0)
     """The probability of the label's tokens (``logprobs``): ``exp`` of the summed token log-probabilities;
     the lowest over the labels for multi-label answers; with samples, the mean over the majority's samples."""
+    masked: dict[str, int] | None = None
+    """Personal data replaced in the item's text before it was sent: occurrences per placeholder name
+    (``{"PHONE": 2, "EMAIL": 1}``); absent when nothing was masked."""
     error: ErrorInfo | None = None
     model: str
     sop_id: str

@@ -5,7 +5,8 @@ A result line is paired with the item of the same id (the first row of that id: 
 row of an id, and records each later one as a ``duplicate id`` error). The items come from the file
 ``run.json`` names (an absolute path, ``runs.sources``) or the one given (``--items``), and each item paired
 with a line is checked against the digest the ledger ``run.db`` recorded for that line when it was labeled
-(``inputs.digest``: text, language, images). An items file edited since the run, or another file holding the
+(``inputs.digest``: text, language, images; the text masked as the run masked it, the policy its ledger
+records). An items file edited since the run, or another file holding the
 same ids, is an ``InputError`` naming the first item that differs and what to do. Items missing from the file
 are not paired (the caller counts them). Lines the run recorded as bad input (``invalid_item``: no text, over
 the size limit) carry no prediction and are paired by id alone: their digest covers the reason, which can
@@ -28,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from prelabel.errors import InputError
-from prelabel.inputs.digest import is_item_digest, item_digest
+from prelabel.inputs.digest import is_item_digest
 from prelabel.inputs.items import Item
+from prelabel.inputs.media import MediaPolicy
 from prelabel.inputs.reading import read_items
-from prelabel.labeling.ledger import LedgerRow, recorded_items
+from prelabel.labeling.ledger import LedgerRow, recorded_binding, recorded_items
 from prelabel.labeling.ledger_legacy import legacy_digest
+from prelabel.prompt.masking import MaskPolicy, masked_digest
 from prelabel.runs.labels import LabelLines
 from prelabel.runs.run_dir import RunDir
 from prelabel.runs.sources import RunSources
@@ -53,6 +56,9 @@ class RunItems:
     missing: str | None = None
     """Why there are no items at all (no items file to read), ``None`` when there are."""
     warnings: list[str] = field(default_factory=list)
+    masking: MaskPolicy = field(default_factory=MaskPolicy)
+    """What the run masked in its items before sending them (from its ledger): a command that sends the
+    items again (``gaps``) masks at least as much."""
 
 
 def run_items(
@@ -77,7 +83,7 @@ def run_items(
         source = None
     wanted = {str(row["item_id"]) for row in lines.rows}
     items: dict[str, Item] = {}
-    for entry in read_items(given):
+    for entry in read_items(given, media=MediaPolicy(confine=False)):  # nothing is sent: no media refused
         if isinstance(entry, Item) and entry.id in wanted and entry.id not in items:
             items[entry.id] = entry
     ledger = recorded_items(RunDir.of(run_dir).path)
@@ -87,11 +93,14 @@ def run_items(
             "against what the run labeled"
         )
         return RunItems(items, source, warnings=[warning])
-    _check(lines, ledger, items, source or "the items given")
-    return RunItems(items, source)
+    masking = MaskPolicy.from_record((recorded_binding(RunDir.of(run_dir).path) or {}).get("mask"))
+    _check(lines, ledger, items, source or "the items given", masking)
+    return RunItems(items, source, masking=masking)
 
 
-def _check(lines: LabelLines, ledger: dict[int, LedgerRow], items: dict[str, Item], source: str) -> None:
+def _check(
+    lines: LabelLines, ledger: dict[int, LedgerRow], items: dict[str, Item], source: str, masking: MaskPolicy
+) -> None:
     """``InputError`` for the first line whose item is not the one the ledger recorded for it."""
     repeated = lines.repeated()
     for position, row in enumerate(lines.rows):  # labels.jsonl: one line per input position, in order
@@ -108,7 +117,8 @@ def _check(lines: LabelLines, ledger: dict[int, LedgerRow], items: dict[str, Ite
         if recorded.status == "error" and recorded.error_type == _BAD_INPUT:
             continue
         item = items[item_id]
-        digest = item_digest(item) if is_item_digest(recorded.input_hash) else legacy_digest(item)
+        # the ledger holds the digest of the item as it was sent: masked as the run masked it
+        digest = masked_digest(masking, item) if is_item_digest(recorded.input_hash) else legacy_digest(item)
         if digest != recorded.input_hash:
             raise InputError(
                 f"{source}: item '{item_id}' is not the one the run labeled (its text, language or images "

@@ -33,6 +33,7 @@ from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.budget import EXIT_BUDGET, check_estimate, run_cost
 from prelabel.labeling.ledger import Ledger
+from prelabel.labeling.mask_map import MaskMap, masking_record
 from prelabel.labeling.options import LabelOptions
 from prelabel.labeling.progress import RunProgress
 from prelabel.labeling.result import LabelResult, failed_exit_code
@@ -103,6 +104,10 @@ class RunSummary(BaseModel):
     """True when ``model`` is the bundled smoke model (``local``): its labels illustrate mechanics only."""
     model_note: str | None = None
     """What the model's labels are worth when that needs saying (the smoke model's note), else ``None``."""
+    masking: dict[str, Any] | None = None
+    """What was masked before sending (``labeling.mask_map.masking_record``: kinds, regions, the SOP's
+    pattern names, items and occurrences per placeholder name, the mask map written); ``None`` when nothing
+    is masked."""
 
     @property
     def model_label(self) -> str:
@@ -140,6 +145,7 @@ async def arun(
     restart: bool = False,
     retry_errors: bool = True,
     sink: Callable[[Path], ResultSink] | None = None,
+    keep_mask_map: bool = False,
     **changes: Any,
 ) -> RunSummary:
     """Label every item into ``out_dir`` (async ``run``; see ``run``)."""
@@ -165,6 +171,8 @@ async def arun(
         session = {"labeled": 0, "resumed": 0, "changed": 0}
         digests: dict[int, str] = {}  # item digests of the items in flight
         read = {"count": 0}
+        mask_map = MaskMap(labeler, keep_mask_map)
+        written: dict[str, Path | None] = {"mask_map": None}
 
         def resumed(position: int) -> None:
             read["count"] = position + 1
@@ -176,7 +184,10 @@ async def arun(
             session["changed"] += 1
 
         def pending() -> Iterator[tuple[int, Item | BadItem]]:
-            for position, entry, digest in unfinished(start.entries, ledger, retry_errors, resumed, changed):
+            entries = mask_map.entries(start.entries)
+            for position, entry, digest in unfinished(
+                entries, ledger, retry_errors, resumed, changed, digest_of=labeler.digest
+            ):
                 read["count"] = position + 1
                 digests[position] = digest
                 yield position, entry
@@ -232,6 +243,7 @@ async def arun(
                 error=error,
                 smoke_model=is_smoke_model(labeler.model),
                 model_note=labeler.endpoint.smoke_note,
+                masking=masking_record(labeler.masking, *ledger.masked_counts(), written["mask_map"]),
             )
 
         def kept() -> str:
@@ -247,6 +259,7 @@ async def arun(
                 extra.close()
             try:  # each file whole or not at all (prelabel._jsonio); the ledger keeps every result
                 run_dir.write_labels(ledger.results())
+                written["mask_map"] = mask_map.write(run_dir)
                 result = summary(status, error, budget_reached)
                 run_dir.write_info(result.model_dump(mode="json"))
             except OutputError as exc:  # a full disk: run.json says so when it still fits
@@ -327,7 +340,10 @@ run = sync_twin(
     ``options`` (a ``LabelOptions``) and keyword overrides of its fields say how; ``client`` injects an
     ``openai`` client. Running again on the same ``out_dir`` resumes: finished items are not sent again, error
     items are retried unless ``retry_errors=False``, changed items are labeled again; ``restart=True`` starts
-    fresh. ``progress`` shows progress on stderr. Returns the ``RunSummary`` written to ``run.json``. Raises
+    fresh. Personal data the SOP's ``privacy:`` section or ``mask`` names is masked in every item before it
+    is sent; ``keep_mask_map=True`` writes what the placeholders replaced to ``RUN_DIR/mask_map.jsonl``
+    (kept on this machine). ``progress`` shows progress on stderr. Returns the ``RunSummary`` written to
+    ``run.json``. Raises
     ``InputError``/``SOPError`` for bad input (and a run directory made with other settings) and
     ``EndpointError`` for an unusable endpoint; bad and failed items become error records. For a dry run, call
     ``estimate`` (``labeling.dry_run``) with the same options.

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from prelabel.errors import InputError
-from prelabel.inputs.digest import item_digest
 from prelabel.inputs.items import Item
 from prelabel.inputs.reading import BadItem
 from prelabel.labeling.labeler import Labeler, read_entries
@@ -82,8 +81,9 @@ def start_run(
 
 def run_binding(labeler: Labeler) -> dict[str, Any]:
     """What a run directory's ledger is bound to: SOP, model, template, rationale language, prompt hash, the
-    samples per item when above 1 and ``logprobs`` when asked (so ledgers made before these existed stay
-    valid without them)."""
+    samples per item when above 1, ``logprobs`` when asked and what is masked when anything is (so ledgers
+    made before these existed stay valid without them). A rerun that masks otherwise is refused like one with
+    another SOP: its items' digests (``Labeler.digest``, of the masked text) would all differ."""
     binding: dict[str, Any] = {
         "sop_id": labeler.sop.id,
         "sop_sha256": labeler.sop.sha256,
@@ -96,6 +96,8 @@ def run_binding(labeler: Labeler) -> dict[str, Any]:
         binding["samples"] = labeler.samples
     if labeler.options.logprobs:
         binding["logprobs"] = True
+    if labeler.masking.active:
+        binding["mask"] = labeler.masking.record()
     return binding
 
 
@@ -123,12 +125,15 @@ def unfinished(
     retry_errors: bool,
     on_finished: Callable[[int], None] | None = None,
     on_changed: Callable[[int], None] | None = None,
+    *,
+    digest_of: Callable[[Item | BadItem], str],
 ) -> Iterator[tuple[int, Item | BadItem, str]]:
     """The items a run still has to label, as (input position, item, item digest) (``Ledger.resume``);
     ``on_finished`` hears the position of each item the ledger already holds a kept result for, and
-    ``on_changed`` that of each item sent again because its result was for another text."""
+    ``on_changed`` that of each item sent again because its result was for another text. ``digest_of`` is
+    the run's digest (``Labeler.digest``: of the item as it is sent, masked)."""
     for position, entry in enumerate(entries):
-        digest = item_digest(entry)
+        digest = digest_of(entry)
         what = ledger.resume(position, entry, digest, retry_errors)
         if what == KEPT:
             if on_finished is not None:

@@ -2,8 +2,9 @@
 
 A RUN_DIR holds the ledger ``run.db`` (with SQLite's ``-wal``/``-shm`` companions), ``labels.jsonl`` written
 from it, ``run.json`` (the run's record), the lock file ``.lock`` (an exclusive lock while a process uses the
-directory, released by the OS when the process dies), ``batch/`` (Batch API request and output files) and,
-during a ``--restart``, ``.previous/`` (the earlier run set aside, ``runs.restart``). Everything else in the
+directory, released by the OS when the process dies), ``batch/`` (Batch API request and output files), with
+``--keep-mask-map`` ``mask_map.jsonl`` (what the placeholders of masked items replaced) and, during a
+``--restart``, ``.previous/`` (the earlier run set aside, ``runs.restart``). Everything else in the
 directory is the user's and is left alone.
 
 Every other module asks ``RunDir`` for a path (``run.labels``, ``run.db``, ...) or a name (``RunDir.LABELS``
@@ -65,6 +66,8 @@ class RunDir:
     """Where ``--restart`` keeps the earlier run until the new one has earned its place."""
     BATCH: ClassVar[str] = "batch"
     """Batch API request files and downloaded output files."""
+    MASK_MAP: ClassVar[str] = "mask_map.jsonl"
+    """With ``--keep-mask-map``: what each masked item's placeholders replaced (never sent anywhere)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -101,6 +104,11 @@ class RunDir:
         return self.path / self.ASIDE
 
     @property
+    def mask_map(self) -> Path:
+        """``mask_map.jsonl``, the placeholders of the masked items (``--keep-mask-map``)."""
+        return self.path / self.MASK_MAP
+
+    @property
     def batch_dir(self) -> Path:
         """``batch/``."""
         return self.path / self.BATCH
@@ -119,7 +127,7 @@ class RunDir:
         killed while writing ``labels.jsonl`` left (``batch/`` is the run's too; a file being written now is
         ``.NAME.XXXXXXXX.partial``, removed by its writer, see ``prelabel._jsonio``)."""
         db, labels = cls.DB, cls.LABELS
-        return (db, f"{db}-wal", f"{db}-shm", labels, cls.INFO, f".{labels}{PARTIAL}")
+        return (db, f"{db}-wal", f"{db}-shm", labels, cls.INFO, cls.MASK_MAP, f".{labels}{PARTIAL}")
 
     # ------------------------------------------------------------------------------------------- writing
 

@@ -21,6 +21,7 @@ _KEY_HINTS |= {"rules": "a list of rules (id:, text:)"}
 _EXPECTED = {
     "string_type": "text",
     "list_type": "a list",
+    "tuple_type": "a list",
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
     "dict_type": "a mapping",
@@ -86,7 +87,7 @@ def problems_from_pydantic(
         elif kind == "literal_error":
             message = f"must be {err['ctx']['expected']}, got {describe(given)}"
         else:
-            message = str(err["msg"])
+            message = str(err["msg"]).removeprefix("Value error, ")
         problems.append(problem(root, source, loc, message))
     return problems
 

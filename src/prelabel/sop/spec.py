@@ -24,12 +24,21 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from prelabel.errors import Problem, SOPError
 from prelabel.sop._checks import (
@@ -42,6 +51,7 @@ from prelabel.sop._checks import (
 from prelabel.sop._yaml import Loc, parse_yaml, position, problem, to_plain
 
 __all__ = [
+    "MASK_KINDS",
     "SOP",
     "Abstain",
     "ChangeLogEntry",
@@ -49,6 +59,8 @@ __all__ = [
     "Example",
     "Exclusion",
     "Label",
+    "MaskPattern",
+    "Privacy",
     "Rule",
     "SOPTest",
     "load_sop",
@@ -66,11 +78,25 @@ def _one_or_many(value: Any) -> Any:
 
 
 class Example(_Spec):
-    """An example item for a label, in any language."""
+    """An example item for a label, in any language; ``images`` and ``video`` (paths relative to the SOP
+    file's folder, or URLs) are shown in the guideline document, not sent to the model."""
 
     text: str = Field(min_length=1)
     language: str | None = None
     note: str | None = None
+    images: list[str] = []
+    video: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_no_media(self, handler: Any) -> Any:
+        # left out when absent, so adding the fields kept the hashes (``SOP.sha256``) of existing SOPs
+        data = handler(self)
+        if isinstance(data, dict):
+            if not data.get("images"):
+                data.pop("images", None)
+            if data.get("video") is None:
+                data.pop("video", None)
+        return data
 
 
 class Exclusion(_Spec):
@@ -156,6 +182,73 @@ class ChangeLogEntry(_Spec):
         return value if value is None or isinstance(value, str | bool) else str(value)
 
 
+#: The kinds of personal data prelabel can mask before sending (``privacy: mask:``, ``--mask``).
+MASK_KINDS = ("email", "phone", "card")
+_BUILT_IN_NAMES = ("EMAIL", "PHONE", "CARD")
+
+
+class MaskPattern(_Spec):
+    """An SOP's own kind of personal data: a placeholder ``name`` (``ORDER`` -> ``<ORDER_1>``) and a regex."""
+
+    name: str
+    regex: str = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _placeholder_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", value):
+            raise ValueError(
+                f"invalid name {value!r}: use capital letters, digits and '_' (ORDER, NATIONAL_ID)"
+            )
+        if value in _BUILT_IN_NAMES:
+            raise ValueError(f"'{value}' is a built-in kind's name; list it under mask: instead")
+        return value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if compiled.fullmatch(""):
+            raise ValueError("the regex matches empty text; it must match the value to mask")
+        return value
+
+
+class Privacy(_Spec):
+    """What is masked in items before they are sent: built-in kinds, the phone regions, the SOP's patterns."""
+
+    mask: tuple[Literal["email", "phone", "card"], ...] = ()
+    phone_regions: tuple[str, ...] = ()
+    """Regions (ISO 3166 two-letter codes) whose national phone formats are read (default: the markets'
+    ID, TH, VN, MY, PH, SG, US); an item's own market or language is tried first."""
+    patterns: tuple[MaskPattern, ...] = ()
+
+    @field_validator("phone_regions", mode="before")
+    @classmethod
+    def _regions(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [v.upper() if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _region_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for region in value:
+            if not re.fullmatch(r"[A-Z]{2}", region):
+                raise ValueError(f"'{region}' is not a two-letter region code (ID, TH, VN, MY, PH, SG, US)")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Privacy:
+        names = [p.name for p in self.patterns]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"pattern name '{repeated[0]}' is used twice")
+        return self
+
+
 class SOP(_Spec):
     """A structured SOP: the label tree, rules, edge cases and tests for one labeling task."""
 
@@ -171,6 +264,7 @@ class SOP(_Spec):
     abstain: Abstain = Abstain()
     tests: list[SOPTest] = []
     changelog: list[ChangeLogEntry] = []  # newest first; shown in guideline documents, not to the model
+    privacy: Privacy = Privacy()  # personal data masked in items before they are sent (prompt.masking)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -228,8 +322,11 @@ class SOP(_Spec):
     @cached_property
     def sha256(self) -> str:
         """A stable hash of the SOP content (not of its formatting)."""
-        # an empty change log is left out, so adding the field kept the hashes of existing SOPs
-        data = self.model_dump(mode="json", exclude=None if self.changelog else {"changelog"})
+        # an empty change log or privacy section is left out, so adding them kept the existing SOPs' hashes
+        empty = {"changelog"} if not self.changelog else set()
+        if self.privacy == Privacy():
+            empty.add("privacy")
+        data = self.model_dump(mode="json", exclude=empty or None)
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

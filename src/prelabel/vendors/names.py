@@ -10,6 +10,7 @@ __all__ = [
     "LS_CONTROL",
     "LS_IMAGES",
     "LS_RATIONALE",
+    "LS_VIDEO",
     "RULING",
     "SOP_UNCLEAR",
     "UNCLEAR_VALUES",
@@ -20,6 +21,8 @@ __all__ = [
 LS_CONTROL, LS_RATIONALE = "label", "rationale"
 #: The task field holding all of an item's images when some item has several (``<Image valueList=...>``).
 LS_IMAGES = "images"
+#: The task field and object name of an item's video (``<Video name="video" value="$video"/>``).
+LS_VIDEO = "video"
 
 #: Adjudication tasks (``prelabel export CMP_DIR --candidates``), Label Studio and Argilla alike: besides the
 #: label control/question, "is the SOP unclear on this item?" (single choice of `UNCLEAR_VALUES`) and the
