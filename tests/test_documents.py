@@ -10,11 +10,12 @@ from prelabel._documents import document_templates, render_document
 from prelabel._resources import data_dir
 from prelabel.authoring.guideline import GUIDELINE_TEMPLATES
 from prelabel.comparison.report import REPORT_TEMPLATE
+from prelabel.comparison.trends_report import QA_TEMPLATE
 
 
 def test_document_templates_are_apart_from_prompt_templates() -> None:
     documents = document_templates()
-    used = {*GUIDELINE_TEMPLATES.values(), "docdiff.html.v1", "docdiff.md.v1", REPORT_TEMPLATE}
+    used = {*GUIDELINE_TEMPLATES.values(), "docdiff.html.v1", "docdiff.md.v1", REPORT_TEMPLATE, QA_TEMPLATE}
     assert set(documents) == used
     assert prelabel.list_templates() == ["classify.v1"]  # prompt templates only
     assert not set(documents) & {p.name.removesuffix(".jinja") for p in data_dir("prompts").iterdir()}

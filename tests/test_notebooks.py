@@ -74,6 +74,9 @@ def test_quickstart_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     report = run_dir / "quickstart-report"
     for name in ("metrics.json", "disagreements.csv", "ambiguity_candidates.csv", "report.html"):
         assert (report / name).is_file()
+    assert "drop: annotator ben in week3" in text_of(nb, "cell-27")  # monitoring a vendor
+    assert "drop: annotator ana" not in text_of(nb, "cell-27")
+    assert (run_dir / "quickstart-qa" / "trends" / "report.html").is_file()
 
 
 def test_sop_authoring_notebook_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,8 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.comparison.report_dir import check_report_dir
     from prelabel.comparison.route_report import Routing
     from prelabel.comparison.routing import route
+    from prelabel.comparison.trends import QAReport, qa
+    from prelabel.comparison.vendor_qa import vendor_qa_lines
     from prelabel.demo.walkthrough import DemoResult, run_demo
     from prelabel.errors import (
         BudgetError,
@@ -123,6 +125,7 @@ _EXPORTS: dict[str, str] = {
     "media_listed": "prelabel.prompt.rendering",
     "RetryPolicy": "prelabel.llm.retry",
     "Routing": "prelabel.comparison.route_report",
+    "QAReport": "prelabel.comparison.trends",
     "Ruling": "prelabel.sop.rulings",
     "RunDir": "prelabel.runs.run_dir",
     "RunExport": "prelabel.exports.records",
@@ -154,6 +157,8 @@ _EXPORTS: dict[str, str] = {
     "find_gaps": "prelabel.authoring.gaps",
     "label_flips": "prelabel.authoring.flips",
     "list_templates": "prelabel.prompt.rendering",
+    "qa": "prelabel.comparison.trends",
+    "vendor_qa_lines": "prelabel.comparison.vendor_qa",
     "load_sop": "prelabel.sop.spec",
     "parse_sop": "prelabel.sop.spec",
     "prompt_hash": "prelabel.prompt.rendering",
@@ -217,6 +222,7 @@ __all__ = [
     "PriceTable",
     "Problem",
     "Prompt",
+    "QAReport",
     "RetryPolicy",
     "Routing",
     "Ruling",
@@ -254,6 +260,7 @@ __all__ = [
     "media_listed",
     "parse_sop",
     "prompt_hash",
+    "qa",
     "read_adjudication",
     "read_human_labels",
     "read_items",
@@ -271,6 +278,7 @@ __all__ = [
     "submit_batch",
     "to_argilla",
     "to_dataframe",
+    "vendor_qa_lines",
     "write_doc_diff",
     "write_draft_edge_cases",
     "write_guideline",

@@ -24,6 +24,16 @@ _SKIPPED = (
 )
 _PER_ANNOTATOR = "per_annotator[]: annotator n_labels n_compared agreement kappa"
 _PER_LABEL = "per_label[]: label precision recall f1 support predicted"
+#: Issue 23 added ``vendor_qa`` (versioned: ``vendor_qa.version``): gold, agreement and throughput per agent.
+_VENDOR_QA = {
+    "$.vendor_qa: version aggregate gold_items n_gold_items target_accuracy fast_seconds duration_source "
+    "rules agents",
+    "$.vendor_qa.gold_items: rows file sop_tests",
+    "$.vendor_qa.rules: gold_accuracy flagged consensus_agreement throughput",
+    "$.vendor_qa.agents[]: level name vendor market n_labels n_gold gold_correct gold_accuracy gold_low "
+    "gold_high items_per_gold n_vs_consensus consensus_agree consensus_agreement kappa n_timed "
+    "items_per_hour median_seconds fast_share below_target flagged",
+}
 
 #: Every object of ``metrics.json`` written for the fixture files, as "path: keys in order" (recorded from the
 #: dict-based comparator before the figures became typed records; issues 13 and 14 added pairwise agreement,
@@ -32,8 +42,9 @@ _PER_LABEL = "per_label[]: label precision recall f1 support predicted"
 #: ``sources``: the files read, for ``export CMP_DIR --candidates``).
 GOLDEN_COMPARE = {
     "$: task sop provenance summary counts skipped skipped_examples notes definitions model_vs_majority "
-    "model_vs_annotators levels humans slices ambiguity sources",
+    "model_vs_annotators levels humans slices ambiguity sources vendor_qa",
     "$.sources: results humans humans_format",
+    *_VENDOR_QA,
     "$.provenance: models sop_versions smoke_model note",
     "$.provenance.models: ",  # the fixture's lines name no model nor SOP: both empty
     "$.provenance.sop_versions: ",
@@ -67,7 +78,8 @@ GOLDEN_COMPARE = {
 }
 GOLDEN_AGREEMENT = {
     "$: n_items n_annotators n_annotations n_items_paired percent_agreement pairwise_agreement fleiss_kappa "
-    "krippendorff_alpha per_annotator slices task skipped skipped_examples notes definitions",
+    "krippendorff_alpha per_annotator slices task skipped skipped_examples notes definitions vendor_qa",
+    *_VENDOR_QA,
     "$.definitions: percent_agreement pairwise_agreement abstentions",
     f"$.{_PER_ANNOTATOR}",
     _SKIPPED,

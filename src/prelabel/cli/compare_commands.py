@@ -10,8 +10,11 @@ import typer
 import prelabel
 from prelabel.cli.app import EXIT_BAD_INPUT, app, fail
 from prelabel.cli.options import (
+    AggregateOpt,
     AnnotatorOpt,
     BaseUrlOpt,
+    FastSecondsOpt,
+    GoldOpt,
     HumansArg,
     HumansFormatOpt,
     MaskOpt,
@@ -21,6 +24,7 @@ from prelabel.cli.options import (
     RetryBudgetOpt,
     SliceOpt,
     SopOpt,
+    TargetAccuracyOpt,
     TimeoutOpt,
     WideOpt,
     label_options,
@@ -37,6 +41,10 @@ def agreement(
     annotators: AnnotatorOpt = None,
     sop: SopOpt = None,
     slice_columns: SliceOpt = None,
+    aggregate: AggregateOpt = "majority",
+    gold: GoldOpt = None,
+    target_accuracy: TargetAccuracyOpt = None,
+    fast_seconds: FastSecondsOpt = None,
     humans_format: HumansFormatOpt = "auto",
 ) -> None:
     """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
@@ -48,6 +56,10 @@ def agreement(
         sop=loaded,
         slices=slice_columns,
         annotators=annotators,
+        aggregate=aggregate,
+        gold=gold,
+        target_accuracy=target_accuracy,
+        fast_seconds=fast_seconds,
         humans_format=humans_format,
     )
     paths = metrics.save(out)
@@ -61,6 +73,8 @@ def agreement(
     typer.echo(f"{metrics.n_items} items, {metrics.n_annotators} annotators: {figures}")
     for note in metrics.notes:
         typer.echo(f"note: {note}")
+    for line in prelabel.vendor_qa_lines(metrics.vendor_qa):
+        typer.echo(line)
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -79,6 +93,10 @@ def compare(
         bool, typer.Option("--draft-edits", help="Ask the model to draft edge_cases for the top clusters.")
     ] = False,
     top: Annotated[int, typer.Option(min=1, help="Clusters to draft edge cases for.")] = 3,
+    aggregate: AggregateOpt = "majority",
+    gold: GoldOpt = None,
+    target_accuracy: TargetAccuracyOpt = None,
+    fast_seconds: FastSecondsOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
@@ -105,6 +123,10 @@ def compare(
         slices=slice_columns,
         confident=confident,
         annotators=annotators,
+        aggregate=aggregate,
+        gold=gold,
+        target_accuracy=target_accuracy,
+        fast_seconds=fast_seconds,
         humans_format=humans_format,
     )
     paths = list(result.save(out).values())
@@ -116,6 +138,46 @@ def compare(
     for warning in result.metrics.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.to_markdown())
+    for line in prelabel.vendor_qa_lines(result.metrics.vendor_qa):
+        typer.echo(line)
     if drafted:
         typer.echo(drafted)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@app.command(rich_help_panel=PANEL)
+def qa(
+    batches: Annotated[
+        list[Path],
+        typer.Argument(
+            help="compare (or agreement) output directories, one per batch or week, oldest first.",
+            show_default=False,
+            metavar="CMP_DIR",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output DIR: trends.csv, qa.json, report.html.")],
+    alpha: Annotated[
+        float,
+        typer.Option(
+            "--alpha", help="Chance of flagging any agent who did not degrade (Holm-corrected), per batch."
+        ),
+    ] = 0.05,
+    parquet: Annotated[
+        bool, typer.Option("--parquet", help="Also write trends.parquet (needs pyarrow: the parquet extra).")
+    ] = False,
+) -> None:
+    """Vendor QA over batches: accuracy, kappa and throughput per annotator, vendor and market over time, with
+    significant drops flagged (DIR/trends.csv, qa.json, report.html)."""
+    prelabel.check_output(out, directory=True)  # before any work
+    if parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise fail(
+                "--parquet needs pyarrow: run `pip install 'prelabel[parquet]'`", EXIT_BAD_INPUT
+            ) from None
+    report = prelabel.qa(batches, alpha=alpha)
+    paths = report.save(out, parquet=parquet)
+    for line in report.lines():
+        typer.echo(line)
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))

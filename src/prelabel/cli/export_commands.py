@@ -11,7 +11,7 @@ from rich.markup import escape
 
 import prelabel
 from prelabel.cli.app import app
-from prelabel.cli.options import HumansFormatOpt, WideOpt
+from prelabel.cli.options import AggregateOpt, HumansFormatOpt, WideOpt
 
 PANEL = "4. Hand off to vendors"
 
@@ -143,6 +143,7 @@ def route_command(
     wide: WideOpt = False,
     humans_format: HumansFormatOpt = "auto",
     force: ForceOpt = False,
+    aggregate: AggregateOpt = "majority",
 ) -> None:
     """Split a run into accept.jsonl and review.jsonl with a precision guarantee (route.json)."""
     if signal not in ("confidence", "agreement", "logprob"):
@@ -160,6 +161,7 @@ def route_command(
         min_count=min_count,
         sop=sop,  # None: the SOP run.json names, checked against the run as export checks it
         wide=wide,
+        aggregate=aggregate,
         humans_format=humans_format,
     )
     paths = routing.save(out, force=force)

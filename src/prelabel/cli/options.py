@@ -49,6 +49,38 @@ AnnotatorOpt = Annotated[
 ]
 SliceOpt = Annotated[list[str] | None, typer.Option("--slice", help="Slice column (repeatable).")]
 SopOpt = Annotated[Path | None, typer.Option("--sop", help="SOP YAML: check labels, roll up, quote it.")]
+# how the human consensus is formed, wherever one is (compare, agreement, route's calibration set)
+AggregateOpt = Annotated[
+    str,
+    typer.Option(
+        "--aggregate",
+        help="Human consensus: majority (ties left out), dawid-skene, glad or mace (annotator models from "
+        "crowd-kit, the qa extra; single-label SOPs).",
+    ),
+]
+# vendor QA of one batch (compare, agreement): gold, the accuracy target, very fast answers
+GoldOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--gold",
+        help="Gold answers (item_id,label; a calibration answer key works), besides the human labels' "
+        "gold rows.",
+    ),
+]
+TargetAccuracyOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--target-accuracy",
+        help="Gold accuracy agents should reach: below it is listed, flagged when the Wilson upper bound "
+        "is too.",
+    ),
+]
+FastSecondsOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--fast-seconds", help="Answers faster than this (seconds) count as very fast (default: 3)."
+    ),
+]
 MaskOpt = Annotated[
     str | None,
     typer.Option(

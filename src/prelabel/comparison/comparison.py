@@ -27,6 +27,7 @@ from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
 from prelabel.comparison.certainty import certainty_notes
+from prelabel.comparison.gold import gold_key, split_gold
 from prelabel.comparison.media_strip import run_videos
 from prelabel.comparison.metrics import (
     annotator_rows,
@@ -44,6 +45,7 @@ from prelabel.comparison.metrics_schema import (
     SopRef,
     Sources,
     Summary,
+    VendorQA,
     given,
 )
 from prelabel.comparison.prep import Prepared, prepare
@@ -52,6 +54,7 @@ from prelabel.comparison.readers import read_human_labels, read_results
 from prelabel.comparison.reliability import CalibrationReport, prepared_calibration_report
 from prelabel.comparison.run_info import sop_warnings
 from prelabel.comparison.semantics import label_space
+from prelabel.comparison.vendor_qa import FAST_SECONDS, check_settings, vendor_qa
 from prelabel.errors import InputError
 from prelabel.sop.spec import SOP
 
@@ -137,6 +140,13 @@ def _human_metrics(prep: Prepared) -> HumanAgreement:
     )
     if prep.space.multi_label:
         out.per_label = prep.per_label_agreement()
+    estimates = prep.consensus.estimates
+    if estimates is not None:
+        out.aggregation = estimates
+        prep.notes.append(
+            f"the human consensus is {estimates.method}'s (crowd-kit), not majority vote: "
+            f"{estimates.n_changed} items differ from their untied majority"
+        )
     if len(ratings.annotators) < 2:
         prep.notes.append("only one annotator: agreement among humans (κ, α, percent agreement) is undefined")
     elif out.fleiss_kappa is None:
@@ -154,6 +164,10 @@ def agreement(
     multi_label: bool | None = None,
     slices: list[str] | None = None,
     annotators: list[str] | None = None,
+    aggregate: str = "majority",
+    gold: str | Path | pd.DataFrame | None = None,
+    target_accuracy: float | None = None,
+    fast_seconds: float | None = None,
     humans_format: str = "auto",
 ) -> AgreementMetrics:
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
@@ -161,7 +175,9 @@ def agreement(
     Fields: ``percent_agreement`` (mean majority share), ``pairwise_agreement``, ``fleiss_kappa``,
     ``krippendorff_alpha``, ``n_items``, ``n_annotators``,
     ``n_annotations``, ``per_annotator`` (each annotator vs the others' consensus), ``slices``, ``skipped``,
-    ``notes``. Undefined figures (one annotator, one class) are ``None`` and explained in ``notes``.
+    ``notes``, ``vendor_qa``. Undefined figures (one annotator, one class) are ``None`` and explained in
+    ``notes``. ``aggregate`` forms the human consensus (`prelabel.comparison.aggregation`); ``gold``,
+    ``target_accuracy`` and ``fast_seconds`` feed ``vendor_qa`` (`prelabel.comparison.vendor_qa`).
 
         >>> import pandas as pd, prelabel
         >>> humans = pd.DataFrame({"item_id": ["1", "1", "2", "2"], "annotator": ["x", "y"] * 2,
@@ -170,20 +186,17 @@ def agreement(
         >>> got.n_items, got.percent_agreement, got.skipped.annotations_empty
         (2, 0.75, 0)
     """
+    check_settings(target_accuracy, fast_seconds)
     frame = read_human_labels(
-        humans,
-        wide=wide,
-        slices=slices,
-        annotators=annotators,
-        sop=sop,
-        humans_format=humans_format,
-        votes=True,
+        humans, wide=wide, slices=slices, annotators=annotators, sop=sop, humans_format=humans_format
     )
-    prep = prepare(frame, None, label_space(sop, multi_label))
+    votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
+    prep = prepare(votes, None, label_space(sop, multi_label), aggregate)
     prep.notes[:0] = [*frame.attrs.get("notes", []), *frame.attrs.get("warnings", [])]
     if len(prep.ratings.item) == 0:
         raise InputError(f"no usable human label (skipped: {_describe(prep.skipped)})")
     humans_metrics = _human_metrics(prep)
+    qa = _vendor_qa(prep, frame, votes, gold_rows, gold, sop, target_accuracy, fast_seconds)
     return AgreementMetrics(
         **given(humans_metrics),
         slices=slice_agreement(prep),
@@ -192,7 +205,24 @@ def agreement(
         skipped_examples=prep.examples,
         notes=prep.notes,
         definitions={k: DEFINITIONS[k] for k in ("percent_agreement", "pairwise_agreement", "abstentions")},
+        vendor_qa=qa,
     )
+
+
+def _vendor_qa(
+    prep: Prepared,
+    frame: pd.DataFrame,
+    votes: pd.DataFrame,
+    gold_rows: pd.DataFrame,
+    gold: str | Path | pd.DataFrame | None,
+    sop: SOP | None,
+    target_accuracy: float | None,
+    fast_seconds: float | None,
+) -> VendorQA:
+    texts = frame[["item_id", "text"]] if "text" in frame.columns else None
+    key = gold_key(prep.space, rows=gold_rows, file=gold, sop=sop, texts=texts)
+    fast = FAST_SECONDS if fast_seconds is None else fast_seconds
+    return vendor_qa(prep, votes, key, target_accuracy=target_accuracy, fast_seconds=fast)
 
 
 def compare(
@@ -206,6 +236,10 @@ def compare(
     confident: float = 0.7,
     examples: int = 3,
     annotators: list[str] | None = None,
+    aggregate: str = "majority",
+    gold: str | Path | pd.DataFrame | None = None,
+    target_accuracy: float | None = None,
+    fast_seconds: float | None = None,
     humans_format: str = "auto",
 ) -> Comparison:
     """Compare model results with human labels.
@@ -218,19 +252,21 @@ def compare(
     checks labels against the SOP, rolls leaves up its tree and quotes its text in the candidates. A model
     answer counts as confident when its certainty (agreement of self-consistency ``samples`` if present,
     else ``confidence`` in [0, 1]) is at least ``confident``; an unknown certainty never is.
-    ``metrics.definitions`` says how ties, abstentions and unknown certainty are treated.
+    ``metrics.definitions`` says how ties, abstentions and unknown certainty are treated. ``aggregate``
+    forms the human consensus: ``majority`` (default), ``dawid-skene``, ``glad`` or ``mace``
+    (`prelabel.comparison.aggregation`, extra ``prelabel[qa]``). Human-label rows whose ``gold`` column is
+    true are gold, not votes; they, a ``gold`` file (``item_id``, ``label``) and the ``sop``'s tests matched
+    by text give each annotator's accuracy against gold in ``metrics.vendor_qa``, with agreement and
+    throughput per annotator, vendor and market (`prelabel.comparison.vendor_qa`; ``target_accuracy`` flags
+    agents below it, ``fast_seconds`` sets what a very fast answer is).
     """
+    check_settings(target_accuracy, fast_seconds)
     res = read_results(results)
     frame = read_human_labels(
-        humans,
-        wide=wide,
-        slices=slices,
-        annotators=annotators,
-        sop=sop,
-        humans_format=humans_format,
-        votes=True,
+        humans, wide=wide, slices=slices, annotators=annotators, sop=sop, humans_format=humans_format
     )
-    prep = prepare(frame, res, label_space(sop, multi_label, res))
+    votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
+    prep = prepare(votes, res, label_space(sop, multi_label, res), aggregate)
     prep.notes[:0] = frame.attrs.get("notes", [])
     prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
     found = provenance(res)
@@ -243,6 +279,7 @@ def compare(
             f"{int(prep.human_rows.sum())}; skipped: {_describe(prep.skipped)}); do the item ids match?"
         )
     humans_metrics = _human_metrics(prep)
+    qa = _vendor_qa(prep, frame, votes, gold_rows, gold, sop, target_accuracy, fast_seconds)
     rolled = rolled_levels(prep)
     model = model_metrics(prep, rolled)
     vs = model.vs_majority
@@ -292,6 +329,7 @@ def compare(
             certainty_unknown=unknown,
             confidence_out_of_range=out_of_range,
         ),
+        vendor_qa=qa,
     )
     if warnings:  # written only when there are some
         metrics.warnings = warnings

@@ -44,6 +44,7 @@ __all__ = [
     "grouped_pair_counts",
     "kappa",
     "kappa_from_table",
+    "kappas_from_tables",
     "krippendorff_alpha",
     "pair_counts",
     "pairwise_agreement",
@@ -248,6 +249,23 @@ def kappa_from_table(table: np.ndarray) -> float | None:
     if len(rows) == 0 or len(np.union1d(rows, cols)) < 2:
         return None
     return float(cohen_kappa_score(rows, cols, sample_weight=table[rows, cols]))
+
+
+def kappas_from_tables(tables: np.ndarray) -> list[float | None]:
+    """`kappa_from_table` of each of a stack of contingency tables (groups × n × n), in one vectorised pass
+    (Cohen's κ from counts, ``1 - (1 - p_o) / (1 - p_e)``: scikit-learn's figure); ``None`` where undefined.
+
+    >>> kappas_from_tables(np.array([[[3, 1], [0, 2]], [[4, 0], [0, 0]]]))
+    [0.6666666666666667, None]
+    """
+    tables = np.asarray(tables, dtype=np.float64)
+    total = tables.sum(axis=(1, 2))
+    used = ((tables.sum(axis=1) + tables.sum(axis=2)) > 0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        observed = np.trace(tables, axis1=1, axis2=2) / total
+        chance = (tables.sum(axis=2) * tables.sum(axis=1)).sum(axis=1) / total**2
+        value = 1 - (1 - observed) / (1 - chance)
+    return [float(v) if n > 0 and u >= 2 else None for v, n, u in zip(value, total, used, strict=True)]
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -157,11 +157,15 @@ Rolled = list[RolledLevel]
 
 def rolled_levels(prep: Prepared) -> Rolled:
     """Per tree level above the leaves: its label names, the leaf → level code mapping, and each item's
-    human majority (and tie flag) at that level."""
+    human majority (and tie flag) at that level (an annotator model's consensus: its leaf rolled up)."""
     codes, patterns = prep.patterns
     out: Rolled = []
     for level in range(1, prep.space.depth(prep.names)):
         names, mapping = prep.space.rollup_codes(prep.names, level)
+        if prep.aggregate != "majority":  # an annotator model's consensus leaf, rolled up
+            consensus = prep.majority
+            out.append(RolledLevel(level, names, mapping, mapping[consensus.top], consensus.tied))
+            continue
         top, _, tied = majority(roll_counts(patterns, mapping, len(names)))
         out.append(RolledLevel(level, names, mapping, top[codes], tied[codes]))
     return out

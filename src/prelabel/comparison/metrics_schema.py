@@ -22,9 +22,13 @@ from prelabel.comparison.report_dir import METRICS_FILE
 
 __all__ = [
     "DEFINITIONS",
+    "VENDOR_QA_VERSION",
+    "AgentQuality",
+    "Aggregation",
     "AgreementMetrics",
     "Ambiguity",
     "AnnotatorAgreement",
+    "AnnotatorEstimate",
     "AnnotatorVsModel",
     "ComparisonMetrics",
     "Confusion",
@@ -44,6 +48,7 @@ __all__ = [
     "SopRef",
     "Summary",
     "Task",
+    "VendorQA",
     "given",
 ]
 
@@ -211,8 +216,34 @@ class SliceMetrics(_SliceHead):
     per_annotator: list[AnnotatorAgreement]
 
 
+class AnnotatorEstimate(_Record):
+    """What an annotator model estimates about one annotator: ``accuracy`` (the mean posterior probability
+    of the answers they gave), and the model's own parameter: Dawid-Skene's ``confusion`` matrix (rows: the
+    true answer, columns: the answer given, over `Aggregation.labels`), GLAD's ``skill``, MACE's
+    ``competence``."""
+
+    annotator: str
+    n_labels: int
+    accuracy: float | None
+    confusion: list[list[float]] | None = None
+    skill: float | None = None
+    competence: float | None = None
+
+
+class Aggregation(_Record):
+    """How the human consensus was formed when not by majority vote (``--aggregate``): the model, the items
+    with a consensus, how many of those differ from their untied majority, and the per-annotator estimates."""
+
+    method: str
+    labels: list[str]
+    n_items: int
+    n_changed: int
+    per_annotator: list[AnnotatorEstimate]
+
+
 class HumanAgreement(_Record):
-    """Agreement among human annotators (``per_label`` for multi-label tasks only)."""
+    """Agreement among human annotators (``per_label`` for multi-label tasks only; ``aggregation`` when the
+    consensus is an annotator model's)."""
 
     n_items: int
     n_annotators: int
@@ -224,6 +255,7 @@ class HumanAgreement(_Record):
     krippendorff_alpha: float | None
     per_annotator: list[AnnotatorAgreement]
     per_label: list[LabelAgreement] | None = None
+    aggregation: Aggregation | None = None
 
 
 class Skipped(_Record):
@@ -253,6 +285,61 @@ class Skipped(_Record):
     items_majority_tied: int
 
 
+#: The version of ``metrics.json``'s ``vendor_qa`` part (a new field bumps it; `prelabel qa` reads 1).
+VENDOR_QA_VERSION = 1
+
+
+class AgentQuality(_Record):
+    """One annotator, vendor or market (``level``) in one batch: accuracy against gold with its Wilson
+    interval, agreement and Cohen's κ with the consensus, throughput. Counts are of votes (gold annotations
+    are the key, not votes); a figure without data is ``None``.
+
+    ``n_gold``/``gold_correct``: their votes on gold items, and the right ones; ``items_per_gold``: votes per
+    gold check (``n_labels / n_gold``). ``n_vs_consensus``/``consensus_agree``: their votes on items with a
+    consensus to compare with (majority: the *other* annotators' untied majority; a model: its consensus).
+    ``n_timed``: votes with a duration; ``fast_share``: the share of those under ``fast_seconds``.
+    ``below_target``: accuracy below ``target_accuracy``; ``flagged``: its Wilson upper bound is too.
+    """
+
+    level: Literal["annotator", "vendor", "market"]
+    name: str
+    vendor: str | None
+    market: str | None
+    n_labels: int
+    n_gold: int
+    gold_correct: int
+    gold_accuracy: float | None
+    gold_low: float | None
+    gold_high: float | None
+    items_per_gold: float | None
+    n_vs_consensus: int
+    consensus_agree: int
+    consensus_agreement: float | None
+    kappa: float | None
+    n_timed: int
+    items_per_hour: float | None
+    median_seconds: float | None
+    fast_share: float | None
+    below_target: bool | None
+    flagged: bool | None
+
+
+class VendorQA(_Record):
+    """Vendor QA of one batch (``metrics.json``'s ``vendor_qa``, read by `prelabel.qa`): where gold came
+    from (gold items per source), the settings, the rules the figures follow, and one `AgentQuality` row
+    per annotator, vendor and market."""
+
+    version: int
+    aggregate: str
+    gold_items: dict[str, int]
+    n_gold_items: int
+    target_accuracy: float | None
+    fast_seconds: float
+    duration_source: str | None
+    rules: dict[str, str]
+    agents: list[AgentQuality]
+
+
 def _save(metrics: BaseModel, directory: str | Path) -> dict[str, Path]:
     path = Path(directory) / METRICS_FILE
     with writing(path):  # creates ``directory``; an OSError is one "cannot write" line
@@ -269,6 +356,7 @@ class AgreementMetrics(HumanAgreement):
     skipped_examples: dict[str, list[str]]
     notes: list[str]
     definitions: dict[str, str]
+    vendor_qa: VendorQA | None = None
 
     def save(self, directory: str | Path) -> dict[str, Path]:
         """Write ``directory/metrics.json`` (created if missing); returns ``{"metrics": path}``."""
@@ -368,6 +456,7 @@ class ComparisonMetrics(_Record):
     ambiguity: Ambiguity
     #: Written when the results and human labels were files.
     sources: Sources | None = None
+    vendor_qa: VendorQA | None = None
 
     def save(self, directory: str | Path) -> dict[str, Path]:
         """Write ``directory/metrics.json`` (created if missing); returns ``{"metrics": path}``."""

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from prelabel.comparison import interrater as irr
+from prelabel.comparison.aggregation import Consensus, check_aggregate, consensus
 from prelabel.comparison.annotators import leave_one_out
 from prelabel.comparison.certainty import certainty
 from prelabel.comparison.metrics_schema import Counts, LabelAgreement, Skipped
 from prelabel.comparison.readers import factorize_ids, result_status
-from prelabel.comparison.semantics import Codes, LabelSpace, Majority, majority
+from prelabel.comparison.semantics import Codes, LabelSpace, Majority
 
 __all__ = ["MAX_SLICE_VALUES", "MISSING", "Prepared", "prepare"]
 
@@ -57,6 +58,10 @@ class Prepared:
     #: human label for its item, no valid human label.
     row_skip: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
     results: pd.DataFrame | None = None
+    #: How the human consensus is formed (`prelabel.comparison.aggregation`).
+    aggregate: str = "majority"
+    #: Per annotation in ``ratings``, its row in the human-labels frame.
+    annotation_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def compared(self) -> np.ndarray:
@@ -79,11 +84,15 @@ class Prepared:
         return leave_one_out(self.ratings)
 
     @cached_property
+    def consensus(self) -> Consensus:
+        """The human consensus by ``aggregate`` (majority vote by default), with the model's estimates."""
+        return consensus(self.ratings, self.aggregate, self.patterns)
+
+    @property
     def majority(self) -> Majority:
-        """Per item: human majority answer code, its share, and whether it is tied."""
-        codes, rows = self.patterns
-        top, share, tied = majority(rows)
-        return Majority(top[codes], share[codes], tied[codes])
+        """Per item: the human consensus answer code (the majority by default), its vote share, and whether
+        it is tied."""
+        return self.consensus.majority
 
     def counts(self, n_results: int) -> Counts:
         """Sizes of the inputs and of what was compared."""
@@ -131,8 +140,9 @@ def _per_item(
     first = first_row[:n_items]
     slices: dict[str, pd.Categorical] = {}
     text = None
+    not_slices = {"item_id", "annotator", "label", *frame.attrs.get("not_slices", [])}
     for column in frame.columns:
-        if column in ("item_id", "annotator", "label"):
+        if column in not_slices:  # vendor QA's per-annotation columns are not slices of items
             continue
         values = np.append(frame[column].to_numpy(dtype=object), np.array([None], dtype=object))[first]
         if column == "text":
@@ -157,8 +167,12 @@ def _per_item(
     return slices, text
 
 
-def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) -> Prepared:
-    """Canonicalise and check human answers (and model rows); align both on item ids."""
+def prepare(
+    frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace, aggregate: str = "majority"
+) -> Prepared:
+    """Canonicalise and check human answers (and model rows); align both on item ids. ``aggregate``: how the
+    human consensus is formed (`prelabel.comparison.aggregation`; checked first)."""
+    check_aggregate(aggregate, space.multi_label)
     skipped = dict.fromkeys(_SKIPS, 0)
     examples: dict[str, list[str]] = {}
     notes: list[str] = []
@@ -226,6 +240,8 @@ def prepare(frame: pd.DataFrame, res: pd.DataFrame | None, space: LabelSpace) ->
     human_rows = np.bincount(item[~no_id], minlength=n_items) > 0
     slices, text = _per_item(frame, item, n_items, notes)
     prep = Prepared(space, names, ratings, human_rows, slices, text, skipped, examples, notes, abstain)
+    prep.aggregate = aggregate
+    prep.annotation_rows = np.flatnonzero(keep)
     if res is not None and model is not None:
         _align_results(prep, res, model, result_item[0], items)
     else:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HUMAN_COLUMNS",
+    "QA_COLUMNS",
     "RESULT_COLUMNS",
     "Ids",
     "as_list",
@@ -44,6 +45,9 @@ __all__ = [
 
 RESULT_COLUMNS = ["item_id", "status", "label", "labels", "confidence", "cited_rules", "samples"]
 HUMAN_COLUMNS = ["item_id", "annotator", "label"]
+#: Per-annotation columns vendor QA reads (`prelabel.comparison.vendor_qa`), kept in every human-labels
+#: frame; the first four are never slices (``vendor`` and ``market`` are, unless ``--slice`` names others).
+QA_COLUMNS = ("gold", "lead_time", "created_at", "vendor_task", "vendor", "market")
 _ID_ALIASES = ("item_id", "id")
 
 
@@ -222,12 +226,20 @@ def read_human_labels(
             raise InputError(f"{name}: missing column(s) {', '.join(absent)}{hint}")
         if slices is None:
             keep = [c for c in frame.columns if c not in HUMAN_COLUMNS]
-        columns = [*HUMAN_COLUMNS, *[c for c in keep if c not in HUMAN_COLUMNS]]
+        qa = [c for c in QA_COLUMNS if c in frame.columns and c not in keep]
+        columns = [*HUMAN_COLUMNS, *[c for c in [*keep, *qa] if c not in HUMAN_COLUMNS]]
         if list(frame.columns) != columns:
             frame = frame[columns]
+        frame.attrs["not_slices"] = _not_slices(frame, slices)
     frame.attrs["source"] = name
     frame.attrs["notes"] = notes
     return frame
+
+
+def _not_slices(frame: pd.DataFrame, slices: list[str] | None) -> list[str]:
+    """The `QA_COLUMNS` of ``frame`` that are not slices: the first four always, ``vendor`` and ``market``
+    when ``slices`` names others."""
+    return [c for c in QA_COLUMNS if c in frame.columns and (c in QA_COLUMNS[:4] or c not in (slices or [c]))]
 
 
 def _vendor_frame(frame: pd.DataFrame, slices: list[str] | None, votes: bool) -> pd.DataFrame:
@@ -239,7 +251,8 @@ def _vendor_frame(frame: pd.DataFrame, slices: list[str] | None, votes: bool) ->
     if frame.empty:
         why = "; ".join(frame.attrs["warnings"] + frame.attrs["notes"])
         raise InputError(f"{name}: no usable human label in the export ({why})")
-    if not votes:
+    if not votes:  # vendor QA reads gold, lead_time, created_at: kept, and never slices
+        frame.attrs["not_slices"] = _not_slices(frame, slices)
         return frame
     attrs = frame.attrs
     if "gold" in frame.columns and frame["gold"].any():

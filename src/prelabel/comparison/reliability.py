@@ -35,6 +35,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from prelabel.comparison.certainty import in_range
+from prelabel.comparison.gold import split_gold
 from prelabel.comparison.metrics_schema import Provenance
 from prelabel.comparison.prep import Prepared, prepare
 from prelabel.comparison.provenance import provenance
@@ -170,6 +171,7 @@ def calibration_items(
     sop: SOP | None = None,
     signal: Signal = "confidence",
     wide: bool = False,
+    aggregate: str = "majority",
     humans_format: str = "auto",
 ) -> CalibrationItems:
     """Score each model answer against the human majority, with its ``signal``; count what is skipped.
@@ -180,11 +182,13 @@ def calibration_items(
     ``model_row_duplicate`` (a later row for the same item: the first is used, as a run labels the first row
     of an id); ``humans_tied``; answers
     without the signal (``no_confidence``) or with one outside [0, 1] (``confidence_out_of_range``). Raises
-    ``InputError`` when nothing is left.
+    ``InputError`` when nothing is left. ``aggregate`` forms the human consensus ("majority" by default,
+    or an annotator model: `prelabel.comparison.aggregation`); gold rows (``gold`` true) are not votes.
     """
     res = read_results(results)
-    frame = read_human_labels(humans, wide=wide, sop=sop, humans_format=humans_format, votes=True)
-    prep = prepare(frame, res, label_space(sop, None, res))
+    frame = read_human_labels(humans, wide=wide, sop=sop, humans_format=humans_format)
+    votes, _ = split_gold(frame)  # gold annotations are a key, not votes
+    prep = prepare(votes, res, label_space(sop, None, res), aggregate)
     out, untrusted = _scored(prep, res, signal)
     counts = Counter(_SKIPS[k] for k in prep.row_skip if k)
     counts["humans_tied"] = int((prep.compared & prep.majority.tied).sum())
@@ -285,7 +289,8 @@ def calibration_report(
         frame = read_human_labels(humans, wide=wide, sop=sop, humans_format=humans_format, votes=True)
     except InputError:
         return None
-    return prepared_calibration_report(prepare(frame, res, label_space(sop, None, res)), res, bins)
+    votes, _ = split_gold(frame)  # gold annotations are a key, not votes (as in compare)
+    return prepared_calibration_report(prepare(votes, res, label_space(sop, None, res)), res, bins)
 
 
 def prepared_calibration_report(

@@ -26,9 +26,25 @@ from prelabel.comparison.provenance import describe
 
 if TYPE_CHECKING:
     from prelabel.comparison.comparison import Comparison
-    from prelabel.comparison.metrics_schema import ComparisonMetrics, Confusion, LeafFigures, LevelFigures
+    from prelabel.comparison.metrics_schema import (
+        Aggregation,
+        ComparisonMetrics,
+        Confusion,
+        LeafFigures,
+        LevelFigures,
+        VendorQA,
+    )
 
-__all__ = ["REPORT_TEMPLATE", "coverage", "markdown_summary", "render_html", "report_context", "write_html"]
+__all__ = [
+    "REPORT_TEMPLATE",
+    "consensus_name",
+    "coverage",
+    "markdown_summary",
+    "render_html",
+    "report_context",
+    "table_cells",
+    "write_html",
+]
 
 #: The document template of the HTML report (in the top-level ``doc_templates/``).
 REPORT_TEMPLATE = "report.html.v1"
@@ -94,6 +110,7 @@ def markdown_summary(cmp: Comparison, top: int = 5) -> str:
     """Headline figures, skipped counts, notes and the top candidates as Markdown."""
     metrics = cmp.metrics
     lines = ["## prelabel compare", "", f"Results compared: {describe(metrics.provenance)}."]
+    lines += [f"Human consensus: {consensus_name(metrics.humans.aggregation)}."]
     if metrics.provenance.note:
         lines += [f"> note: {metrics.provenance.note}"]
     lines += ["", coverage(metrics), "", "| figure | value | n items |", "|---|---|---|"]
@@ -210,7 +227,7 @@ def _levels_chart(levels: Sequence[LevelFigures | LeafFigures]) -> str | None:
     return _png(fig)
 
 
-def _table(
+def table_cells(
     rows: Sequence[BaseModel] | Sequence[dict[str, Any]] | pd.DataFrame, columns: list[str] | None = None
 ) -> dict[str, Any] | None:
     """A table of records for the template: column names and rows of cells (text, numeric or not); ``None``
@@ -258,7 +275,7 @@ def _candidate_cards(cmp: Comparison, top: int) -> list[dict[str, Any]]:
                 "directions": row["directions"],
                 "cited_rules": row["cited_rules"] or "none",
                 "sop_text": row.get("sop_text") or None,
-                "examples": _table(dis.loc[ids, example_cols].drop_duplicates("item_id")),
+                "examples": table_cells(dis.loc[ids, example_cols].drop_duplicates("item_id")),
                 "strips": [thumbnail_strip(i, cmp.videos[i]) for i in dict.fromkeys(ids) if i in cmp.videos],
             }
         )
@@ -270,7 +287,35 @@ def _calibration(cmp: Comparison) -> dict[str, Any] | None:
 
     if cmp.calibration is None:
         return None
-    return {"chart": _png(reliability_figure(cmp.calibration)), "table": _table(cmp.calibration.rows())}
+    return {"chart": _png(reliability_figure(cmp.calibration)), "table": table_cells(cmp.calibration.rows())}
+
+
+def consensus_name(aggregation: Aggregation | None) -> str:
+    """How the human consensus was formed, in words."""
+    if aggregation is None:
+        return "majority vote; tied items left out of the figures against it"
+    return f"{aggregation.method} annotator model (crowd-kit), weighing each annotator by their reliability"
+
+
+_QA_COLUMNS = ["level", "name", "vendor", "market", "n_labels", "n_gold", "gold_accuracy", "gold_low"]
+_QA_COLUMNS += ["gold_high", "below_target", "flagged", "consensus_agreement", "kappa", "items_per_hour"]
+_QA_COLUMNS += ["median_seconds", "fast_share"]
+
+
+def _sources(qa: VendorQA) -> str:
+    return ", ".join(f"{k} {v}" for k, v in qa.gold_items.items() if v) or "none"
+
+
+def _vendor_qa(qa: VendorQA | None) -> dict[str, Any] | None:
+    if qa is None or not qa.agents:
+        return None
+    target = "no target" if qa.target_accuracy is None else f"target accuracy {qa.target_accuracy:g}"
+    about = (
+        f"{qa.n_gold_items} gold items ({_sources(qa)}); {target}; very fast: under {qa.fast_seconds:g} s; "
+        f"durations from {qa.duration_source or 'nothing'}. "
+        + " ".join(f"{k}: {v}." for k, v in qa.rules.items())
+    )
+    return {"about": about, "table": table_cells(qa.agents, _QA_COLUMNS)}
 
 
 def report_context(cmp: Comparison, top: int = 10) -> dict[str, Any]:
@@ -297,8 +342,8 @@ def report_context(cmp: Comparison, top: int = 10) -> dict[str, Any]:
         "sop": sop,
         "task": m.task,
         "coverage": coverage(m),
-        "summary": _table(_summary_rows(cmp)),
-        "skipped": _table(skipped),
+        "summary": table_cells(_summary_rows(cmp)),
+        "skipped": table_cells(skipped),
         "notes": list(m.notes),
         "definitions": dict(m.definitions),
         "smoke_candidates": SMOKE_CANDIDATE_NOTE if "model_note" in cmp.candidates.columns else None,
@@ -308,18 +353,24 @@ def report_context(cmp: Comparison, top: int = 10) -> dict[str, Any]:
             "out_of_range": amb.confidence_out_of_range,
         },
         "cards": _candidate_cards(cmp, top),
-        "per_label": _table(
+        "per_label": table_cells(
             vs.per_label or [], ["label", "precision", "recall", "f1", "support", "predicted"]
         ),
         "confusion": _confusion_chart(vs.confusion),
         "calibration": _calibration(cmp),
         "levels_chart": _levels_chart(m.levels),
-        "levels": _table(m.levels, ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),
-        "vs_annotators": _table(m.model_vs_annotators),
-        "humans": _table([{k: getattr(m.humans, k) for k in _HUMAN_KEYS}]),
-        "per_annotator": _table(m.humans.per_annotator),
-        "slices": [(column, _table(rows, _SLICE_COLUMNS)) for column, rows in m.slices.items()],
-        "candidates": _table(cmp.candidates, candidate_columns),
+        "levels": table_cells(m.levels, ["level", "n", "accuracy", "macro_f1", "kappa", "n_tied_excluded"]),
+        "vs_annotators": table_cells(m.model_vs_annotators),
+        "humans": table_cells([{k: getattr(m.humans, k) for k in _HUMAN_KEYS}]),
+        "per_annotator": table_cells(m.humans.per_annotator),
+        "consensus": consensus_name(m.humans.aggregation),
+        "estimates": table_cells(
+            m.humans.aggregation.per_annotator if m.humans.aggregation else [],
+            ["annotator", "n_labels", "accuracy", "skill", "competence"],
+        ),
+        "vendor_qa": _vendor_qa(m.vendor_qa),
+        "slices": [(column, table_cells(rows, _SLICE_COLUMNS)) for column, rows in m.slices.items()],
+        "candidates": table_cells(cmp.candidates, candidate_columns),
     }
 
 

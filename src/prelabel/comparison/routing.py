@@ -128,6 +128,7 @@ def route(
     min_count: int = 30,
     sop: SOP | str | Path | None = None,
     wide: bool = False,
+    aggregate: str = "majority",
     humans_format: str = "auto",
 ) -> Routing:
     """Split a run into auto-accepted and to-review prelabels, with thresholds that keep the accepted
@@ -144,6 +145,7 @@ def route(
     ``sop`` (an ``SOP`` or its file) defaults to the file the run's ``run.json`` names; an SOP the run was not
     labeled with is an ``InputError``. Each routed line's ``route.position`` is its index among the run's
     lines, and ``route.json`` records which results were routed (``comparison.route_source``).
+    ``aggregate`` forms the calibration items' human consensus (`prelabel.comparison.aggregation`).
 
         >>> import pandas as pd, prelabel
         >>> cal = pd.DataFrame({"item_id": [str(i) for i in range(400)], "label": "a", "confidence": 0.99})
@@ -169,7 +171,13 @@ def route(
     cal_results, cal_humans = _calibration_sources(calibration, humans)
     cal_frame = read_results(cal_results)  # read once, for its warnings too
     cal = calibration_items(
-        cal_frame, cal_humans, sop=loaded, signal=signal, wide=wide, humans_format=humans_format
+        cal_frame,
+        cal_humans,
+        sop=loaded,
+        signal=signal,
+        wide=wide,
+        humans_format=humans_format,
+        aggregate=aggregate,
     )
     read = [*frame.attrs.get("warnings", []), *cal_frame.attrs.get("warnings", []), *cal.warnings]
     warnings = list(dict.fromkeys(read))
