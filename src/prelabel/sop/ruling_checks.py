@@ -51,23 +51,35 @@ def plan_rulings(sop: SOP, rulings: list[Ruling]) -> Plan:
         _check_labels(sop, ruling, where)
         rules = _check_rules(sop, ruling, where, plan.notes)
         key, labels = _key(ruling.text), set(ruling.label)
-        case_id = test_id = None
+        case_id = None
         if ruling.ruling.strip():
-            if key in cases:
-                _same(cases[key], labels, where, "edge case")
-                plan.notes.append(f"{where}: not added as an edge case, its text is already {cases[key][0]}")
-            else:
-                case_id, next_case = _free("E", next_case, taken)
-                cases[key] = (case_id, labels)
-        if key in tests:
-            _same(tests[key], labels, where, "test")
-            plan.notes.append(f"{where}: not added as a test, its text is already test {tests[key][0]}")
-        else:
-            test_id, next_test = _free("T", next_test, taken)
-            tests[key] = (test_id, labels)
+            case_id, next_case = _claim(cases, key, labels, "E", next_case, taken, where, plan.notes)
+        test_id, next_test = _claim(tests, key, labels, "T", next_test, taken, where, plan.notes)
         if case_id or test_id:
             plan.entries.append(Planned(ruling, case_id, test_id, rules))
     return plan
+
+
+def _claim(
+    table: dict[str, tuple[str, set[str]]],
+    key: str,
+    labels: set[str],
+    prefix: str,
+    counter: int,
+    taken: set[str],
+    where: str,
+    notes: list[str],
+) -> tuple[str | None, int]:
+    """A new ``E<n>``/``T<n>`` id for the ruling's text in ``table`` (edge cases or tests), or ``None`` with a
+    note when the text is already there with the same labels (other labels: refused by `_same`)."""
+    kind, article, named = ("edge case", "an edge case", "") if prefix == "E" else ("test", "a test", "test ")
+    if key in table:
+        _same(table[key], labels, where, kind)
+        notes.append(f"{where}: not added as {article}, its text is already {named}{table[key][0]}")
+        return None, counter
+    new_id, counter = _free(prefix, counter, taken)
+    table[key] = (new_id, labels)
+    return new_id, counter
 
 
 def _where(ruling: Ruling) -> str:
