@@ -18,9 +18,10 @@ Re-record (from the repository root)::
 
 The first line rewrites the inputs (each ``tasks.json`` + ``label_config.xml`` is ``prelabel export --format
 label-studio`` of the synthetic run ``tests/exports/conftest.py:write_run`` makes with seed 0 and 12 items);
-the adjudication input is hand-written from the names in prelabel/vendors/names.py until ``prelabel export
-CMP_DIR --format label-studio --candidates`` writes it (then record its output there instead). Or run the
-opt-in test, which does all of it against a fresh server in a temporary directory:
+the adjudication input is ``prelabel export CMP_DIR --format label-studio --candidates`` of a ``prelabel
+compare`` of that run with the recorded ``customer_feedback_intent/snapshot.json`` (the recorded votes; the
+opt-in test makes it so, in-process, between the two halves of its round trip). Or run the opt-in test, which
+does all of it against a fresh server in a temporary directory:
 ``LABEL_STUDIO_BIN=/tmp/ls/bin/label-studio pytest -m labelstudio_server``.
 
 What it does, on one server (started by scripts/_labelstudio.py):
@@ -61,6 +62,7 @@ import json
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,9 +340,14 @@ def _row(project: str, planned: Planned) -> dict[str, Any]:
 
 
 def roundtrip(
-    tasks_paths: list[Path], out: Path, adjudicate: Path | None = None, label_studio: str | None = None
+    tasks_paths: list[Path],
+    out: Path,
+    adjudicate: Path | Callable[[Path], Path] | None = None,
+    label_studio: str | None = None,
 ) -> dict[str, Any]:
-    """Record the round trip (see the module docstring) into ``out``; returns the summary."""
+    """Record the round trip (see the module docstring) into ``out``; returns the summary. ``adjudicate``: the
+    adjudication tasks, or a function that makes them from ``out`` once the projects are exported (the
+    opt-in test compares the fresh exports and exports the candidates in between)."""
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     with Server(label_studio) as ls:
@@ -354,7 +361,8 @@ def roundtrip(
             rows += [_row(name, planned) for planned in plan]
         adjudication: dict[str, Any] | None = None
         if adjudicate is not None:
-            adjudication, decisions = _adjudicate(ls, users[ADJUDICATOR], adjudicate)
+            tasks = adjudicate(out) if callable(adjudicate) else adjudicate
+            adjudication, decisions = _adjudicate(ls, users[ADJUDICATOR], tasks)
             (out / "adjudications.csv").write_text(_csv(ADJUDICATION_COLUMNS, decisions), encoding="utf-8")
         version = ls.version()
         user_ids = ls.user_ids()

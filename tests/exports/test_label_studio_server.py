@@ -52,7 +52,7 @@ def test_real_label_studio_imports_every_task_and_prediction(make_run, flat_sop,
 
 
 @pytest.mark.labelstudio_server
-def test_real_label_studio_round_trip(ls_inputs, tmp_path: Path) -> None:
+def test_real_label_studio_round_trip(ls_inputs, make_run, tmp_path: Path) -> None:
     """Import, annotate as three users (agreeing, disagreeing, a skip, a re-annotation, a ground truth),
     export JSON, JSON_MIN and CSV two ways, adjudicate, export: every file holds what the round trip did.
     Prints the time taken and the server's peak resident memory."""
@@ -63,11 +63,18 @@ def test_real_label_studio_round_trip(ls_inputs, tmp_path: Path) -> None:
     script = load_script("labelstudio_roundtrip")
     out = tmp_path / "label_studio"
     paths = ls_inputs(out)
-    (out / "adjudication").mkdir()
-    for name in ("tasks.json", "label_config.xml"):  # until `prelabel export --candidates` writes them
-        shutil.copy(RECORDED / "adjudication" / name, out / "adjudication" / name)
 
-    summary = script.roundtrip(list(paths.values()), out, out / "adjudication" / "tasks.json", binary)
+    def candidates(exported: Path) -> Path:
+        """Between the halves: compare the fresh export with the run, export the candidates to adjudicate."""
+        sop_path = prelabel.bundled_sop_path("customer_feedback_intent")
+        run = make_run(sop_path, n=12, seed=0)  # the run ls_inputs exported, again
+        snapshot = exported / "customer_feedback_intent" / "snapshot.json"
+        prelabel.compare(run, snapshot, sop=prelabel.load_sop(sop_path)).save(tmp_path / "cmp")
+        tasks = exported / "adjudication" / "tasks.json"
+        prelabel.export_candidates(tmp_path / "cmp", "label-studio", tasks, top=4)
+        return tasks
+
+    summary = script.roundtrip(list(paths.values()), out, candidates, binary)
 
     print(f"round trip: {summary['seconds']}s, server peak RSS {summary['peak_rss_mb']} MB")
     assert set(summary["projects"]) == set(paths)
@@ -84,7 +91,13 @@ def test_real_label_studio_round_trip(ls_inputs, tmp_path: Path) -> None:
             "snapshot.json",
             "snapshot_min.json",
         ], name
-    assert summary["adjudication"]["decided"] == 3
+    assert summary["adjudication"]["decided"] == summary["adjudication"]["tasks"] - 1 >= 2
+    # the decisions, back through prelabel into a copy of the bundled SOP, which validates
+    sop_copy = tmp_path / "sop.yaml"
+    shutil.copyfile(prelabel.bundled_sop_path("customer_feedback_intent"), sop_copy)
+    applied = prelabel.apply_rulings(out / "adjudication" / "snapshot.json", sop_copy)
+    before = prelabel.bundled_sop("customer_feedback_intent")
+    assert applied.written and len(prelabel.load_sop(sop_copy).tests) > len(before.tests)
     check_recording(out)
     for name in ("annotations.csv", "adjudications.csv"):  # the plan is fixed: the recorded files are today's
         assert (out / name).read_text(encoding="utf-8") == (RECORDED / name).read_text(encoding="utf-8"), name
