@@ -49,7 +49,10 @@ def probe(python_path: Path, cwd: Path) -> dict[str, object]:
 
 
 def expected_names(folder: str, suffix: str) -> list[str]:
-    return sorted(p.name.removesuffix(suffix) for p in (ROOT / folder).glob(f"*{suffix}"))
+    """The files of ``folder`` in the checkout (nested ones too, by path inside it) ending in ``suffix``."""
+    root = ROOT / folder
+    files = (p for p in root.rglob(f"*{suffix}") if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(p.relative_to(root).as_posix().removesuffix(suffix) for p in files)
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +81,8 @@ def declared_formats() -> list[str]:
 def test_the_wheel_carries_sop_specs_prompts_and_examples_once(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for folder, suffix in FOLDERS:
-        inside = sorted(
-            n.split("/")[-1].removesuffix(suffix) for n in names if n.startswith(f"prelabel/{folder}/")
-        )
+        prefix = f"prelabel/{folder}/"
+        inside = sorted(n.removeprefix(prefix).removesuffix(suffix) for n in names if n.startswith(prefix))
         assert inside == expected_names(folder, suffix)
     assert not any(n.startswith(tuple(f"{folder}/" for folder, _ in FOLDERS)) for n in names)  # not loose
     assert not any("/demo/data/" in n for n in names)  # the demo reads examples/: no second copy
@@ -137,7 +139,8 @@ def test_a_wheel_install_registers_prelabels_backends(wheel: Path, tmp_path: Pat
     env = {**os.environ, "PYTHONPATH": str(site)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    order = ["local", "openai", "azure", "litellm", "ollama", "vllm", "llamacpp", "unknown"]  # as detected
+    order = ["local", "anthropic", "gemini", "openai", "azure", "litellm", "ollama", "vllm", "llamacpp"]
+    order.append("unknown")  # as detected: the model prefixes first, then the URL guesses
     assert done.stdout.split() == order
 
 
