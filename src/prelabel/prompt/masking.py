@@ -199,13 +199,13 @@ def mask_item(policy: MaskPolicy, item: Item) -> tuple[Item, Masked]:
     fields = [name for name in _SHOWN_TEXTS if getattr(item, name, None)]
     if not policy.active or not fields:
         return item, Masked(item.text or "")
-    joined = _JOIN.join(getattr(item, name) for name in fields)
-    masked = mask_text(policy, joined, item_region(item) if "phone" in policy.kinds else None)
+    region = item_region(item) if "phone" in policy.kinds else None
+    masked = mask_text(policy, _JOIN.join(getattr(item, name) for name in fields), region)
     if not masked:
         return item, Masked(item.text or "")
     parts = masked.text.split(_JOIN)
     if len(parts) != len(fields):  # a detector matched across the separator: mask each text on its own
-        parts = [mask_text(policy, getattr(item, n), item_region(item)).text for n in fields]
+        parts = [mask_text(policy, getattr(item, name), region).text for name in fields]
     return item.model_copy(update=dict(zip(fields, parts, strict=True))), masked
 
 
