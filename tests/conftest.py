@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import prelabel
 from helpers import ENDPOINT_ENV
@@ -15,6 +16,12 @@ from helpers import ENDPOINT_ENV
 # Cassettes match request bodies, and instructor's re-ask messages quote pydantic errors, whose URLs name the
 # pydantic version: without them recorded re-asks replay across upgrades. Read once, at the first error shown.
 os.environ.setdefault("PYDANTIC_ERRORS_INCLUDE_URL", "0")
+
+# Property tests draw the same examples on every run (a red CI run is reproducible, a green one is not luck);
+# `HYPOTHESIS_PROFILE=explore pytest ...` draws new ones when hunting for bugs.
+settings.register_profile("default", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # A small valid SOP; tests that need a broken one usually write their own so line numbers stay visible.
 MINIMAL_SOP = """\

@@ -344,9 +344,10 @@ _MIN_CARD_DIGITS, _MAX_CARD_DIGITS = 13, 19
 
 
 def _phones(text: str, regions: tuple[str, ...]) -> Iterator[tuple[int, int, str]]:
-    """Valid phone numbers in ``text``: of each run of digit groups, the valid numbers that cover the most
-    digits first (``12 03 2024 0812 3456 7890``: the date stays, the number goes); what is left beside a
-    number found is then read as a run of its own (two numbers written one after the other)."""
+    """Valid phone numbers in ``text``: of each run of digit groups, the valid numbers that together cover
+    the most digits (then the fewest, longest numbers: ``12 03 2024 0812 3456 7890`` keeps the date and masks
+    the number; three numbers written one after the other are three numbers, not one long one and a rest);
+    what is left between numbers found is then read as a run of its own."""
     phonenumbers = _phonenumbers()
     for run in _PHONE_RUN.finditer(text):
         chunk = run.group()
@@ -354,18 +355,7 @@ def _phones(text: str, regions: tuple[str, ...]) -> Iterator[tuple[int, int, str
         before = [0, *accumulate(b - a for a, b in groups)]  # digits before each group
         if before[-1] < _MIN_PHONE_DIGITS:
             continue
-        windows = sorted(
-            (-(before[j] - before[i]), i, j)
-            for i in range(len(groups))
-            for j in range(i + 1, min(len(groups), i + _MAX_PHONE_GROUPS) + 1)
-            if _MIN_PHONE_DIGITS <= before[j] - before[i] <= _MAX_PHONE_DIGITS
-        )
-        taken: list[tuple[int, int, tuple[int, int, str]]] = []
-        for _, i, j in windows:  # the longest first; a window inside a number found is not read
-            if all(j <= a or i >= b for a, b, _ in taken):
-                number = _phone_at(phonenumbers, chunk, groups[i:j], i == 0 and j == len(groups), regions)
-                if number is not None:
-                    taken.append((i, j, number))
+        taken = _best_numbers(phonenumbers, chunk, groups, before, regions)
         if taken:  # the groups between the numbers found, each read as a whole
             edges = sorted({0, len(groups), *(e for a, b, _ in taken for e in (a, b))})
             for a, b in pairwise(edges):
@@ -375,6 +365,34 @@ def _phones(text: str, regions: tuple[str, ...]) -> Iterator[tuple[int, int, str
                         taken.append((a, b, number))
         for _, _, (start, end, key) in taken:
             yield run.start() + start, run.start() + end, key
+
+
+def _best_numbers(
+    phonenumbers: Any,
+    chunk: str,
+    groups: list[tuple[int, int]],
+    before: list[int],
+    regions: tuple[str, ...],
+) -> list[tuple[int, int, tuple[int, int, str]]]:
+    """The non-overlapping windows of ``groups`` that are valid numbers and cover the most digits, then
+    are the fewest (a dynamic programme over the groups; each window is parsed once)."""
+    n = len(groups)
+    # best[k]: (digits covered, -numbers) of the best choice within groups[:k], and the windows chosen
+    best: list[tuple[tuple[int, int], list[tuple[int, int, tuple[int, int, str]]]]] = [((0, 0), [])]
+    for k in range(1, n + 1):
+        choice = best[k - 1]  # group k-1 in no number
+        for i in range(max(0, k - _MAX_PHONE_GROUPS), k):
+            if not _MIN_PHONE_DIGITS <= before[k] - before[i] <= _MAX_PHONE_DIGITS:
+                continue
+            (covered, fewer), chosen = best[i]
+            score = (covered + before[k] - before[i], fewer - 1)
+            if score <= choice[0]:
+                continue
+            number = _phone_at(phonenumbers, chunk, groups[i:k], i == 0 and k == n, regions)
+            if number is not None:
+                choice = (score, [*chosen, (i, k, number)])
+        best.append(choice)
+    return best[n][1]
 
 
 _MAX_PHONE_GROUPS = 6
