@@ -13,6 +13,7 @@ from prelabel.cli.options import (
     AggregateOpt,
     AnnotatorOpt,
     BaseUrlOpt,
+    EngineOpt,
     FastSecondsOpt,
     GoldOpt,
     HumansArg,
@@ -46,6 +47,7 @@ def agreement(
     target_accuracy: TargetAccuracyOpt = None,
     fast_seconds: FastSecondsOpt = None,
     humans_format: HumansFormatOpt = "auto",
+    engine: EngineOpt = "auto",
 ) -> None:
     """Agreement among human annotators only: DIR/metrics.json (Fleiss' kappa, Krippendorff's alpha, ...)."""
     prelabel.check_report_dir(out, "agreement")  # a file, unwritable or mixed with compare's: exit 2 now
@@ -61,7 +63,9 @@ def agreement(
         target_accuracy=target_accuracy,
         fast_seconds=fast_seconds,
         humans_format=humans_format,
+        engine=engine,
     )
+    _engine_hint(engine, humans)
     paths = metrics.save(out)
     shown = {
         "percent_agreement": metrics.percent_agreement,
@@ -88,6 +92,7 @@ def compare(
     sop: SopOpt = None,
     slice_columns: SliceOpt = None,
     humans_format: HumansFormatOpt = "auto",
+    engine: EngineOpt = "auto",
     confident: Annotated[float, typer.Option(min=0, max=1, help="Certainty a model answer needs.")] = 0.7,
     draft_edits: Annotated[
         bool, typer.Option("--draft-edits", help="Ask the model to draft edge_cases for the top clusters.")
@@ -128,7 +133,9 @@ def compare(
         target_accuracy=target_accuracy,
         fast_seconds=fast_seconds,
         humans_format=humans_format,
+        engine=engine,
     )
+    _engine_hint(engine, results, humans)
     paths = list(result.save(out).values())
     drafted = ""
     if draft_edits and loaded is not None:
@@ -143,6 +150,14 @@ def compare(
     if drafted:
         typer.echo(drafted)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _engine_hint(engine: str, *sources: Path) -> None:
+    from prelabel.comparison.engines import engine_hint
+
+    hint = engine_hint(engine, sources)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
 
 
 @app.command(rich_help_panel=PANEL)

@@ -42,6 +42,14 @@ HumansFormatOpt = Annotated[
         "label-studio-min (JSON_MIN), label-studio-csv, argilla.",
     ),
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Who reads the files: auto (DuckDB for inputs of 64 MB or more when installed), pandas, duckdb "
+        "(prelabel[duckdb]; also file patterns such as 'humans/*.parquet'). The figures are the same.",
+    ),
+]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Wide form: item_id + one column per annotator.")]
 AnnotatorOpt = Annotated[
     list[str] | None,

@@ -76,8 +76,17 @@ def _human_labels(patterns: np.ndarray, names: list[str]) -> np.ndarray:
 
 
 def _joined(values: np.ndarray) -> np.ndarray:
-    out = [";".join(as_list(v) or []) for v in values]
-    return np.asarray(out, dtype=object)
+    """Each list cell as ``;``-joined text; a cell object shared by many rows (the DuckDB engine decodes
+    each distinct list once) is joined once."""
+    done: dict[int, str] = {}
+    out = np.empty(len(values), dtype=object)
+    for index, value in enumerate(values):
+        key = id(value)
+        text = done.get(key)
+        if text is None:
+            text = done[key] = ";".join(as_list(value) or [])
+        out[index] = text
+    return out
 
 
 def disagreements_frame(prep: Prepared, confident: float = 0.7) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
 from prelabel.comparison.certainty import certainty_notes
+from prelabel.comparison.engines import check_engine, wants_duckdb
 from prelabel.comparison.gold import gold_key, split_gold
 from prelabel.comparison.media_strip import run_videos
 from prelabel.comparison.metrics import (
@@ -114,7 +115,7 @@ class Comparison:
 def _sources(results: object, humans: object, frame: pd.DataFrame) -> Sources | None:
     """``sources`` when the results or human labels were files (their absolute paths)."""
     paths = {
-        name: str(Path(value).resolve())
+        name: str(value) if "://" in str(value) else str(Path(value).resolve())
         for name, value in (("results", results), ("humans", humans))
         if isinstance(value, str | Path)
     }
@@ -169,6 +170,7 @@ def agreement(
     target_accuracy: float | None = None,
     fast_seconds: float | None = None,
     humans_format: str = "auto",
+    engine: str = "auto",
 ) -> AgreementMetrics:
     """Agreement among human annotators only (no model); ``model_dump(mode="json")`` is ``metrics.json``.
 
@@ -178,6 +180,7 @@ def agreement(
     ``notes``, ``vendor_qa``. Undefined figures (one annotator, one class) are ``None`` and explained in
     ``notes``. ``aggregate`` forms the human consensus (`prelabel.comparison.aggregation`); ``gold``,
     ``target_accuracy`` and ``fast_seconds`` feed ``vendor_qa`` (`prelabel.comparison.vendor_qa`).
+    ``engine`` reads the files (``auto``, ``pandas``, ``duckdb``: `prelabel.comparison.engines`).
 
         >>> import pandas as pd, prelabel
         >>> humans = pd.DataFrame({"item_id": ["1", "1", "2", "2"], "annotator": ["x", "y"] * 2,
@@ -187,8 +190,15 @@ def agreement(
         (2, 0.75, 0)
     """
     check_settings(target_accuracy, fast_seconds)
+    engine = check_engine(engine)
     frame = read_human_labels(
-        humans, wide=wide, slices=slices, annotators=annotators, sop=sop, humans_format=humans_format
+        humans,
+        wide=wide,
+        slices=slices,
+        annotators=annotators,
+        sop=sop,
+        humans_format=humans_format,
+        engine=engine,
     )
     votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
     prep = prepare(votes, None, label_space(sop, multi_label), aggregate)
@@ -241,6 +251,7 @@ def compare(
     target_accuracy: float | None = None,
     fast_seconds: float | None = None,
     humans_format: str = "auto",
+    engine: str = "auto",
 ) -> Comparison:
     """Compare model results with human labels.
 
@@ -258,12 +269,24 @@ def compare(
     true are gold, not votes; they, a ``gold`` file (``item_id``, ``label``) and the ``sop``'s tests matched
     by text give each annotator's accuracy against gold in ``metrics.vendor_qa``, with agreement and
     throughput per annotator, vendor and market (`prelabel.comparison.vendor_qa`; ``target_accuracy`` flags
-    agents below it, ``fast_seconds`` sets what a very fast answer is).
+    agents below it, ``fast_seconds`` sets what a very fast answer is). ``engine`` reads the files:
+    ``pandas``, ``duckdb`` (a fraction of the time and memory for big files; patterns such as
+    ``humans/*.parquet``) or ``auto`` (DuckDB for big inputs when installed; `prelabel.comparison.engines`);
+    the figures are the same.
     """
     check_settings(target_accuracy, fast_seconds)
-    res = read_results(results)
+    engine = check_engine(engine)
+    if engine == "auto":  # one engine for both inputs, by their size together
+        engine = "duckdb" if wants_duckdb("auto", [results, humans]) else "pandas"
+    res = read_results(results, engine)
     frame = read_human_labels(
-        humans, wide=wide, slices=slices, annotators=annotators, sop=sop, humans_format=humans_format
+        humans,
+        wide=wide,
+        slices=slices,
+        annotators=annotators,
+        sop=sop,
+        humans_format=humans_format,
+        engine=engine,
     )
     votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
     prep = prepare(votes, res, label_space(sop, multi_label, res), aggregate)

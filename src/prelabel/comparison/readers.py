@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from prelabel.comparison.engines import RESULT_READ, duckdb_table, is_glob, wants_duckdb
 from prelabel.comparison.wide import melt_wide
 from prelabel.errors import InputError
-from prelabel.inputs.ids import normalize_id
+from prelabel.inputs.ids import normalize_ids
 from prelabel.inputs.tables import read_table
 from prelabel.runs.labels import read_labels
 from prelabel.runs.run_dir import RunDir
@@ -61,15 +61,32 @@ class Ids(NamedTuple):
 def factorize_ids(*columns: pd.Series) -> Ids:
     """Codes (one array per column) over the distinct ids of all columns, normalised by
     `prelabel.inputs.ids.normalize_id` (``7``, ``7.0``, ``"7.0"`` and ``" 7 "`` are one id, ``01`` another);
-    missing or blank ids get -1. Work is per distinct value: one hash pass over the rows.
+    missing or blank ids get -1. Work is per distinct value: one hash pass over the rows (a categorical
+    column's codes are used as they are).
     """
-    sizes = np.cumsum([0, *(len(c) for c in columns)])
-    values = np.concatenate([c.to_numpy(dtype=object) for c in columns]) if columns else np.empty(0, object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = pd.Series([normalize_id(u) for u in uniques], dtype=object)
+    parts = [_factorized(c) for c in columns]
+    sizes = np.cumsum([0, *(len(u) for _, u in parts)])
+    uniques = np.concatenate([u for _, u in parts]) if parts else np.empty(0, object)
+    text = pd.Series(normalize_ids(uniques), dtype=object)
     merged, index = pd.factorize(text, use_na_sentinel=True)
-    codes = np.where(codes >= 0, np.append(merged, -1)[codes], -1).astype(np.int64, copy=False)
-    return Ids([codes[a:b] for a, b in pairwise(sizes)], pd.Index(index, dtype=object))
+    table = np.append(merged, -1)
+    codes = [
+        table[np.where(c >= 0, c + sizes[k], -1)].astype(np.int64, copy=False)
+        for k, (c, _) in enumerate(parts)
+    ]
+    return Ids(codes, pd.Index(index, dtype=object))
+
+
+def _factorized(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: missing) and the distinct values of one id column."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # its codes, renumbered in order of appearance
+        codes = np.asarray(column.array.codes, dtype=np.int64)
+        seen = pd.unique(codes[codes >= 0])
+        renumber = np.full(len(column.cat.categories) + 1, -1, dtype=np.int64)
+        renumber[seen] = np.arange(len(seen))
+        return renumber[codes], np.asarray(column.cat.categories, dtype=object)[seen]
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -129,16 +146,28 @@ def as_list(value: Any) -> list[str] | None:
     return [str(value)]
 
 
-def read_results(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+def read_results(source: str | Path | pd.DataFrame, engine: str = "pandas") -> pd.DataFrame:
     """Model results as a DataFrame with `RESULT_COLUMNS` (plus any other columns found).
 
-    ``source`` is a ``labels.jsonl`` file, a run directory holding one, a CSV/Parquet export, or a DataFrame.
-    Missing optional columns are added empty (``status`` defaults to ``ok``); list cells (``labels``,
-    ``cited_rules``, ``samples``) may be lists or ``;``-separated text (see `as_list`).
+    ``source`` is a ``labels.jsonl`` file, a run directory holding one, a CSV/Parquet export, or a DataFrame
+    (with DuckDB, also a pattern such as ``runs/*/labels.jsonl``). Missing optional columns are added empty
+    (``status`` defaults to ``ok``); list cells (``labels``, ``cited_rules``, ``samples``) may be lists or
+    ``;``-separated text (see `as_list`). ``engine``: who reads the file (`prelabel.comparison.engines`;
+    DuckDB reads only the columns the comparator uses).
     """
+    frame: pd.DataFrame | None = None
     if isinstance(source, pd.DataFrame):
         frame, name = source.copy(deep=False), str(source.attrs.get("source", "results"))
-    else:
+    elif wants_duckdb(engine, [source]):
+        path = Path(source)
+        if path.is_dir():
+            path = RunDir(path).labels
+        if not is_glob(source) and not path.exists():
+            raise InputError(f"{path}: no such model results file")
+        name = str(source if is_glob(source) else path)
+        frame = duckdb_table(name, "model results", RESULT_READ)
+    if frame is None:
+        _no_pattern(source)
         path = Path(source)
         if path.is_dir():
             path = RunDir(path).labels
@@ -170,6 +199,7 @@ def read_human_labels(
     sop: SOP | None = None,
     humans_format: str = "auto",
     votes: bool = False,
+    engine: str = "pandas",
 ) -> pd.DataFrame:
     """Human labels in long form: ``item_id``, ``annotator``, ``label`` plus slice (and ``text``) columns.
 
@@ -185,13 +215,21 @@ def read_human_labels(
     `prelabel.vendors.labels`. An export adds ``gold``, ``lead_time``, ``created_at`` and ``vendor_task``
     where it has them, and says what is not a vote in ``attrs["notes"]``/``attrs["warnings"]``.
     ``votes=True`` keeps only the votes (what compare, agreement, route and calibration score count): gold
-    annotations are left out (noted) and the export's extra columns dropped.
+    annotations are left out (noted) and the export's extra columns dropped. ``engine``: who reads a
+    Parquet or JSON lines table (`prelabel.comparison.engines`; with DuckDB a pattern such as
+    ``humans/*.parquet`` reads every file it matches).
     """
     if humans_format not in HUMANS_FORMATS:
         raise InputError(f"humans format must be one of {', '.join(HUMANS_FORMATS)}, got '{humans_format}'")
-    if isinstance(source, pd.DataFrame):
+    found = None
+    if not isinstance(source, pd.DataFrame) and humans_format in ("auto", "table"):
+        found = _duckdb_humans(source, engine)
+    if found is not None:
+        frame, name = found, str(found.attrs["source"])
+    elif isinstance(source, pd.DataFrame):
         frame, name = source.copy(deep=False), "human labels"
     else:
+        _no_pattern(source)
         path = Path(source)
         if not path.is_file() and not (path / "records.json").is_file():
             raise InputError(f"{path}: no such human labels file")
@@ -234,6 +272,24 @@ def read_human_labels(
     frame.attrs["source"] = name
     frame.attrs["notes"] = notes
     return frame
+
+
+def _no_pattern(source: object) -> None:
+    if is_glob(source):
+        raise InputError(f"{source}: reading a file pattern or URL needs the DuckDB engine (--engine duckdb)")
+
+
+def _duckdb_humans(source: str | Path, engine: str) -> pd.DataFrame | None:
+    """Human labels in a Parquet file (or a pattern) read by DuckDB under ``engine``; else ``None``."""
+    if not wants_duckdb(engine, [source]):
+        return None
+    if not is_glob(source) and not Path(source).is_file():
+        raise InputError(f"{source}: no such human labels file")
+    if Path(str(source).split("?")[0]).suffix.lower() != ".parquet":
+        if is_glob(source):
+            raise InputError(f"{source}: a pattern of human labels names Parquet files (*.parquet)")
+        return None  # CSV, TSV and vendor exports: the pandas readers
+    return duckdb_table(source, "human labels", None)
 
 
 def _not_slices(frame: pd.DataFrame, slices: list[str] | None) -> list[str]:

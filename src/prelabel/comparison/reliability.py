@@ -100,8 +100,12 @@ def signal_values(results: pd.DataFrame, answers: Any, signal: Signal, space: La
         return in_range(probs.to_numpy(dtype=float))
     if signal != "agreement":
         raise InputError(f"unknown signal '{signal}' (choose from: {', '.join(SIGNALS)})")
-    samples = [as_list(s) for s in results["samples"]] if "samples" in results.columns else []
-    if not any(samples):
+    cells = results["samples"].to_numpy(dtype=object) if "samples" in results.columns else np.empty(0, object)
+    given = np.flatnonzero(pd.notna(cells)) if cells.dtype == object else np.arange(len(cells))
+    samples: list[list[str] | None] = [None] * len(cells)  # read only where a row has samples
+    for index in given:
+        samples[index] = as_list(cells[index])
+    if not any(samples[i] for i in given):
         raise InputError(
             f"{source}: signal 'agreement' needs self-consistency samples (run with --samples K); "
             "these results carry none"

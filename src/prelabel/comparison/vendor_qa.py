@@ -88,10 +88,13 @@ def _seconds(frame: pd.DataFrame, rows: np.ndarray, annotator: np.ndarray) -> tu
 
 
 def _codes(frame: pd.DataFrame, column: str, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    values = frame[column].to_numpy(dtype=object)[rows]
-    text = pd.Series([_MISSING if v is None or v != v or str(v).strip() == "" else str(v) for v in values])
-    codes, names = pd.factorize(text, sort=True)
-    return codes.astype(np.int64), [str(n) for n in names]
+    first, uniques = pd.factorize(frame[column].to_numpy(dtype=object)[rows], use_na_sentinel=True)
+    text = [_MISSING if v is None or v != v or str(v).strip() == "" else str(v) for v in uniques]
+    if (first < 0).any():  # a missing value
+        first = np.where(first < 0, len(text), first)
+        text.append(_MISSING)
+    merged, names = pd.factorize(pd.Series(text, dtype=object), sort=True)
+    return merged[first].astype(np.int64), [str(n) for n in names]
 
 
 def _most_common(group: np.ndarray, values: np.ndarray, names: list[str], n_groups: int) -> list[str]:
