@@ -62,6 +62,7 @@ def normalize_ids(values: Sequence[Any] | np.ndarray) -> list[str | None]:
 
     array = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
     out = list(array)
+    text: np.ndarray
     if pd.api.types.infer_dtype(array, skipna=False) == "string":  # all text (one pass in C)
         text = np.ones(len(array), dtype=bool)
     else:
