@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from prelabel._csvio import write_csv
 from prelabel._jsonio import atomic_path, together, writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
@@ -105,7 +106,7 @@ class Comparison:
         with writing(paths["metrics"]):
             for name in ("disagreements", "candidates"):
                 with atomic_path(paths[name]) as temp:
-                    getattr(self, name).to_csv(temp, index=False)
+                    write_csv(getattr(self, name), temp)
             if html:
                 paths["report"] = self.to_html(out / "report.html")
             else:  # an earlier report would not describe these figures
