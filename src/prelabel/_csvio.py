@@ -69,10 +69,9 @@ def _rows(frame: pd.DataFrame) -> bytes:
 def _cells(column: pd.Series) -> Any:
     """One column's cells as CSV text (an Arrow large string array without nulls)."""
     import numpy as np
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    import pandas as pd
 
     kind = column.dtype.kind
     if kind == "f":  # Python's repr, once per distinct value
