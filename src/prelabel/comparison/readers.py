@@ -85,6 +85,9 @@ def _factorized(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         renumber = np.full(len(column.cat.categories) + 1, -1, dtype=np.int64)
         renumber[seen] = np.arange(len(seen))
         return renumber[codes], np.asarray(column.cat.categories, dtype=object)[seen]
+    if isinstance(column.dtype, pd.StringDtype):  # Arrow strings: hashed without Python objects
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
     codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
     return codes, np.asarray(uniques, dtype=object)
 

@@ -153,7 +153,8 @@ def _scored(prep: Prepared, results: pd.DataFrame, signal: Signal) -> tuple[pd.D
     use = np.flatnonzero(prep.compared & ~tied)
     if not len(use):
         return pd.DataFrame(columns=["item_id", "label", "signal", "correct"]), np.zeros(0, dtype=bool)
-    rows = results.iloc[prep.row[use]]
+    signals = [c for c in ("confidence", "label_prob", "samples") if c in results.columns]
+    rows = results[signals].iloc[prep.row[use]]  # only the columns a signal is read from
     answers = np.asarray(prep.names, dtype=object)[prep.model[use]]
     values = signal_values(rows, answers, signal, prep.space)
     keep = ~np.isnan(values)
