@@ -24,6 +24,7 @@ if _TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__
     from prelabel.authoring.suite import SOPTestReport, run_sop_tests
     from prelabel.comparison.comparison import Comparison, agreement, compare
     from prelabel.comparison.drafts import draft_edge_cases, write_draft_edge_cases
+    from prelabel.comparison.engines import engine_hint
     from prelabel.comparison.metrics_schema import AgreementMetrics, ComparisonMetrics
     from prelabel.comparison.readers import read_human_labels, read_results
     from prelabel.comparison.report_dir import check_report_dir
@@ -148,6 +149,7 @@ _EXPORTS: dict[str, str] = {
     "check_report_dir": "prelabel.comparison.report_dir",
     "collect_batch": "prelabel.labeling.batch_collect",
     "compare": "prelabel.comparison.comparison",
+    "engine_hint": "prelabel.comparison.engines",
     "diff_sops": "prelabel.authoring.docdiff",
     "draft_edge_cases": "prelabel.comparison.drafts",
     "estimate": "prelabel.labeling.dry_run",
@@ -249,6 +251,7 @@ __all__ = [
     "compare",
     "diff_sops",
     "draft_edge_cases",
+    "engine_hint",
     "estimate",
     "export",
     "export_candidates",

@@ -153,9 +153,7 @@ def compare(
 
 
 def _engine_hint(engine: str, *sources: Path) -> None:
-    from prelabel.comparison.engines import engine_hint
-
-    hint = engine_hint(engine, sources)
+    hint = prelabel.engine_hint(engine, sources)
     if hint:
         typer.echo(f"hint: {hint}", err=True)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from prelabel._csvio import write_csv
@@ -128,7 +129,8 @@ def _sources(results: object, humans: object, frame: pd.DataFrame) -> Sources | 
 
 def _human_metrics(prep: Prepared) -> HumanAgreement:
     ratings = prep.ratings
-    figures = irr.summary(ratings.counts)
+    patterns = prep.patterns  # the figures are sums over items: each distinct count row once, weighted
+    figures = irr.summary(patterns.rows, np.bincount(patterns.codes, minlength=len(patterns.rows)))
     out = HumanAgreement(
         n_items=ratings.n_items,
         n_annotators=len(ratings.annotators),
