@@ -170,6 +170,11 @@ def test_a_pattern_reads_every_file_it_matches(tmp_path: Path) -> None:
         whole.model_dump(mode="json", exclude={"sources"}), split.model_dump(mode="json", exclude={"sources"})
     )
     assert split.sources is not None and split.sources.humans.endswith("*.parquet")
+    humans.drop(columns="market").to_parquet(tmp_path / "weeks" / "week9.parquet", index=False)
+    with pytest.raises(
+        InputError, match=r"week9.parquet: its columns differ .* \(missing: market; extra: -\)"
+    ):
+        prelabel.compare(results, str(tmp_path / "weeks" / "*.parquet"), sop=FEEDBACK)
     with pytest.raises(InputError, match="no human labels file matches"):
         prelabel.compare(results, str(tmp_path / "none" / "*.parquet"), sop=FEEDBACK)
     with pytest.raises(InputError, match="names Parquet files"):
@@ -186,6 +191,10 @@ def test_a_cut_off_last_line_is_skipped_with_the_same_warning(tmp_path: Path) ->
     pandas_out, duckdb_out = _both(tmp_path, results, path, sop=FEEDBACK)
     assert any("cut off" in w for w in duckdb_out["metrics"]["warnings"])
     assert pandas_out == duckdb_out
+    with pytest.raises(
+        InputError, match=r"labels.jsonl: the last line is cut off .* compare that file alone"
+    ):
+        prelabel.compare(str(tmp_path / "*.jsonl"), path, sop=FEEDBACK)
 
 
 def test_a_broken_line_is_named_as_the_pandas_reader_names_it(tmp_path: Path) -> None:

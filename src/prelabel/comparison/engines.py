@@ -139,13 +139,26 @@ def duckdb_table(source: str | Path, what: str, columns: tuple[str, ...] | None)
     if not _installed():
         raise InputError(f"{source}: reading a file pattern or URL needs DuckDB: {_INSTALL}")
     json_lines = suffixes <= set(_JSON_SUFFIXES)
-    if json_lines and any(_last_line_cut(Path(p)) for p in paths if "://" not in p):
+    cut = [p for p in paths if json_lines and "://" not in p and _last_line_cut(Path(p))]
+    if cut and is_glob(source):  # the pandas reader skips it in one file; a pattern says which file
+        raise InputError(
+            f"{cut[0]}: the last line is cut off (as after a crash): rerun its `prelabel run` to complete "
+            "it, or compare that file alone (its cut-off line is then skipped with a warning)"
+        )
+    if cut:
         return None
     con = _connect()
     try:
         return _read(con, paths, json_lines, columns, what)
     except _PandasReads:
+        if is_glob(source):
+            raise InputError(
+                f"{source}: a column holds different kinds of values (numbers in some lines, text in "
+                "others); compare the files one by one"
+            ) from None
         return None
+    except InputError:
+        raise
     except (
         Exception
     ) as exc:  # a line DuckDB cannot parse, a file it cannot open: the pandas reader says which
@@ -180,6 +193,8 @@ def _read(
     what: str,
 ) -> pd.DataFrame:
     files = _quoted(paths)
+    if not json_lines and len(paths) > 1:
+        _same_layout(con, paths, what)
     scan = (
         f"read_json({files}, format='newline_delimited', union_by_name=true)"
         if json_lines
@@ -208,6 +223,22 @@ def _read(
             frame[name] = _decoded(frame[name])
     frame.attrs["source"] = str(paths[0]) if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1} files)"
     return frame
+
+
+def _same_layout(con: duckdb.DuckDBPyConnection, paths: list[str], what: str) -> None:
+    """``InputError`` naming the first Parquet file whose columns differ from the first file's (read from
+    the files' footers): a pattern reads files of one layout, not a mix that would leave cells empty."""
+    first = None
+    for path in paths:
+        columns = {row[0] for row in _describe(con, f"read_parquet({_quoted([path])})")}
+        if first is None:
+            first = columns
+        elif columns != first:
+            missing, extra = sorted(first - columns), sorted(columns - first)
+            raise InputError(
+                f"{path}: its columns differ from those of {paths[0]} (missing: {', '.join(missing) or '-'}; "
+                f"extra: {', '.join(extra) or '-'}): a pattern reads {what} files of one layout"
+            )
 
 
 def _describe(con: duckdb.DuckDBPyConnection, scan: str) -> list[tuple[str, str]]:
