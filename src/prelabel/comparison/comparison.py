@@ -193,17 +193,9 @@ def agreement(
         (2, 0.75, 0)
     """
     check_settings(target_accuracy, fast_seconds)
-    engine = check_engine(engine)
-    frame = read_human_labels(
-        humans,
-        wide=wide,
-        slices=slices,
-        annotators=annotators,
-        sop=sop,
-        humans_format=humans_format,
-        engine=engine,
+    frame, votes, gold_rows = _human_votes(
+        humans, wide, slices, annotators, sop, humans_format, check_engine(engine)
     )
-    votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
     prep = prepare(votes, None, label_space(sop, multi_label), aggregate)
     prep.notes[:0] = [*frame.attrs.get("notes", []), *frame.attrs.get("warnings", [])]
     if len(prep.ratings.item) == 0:
@@ -220,6 +212,30 @@ def agreement(
         definitions={k: DEFINITIONS[k] for k in ("percent_agreement", "pairwise_agreement", "abstentions")},
         vendor_qa=qa,
     )
+
+
+def _human_votes(
+    humans: str | Path | pd.DataFrame,
+    wide: bool,
+    slices: list[str] | None,
+    annotators: list[str] | None,
+    sop: SOP | None,
+    humans_format: str,
+    engine: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The human labels read (`read_human_labels`), their votes and their gold rows (gold annotations are
+    the key of vendor QA, not votes)."""
+    frame = read_human_labels(
+        humans,
+        wide=wide,
+        slices=slices,
+        annotators=annotators,
+        sop=sop,
+        humans_format=humans_format,
+        engine=engine,
+    )
+    votes, gold_rows = split_gold(frame)
+    return frame, votes, gold_rows
 
 
 def _vendor_qa(
@@ -282,16 +298,7 @@ def compare(
     if engine == "auto":  # one engine for both inputs, by their size together
         engine = "duckdb" if wants_duckdb("auto", [results, humans]) else "pandas"
     res = read_results(results, engine)
-    frame = read_human_labels(
-        humans,
-        wide=wide,
-        slices=slices,
-        annotators=annotators,
-        sop=sop,
-        humans_format=humans_format,
-        engine=engine,
-    )
-    votes, gold_rows = split_gold(frame)  # gold annotations are the key of vendor QA, not votes
+    frame, votes, gold_rows = _human_votes(humans, wide, slices, annotators, sop, humans_format, engine)
     prep = prepare(votes, res, label_space(sop, multi_label, res), aggregate)
     prep.notes[:0] = frame.attrs.get("notes", [])
     prep.skipped["model_rows_truncated"] = res.attrs.get("truncated", 0)
