@@ -150,12 +150,9 @@ def duckdb_table(source: str | Path, what: str, columns: tuple[str, ...] | None)
     con = _connect()
     try:
         return _read(con, paths, json_lines, columns, what)
-    except _PandasReads:
+    except _PandasReads as why:
         if is_glob(source):
-            raise InputError(
-                f"{source}: a column holds different kinds of values (numbers in some lines, text in "
-                "others); compare the files one by one"
-            ) from None
+            raise InputError(f"{source}: {why}") from None
         return None
     except InputError:
         raise
@@ -177,8 +174,7 @@ class _PandasReads(Exception):
 def _connect() -> duckdb.DuckDBPyConnection:
     import duckdb
 
-    con = duckdb.connect(config={"threads": 2, "memory_limit": "1GB", "preserve_insertion_order": True})
-    return con
+    return duckdb.connect(config={"threads": 2, "memory_limit": "1GB", "preserve_insertion_order": True})
 
 
 def _quoted(paths: list[str]) -> str:
@@ -211,13 +207,16 @@ def _read(
             elif kind.split("(")[0] in _SCALAR_TYPES:
                 types[name] = kind
             else:  # mixed types in one column (a number here, text there): Python's reader keeps each
-                raise _PandasReads
+                raise _PandasReads(
+                    f"column '{name}' holds different kinds of values (numbers in some lines, text in "
+                    "others); compare the files one by one"
+                )
         spec = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
         scan = f"read_json({files}, format='newline_delimited', union_by_name=true, columns={spec})"
-    select = ", ".join(_column(name, schema[name], json_lines) for name in keep)
+    select = ", ".join(_column(name, json_lines) for name in keep)
     frame = _fetch(con, f"SELECT {select} FROM {scan}")
     if frame.empty:
-        raise _PandasReads  # the pandas reader says "empty" its way
+        raise _PandasReads("the files it matches hold no rows")  # one file: the pandas reader says so
     for name in keep:
         if json_lines and name in _NESTED:
             frame[name] = _decoded(frame[name])
@@ -245,7 +244,7 @@ def _describe(con: duckdb.DuckDBPyConnection, scan: str) -> list[tuple[str, str]
     return [(row[0], row[1]) for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
 
 
-def _column(name: str, kind: str, json_lines: bool) -> str:
+def _column(name: str, json_lines: bool) -> str:
     quoted = '"' + name.replace('"', '""') + '"'
     if json_lines and name in _NESTED:
         return f"CAST({quoted} AS VARCHAR) AS {quoted}"
