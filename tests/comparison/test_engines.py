@@ -183,6 +183,32 @@ def test_a_pattern_reads_every_file_it_matches(tmp_path: Path) -> None:
         prelabel.compare(results, str(tmp_path / "weeks" / "*.parquet"), sop=FEEDBACK, engine="pandas")
 
 
+def test_urls_are_read_through_fsspec(tmp_path: Path) -> None:
+    """A URL (here fsspec's in-memory file system, as s3:// would be through s3fs) and a pattern of URLs."""
+    fsspec = pytest.importorskip("fsspec")
+    lines, humans = _program(FEEDBACK, 300, 11)
+    results, path = _write(tmp_path, lines, humans)
+    memory = fsspec.filesystem("memory")
+    memory.pipe("memory://bucket/run/labels.jsonl", results.read_bytes())
+    half = len(humans) // 2
+    for k, part in enumerate((humans.iloc[:half], humans.iloc[half:])):
+        memory.pipe(f"memory://bucket/humans/part{k}.parquet", part.to_parquet(index=False))
+    try:
+        local = prelabel.compare(results, path, sop=FEEDBACK, engine="pandas").metrics
+        remote = prelabel.compare(
+            "memory://bucket/run/labels.jsonl", "memory://bucket/humans/*.parquet", sop=FEEDBACK
+        ).metrics
+        without = {"sources"}
+        _same(local.model_dump(mode="json", exclude=without), remote.model_dump(mode="json", exclude=without))
+        assert remote.sources is not None and remote.sources.humans == "memory://bucket/humans/*.parquet"
+        with pytest.raises(InputError, match="no human labels file matches"):
+            prelabel.compare("memory://bucket/run/labels.jsonl", "memory://bucket/none/*.parquet")
+        with pytest.raises(InputError, match=r"memory://bucket/gone\.jsonl: cannot read model results"):
+            prelabel.compare("memory://bucket/gone.jsonl", "memory://bucket/humans/*.parquet")
+    finally:
+        memory.rm("memory://bucket", recursive=True)
+
+
 def test_a_cut_off_last_line_is_skipped_with_the_same_warning(tmp_path: Path) -> None:
     lines, humans = _program(FEEDBACK, 300, 8)
     results, path = _write(tmp_path, lines, humans)

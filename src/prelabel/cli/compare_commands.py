@@ -84,7 +84,12 @@ def agreement(
 
 @app.command(rich_help_panel=PANEL)
 def compare(
-    results: Annotated[Path, typer.Argument(help="RUN_DIR or labels.jsonl.", show_default=False)],
+    results: Annotated[
+        str,
+        typer.Argument(
+            help="RUN_DIR or labels.jsonl (with DuckDB also a quoted pattern or a URL).", show_default=False
+        ),
+    ],
     humans: HumansArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Report directory.")],
     wide: WideOpt = False,
@@ -152,7 +157,7 @@ def compare(
     typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
-def _engine_hint(engine: str, *sources: Path) -> None:
+def _engine_hint(engine: str, *sources: str) -> None:
     hint = prelabel.engine_hint(engine, sources)
     if hint:
         typer.echo(f"hint: {hint}", err=True)

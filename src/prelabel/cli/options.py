@@ -27,10 +27,11 @@ BaseUrlOpt = Annotated[
 LangOpt = Annotated[str | None, typer.Option("--rationale-language", help="Language of the rationales.")]
 TemplateOpt = Annotated[str | None, typer.Option(help="Prompt template name (default: classify.v1).")]
 HumansArg = Annotated[
-    Path,
+    str,
     typer.Argument(
         help="Human labels: CSV/Parquet (long or --wide), or a Label Studio (JSON, JSON_MIN, CSV) or Argilla "
-        "export as the tool writes it.",
+        "export as the tool writes it; with DuckDB also a quoted pattern ('humans/*.parquet') or a URL "
+        "(s3://, gs://, ... through fsspec).",
         show_default=False,
     ),
 ]

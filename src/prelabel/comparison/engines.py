@@ -1,16 +1,18 @@
 """How the comparator reads its input files: ``pandas`` (Python's JSON and CSV readers) or ``duckdb``.
 
-DuckDB reads ``labels.jsonl`` and Parquet files (local paths, globs such as ``humans/*.parquet``, and the
-URLs DuckDB's own file systems read) column by column on every core, keeps only the columns the comparator
-uses and hands them over through Arrow (with pandas ≥ 3 text columns stay Arrow strings, not Python
-objects): the 1 M-item ``labels.jsonl`` of the benchmark is read in about a second. The counting
-after reading is the same code for both engines, so every figure, table and report is the same.
+DuckDB reads ``labels.jsonl`` and Parquet files — local paths, patterns such as ``humans/*.parquet``, and URLs
+(``s3://``, ``gs://``, every protocol fsspec has a package for, through fsspec; else DuckDB's own readers) —
+column by column on every core, keeps only the columns the comparator uses and hands them over through Arrow
+(with pandas ≥ 3 text columns stay Arrow strings, not Python objects): the 1 M-item ``labels.jsonl`` of the
+benchmark is read in about a second. The counting after reading is the same code for both engines, so every
+figure, table and report is the same.
 
 ``auto`` (the default) uses DuckDB for inputs of at least `AUTO_BYTES` when it is installed
-(``pip install 'prelabel[duckdb]'``) and pandas otherwise. A file DuckDB would read differently from the
-pandas reader is read by the pandas reader, whatever the engine: a cut-off last line (a crash's; the
-pandas reader skips it with its warning), a broken line (the pandas reader names it), an id or label column
-that is not text or numbers. CSV files and vendor exports are always read by the pandas reader.
+(``pip install 'prelabel[duckdb]'``) and pandas otherwise. Lists, objects and columns of mixed kinds (an id
+written as a number in some lines and as text in others) are decoded once per distinct value, as Python's
+JSON reader gives them. A file DuckDB would read differently from the pandas reader is read by the pandas
+reader, whatever the engine: a cut-off last line (a crash's; the pandas reader skips it with its warning),
+a broken line (the pandas reader names it). CSV files and vendor exports are always read by the pandas reader.
 """
 
 from __future__ import annotations
@@ -114,14 +116,30 @@ def _installed() -> bool:
 def _paths(source: str | Path, what: str) -> list[str]:
     """The files ``source`` names: itself, or what its pattern matches (``InputError`` when none)."""
     text = str(source)
-    if "://" in text:
+    if not any(c in text for c in "*?["):
         return [text]
-    if is_glob(text):
+    fs = _filesystem(text)
+    if fs is not None:
+        protocol = text.split("://", 1)[0]
+        found = sorted(p if "://" in p else f"{protocol}://{p.lstrip('/')}" for p in fs.glob(text))
+    else:
         found = sorted(glob.glob(text, recursive=True))
-        if not found:
-            raise InputError(f"{text}: no {what} file matches this pattern")
-        return found
-    return [text]
+    if not found:
+        raise InputError(f"{text}: no {what} file matches this pattern")
+    return found
+
+
+def _filesystem(url: str) -> Any:
+    """The fsspec file system of ``url``'s protocol (``s3://``: s3fs, ``gs://``: gcsfs, ...), or ``None``
+    for a local path, without fsspec or the protocol's package (DuckDB's own readers then try)."""
+    if "://" not in url:
+        return None
+    try:
+        import fsspec
+
+        return fsspec.filesystem(url.split("://", 1)[0])
+    except (ImportError, ValueError):
+        return None
 
 
 def duckdb_table(source: str | Path, what: str, columns: tuple[str, ...] | None) -> pd.DataFrame | None:
@@ -148,6 +166,9 @@ def duckdb_table(source: str | Path, what: str, columns: tuple[str, ...] | None)
     if cut:
         return None
     con = _connect()
+    fs = _filesystem(paths[0])
+    if fs is not None:  # DuckDB reads the URL through fsspec
+        con.register_filesystem(fs)
     try:
         return _read(con, paths, json_lines, columns, what)
     except _PandasReads as why:
@@ -198,28 +219,26 @@ def _read(
     )
     schema = dict(_describe(con, scan))
     keep = [c for c in schema if columns is None or c in columns]
+    decode: set[str] = set()  # columns read as JSON text and decoded once per distinct value
     if json_lines:
         types = {}
         for name in keep:
             kind = schema[name]
-            if name in _NESTED:
+            if name in _NESTED or kind.split("(")[0] not in _SCALAR_TYPES:
+                # lists and objects, and a column of mixed kinds (a number here, text there): each cell
+                # as Python's JSON reader gives it
                 types[name] = "JSON"
-            elif kind.split("(")[0] in _SCALAR_TYPES:
+                decode.add(name)
+            else:
                 types[name] = kind
-            else:  # mixed types in one column (a number here, text there): Python's reader keeps each
-                raise _PandasReads(
-                    f"column '{name}' holds different kinds of values (numbers in some lines, text in "
-                    "others); compare the files one by one"
-                )
         spec = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
         scan = f"read_json({files}, format='newline_delimited', union_by_name=true, columns={spec})"
-    select = ", ".join(_column(name, json_lines) for name in keep)
+    select = ", ".join(_column(name, name in decode) for name in keep)
     frame = _fetch(con, f"SELECT {select} FROM {scan}")
     if frame.empty:
         raise _PandasReads("the files it matches hold no rows")  # one file: the pandas reader says so
-    for name in keep:
-        if json_lines and name in _NESTED:
-            frame[name] = _decoded(frame[name])
+    for name in decode:
+        frame[name] = _decoded(frame[name])
     frame.attrs["source"] = str(paths[0]) if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1} files)"
     return frame
 
@@ -244,9 +263,9 @@ def _describe(con: duckdb.DuckDBPyConnection, scan: str) -> list[tuple[str, str]
     return [(row[0], row[1]) for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
 
 
-def _column(name: str, json_lines: bool) -> str:
+def _column(name: str, as_text: bool) -> str:
     quoted = '"' + name.replace('"', '""') + '"'
-    if json_lines and name in _NESTED:
+    if as_text:
         return f"CAST({quoted} AS VARCHAR) AS {quoted}"
     return quoted
 
