@@ -246,3 +246,46 @@ def test_a_cut_off_last_results_line_is_skipped_and_counted(
         capsys, "compare", str(labels), str(DATA / "humans.csv"), "-o", str(tmp_path / "p")
     )
     assert code == 2 and f"{labels}:2: not a JSON object" in err
+
+
+def test_engines_on_the_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--engine duckdb`` writes what pandas writes; a quoted pattern is expanded by prelabel; an unknown
+    engine is one line, exit 2; ``auto`` without DuckDB on big inputs says what to install."""
+    pytest.importorskip("duckdb")
+    import pandas as pd
+
+    humans = pd.read_csv(DATA / "humans.csv", dtype=str, keep_default_na=False)
+    (tmp_path / "weeks").mkdir()
+    humans.iloc[:9].to_parquet(tmp_path / "weeks" / "a.parquet", index=False)
+    humans.iloc[9:].to_parquet(tmp_path / "weeks" / "b.parquet", index=False)
+    written = {}
+    for engine in ("pandas", "duckdb"):
+        out_dir = tmp_path / engine
+        pattern = str(tmp_path / "weeks" / ("a.parquet" if engine == "pandas" else "*.parquet"))
+        source = str(tmp_path / "all.parquet") if engine == "pandas" else pattern
+        humans.to_parquet(tmp_path / "all.parquet", index=False)
+        args = [
+            "compare",
+            str(DATA / "labels.jsonl"),
+            source,
+            "-o",
+            str(out_dir),
+            "--sop",
+            SOP,
+            "--engine",
+            engine,
+        ]
+        code, _, err = run_cli(capsys, *args)
+        assert code == 0, err
+        written[engine] = (out_dir / "disagreements.csv").read_bytes()
+    assert written["pandas"] == written["duckdb"]
+    code, _, err = run_cli(
+        capsys, "agreement", str(DATA / "humans.csv"), "-o", str(tmp_path / "a"), "--engine", "spark"
+    )
+    assert code == 2 and err.strip() == "error: engine must be one of auto, pandas, duckdb, got 'spark'"
+    monkeypatch.setattr("prelabel.comparison.engines._installed", lambda: False)
+    monkeypatch.setattr("prelabel.comparison.engines.AUTO_BYTES", 100)
+    code, _, err = run_cli(capsys, "agreement", str(DATA / "humans.csv"), "-o", str(tmp_path / "b"))
+    assert code == 0 and "hint: these inputs (0 MB) are read faster and in less memory by DuckDB" in err
