@@ -57,6 +57,8 @@ _NESTED = ("labels", "cited_rules", "samples")
 _SCALAR_TYPES = ("VARCHAR", "BIGINT", "INTEGER", "UBIGINT", "DOUBLE", "FLOAT", "BOOLEAN", "NULL", "DECIMAL")
 _JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _INSTALL = "pip install 'prelabel[duckdb]'"
+#: Rows a text column's distinct values are counted in: under 1 % distinct there, it is read as categorical.
+_SAMPLE = 100_000
 
 
 def check_engine(engine: str) -> str:
@@ -271,8 +273,19 @@ def _column(name: str, as_text: bool) -> str:
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    """The query's rows as a DataFrame (through Arrow: text stays in Arrow's buffers with pandas ≥ 3)."""
-    return con.sql(sql).to_arrow_table().to_pandas(self_destruct=True, split_blocks=True)
+    """The query's rows as a DataFrame (through Arrow: text stays in Arrow's buffers with pandas ≥ 3); a
+    text column of few distinct values (status, labels, models, annotators, markets) becomes categorical."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = con.sql(sql).to_arrow_table()
+    for index, name in enumerate(table.column_names):
+        column = table.column(index)
+        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and len(column):
+            sample = column.slice(0, _SAMPLE)
+            if pc.count_distinct(sample).as_py() <= len(sample) // 100:
+                table = table.set_column(index, name, pc.dictionary_encode(column))
+    return table.unify_dictionaries().to_pandas(self_destruct=True, split_blocks=True)
 
 
 def _decoded(column: pd.Series) -> np.ndarray:

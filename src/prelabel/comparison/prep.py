@@ -144,18 +144,21 @@ def _per_item(
     for column in frame.columns:
         if column in not_slices:  # vendor QA's per-annotation columns are not slices of items
             continue
-        values = np.append(frame[column].to_numpy(dtype=object), np.array([None], dtype=object))[first]
         if column == "text":
-            text = values
+            text = np.append(frame[column].to_numpy(dtype=object), np.array([None], dtype=object))[first]
             continue
-        row_codes = pd.factorize(frame[column], use_na_sentinel=True)[0]
+        row_codes, row_values = pd.factorize(frame[column], use_na_sentinel=True)  # per distinct value
         mixed = np.unique(item[with_id][row_codes[with_id] != row_codes[first[item[with_id]]]])
         if len(mixed):
             notes.append(
                 f"column '{column}': {len(mixed)} items have rows with different values; each is counted "
                 "under the value of its first row"
             )
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes = np.append(row_codes, -1)[first]  # each item's first row's value (-1: none)
+        present = np.unique(codes[codes >= 0])  # the values of first rows only (categories are sorted)
+        renumber = np.full(len(row_values) + 1, -1, dtype=np.int64)
+        renumber[present] = np.arange(len(present))
+        codes, uniques = renumber[codes], np.asarray(row_values, dtype=object)[present]
         names = [str(u) if str(u) != "" else MISSING for u in uniques] + [MISSING]
         merged, categories = pd.factorize(pd.Series(names, dtype=object), sort=True)
         if len(categories) > MAX_SLICE_VALUES:

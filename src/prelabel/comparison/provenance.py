@@ -36,10 +36,17 @@ def sop_counts(results: pd.DataFrame) -> dict[str, int]:
     if "sop_id" not in results.columns:
         return {}
     version = results["sop_version"] if "sop_version" in results.columns else pd.Series(None, results.index)
-    ids, versions = results["sop_id"], version.astype(object).where(version.notna(), "?")
+    ids = results["sop_id"]
     named = ids.notna() & (ids.astype(str).str.strip() != "")
-    found = (ids[named].astype(str) + "@" + versions[named].astype(str)).value_counts(sort=False).sort_index()
-    return {str(key): int(n) for key, n in found.items()}
+    versions = version[named]
+    pairs = pd.DataFrame(
+        {"id": ids[named].astype(str), "v": versions.astype(str).where(versions.notna(), "?")}
+    )
+    found: dict[str, int] = {}
+    for (sop_id, sop_version), n in pairs.value_counts(sort=False).items():  # once per distinct pair
+        key = f"{sop_id}@{sop_version}"
+        found[key] = found.get(key, 0) + int(n)
+    return dict(sorted(found.items()))
 
 
 def _model_counts(results: pd.DataFrame) -> dict[str, int]:
