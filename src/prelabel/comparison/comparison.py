@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from prelabel._csvio import write_csv
-from prelabel._jsonio import atomic_path, together, writing
+from prelabel._jsonio import together, writing
 from prelabel.comparison import interrater as irr
 from prelabel.comparison.ambiguity import candidates_frame, disagreements_frame
 from prelabel.comparison.annotators import per_annotator
@@ -106,8 +106,7 @@ class Comparison:
         out = paths["metrics"].parent
         with writing(paths["metrics"]):
             for name in ("disagreements", "candidates"):
-                with atomic_path(paths[name]) as temp:
-                    write_csv(getattr(self, name), temp)
+                write_csv(getattr(self, name), paths[name])
             if html:
                 paths["report"] = self.to_html(out / "report.html")
             else:  # an earlier report would not describe these figures

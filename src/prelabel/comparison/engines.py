@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from prelabel.errors import InputError
+from prelabel.runs.run_dir import RunDir
 
 if TYPE_CHECKING:
     import duckdb
@@ -100,7 +101,7 @@ def engine_hint(engine: str, sources: Iterable[object]) -> str | None:
 
 def _size(path: Path) -> int:
     if path.is_dir():
-        path = path / "labels.jsonl"
+        path = RunDir(path).labels
     try:
         return path.stat().st_size
     except OSError:
