@@ -1,7 +1,7 @@
 """Writing big tables as CSV: the bytes pandas' CSV writer writes (``index=False``), several times faster, and
 atomically (`prelabel._jsonio`).
 
-pandas formats a CSV cell by cell in Python objects (11 s for the 450,000 rows × 18 columns of a 1 M-item
+pandas formats a CSV cell by cell in Python objects (10 s for the 450,000 rows × 18 columns of a 1 M-item
 ``disagreements.csv``). With pyarrow installed, each column is formatted once as an Arrow string array —
 floats as Python's ``repr`` (what pandas writes), booleans ``True``/``False``, missing values empty, text
 quoted where the csv module's minimal quoting quotes it (a comma, a double quote or a newline inside) — and
