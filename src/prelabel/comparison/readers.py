@@ -158,30 +158,21 @@ def read_results(source: str | Path | pd.DataFrame, engine: str = "pandas") -> p
     ``;``-separated text (see `as_list`). ``engine``: who reads the file (`prelabel.comparison.engines`;
     DuckDB reads only the columns the comparator uses).
     """
-    frame: pd.DataFrame | None = None
     if isinstance(source, pd.DataFrame):
         frame, name = source.copy(deep=False), str(source.attrs.get("source", "results"))
-    elif wants_duckdb(engine, [source]):
+    else:
         path = Path(source)
         if path.is_dir():
             path = RunDir(path).labels
         if not is_glob(source) and not path.exists():
             raise InputError(f"{path}: no such model results file")
-        name = str(source if is_glob(source) else path)
-        frame = duckdb_table(name, "model results", RESULT_READ)
-    if frame is None:
-        _no_pattern(source)
-        path = Path(source)
-        if path.is_dir():
-            path = RunDir(path).labels
-        if not path.exists():
-            raise InputError(f"{path}: no such model results file")
-        name = str(path)
-        frame = (
-            _read_jsonl(path)
-            if path.suffix.lower() in (".jsonl", ".json", ".ndjson")
-            else (read_table(path, "model results"))
-        )
+        name = str(source) if is_glob(source) else str(path)  # a pattern or URL as given
+        found = duckdb_table(name, "model results", RESULT_READ) if wants_duckdb(engine, [source]) else None
+        if found is None:  # the pandas readers
+            _no_pattern(source)
+            json_lines = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
+            found = _read_jsonl(path) if json_lines else read_table(path, "model results")
+        frame = found
     if frame.empty:
         raise InputError(f"{name}: model results are empty")
     frame = _id_column(frame, name)
